@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * pr_map_abi.h — the map ABI: every key and value that the control plane and the
+ * dataplane exchange, plus the enums stored in them. This header is the contract.
+ *
+ * Rules:
+ *  - Every field is tagged with its byte order: NBO (network, big endian) or HBO (host).
+ *  - Padding is explicit and must be written as zero (hash keys compare all bytes).
+ *  - Each struct is mirrored by one C# struct in src/Dataplane/Abi/; a test compares the
+ *    C# sizes and offsets with the BTF of the compiled object.
+ *  - IPv4 maps carry a "4" suffix. IPv6 gets sibling maps ("6") with 16-byte addresses;
+ *    family-independent structs (frontend value, backend key, config) are shared.
+ *  - Any change to a layout bumps PR_ABI_VERSION: a daemon refuses to adopt pinned maps
+ *    written under another version (see src/Dataplane/README.md).
+ */
+#ifndef PR_MAP_ABI_H
+#define PR_MAP_ABI_H
+
+#include <linux/types.h>
+
+#define PR_ABI_VERSION 1
+
+/* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
+
+struct pr_nat_fe_key4 {
+	__be32 vip;   /* NBO: Service IP (ClusterIP for now) */
+	__be16 port;  /* NBO: Service port */
+	__u8 proto;   /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;     /* zero */
+};
+
+/* The frontend asks for ClientIP session affinity. */
+#define PR_FE_F_AFFINITY (1u << 0)
+
+struct pr_nat_fe_value {
+	__u32 svc_id;             /* HBO: stable id, the key prefix of the backend map */
+	__u32 backend_count;      /* HBO: backends live at ordinals [0, count); 0 = reject */
+	__u32 flags;              /* HBO: PR_FE_F_* */
+	__u32 affinity_timeout_s; /* HBO: seconds, with PR_FE_F_AFFINITY */
+};
+
+/* ---- NAT backend: (service id, ordinal) -> backend address --------------------------- */
+
+struct pr_nat_be_key {
+	__u32 svc_id;  /* HBO */
+	__u32 ordinal; /* HBO: 0 .. backend_count-1 */
+};
+
+struct pr_nat_be_value4 {
+	__be32 addr;  /* NBO: backend (pod) IP */
+	__be16 port;  /* NBO: backend (target) port */
+	__u8 flags;   /* HBO: reserved, zero */
+	__u8 pad;     /* zero */
+};
+
+/* ---- Session affinity (LRU): (frontend, client) -> chosen backend --------------------- */
+
+struct pr_aff_key4 {
+	struct pr_nat_fe_key4 fe; /* the frontend the client connected to */
+	__be32 client;            /* NBO: client IP */
+};
+
+struct pr_aff_value4 {
+	__u64 last_used_ns;   /* HBO: bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last use */
+	__u32 ordinal;        /* HBO: backend ordinal chosen */
+	__be32 backend_addr;  /* NBO: the backend at that ordinal when chosen; a mismatch */
+	__be16 backend_port;  /* NBO:   means the backend set moved and the entry is stale */
+	__u16 pad;            /* zero */
+	__u32 pad2;           /* zero */
+};
+
+/* ---- Conntrack (LRU): 5-tuple -> NAT state ------------------------------------------------
+ * A NATed flow client:cport -> vip:vport, sent to backend:bport, has two entries:
+ *   forward  {client, vip, cport, vport}     nat = backend:bport   (owns the flow state)
+ *   reverse  {backend, client, bport, cport} nat = vip:vport       (replies are SNATed to it)
+ * Either key is derivable from the other entry's key and nat fields.
+ */
+struct pr_ct_key4 {
+	__be32 src;   /* NBO */
+	__be32 dst;   /* NBO */
+	__be16 sport; /* NBO */
+	__be16 dport; /* NBO */
+	__u8 proto;   /* IPPROTO_* */
+	__u8 pad[3];  /* zero */
+};
+
+enum pr_ct_type {
+	PR_CT_FORWARD = 1,
+	PR_CT_REVERSE = 2,
+};
+
+enum pr_ct_tcp_state {
+	PR_TCP_NONE = 0,        /* not TCP */
+	PR_TCP_SYN_SENT = 1,    /* client SYN seen, no reply yet */
+	PR_TCP_ESTABLISHED = 2, /* reply seen */
+	PR_TCP_CLOSING = 3,     /* FIN seen in one direction */
+	PR_TCP_CLOSED = 4,      /* FIN seen in both directions, or RST */
+};
+
+/* fin_seen bits */
+#define PR_CT_FIN_FROM_CLIENT (1u << 0)
+#define PR_CT_FIN_FROM_BACKEND (1u << 1)
+
+/* ct flags */
+#define PR_CT_F_AFFINITY (1u << 0) /* backend came from the affinity map */
+
+struct pr_ct_value4 {
+	__u64 created_ns;   /* HBO: bpf_ktime_get_ns() at creation */
+	__u64 last_seen_ns; /* HBO: bpf_ktime_get_ns() of the last packet on this entry */
+	__u8 type;          /* HBO: enum pr_ct_type */
+	__u8 tcp_state;     /* HBO: enum pr_ct_tcp_state; authoritative in the forward entry */
+	__u8 fin_seen;      /* HBO: PR_CT_FIN_* */
+	__u8 flags;         /* HBO: PR_CT_F_* */
+	__u32 svc_id;       /* HBO: service the flow was balanced for */
+	__be32 nat_addr;    /* NBO: forward: backend IP; reverse: VIP */
+	__be16 nat_port;    /* NBO: forward: backend port; reverse: Service port */
+	__u16 pad;          /* zero */
+};
+
+/* ---- Counters (per-CPU array): one slot per verdict reason ------------------------------ */
+
+enum pr_counter {
+	PR_CNT_PASS_NOT_IPV4 = 0,        /* ARP, IPv6 (until the v6 path), ...: untouched */
+	PR_CNT_PASS_NO_SERVICE = 1,      /* IPv4, not to a Service and no conntrack entry */
+	PR_CNT_PASS_FRAGMENT = 2,        /* non-first fragment: no ports, passed untouched */
+	PR_CNT_NAT_NEW_FLOW = 3,         /* DNAT of the first packet of a flow */
+	PR_CNT_NAT_ESTABLISHED = 4,      /* DNAT from a conntrack hit */
+	PR_CNT_NAT_REVERSE = 5,          /* reply reverse-NATed to the VIP */
+	PR_CNT_AFFINITY_HIT = 6,         /* new flow sent to its affinity backend */
+	PR_CNT_ICMP_ERROR_TRANSLATED = 7,/* ICMP error about a NATed flow rewritten to the VIP */
+	PR_CNT_REJECT_TCP_NO_BACKEND = 8,/* TCP to a Service without backends: RST sent */
+	PR_CNT_REJECT_UDP_NO_BACKEND = 9,/* UDP to a Service without backends: ICMP sent */
+	PR_CNT_REJECT_BACKEND_MISSING = 10, /* backend entry absent for an ordinal < count */
+	PR_CNT_DROP_MALFORMED = 11,      /* truncated or invalid IPv4/L4 header */
+	PR_CNT_DROP_REJECT_FAILED = 12,  /* a reject reply could not be built */
+	PR_CNT_DROP_NAT_FAILED = 13,     /* a rewrite or checksum helper failed */
+	PR_CNT_CT_CREATE_FAILED = 14,    /* conntrack insert failed; packet still NATed */
+	PR_CNT_DROP_UNSUPPORTED = 15,    /* e.g. reject needed for a packet with IP options */
+	PR_CNT_CT_EXPIRED = 16,          /* a conntrack entry had timed out: flow re-balanced */
+	PR_CNT_MAX = 32,                 /* array size; room to grow without an ABI bump */
+};
+
+/* ---- Global configuration (array of one) ------------------------------------------------ */
+
+struct pr_config {
+	__u32 abi_version;               /* HBO: PR_ABI_VERSION of the writer */
+	__u32 flags;                     /* HBO: reserved, zero */
+	__u32 tcp_syn_timeout_s;         /* HBO: SYN sent, no reply */
+	__u32 tcp_established_timeout_s; /* HBO */
+	__u32 tcp_closing_timeout_s;     /* HBO: after FIN both ways or RST */
+	__u32 udp_timeout_s;             /* HBO */
+	__u32 generic_timeout_s;         /* HBO: other protocols */
+	__u32 pad;                       /* zero */
+};
+
+/* Defaults used when the config entry holds zero for a timeout. */
+#define PR_DEFAULT_TCP_SYN_TIMEOUT_S 60
+#define PR_DEFAULT_TCP_ESTABLISHED_TIMEOUT_S 21600
+#define PR_DEFAULT_TCP_CLOSING_TIMEOUT_S 10
+#define PR_DEFAULT_UDP_TIMEOUT_S 60
+#define PR_DEFAULT_GENERIC_TIMEOUT_S 60
+
+#endif /* PR_MAP_ABI_H */

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Runtime.InteropServices;
+
+namespace ProxyReplacement.Dataplane.Abi;
+
+/// <summary>
+/// Mirrors <c>struct pr_ct_key4</c>:
+/// <code>
+/// struct pr_ct_key4 { __be32 src; __be32 dst; __be16 sport; __be16 dport; __u8 proto; __u8 pad[3]; };
+/// </code>
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 16)]
+public readonly record struct ConntrackKey4
+{
+    [FieldOffset(0)] public readonly uint SourceNbo;
+    [FieldOffset(4)] public readonly uint DestinationNbo;
+    [FieldOffset(8)] public readonly ushort SourcePortNbo;
+    [FieldOffset(10)] public readonly ushort DestinationPortNbo;
+    [FieldOffset(12)] public readonly byte Protocol;
+    [FieldOffset(13)] private readonly byte _pad0;
+    [FieldOffset(14)] private readonly ushort _pad1;
+
+    public ConntrackKey4(IPAddress source, ushort sourcePort, IPAddress destination, ushort destinationPort, L4Protocol protocol)
+    {
+        SourceNbo = Ipv4.ToNbo(source);
+        DestinationNbo = Ipv4.ToNbo(destination);
+        SourcePortNbo = Ipv4.PortToNbo(sourcePort);
+        DestinationPortNbo = Ipv4.PortToNbo(destinationPort);
+        Protocol = (byte)protocol;
+        _pad0 = 0;
+        _pad1 = 0;
+    }
+
+    public IPAddress Source => Ipv4.FromNbo(SourceNbo);
+    public IPAddress Destination => Ipv4.FromNbo(DestinationNbo);
+    public ushort SourcePort => Ipv4.PortFromNbo(SourcePortNbo);
+    public ushort DestinationPort => Ipv4.PortFromNbo(DestinationPortNbo);
+    public L4Protocol L4 => (L4Protocol)Protocol;
+
+    public override string ToString() =>
+        $"{L4.ToString().ToLowerInvariant()} {Source}:{SourcePort} -> {Destination}:{DestinationPort}";
+}
+
+/// <summary><c>enum pr_ct_type</c>.</summary>
+public enum ConntrackType : byte
+{
+    Forward = 1,
+    Reverse = 2,
+}
+
+/// <summary><c>enum pr_ct_tcp_state</c>.</summary>
+public enum ConntrackTcpState : byte
+{
+    None = 0,
+    SynSent = 1,
+    Established = 2,
+    Closing = 3,
+    Closed = 4,
+}
+
+/// <summary>
+/// Mirrors <c>struct pr_ct_value4</c>:
+/// <code>
+/// struct pr_ct_value4 { __u64 created_ns; __u64 last_seen_ns; __u8 type; __u8 tcp_state;
+///                       __u8 fin_seen; __u8 flags; __u32 svc_id; __be32 nat_addr;
+///                       __be16 nat_port; __u16 pad; };
+/// </code>
+/// Forward entries: nat = backend. Reverse entries: nat = the VIP:port replies are rewritten to.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+public readonly record struct ConntrackValue4
+{
+    [FieldOffset(0)] public readonly ulong CreatedNs;
+    [FieldOffset(8)] public readonly ulong LastSeenNs;
+    [FieldOffset(16)] public readonly ConntrackType Type;
+    [FieldOffset(17)] public readonly ConntrackTcpState TcpState;
+    [FieldOffset(18)] public readonly byte FinSeen;
+    [FieldOffset(19)] public readonly byte Flags;
+    [FieldOffset(20)] public readonly uint ServiceId;
+    [FieldOffset(24)] public readonly uint NatAddressNbo;
+    [FieldOffset(28)] public readonly ushort NatPortNbo;
+    [FieldOffset(30)] private readonly ushort _pad;
+
+    public ConntrackValue4(ulong createdNs, ulong lastSeenNs, ConntrackType type, ConntrackTcpState tcpState,
+        byte finSeen, byte flags, uint serviceId, IPAddress natAddress, ushort natPort)
+    {
+        CreatedNs = createdNs;
+        LastSeenNs = lastSeenNs;
+        Type = type;
+        TcpState = tcpState;
+        FinSeen = finSeen;
+        Flags = flags;
+        ServiceId = serviceId;
+        NatAddressNbo = Ipv4.ToNbo(natAddress);
+        NatPortNbo = Ipv4.PortToNbo(natPort);
+        _pad = 0;
+    }
+
+    public IPAddress NatAddress => Ipv4.FromNbo(NatAddressNbo);
+    public ushort NatPort => Ipv4.PortFromNbo(NatPortNbo);
+}

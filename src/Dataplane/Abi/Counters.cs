@@ -1,0 +1,31 @@
+namespace ProxyReplacement.Dataplane.Abi;
+
+/// <summary>
+/// <c>enum pr_counter</c>: slots of the per-CPU <c>pr_counters</c> array, one per verdict reason.
+/// </summary>
+public enum CounterReason : uint
+{
+    PassNotIpv4 = 0,
+    PassNoService = 1,
+    PassFragment = 2,
+    NatNewFlow = 3,
+    NatEstablished = 4,
+    NatReverse = 5,
+    AffinityHit = 6,
+    IcmpErrorTranslated = 7,
+    RejectTcpNoBackend = 8,
+    RejectUdpNoBackend = 9,
+    RejectBackendMissing = 10,
+    DropMalformed = 11,
+    DropRejectFailed = 12,
+    DropNatFailed = 13,
+    ConntrackCreateFailed = 14,
+    DropUnsupported = 15,
+    ConntrackExpired = 16,
+}
+
+public static class Counters
+{
+    /// <summary><c>PR_CNT_MAX</c>: the size of the counters array.</summary>
+    public const int Slots = 32;
+}
