@@ -1,14 +1,188 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Placeholder while the NAT program is written. */
-#include <linux/bpf.h>
-#include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
-#include "pr_maps.h"
+/*
+ * tc_nat.bpf.c — TC programs of the service NAT core.
+ *
+ * pr_tc_from_wl: TC ingress on the host side of a workload (pod) veth, i.e. packets leaving
+ * the pod. In order:
+ *   1. a conntrack hit: forward entry -> DNAT to the flow's backend; reverse entry -> the
+ *      packet is a reply from a backend: source rewritten back to VIP:port;
+ *   2. an ICMP error quoting a NATed flow -> translated back to the VIP;
+ *   3. a Service frontend -> a backend is chosen (random, or by ClientIP affinity), the
+ *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
+ *   4. anything else passes untouched.
+ * Every verdict is counted in pr_counters by reason.
+ *
+ * pr_tc_pass: does nothing; the baseline for per-packet cost benchmarks.
+ */
+#include "pr_common.h"
+#include "pr_conntrack.h"
+#include "pr_csum.h"
+#include "pr_icmp_err.h"
+#include "pr_nat.h"
+#include "pr_parse.h"
+#include "pr_reject.h"
+
+static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, int missing)
+{
+	if (p->proto == IPPROTO_TCP)
+		return pr_reject_tcp(skb, p, missing ? PR_CNT_REJECT_BACKEND_MISSING
+						     : PR_CNT_REJECT_TCP_NO_BACKEND);
+	return pr_reject_udp(skb, p, missing ? PR_CNT_REJECT_BACKEND_MISSING
+					     : PR_CNT_REJECT_UDP_NO_BACKEND);
+}
+
+/* A packet of a known flow, client -> VIP: DNAT to the flow's backend. */
+PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt *p,
+				     const struct pr_ct_key4 *key, struct pr_ct_value4 *ct, __u64 now)
+{
+	ct->last_seen_ns = now;
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (PR_TCP_FIN | PR_TCP_RST))) {
+		pr_ct_tcp_advance(&ct->tcp_state, &ct->fin_seen, p->tcp_flags, 1);
+		pr_ct_sync_reverse(key, ct);
+	}
+	if (pr_dnat(skb, p, ct->nat_addr, ct->nat_port) < 0) {
+		pr_count(PR_CNT_DROP_NAT_FAILED);
+		return TC_ACT_SHOT;
+	}
+	pr_count(PR_CNT_NAT_ESTABLISHED);
+	return TC_ACT_OK;
+}
+
+/* A reply, backend -> client: the source becomes the VIP:port the client talked to. */
+PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
+			 struct pr_ct_value4 *rev, __u64 now)
+{
+	struct pr_ct_key4 fwd_key;
+	struct pr_ct_value4 *fwd;
+
+	rev->last_seen_ns = now;
+	if (p->proto == IPPROTO_TCP) {
+		pr_ct_forward_of_reverse(&fwd_key, key, rev);
+		fwd = bpf_map_lookup_elem(&pr_ct4, &fwd_key);
+		if (fwd && fwd->type == PR_CT_FORWARD) {
+			pr_ct_tcp_advance(&fwd->tcp_state, &fwd->fin_seen, p->tcp_flags, 0);
+			rev->tcp_state = fwd->tcp_state;
+			rev->fin_seen = fwd->fin_seen;
+			fwd->last_seen_ns = now;
+		} else {
+			pr_ct_tcp_advance(&rev->tcp_state, &rev->fin_seen, p->tcp_flags, 0);
+		}
+	}
+	if (pr_snat(skb, p, rev->nat_addr, rev->nat_port) < 0) {
+		pr_count(PR_CNT_DROP_NAT_FAILED);
+		return TC_ACT_SHOT;
+	}
+	pr_count(PR_CNT_NAT_REVERSE);
+	return TC_ACT_OK;
+}
+
+/* The first packet of a flow to a Service: balance, remember, DNAT. */
+PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
+			  __u64 now)
+{
+	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = p->proto };
+	struct pr_backend_choice choice = {};
+	struct pr_nat_fe_value *fe;
+	int chosen;
+
+	fe = bpf_map_lookup_elem(&pr_nat_fe4, &fe_key);
+	if (!fe) {
+		pr_count(PR_CNT_PASS_NO_SERVICE);
+		return TC_ACT_OK;
+	}
+	chosen = pr_choose_backend(&fe_key, fe, p->saddr, now, &choice);
+	if (chosen != PR_CHOSEN)
+		return pr_reject(skb, p, chosen == PR_BACKEND_MISSING);
+	if (choice.from_affinity)
+		pr_count(PR_CNT_AFFINITY_HIT);
+
+	if (pr_ct_create(key, choice.addr, choice.port, fe->svc_id, pr_ct_tcp_initial(p->proto, p->tcp_flags),
+			 choice.from_affinity ? PR_CT_F_AFFINITY : 0, now) < 0)
+		pr_count(PR_CNT_CT_CREATE_FAILED); /* still serve the packet; the next one retries */
+
+	if (pr_dnat(skb, p, choice.addr, choice.port) < 0) {
+		pr_count(PR_CNT_DROP_NAT_FAILED);
+		return TC_ACT_SHOT;
+	}
+	pr_count(PR_CNT_NAT_NEW_FLOW);
+	return TC_ACT_OK;
+}
+
+PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
+{
+	int ret;
+
+	if (pr_icmp_is_error(p->icmp_type)) {
+		ret = pr_icmp_error_translate(skb, p);
+		if (ret < 0) {
+			pr_count(PR_CNT_DROP_NAT_FAILED);
+			return TC_ACT_SHOT;
+		}
+		if (ret > 0) {
+			pr_count(PR_CNT_ICMP_ERROR_TRANSLATED);
+			return TC_ACT_OK;
+		}
+	}
+	pr_count(PR_CNT_PASS_NO_SERVICE);
+	return TC_ACT_OK;
+}
 
 SEC("tc")
 int pr_tc_from_wl(struct __sk_buff *skb)
 {
-	return TC_ACT_OK;
+	struct pr_pkt p = {};
+	struct pr_ct_key4 key = {};
+	struct pr_ct_value4 *ct;
+	__u64 now;
+
+	switch (pr_parse(skb, &p)) {
+	case PR_PARSE_OK:
+		break;
+	case PR_PARSE_NOT_IPV4:
+		pr_count(PR_CNT_PASS_NOT_IPV4);
+		return TC_ACT_OK;
+	case PR_PARSE_FRAGMENT:
+		pr_count(PR_CNT_PASS_FRAGMENT);
+		return TC_ACT_OK;
+	default:
+		pr_count(PR_CNT_DROP_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+
+	if (p.proto == IPPROTO_ICMP)
+		return pr_icmp(skb, &p);
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
+		pr_count(PR_CNT_PASS_NO_SERVICE);
+		return TC_ACT_OK;
+	}
+
+	now = bpf_ktime_get_ns();
+	key.src = p.saddr;
+	key.dst = p.daddr;
+	key.sport = p.sport;
+	key.dport = p.dport;
+	key.proto = p.proto;
+
+	ct = bpf_map_lookup_elem(&pr_ct4, &key);
+	if (ct) {
+		int expired = pr_ct_expired(ct, p.proto, now);
+		/* a new SYN on a closed flow's tuple is a new connection (port reuse) */
+		int reused = p.proto == IPPROTO_TCP && ct->tcp_state == PR_TCP_CLOSED &&
+			     (p.tcp_flags & (PR_TCP_SYN | PR_TCP_ACK)) == PR_TCP_SYN;
+
+		if (ct->type == PR_CT_FORWARD) {
+			if (!expired && !reused)
+				return pr_forward_established(skb, &p, &key, ct, now);
+			pr_count(PR_CNT_CT_EXPIRED);
+		} else if (ct->type == PR_CT_REVERSE) {
+			if (!expired)
+				return pr_reverse(skb, &p, &key, ct, now);
+			/* a stale reply mapping must not hijack a later direct flow on this tuple */
+			bpf_map_delete_elem(&pr_ct4, &key);
+			pr_count(PR_CNT_CT_EXPIRED);
+		}
+	}
+	return pr_new_flow(skb, &p, &key, now);
 }
 
 SEC("tc")

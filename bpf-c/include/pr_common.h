@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * pr_common.h — includes and small definitions every program shares: kernel UAPI
+ * headers, libbpf helpers, byte-order macros, TC verdicts and the counter helper.
+ */
+#ifndef PR_COMMON_H
+#define PR_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pr_maps.h"
+
+#define PR_INLINE static __always_inline
+
+/* linux/icmp.h pulls in libc headers that do not build for the BPF target: our own ICMP bits. */
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	union {
+		struct {
+			__be16 id;
+			__be16 sequence;
+		} echo;
+		__be32 gateway;
+	} un;
+};
+
+#define ICMP_ECHOREPLY 0
+#define ICMP_DEST_UNREACH 3
+#define ICMP_ECHO 8
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PORT_UNREACH 3
+
+#define PR_NS_PER_SEC 1000000000ull
+
+/* RFC 792: an ICMP error quotes the IP header and (at least) 64 bits of its data. */
+#define PR_ICMP_QUOTE_L4 8
+
+/* IPv4 fragment offset mask and flags (host order after bpf_ntohs). */
+#define PR_IP_OFFSET_MASK 0x1fff
+
+PR_INLINE void pr_count(__u32 reason)
+{
+	__u64 *slot = bpf_map_lookup_elem(&pr_counters, &reason);
+
+	if (slot)
+		*slot += 1; /* per-CPU slot: no atomics needed */
+}
+
+#endif /* PR_COMMON_H */

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * pr_conntrack.h — conntrack for NATed flows: timeouts per protocol and TCP state, the TCP
+ * state machine, creation of the forward/reverse entry pair, and the key derivations
+ * between them (see struct pr_ct_key4 in pr_map_abi.h).
+ */
+#ifndef PR_CONNTRACK_H
+#define PR_CONNTRACK_H
+
+#include "pr_common.h"
+#include "pr_parse.h"
+
+PR_INLINE __u32 pr_or_default(__u32 configured, __u32 fallback)
+{
+	return configured ? configured : fallback;
+}
+
+/* Idle timeout of a flow in nanoseconds, from pr_config (zero fields: defaults). */
+PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, __u8 tcp_state)
+{
+	__u32 zero = 0;
+	struct pr_config *cfg = bpf_map_lookup_elem(&pr_config, &zero);
+	__u32 seconds;
+
+	if (proto == IPPROTO_TCP) {
+		if (tcp_state == PR_TCP_SYN_SENT)
+			seconds = pr_or_default(cfg ? cfg->tcp_syn_timeout_s : 0,
+						PR_DEFAULT_TCP_SYN_TIMEOUT_S);
+		else if (tcp_state == PR_TCP_CLOSED)
+			seconds = pr_or_default(cfg ? cfg->tcp_closing_timeout_s : 0,
+						PR_DEFAULT_TCP_CLOSING_TIMEOUT_S);
+		else /* established, or half closed: a half-closed stream may idle long */
+			seconds = pr_or_default(cfg ? cfg->tcp_established_timeout_s : 0,
+						PR_DEFAULT_TCP_ESTABLISHED_TIMEOUT_S);
+	} else if (proto == IPPROTO_UDP) {
+		seconds = pr_or_default(cfg ? cfg->udp_timeout_s : 0, PR_DEFAULT_UDP_TIMEOUT_S);
+	} else {
+		seconds = pr_or_default(cfg ? cfg->generic_timeout_s : 0,
+					PR_DEFAULT_GENERIC_TIMEOUT_S);
+	}
+	return (__u64)seconds * PR_NS_PER_SEC;
+}
+
+PR_INLINE int pr_ct_expired(const struct pr_ct_value4 *v, __u8 proto, __u64 now)
+{
+	/* last_seen may be a hair ahead of now when another CPU just touched it. */
+	if (now <= v->last_seen_ns)
+		return 0;
+	return now - v->last_seen_ns > pr_ct_timeout_ns(proto, v->tcp_state);
+}
+
+/* The TCP state after a segment with `flags`, from the client (1) or the backend (0). */
+PR_INLINE void pr_ct_tcp_advance(__u8 *state, __u8 *fin_seen, __u8 flags, int from_client)
+{
+	if (flags & PR_TCP_RST) {
+		*state = PR_TCP_CLOSED;
+		return;
+	}
+	if (flags & PR_TCP_FIN)
+		*fin_seen |= from_client ? PR_CT_FIN_FROM_CLIENT : PR_CT_FIN_FROM_BACKEND;
+	if (!from_client && (flags & PR_TCP_ACK) && *state == PR_TCP_SYN_SENT)
+		*state = PR_TCP_ESTABLISHED;
+	if (*fin_seen == (PR_CT_FIN_FROM_CLIENT | PR_CT_FIN_FROM_BACKEND))
+		*state = PR_TCP_CLOSED;
+	else if (*fin_seen && *state != PR_TCP_CLOSED)
+		*state = PR_TCP_CLOSING;
+}
+
+/* The initial TCP state of a flow whose first seen packet carries `flags`. */
+PR_INLINE __u8 pr_ct_tcp_initial(__u8 proto, __u8 flags)
+{
+	if (proto != IPPROTO_TCP)
+		return PR_TCP_NONE;
+	if ((flags & (PR_TCP_SYN | PR_TCP_ACK)) == PR_TCP_SYN)
+		return PR_TCP_SYN_SENT;
+	/* picked up mid-flow, e.g. after the conntrack entry was evicted */
+	return PR_TCP_ESTABLISHED;
+}
+
+/* Reverse key of a forward entry: {backend, client, bport, cport}. */
+PR_INLINE void pr_ct_reverse_of_forward(struct pr_ct_key4 *rev, const struct pr_ct_key4 *fwd,
+					const struct pr_ct_value4 *fwd_val)
+{
+	rev->src = fwd_val->nat_addr;
+	rev->dst = fwd->src;
+	rev->sport = fwd_val->nat_port;
+	rev->dport = fwd->sport;
+	rev->proto = fwd->proto;
+	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
+}
+
+/* Forward key of a reverse entry: {client, vip, cport, vport}. */
+PR_INLINE void pr_ct_forward_of_reverse(struct pr_ct_key4 *fwd, const struct pr_ct_key4 *rev,
+					const struct pr_ct_value4 *rev_val)
+{
+	fwd->src = rev->dst;
+	fwd->dst = rev_val->nat_addr;
+	fwd->sport = rev->dport;
+	fwd->dport = rev_val->nat_port;
+	fwd->proto = rev->proto;
+	fwd->pad[0] = fwd->pad[1] = fwd->pad[2] = 0;
+}
+
+/*
+ * Creates the entry pair of a new flow. The reverse entry goes in first so that a reply can
+ * never arrive for a forward entry without its reverse. Overwrites stale entries (BPF_ANY).
+ */
+PR_INLINE int pr_ct_create(const struct pr_ct_key4 *fwd_key, __be32 backend, __be16 backend_port,
+			   __u32 svc_id, __u8 tcp_state, __u8 flags, __u64 now)
+{
+	struct pr_ct_value4 fwd = {
+		.created_ns = now,
+		.last_seen_ns = now,
+		.type = PR_CT_FORWARD,
+		.tcp_state = tcp_state,
+		.flags = flags,
+		.svc_id = svc_id,
+		.nat_addr = backend,
+		.nat_port = backend_port,
+	};
+	struct pr_ct_value4 rev = fwd;
+	struct pr_ct_key4 rev_key;
+	int ret;
+
+	rev.type = PR_CT_REVERSE;
+	rev.nat_addr = fwd_key->dst;
+	rev.nat_port = fwd_key->dport;
+	pr_ct_reverse_of_forward(&rev_key, fwd_key, &fwd);
+
+	ret = bpf_map_update_elem(&pr_ct4, &rev_key, &rev, BPF_ANY);
+	if (ret < 0)
+		return ret;
+	return bpf_map_update_elem(&pr_ct4, fwd_key, &fwd, BPF_ANY);
+}
+
+/* Copies the flow state of the forward entry into its reverse entry (on state changes only). */
+PR_INLINE void pr_ct_sync_reverse(const struct pr_ct_key4 *fwd_key, const struct pr_ct_value4 *fwd)
+{
+	struct pr_ct_key4 rev_key;
+	struct pr_ct_value4 *rev;
+
+	pr_ct_reverse_of_forward(&rev_key, fwd_key, fwd);
+	rev = bpf_map_lookup_elem(&pr_ct4, &rev_key);
+	if (rev && rev->type == PR_CT_REVERSE) {
+		rev->tcp_state = fwd->tcp_state;
+		rev->fin_seen = fwd->fin_seen;
+	}
+}
+
+#endif /* PR_CONNTRACK_H */
