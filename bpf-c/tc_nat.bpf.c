@@ -9,7 +9,8 @@
  *   2. an ICMP error quoting a NATed flow -> translated back to the VIP;
  *   3. a Service frontend -> a backend is chosen (random, or by ClientIP affinity), the
  *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
- *   4. anything else passes untouched.
+ *   4. an address in a Service CIDR that no frontend claims -> reject as well;
+ *   5. anything else passes untouched.
  * Every verdict is counted in pr_counters by reason.
  *
  * pr_tc_pass: does nothing; the baseline for per-packet cost benchmarks.
@@ -22,13 +23,12 @@
 #include "pr_parse.h"
 #include "pr_reject.h"
 
-static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, int missing)
+/* Rejects a TCP or UDP packet; `reason` is counted on success (0: no backends). */
+static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, __u32 reason)
 {
 	if (p->proto == IPPROTO_TCP)
-		return pr_reject_tcp(skb, p, missing ? PR_CNT_REJECT_BACKEND_MISSING
-						     : PR_CNT_REJECT_TCP_NO_BACKEND);
-	return pr_reject_udp(skb, p, missing ? PR_CNT_REJECT_BACKEND_MISSING
-					     : PR_CNT_REJECT_UDP_NO_BACKEND);
+		return pr_reject_tcp(skb, p, reason ? reason : PR_CNT_REJECT_TCP_NO_BACKEND);
+	return pr_reject_udp(skb, p, reason ? reason : PR_CNT_REJECT_UDP_NO_BACKEND);
 }
 
 /* A packet of a known flow, client -> VIP: DNAT to the flow's backend. */
@@ -87,12 +87,16 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 
 	fe = bpf_map_lookup_elem(&pr_nat_fe4, &fe_key);
 	if (!fe) {
+		struct pr_svc_cidr_key4 cidr = { .prefixlen = 32, .addr = p->daddr };
+
+		if (bpf_map_lookup_elem(&pr_svc_cidr4, &cidr))
+			return pr_reject(skb, p, PR_CNT_REJECT_UNKNOWN_SERVICE);
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
 	chosen = pr_choose_backend(&fe_key, fe, p->saddr, now, &choice);
 	if (chosen != PR_CHOSEN)
-		return pr_reject(skb, p, chosen == PR_BACKEND_MISSING);
+		return pr_reject(skb, p, chosen == PR_BACKEND_MISSING ? PR_CNT_REJECT_BACKEND_MISSING : 0);
 	if (choice.from_affinity)
 		pr_count(PR_CNT_AFFINITY_HIT);
 

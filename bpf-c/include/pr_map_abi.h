@@ -117,6 +117,20 @@ struct pr_ct_value4 {
 	__u16 pad;          /* zero */
 };
 
+/* ---- Service address ranges (LPM trie) ------------------------------------------------
+ * The cluster's Service CIDRs. TCP/UDP to an address inside them that no frontend claims
+ * (a deleted Service, a wrong port) is rejected at once instead of being routed onwards
+ * to hang: a client sees "connection refused", as for a Service without backends.
+ */
+struct pr_svc_cidr_key4 {
+	__u32 prefixlen; /* HBO: LPM prefix length in bits, 0..32 */
+	__be32 addr;     /* NBO: network address */
+};
+
+struct pr_svc_cidr_value {
+	__u32 flags; /* HBO: reserved, zero */
+};
+
 /* ---- Counters (per-CPU array): one slot per verdict reason ------------------------------ */
 
 enum pr_counter {
@@ -137,6 +151,7 @@ enum pr_counter {
 	PR_CNT_CT_CREATE_FAILED = 14,    /* conntrack insert failed; packet still NATed */
 	PR_CNT_DROP_UNSUPPORTED = 15,    /* e.g. reject needed for a packet with IP options */
 	PR_CNT_CT_EXPIRED = 16,          /* a conntrack entry had timed out: flow re-balanced */
+	PR_CNT_REJECT_UNKNOWN_SERVICE = 17, /* TCP/UDP to a Service CIDR address no frontend claims */
 	PR_CNT_MAX = 32,                 /* array size; room to grow without an ABI bump */
 };
 

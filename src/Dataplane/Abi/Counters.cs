@@ -22,6 +22,7 @@ public enum CounterReason : uint
     ConntrackCreateFailed = 14,
     DropUnsupported = 15,
     ConntrackExpired = 16,
+    RejectUnknownService = 17,
 }
 
 public static class Counters
