@@ -1,0 +1,46 @@
+using System.Net;
+
+namespace ProxyReplacement.ServiceProxy.Model;
+
+public enum AddressType
+{
+    IPv4,
+    IPv6,
+    Fqdn,
+}
+
+/// <summary>
+/// <c>endpoints[].conditions</c> as written (null = absent). Kubernetes reads an absent
+/// <c>ready</c> or <c>serving</c> as true and an absent <c>terminating</c> as false.
+/// </summary>
+public sealed record EndpointConditions(bool? Ready = null, bool? Serving = null, bool? Terminating = null)
+{
+    public bool IsReady => Ready ?? true;
+    public bool IsServing => Serving ?? true;
+    public bool IsTerminating => Terminating ?? false;
+}
+
+/// <summary>One entry of <c>endpoints</c> (named so it does not clash with ASP.NET Core's Endpoint). Consumers balance to the first address (as kube-proxy does).</summary>
+public sealed record SliceEndpoint(
+    EquatableList<IPAddress> Addresses,
+    EndpointConditions Conditions,
+    string? NodeName = null,
+    string? Zone = null);
+
+/// <summary>One entry of <c>ports</c>. <see cref="Port"/> null means "all ports" in the API; we skip those.</summary>
+public sealed record EndpointPort(string Name, Protocol Protocol, int? Port);
+
+public sealed record EndpointSlice(
+    string Namespace,
+    string Name,
+    string ServiceName,
+    AddressType AddressType,
+    EquatableList<SliceEndpoint> Endpoints,
+    EquatableList<EndpointPort> Ports)
+{
+    /// <summary>The label naming the Service a slice belongs to.</summary>
+    public const string ServiceNameLabel = "kubernetes.io/service-name";
+
+    public ObjectKey Key => new(Namespace, Name);
+    public ObjectKey ServiceKey => new(Namespace, ServiceName);
+}

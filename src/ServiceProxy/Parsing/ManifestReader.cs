@@ -1,0 +1,174 @@
+using ProxyReplacement.ServiceProxy.Model;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace ProxyReplacement.ServiceProxy.Parsing;
+
+/// <summary>
+/// Reads Kubernetes manifests (YAML or JSON, several documents per file, <c>kind: List</c>) into
+/// the model. Each object is validated on its own: a malformed one becomes a
+/// <see cref="ManifestDiagnostic"/> and is skipped while the rest of the file still loads.
+/// Kinds other than Service and EndpointSlice are ignored, as are headless and ExternalName Services.
+/// The first object with a given kind and namespace/name wins; later duplicates are reported.
+/// </summary>
+public sealed class ManifestReader
+{
+    private const string DefaultNamespace = "default";
+
+    private readonly List<Service> _services = [];
+    private readonly List<EndpointSlice> _slices = [];
+    private readonly List<ManifestDiagnostic> _diagnostics = [];
+    private readonly Dictionary<(string Kind, ObjectKey Key), string> _seen = [];
+
+    /// <summary>Reads every document of <paramref name="text"/>; <paramref name="filePath"/> labels diagnostics.</summary>
+    public void Add(string text, string filePath)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException error)
+        {
+            // YamlStream keeps the documents it finished before the broken one: those still load.
+            _diagnostics.Add(new ManifestDiagnostic(filePath, stream.Documents.Count, null, null, null,
+                $"YAML syntax error at line {error.Start.Line}, column {error.Start.Column}: {error.Message}"));
+        }
+
+        for (var index = 0; index < stream.Documents.Count; index++)
+        {
+            var root = stream.Documents[index].RootNode;
+            if (YamlNodes.IsNull(root))
+                continue; // an empty document ("---" with nothing after it)
+            if (root is not YamlMappingNode mapping)
+            {
+                _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null, "the document is not an object"));
+                continue;
+            }
+            AddDocument(mapping, filePath, index);
+        }
+    }
+
+    public void AddFile(string path) => Add(File.ReadAllText(path), path);
+
+    public ManifestSet Build() => new(_services.ToList(), _slices.ToList(), _diagnostics.ToList());
+
+    /// <summary>Reads one string of manifests.</summary>
+    public static ManifestSet Parse(string text, string filePath)
+    {
+        var reader = new ManifestReader();
+        reader.Add(text, filePath);
+        return reader.Build();
+    }
+
+    /// <summary>Reads the <c>*.yaml</c>, <c>*.yml</c> and <c>*.json</c> files of a directory (not its subdirectories) in name order.</summary>
+    public static ManifestSet LoadDirectory(string directory)
+    {
+        var reader = new ManifestReader();
+        var files = Directory.EnumerateFiles(directory)
+            .Where(path => Path.GetExtension(path) is ".yaml" or ".yml" or ".json")
+            .Order(StringComparer.Ordinal);
+        foreach (var file in files)
+            reader.AddFile(file);
+        return reader.Build();
+    }
+
+    private void AddDocument(YamlMappingNode root, string filePath, int documentIndex)
+    {
+        string? kind = null;
+        try
+        {
+            kind = root.String("kind", "kind");
+        }
+        catch (ManifestValidationException error)
+        {
+            _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, null, null, null, error.Message));
+            return;
+        }
+
+        if (kind == "List")
+        {
+            IReadOnlyList<YamlNode> items;
+            try
+            {
+                items = root.Sequence("items", "items");
+            }
+            catch (ManifestValidationException error)
+            {
+                _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, null, "List", null, error.Message));
+                return;
+            }
+            for (var item = 0; item < items.Count; item++)
+            {
+                if (items[item] is YamlMappingNode itemMapping)
+                    AddObject(itemMapping, filePath, documentIndex, item);
+                else
+                    _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, item, null, null, "the item is not an object"));
+            }
+            return;
+        }
+        AddObject(root, filePath, documentIndex, null);
+    }
+
+    private void AddObject(YamlMappingNode root, string filePath, int documentIndex, int? itemIndex)
+    {
+        string? kind = null;
+        string? objectName = null;
+        try
+        {
+            kind = root.String("kind", "kind");
+            if (kind is not ("Service" or "EndpointSlice"))
+                return; // Deployments, ConfigMaps, ...: not the proxy's business
+
+            var apiVersion = root.String("apiVersion", "apiVersion");
+            var expectedApiVersion = kind == "Service" ? "v1" : "discovery.k8s.io/v1";
+            var metadata = root.Mapping("metadata", "metadata") ?? throw new ManifestValidationException("metadata: required");
+            var rawName = metadata.String("name", "metadata.name");
+            var @namespace = metadata.String("namespace", "metadata.namespace") ?? DefaultNamespace;
+            objectName = $"{@namespace}/{rawName ?? "<unnamed>"}";
+            FieldRules.DnsLabel(@namespace, "metadata.namespace");
+            var name = FieldRules.ObjectName(rawName, "metadata.name");
+            if (apiVersion != expectedApiVersion)
+                throw new ManifestValidationException($"apiVersion: '{apiVersion}' is not supported for {kind} (expected {expectedApiVersion})");
+            var labels = ParseLabels(metadata);
+
+            var key = new ObjectKey(@namespace, name);
+            var location = itemIndex is { } item ? $"{filePath} document {documentIndex} item {item}" : $"{filePath} document {documentIndex}";
+            if (_seen.TryGetValue((kind, key), out var firstLocation))
+                throw new ManifestValidationException($"duplicate {kind} (first defined at {firstLocation}); skipped");
+
+            if (kind == "Service")
+            {
+                var service = ServiceParser.Parse(root, @namespace, name, labels);
+                if (service is not null)
+                    _services.Add(service);
+            }
+            else
+            {
+                _slices.Add(EndpointSliceParser.Parse(root, @namespace, name, labels));
+            }
+            _seen[(kind, key)] = location;
+        }
+        catch (ManifestValidationException error)
+        {
+            _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, itemIndex, kind, objectName, error.Message));
+        }
+    }
+
+    private static Labels ParseLabels(YamlMappingNode metadata)
+    {
+        var labels = metadata.Mapping("labels", "metadata.labels");
+        if (labels is null)
+            return Labels.Empty;
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var (keyNode, valueNode) in labels.Children)
+        {
+            if (keyNode is not YamlScalarNode { Value: { Length: > 0 } key })
+                throw new ManifestValidationException("metadata.labels: keys must be non-empty strings");
+            if (valueNode is not YamlScalarNode value)
+                throw new ManifestValidationException($"metadata.labels.{key}: expected a string");
+            pairs.Add(new(key, value.Value ?? ""));
+        }
+        return Labels.From(pairs);
+    }
+}

@@ -1,0 +1,45 @@
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Maps;
+
+namespace ProxyReplacement.ServiceProxy.Sync;
+
+/// <summary>
+/// The canonical text form of the NAT maps: one line per entry, frontends (by VIP, port,
+/// protocol) then backends (by id, ordinal). Golden tests and inspection tools print this.
+/// <code>
+/// fe 10.96.0.10:80/tcp svc=1 count=2 flags=0 affinity=0s
+/// be svc=1 #0 10.244.1.5:8080
+/// </code>
+/// </summary>
+public static class MapDump
+{
+    public static string Frontend(NatFrontendKey4 key, NatFrontendValue value) =>
+        $"fe {key} svc={value.ServiceId} count={value.BackendCount} flags={(uint)value.Flags} affinity={value.AffinityTimeoutSeconds}s";
+
+    public static string Backend(NatBackendKey key, NatBackendValue4 value) =>
+        $"be svc={key.ServiceId} #{key.Ordinal} {value}";
+
+    public static IReadOnlyList<string> Lines(NatMapContents contents) =>
+        contents.Frontends.OrderBy(pair => pair.Key, FrontendKeyOrder.Instance).Select(pair => Frontend(pair.Key, pair.Value))
+            .Concat(contents.Backends.OrderBy(pair => pair.Key.ServiceId).ThenBy(pair => pair.Key.Ordinal).Select(pair => Backend(pair.Key, pair.Value)))
+            .ToList();
+
+    public static IReadOnlyList<string> Lines(IBpfMap<NatFrontendKey4, NatFrontendValue> frontends, IBpfMap<NatBackendKey, NatBackendValue4> backends) =>
+        Lines(NatMapContents.Read(frontends, backends));
+}
+
+/// <summary>Orders frontend keys by VIP (numerically), port, protocol.</summary>
+internal sealed class FrontendKeyOrder : IComparer<NatFrontendKey4>
+{
+    public static readonly FrontendKeyOrder Instance = new();
+
+    public int Compare(NatFrontendKey4 x, NatFrontendKey4 y)
+    {
+        var order = HostOrder(x.VipNbo).CompareTo(HostOrder(y.VipNbo));
+        if (order == 0) order = x.Port.CompareTo(y.Port);
+        return order != 0 ? order : x.Protocol.CompareTo(y.Protocol);
+    }
+
+    private static uint HostOrder(uint nbo) =>
+        BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(nbo) : nbo;
+}

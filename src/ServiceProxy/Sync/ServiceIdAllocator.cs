@@ -1,0 +1,76 @@
+namespace ProxyReplacement.ServiceProxy.Sync;
+
+/// <summary>
+/// Gives each service port a stable id (the frontend value's <c>svc_id</c> and the backend map's
+/// key prefix). Ids count up from 1 and are not handed out again soon after release: conntrack and
+/// affinity entries still carry the old id for a while. After a restart the ids are adopted back
+/// from the frontend map (<see cref="TryAdopt"/>), so a restart rewrites nothing.
+/// </summary>
+public sealed class ServiceIdAllocator
+{
+    private readonly Dictionary<ServicePortKey, uint> _ids = [];
+    private readonly Dictionary<uint, ServicePortKey> _owners = [];
+    private uint _next = 1;
+
+    public IReadOnlyDictionary<ServicePortKey, uint> Assignments => _ids;
+
+    public bool TryGet(ServicePortKey key, out uint id) => _ids.TryGetValue(key, out id);
+
+    public bool TryGetOwner(uint id, out ServicePortKey owner) => _owners.TryGetValue(id, out owner);
+
+    /// <summary>
+    /// Takes over an id found in the dataplane for <paramref name="key"/>. False when the key has
+    /// an id already or another service port holds this one.
+    /// </summary>
+    public bool TryAdopt(ServicePortKey key, uint id)
+    {
+        if (id == 0 || _ids.ContainsKey(key) || _owners.ContainsKey(id))
+            return false;
+        Assign(key, id);
+        if (id >= _next)
+            _next = id == uint.MaxValue ? 1 : id + 1;
+        return true;
+    }
+
+    /// <summary>
+    /// The id of <paramref name="key"/>, allocating one when it has none. <paramref name="takenElsewhere"/>
+    /// marks ids still present in the maps (e.g. a deleted Service's entries not yet removed):
+    /// those are skipped so a new Service never shares keys with old entries.
+    /// </summary>
+    public uint GetOrAllocate(ServicePortKey key, Func<uint, bool>? takenElsewhere = null)
+    {
+        if (_ids.TryGetValue(key, out var existing))
+            return existing;
+        for (var attempts = 0L; attempts < uint.MaxValue; attempts++)
+        {
+            var candidate = _next;
+            _next = _next == uint.MaxValue ? 1 : _next + 1;
+            if (_owners.ContainsKey(candidate) || takenElsewhere?.Invoke(candidate) == true)
+                continue;
+            Assign(key, candidate);
+            return candidate;
+        }
+        throw new InvalidOperationException("every service id is in use");
+    }
+
+    public bool Release(ServicePortKey key)
+    {
+        if (!_ids.Remove(key, out var id))
+            return false;
+        _owners.Remove(id);
+        return true;
+    }
+
+    /// <summary>Releases the ids of every service port not in <paramref name="live"/>.</summary>
+    public void RetainOnly(IReadOnlySet<ServicePortKey> live)
+    {
+        foreach (var key in _ids.Keys.Where(key => !live.Contains(key)).ToList())
+            Release(key);
+    }
+
+    private void Assign(ServicePortKey key, uint id)
+    {
+        _ids[key] = id;
+        _owners[id] = key;
+    }
+}

@@ -1,0 +1,102 @@
+using ProxyReplacement.ServiceProxy.Model;
+
+namespace ProxyReplacement.ServiceProxy.Tracking;
+
+/// <summary>The result of <see cref="ChangeTracker.Commit"/>: the new snapshot and the Services it changed.</summary>
+public sealed record TrackerCommit(ServiceSnapshot Snapshot, IReadOnlySet<ObjectKey> ChangedServices)
+{
+    public bool HasChanges => ChangedServices.Count > 0;
+}
+
+/// <summary>
+/// Collects Service and EndpointSlice updates from a source (manifest directory, API watch) and
+/// produces the next immutable <see cref="ServiceSnapshot"/>. Updates that change nothing are
+/// dropped, so a resync or an unchanged file reload does not wake the Syncer. Thread-safe: sources
+/// write while the sync loop commits.
+/// </summary>
+public sealed class ChangeTracker
+{
+    private readonly Lock _gate = new();
+    private readonly ObjectChangeTracker<Service> _services = new();
+    private readonly ObjectChangeTracker<EndpointSlice> _slices = new();
+    private ServiceSnapshot _snapshot = ServiceSnapshot.Empty;
+
+    /// <summary>The snapshot of the last commit.</summary>
+    public ServiceSnapshot Snapshot
+    {
+        get { lock (_gate) return _snapshot; }
+    }
+
+    public bool HasPendingChanges
+    {
+        get { lock (_gate) return _services.HasPending || _slices.HasPending; }
+    }
+
+    public IReadOnlyList<ObjectChange<Service>> PendingServiceChanges
+    {
+        get { lock (_gate) return _services.Pending; }
+    }
+
+    public IReadOnlyList<ObjectChange<EndpointSlice>> PendingEndpointSliceChanges
+    {
+        get { lock (_gate) return _slices.Pending; }
+    }
+
+    /// <summary>Records a Service; false when it equals the newest known state (a no-op).</summary>
+    public bool UpsertService(Service service)
+    {
+        lock (_gate) return _services.Set(service.Key, service);
+    }
+
+    public bool DeleteService(ObjectKey key)
+    {
+        lock (_gate) return _services.Set(key, null);
+    }
+
+    public bool UpsertEndpointSlice(EndpointSlice slice)
+    {
+        lock (_gate) return _slices.Set(slice.Key, slice);
+    }
+
+    public bool DeleteEndpointSlice(ObjectKey key)
+    {
+        lock (_gate) return _slices.Set(key, null);
+    }
+
+    /// <summary>
+    /// Makes the given objects the complete state (a manifest directory reload, an API relist):
+    /// objects not listed are deleted. False when nothing differs from the newest state.
+    /// </summary>
+    public bool ReplaceAll(IEnumerable<Service> services, IEnumerable<EndpointSlice> slices)
+    {
+        lock (_gate)
+        {
+            var servicesChanged = _services.Replace(services, service => service.Key);
+            var slicesChanged = _slices.Replace(slices, slice => slice.Key);
+            return servicesChanged || slicesChanged;
+        }
+    }
+
+    /// <summary>Applies the pending changes and returns the new snapshot (the same instance when nothing was pending).</summary>
+    public TrackerCommit Commit()
+    {
+        lock (_gate)
+        {
+            if (!_services.HasPending && !_slices.HasPending)
+                return new TrackerCommit(_snapshot, new HashSet<ObjectKey>());
+
+            var changed = new SortedSet<ObjectKey>();
+            foreach (var change in _services.Commit())
+                changed.Add(change.Key);
+            foreach (var change in _slices.Commit())
+            {
+                if (change.Previous is not null)
+                    changed.Add(change.Previous.ServiceKey);
+                if (change.Current is not null)
+                    changed.Add(change.Current.ServiceKey);
+            }
+            _snapshot = ServiceSnapshot.Create(_services.Committed, _slices.Committed);
+            return new TrackerCommit(_snapshot, changed);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using ProxyReplacement.ServiceProxy.Model;
+
+namespace ProxyReplacement.ServiceProxy.Tracking;
+
+/// <summary>
+/// Committed state plus pending {previous, current} changes for one kind of object. An update
+/// equal to the newest state is a no-op; a series of updates that ends where it started leaves
+/// nothing pending. Not thread-safe: <see cref="ChangeTracker"/> serialises access.
+/// </summary>
+internal sealed class ObjectChangeTracker<T> where T : class
+{
+    private readonly Dictionary<ObjectKey, T> _committed = [];
+    private readonly Dictionary<ObjectKey, ObjectChange<T>> _pending = [];
+
+    public bool HasPending => _pending.Count > 0;
+    public IReadOnlyCollection<T> Committed => _committed.Values;
+    public IReadOnlyList<ObjectChange<T>> Pending => _pending.Values.OrderBy(change => change.Key).ToList();
+
+    /// <summary>Records <paramref name="value"/> (null = deleted) as the newest state; false when that is already the newest state.</summary>
+    public bool Set(ObjectKey key, T? value)
+    {
+        var committed = _committed.GetValueOrDefault(key);
+        var newest = _pending.TryGetValue(key, out var change) ? change.Current : committed;
+        if (Equals(newest, value))
+            return false;
+        if (Equals(committed, value))
+            _pending.Remove(key); // back to the committed state: nothing left to do
+        else
+            _pending[key] = new ObjectChange<T>(key, committed, value);
+        return true;
+    }
+
+    /// <summary>Makes <paramref name="all"/> the complete newest state: absent keys become deletions.</summary>
+    public bool Replace(IEnumerable<T> all, Func<T, ObjectKey> keyOf)
+    {
+        var changed = false;
+        var present = new HashSet<ObjectKey>();
+        foreach (var value in all)
+        {
+            var key = keyOf(value);
+            present.Add(key);
+            changed |= Set(key, value);
+        }
+        var newestKeys = _committed.Keys.Concat(_pending.Keys).Distinct().ToList();
+        foreach (var key in newestKeys.Where(key => !present.Contains(key)))
+            changed |= Set(key, null);
+        return changed;
+    }
+
+    public IReadOnlyList<ObjectChange<T>> Commit()
+    {
+        var changes = Pending;
+        foreach (var change in changes)
+        {
+            if (change.Current is null)
+                _committed.Remove(change.Key);
+            else
+                _committed[change.Key] = change.Current;
+        }
+        _pending.Clear();
+        return changes;
+    }
+}
