@@ -1,0 +1,193 @@
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Interop;
+using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.Dataplane.Maps;
+using ProxyReplacement.Dataplane.Programs;
+
+namespace ProxyReplacement.Dataplane;
+
+/// <summary>
+/// The core dataplane: the embedded tc_nat.bpf.o loaded into the kernel, its maps typed and its
+/// programs ready to attach. With a pin root the maps are pinned, and a later load adopts them
+/// (same entries, same map ids), which is how established flows survive a daemon restart.
+/// Dispose closes every fd; pins stay, they are the point.
+/// </summary>
+public sealed class CoreDataplane : IDisposable
+{
+    private readonly LoadedBpfObject _object;
+    private readonly BpfPerCpuArray<ulong> _counters;
+    private readonly BpfMap<uint, DataplaneConfig> _config;
+    private bool _disposed;
+
+    private CoreDataplane(LoadedBpfObject loaded)
+    {
+        _object = loaded;
+        var opened = new List<IDisposable>();
+        try
+        {
+            Frontends = Track(opened, new BpfMap<NatFrontendKey4, NatFrontendValue>(CoreObjectNames.Frontends, loaded.DuplicateMapFd(CoreObjectNames.Frontends)));
+            Backends = Track(opened, new BpfMap<NatBackendKey, NatBackendValue4>(CoreObjectNames.Backends, loaded.DuplicateMapFd(CoreObjectNames.Backends)));
+            Affinity = Track(opened, new BpfMap<AffinityKey4, AffinityValue4>(CoreObjectNames.Affinity, loaded.DuplicateMapFd(CoreObjectNames.Affinity)));
+            Conntrack = Track(opened, new BpfMap<ConntrackKey4, ConntrackValue4>(CoreObjectNames.Conntrack, loaded.DuplicateMapFd(CoreObjectNames.Conntrack)));
+            ServiceCidrs = Track(opened, new BpfMap<ServiceCidrKey4, ServiceCidrValue>(CoreObjectNames.ServiceCidrs, loaded.DuplicateMapFd(CoreObjectNames.ServiceCidrs)));
+            _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
+            _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
+            FromWorkload = loaded.Program(CoreObjectNames.FromWorkloadProgram);
+            PassThrough = loaded.Program(CoreObjectNames.PassThroughProgram);
+        }
+        catch
+        {
+            foreach (var map in opened)
+                map.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads the core object. With <see cref="DataplaneOptions.PinRoot"/>: refuses pins of another
+    /// ABI version (<see cref="PinnedAbiVersionMismatchException"/>), adopts pinned maps of the same
+    /// layout, refuses pinned maps of another layout (<see cref="MapLayoutMismatchException"/>, the
+    /// pin untouched), pins the maps it created and writes the default config unless adopted.
+    /// </summary>
+    public static CoreDataplane Load(DataplaneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        LibBpfLog.EnsureInstalled();
+        if (options.PinRoot is not null)
+        {
+            PinRoot.Prepare(options.PinRoot);
+            PinnedConfigCheck.EnsureCompatible(options.PinRoot);
+        }
+
+        var sizes = options.Sizes;
+        var spec = new BpfObjectSpec(
+            EmbeddedObjects.Read(CoreObjectNames.ObjectFile),
+            "tc_nat",
+            new Dictionary<string, uint>
+            {
+                [CoreObjectNames.Frontends] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
+                [CoreObjectNames.Backends] = Positive(sizes.Backends, nameof(sizes.Backends)),
+                [CoreObjectNames.Affinity] = Positive(sizes.Affinity, nameof(sizes.Affinity)),
+                [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
+            },
+            options.PinRoot);
+
+        var loaded = BpfObjectLoader.Load(spec);
+        try
+        {
+            var dataplane = new CoreDataplane(loaded);
+            // A fresh pr_config, or an adopted one that was pinned but never written (a start that
+            // died between pinning and this line), gets the defaults stamped with our ABI version.
+            if (!loaded.AdoptedMaps.Contains(CoreObjectNames.Config) || dataplane.ReadConfig().AbiVersion == 0)
+                dataplane.WriteConfig(DataplaneConfig.Default);
+            return dataplane;
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes the pins of the core maps under <paramref name="pinRoot"/> (the `cleanup` command).
+    /// This drops their state once no program uses them any more. Returns the names removed.
+    /// </summary>
+    public static IReadOnlyList<string> RemovePins(string pinRoot)
+    {
+        using var obj = BpfObjectHandle.Open(EmbeddedObjects.Read(CoreObjectNames.ObjectFile), "tc_nat");
+        var removed = new List<string>();
+        foreach (var name in BpfObjectLoader.MapsOf(obj.Pointer).Keys.Where(PinRoot.IsPinnable).Order(StringComparer.Ordinal))
+        {
+            var path = PinRoot.PathOf(pinRoot, name);
+            if (!File.Exists(path))
+                continue;
+            File.Delete(path);
+            removed.Add(name);
+        }
+        return removed;
+    }
+
+    /// <summary>pr_nat_fe4: Service VIP:port/proto -> service.</summary>
+    public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
+
+    /// <summary>pr_nat_be4: (service id, ordinal) -> backend.</summary>
+    public BpfMap<NatBackendKey, NatBackendValue4> Backends { get; }
+
+    /// <summary>pr_aff4 (LRU): (frontend, client) -> chosen backend.</summary>
+    public BpfMap<AffinityKey4, AffinityValue4> Affinity { get; }
+
+    /// <summary>pr_ct4 (LRU): 5-tuple -> NAT state.</summary>
+    public BpfMap<ConntrackKey4, ConntrackValue4> Conntrack { get; }
+
+    /// <summary>pr_svc_cidr4 (LPM trie): Service CIDRs; unclaimed addresses inside them are rejected.</summary>
+    public BpfMap<ServiceCidrKey4, ServiceCidrValue> ServiceCidrs { get; }
+
+    /// <summary>SEC("tc") pr_tc_from_wl: host-side veth ingress (packets leaving a pod).</summary>
+    public BpfProgram FromWorkload { get; }
+
+    /// <summary>SEC("tc") pr_tc_pass: returns TC_ACT_OK; the baseline for benchmarks.</summary>
+    public BpfProgram PassThrough { get; }
+
+    /// <summary>Names of the maps re-opened from pins rather than created by this load.</summary>
+    public IReadOnlySet<string> AdoptedMaps => _object.AdoptedMaps;
+
+    /// <summary>The per-CPU counters map (pr_counters), for tools that want per-CPU values.</summary>
+    public BpfPerCpuArray<ulong> CounterMap => _counters;
+
+    /// <summary>pr_config[0].</summary>
+    public DataplaneConfig ReadConfig() =>
+        _config.TryLookup(0, out var config)
+            ? config
+            : throw new BpfException("pr_config has no entry 0", Errno.ENOENT);
+
+    public void WriteConfig(DataplaneConfig config) => _config.Update(0, config);
+
+    /// <summary>pr_counters summed over all CPUs, for every <see cref="CounterReason"/>.</summary>
+    public IReadOnlyDictionary<CounterReason, ulong> ReadCounters()
+    {
+        var totals = new Dictionary<CounterReason, ulong>();
+        foreach (var reason in Enum.GetValues<CounterReason>())
+        {
+            ulong sum = 0;
+            foreach (var perCpu in _counters.Read((uint)reason))
+                sum += perCpu;
+            totals[reason] = sum;
+        }
+        return totals;
+    }
+
+    /// <summary>Zeroes every slot (including ones no reason uses yet) on every CPU.</summary>
+    public void ResetCounters()
+    {
+        for (uint slot = 0; slot < _counters.Slots; slot++)
+            _counters.Clear(slot);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        Frontends.Dispose();
+        Backends.Dispose();
+        Affinity.Dispose();
+        Conntrack.Dispose();
+        ServiceCidrs.Dispose();
+        _counters.Dispose();
+        _config.Dispose();
+        _object.Dispose();
+    }
+
+    private static T Track<T>(List<IDisposable> opened, T map) where T : IDisposable
+    {
+        opened.Add(map);
+        return map;
+    }
+
+    private static uint Positive(int size, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, $"{nameof(CoreMapSizes)}.{name}");
+        return (uint)size;
+    }
+}

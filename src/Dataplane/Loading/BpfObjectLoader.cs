@@ -1,0 +1,138 @@
+using System.Runtime.InteropServices;
+using ProxyReplacement.Dataplane.Interop;
+using ProxyReplacement.Dataplane.Maps;
+
+namespace ProxyReplacement.Dataplane.Loading;
+
+/// <summary>What to load: an ELF image, map sizes to apply, and where maps are pinned.</summary>
+/// <param name="Elf">The object file bytes.</param>
+/// <param name="ObjectName">libbpf's object name (used in its messages).</param>
+/// <param name="MaxEntries">max_entries per map name, applied before load; others keep the object's.</param>
+/// <param name="PinRoot">A bpffs directory, or null for no pinning or adoption.</param>
+internal sealed record BpfObjectSpec(byte[] Elf, string ObjectName, IReadOnlyDictionary<string, uint> MaxEntries, string? PinRoot);
+
+/// <summary>
+/// Opens, sizes, adopts pinned maps, loads and pins. The flow:
+/// <list type="number">
+/// <item>bpf_object__open_mem; bpf_map__set_max_entries for each sized map.</item>
+/// <item>With a pin root, for every pin that exists under one of the object's map names: bpf_obj_get,
+/// compare the kernel's layout with what the object wants; equal: bpf_map__reuse_fd (the
+/// programs will use the pinned map, entries and all); different: throw
+/// <see cref="MapLayoutMismatchException"/> and touch nothing.</item>
+/// <item>bpf_object__load (libbpf prints the verifier log on failure; it ends up in the exception).</item>
+/// <item>Pin the maps that were created rather than adopted. If pinning fails, the pins made by
+/// this load are removed again so that a failed start leaves no half-pinned set.</item>
+/// </list>
+/// </summary>
+internal static unsafe class BpfObjectLoader
+{
+    public static LoadedBpfObject Load(BpfObjectSpec spec)
+    {
+        var obj = BpfObjectHandle.Open(spec.Elf, spec.ObjectName);
+        try
+        {
+            var maps = MapsOf(obj.Pointer);
+            foreach (var (name, size) in spec.MaxEntries)
+            {
+                if (!maps.TryGetValue(name, out var map))
+                    throw new BpfException($"cannot size map {name}: the object {spec.ObjectName} has no such map", Errno.ENOENT);
+                var rc = LibBpf.bpf_map__set_max_entries(map, size);
+                if (rc < 0)
+                    throw new BpfException($"setting max_entries of map {name} to {size}", -rc);
+            }
+
+            var adopted = new HashSet<string>(StringComparer.Ordinal);
+            if (spec.PinRoot is not null)
+            {
+                PinRoot.Prepare(spec.PinRoot);
+                foreach (var (name, map) in maps)
+                    if (PinRoot.IsPinnable(name) && AdoptPinned(spec.PinRoot, name, map))
+                        adopted.Add(name);
+            }
+
+            using (var log = LibBpfLog.Begin())
+            {
+                var rc = LibBpf.bpf_object__load(obj.Pointer);
+                if (rc < 0)
+                    throw new BpfException($"loading BPF object {spec.ObjectName} into the kernel", -rc, log.Text);
+            }
+
+            var pinned = spec.PinRoot is null
+                ? new HashSet<string>()
+                : PinCreated(spec.PinRoot, maps, adopted);
+            return new LoadedBpfObject(obj, maps, adopted, pinned);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The object's maps by name (including libbpf's internal .rodata/.bss maps).</summary>
+    public static Dictionary<string, nint> MapsOf(nint obj)
+    {
+        var maps = new Dictionary<string, nint>(StringComparer.Ordinal);
+        for (var map = LibBpf.bpf_object__next_map(obj, 0); map != 0; map = LibBpf.bpf_object__next_map(obj, map))
+            maps[Marshal.PtrToStringUTF8((nint)LibBpf.bpf_map__name(map)) ?? string.Empty] = map;
+        return maps;
+    }
+
+    /// <summary>The layout the object asks for (after sizing).</summary>
+    public static BpfMapLayout WantedLayout(nint map) => new(
+        LibBpf.bpf_map__type(map), LibBpf.bpf_map__key_size(map), LibBpf.bpf_map__value_size(map),
+        LibBpf.bpf_map__max_entries(map), LibBpf.bpf_map__map_flags(map));
+
+    private static bool AdoptPinned(string root, string name, nint map)
+    {
+        var path = PinRoot.PathOf(root, name);
+        if (!File.Exists(path))
+            return false;
+        var fd = LibBpf.bpf_obj_get(path);
+        if (fd < 0)
+            throw new BpfException($"opening pinned map {path}", -fd);
+        using var pinned = BpfFdHandle.Own(fd);
+        if (!BpfObjectInfo.IsMap(fd))
+            throw new BpfException(
+                $"{path} is pinned but is not a map; remove it (run the `cleanup` command) so that map {name} can be pinned there",
+                Errno.EINVAL);
+        var (actual, _, _) = BpfObjectInfo.Map(fd, path);
+        var wanted = WantedLayout(map);
+        if (actual != wanted)
+            throw new MapLayoutMismatchException(name, path, actual, wanted,
+                "The pinned map was left untouched. It was probably created by another version of the dataplane or with " +
+                "other map sizes. Run the `cleanup` command to remove the old pins (this drops their state, e.g. the NAT " +
+                "of established connections), or start with the sizes it was created with.");
+        // libbpf keeps its own duplicate of the fd; ours is closed by the using above.
+        var rc = LibBpf.bpf_map__reuse_fd(map, fd);
+        if (rc < 0)
+            throw new BpfException($"reusing pinned map {path} for map {name}", -rc);
+        return true;
+    }
+
+    private static HashSet<string> PinCreated(string root, Dictionary<string, nint> maps, HashSet<string> adopted)
+    {
+        var pinned = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var (name, map) in maps)
+            {
+                if (!PinRoot.IsPinnable(name) || adopted.Contains(name))
+                    continue;
+                var path = PinRoot.PathOf(root, name);
+                using var log = LibBpfLog.Begin();
+                var rc = LibBpf.bpf_map__pin(map, path);
+                if (rc < 0)
+                    throw new BpfException($"pinning map {name} at {path}", -rc, log.Text);
+                pinned.Add(name);
+            }
+            return pinned;
+        }
+        catch
+        {
+            foreach (var name in pinned)
+                File.Delete(PinRoot.PathOf(root, name));
+            throw;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+namespace ProxyReplacement.Dataplane.Loading;
+
+/// <summary>Names of the maps and programs of tc_nat.bpf.o (bpf-c/include/pr_maps.h, bpf-c/tc_nat.bpf.c).</summary>
+public static class CoreObjectNames
+{
+    /// <summary>The embedded object (resource <c>bpf/tc_nat.bpf.o</c>).</summary>
+    public const string ObjectFile = "tc_nat.bpf.o";
+
+    public const string Frontends = "pr_nat_fe4";
+    public const string Backends = "pr_nat_be4";
+    public const string Affinity = "pr_aff4";
+    public const string Conntrack = "pr_ct4";
+    public const string ServiceCidrs = "pr_svc_cidr4";
+    public const string Counters = "pr_counters";
+    public const string Config = "pr_config";
+
+    public const string FromWorkloadProgram = "pr_tc_from_wl";
+    public const string PassThroughProgram = "pr_tc_pass";
+}

@@ -1,0 +1,16 @@
+namespace ProxyReplacement.Dataplane;
+
+/// <summary>Sizes of the core maps, set before load (bpf_map__set_max_entries).</summary>
+public sealed record CoreMapSizes(int Frontends = 65536, int Backends = 262144, int Affinity = 65536, int Conntrack = 262144);
+
+/// <summary>How <see cref="CoreDataplane.Load"/> loads the core object.</summary>
+public sealed record DataplaneOptions
+{
+    /// <summary>
+    /// A directory on a bpffs mount where the maps are pinned (created if missing) and from which
+    /// a restarted daemon adopts them; null: no pinning (packet tests).
+    /// </summary>
+    public string? PinRoot { get; init; }
+
+    public CoreMapSizes Sizes { get; init; } = new();
+}

@@ -1,0 +1,48 @@
+using ProxyReplacement.Dataplane.Interop;
+using ProxyReplacement.Dataplane.Programs;
+
+namespace ProxyReplacement.Dataplane.Loading;
+
+/// <summary>
+/// A bpf_object loaded into the kernel, with the names of the maps adopted from pins and those
+/// pinned by this load. Disposing closes the object (its program and map fds); pins stay.
+/// </summary>
+internal sealed class LoadedBpfObject : IDisposable
+{
+    private readonly BpfObjectHandle _object;
+    private readonly Dictionary<string, nint> _maps;
+
+    public LoadedBpfObject(BpfObjectHandle obj, Dictionary<string, nint> maps, IReadOnlySet<string> adopted, IReadOnlySet<string> pinned)
+    {
+        _object = obj;
+        _maps = maps;
+        AdoptedMaps = adopted;
+        PinnedMaps = pinned;
+    }
+
+    public IReadOnlySet<string> AdoptedMaps { get; }
+
+    /// <summary>Maps this load created and pinned (empty without a pin root).</summary>
+    public IReadOnlySet<string> PinnedMaps { get; }
+
+    /// <summary>A dup of a map's fd, owned by the caller, so the map outlives this object if needed.</summary>
+    public BpfFdHandle DuplicateMapFd(string name)
+    {
+        if (!_maps.TryGetValue(name, out var map))
+            throw new BpfException($"the BPF object has no map {name} (has: {string.Join(", ", _maps.Keys)})", Errno.ENOENT);
+        return BpfFdHandle.Duplicate(LibBpf.bpf_map__fd(map), $"map {name}");
+    }
+
+    public BpfProgram Program(string name)
+    {
+        var program = LibBpf.bpf_object__find_program_by_name(_object.Pointer, name);
+        if (program == 0)
+            throw new BpfException($"the BPF object has no program {name}", Errno.ENOENT);
+        var fd = LibBpf.bpf_program__fd(program);
+        if (fd < 0)
+            throw new BpfException($"program {name} is not loaded", -fd);
+        return new BpfProgram(name, fd, BpfObjectInfo.ProgramId(fd, $"program {name}"));
+    }
+
+    public void Dispose() => _object.Dispose();
+}

@@ -1,0 +1,98 @@
+using ProxyReplacement.Dataplane.Abi;
+
+namespace ProxyReplacement.Dataplane.Tests.Layout;
+
+/// <summary>
+/// C enums and constants of the ABI against their C# counterparts. The enum values come from the
+/// compiled object's BTF when the compiler emitted the enum (only if the program uses the type),
+/// otherwise from the header text; the tables name every enumerator explicitly.
+/// </summary>
+public sealed class AbiEnumTests
+{
+    private static readonly Dictionary<string, CounterReason> Counters = new()
+    {
+        ["PR_CNT_PASS_NOT_IPV4"] = CounterReason.PassNotIpv4,
+        ["PR_CNT_PASS_NO_SERVICE"] = CounterReason.PassNoService,
+        ["PR_CNT_PASS_FRAGMENT"] = CounterReason.PassFragment,
+        ["PR_CNT_NAT_NEW_FLOW"] = CounterReason.NatNewFlow,
+        ["PR_CNT_NAT_ESTABLISHED"] = CounterReason.NatEstablished,
+        ["PR_CNT_NAT_REVERSE"] = CounterReason.NatReverse,
+        ["PR_CNT_AFFINITY_HIT"] = CounterReason.AffinityHit,
+        ["PR_CNT_ICMP_ERROR_TRANSLATED"] = CounterReason.IcmpErrorTranslated,
+        ["PR_CNT_REJECT_TCP_NO_BACKEND"] = CounterReason.RejectTcpNoBackend,
+        ["PR_CNT_REJECT_UDP_NO_BACKEND"] = CounterReason.RejectUdpNoBackend,
+        ["PR_CNT_REJECT_BACKEND_MISSING"] = CounterReason.RejectBackendMissing,
+        ["PR_CNT_DROP_MALFORMED"] = CounterReason.DropMalformed,
+        ["PR_CNT_DROP_REJECT_FAILED"] = CounterReason.DropRejectFailed,
+        ["PR_CNT_DROP_NAT_FAILED"] = CounterReason.DropNatFailed,
+        ["PR_CNT_CT_CREATE_FAILED"] = CounterReason.ConntrackCreateFailed,
+        ["PR_CNT_DROP_UNSUPPORTED"] = CounterReason.DropUnsupported,
+        ["PR_CNT_CT_EXPIRED"] = CounterReason.ConntrackExpired,
+        ["PR_CNT_REJECT_UNKNOWN_SERVICE"] = CounterReason.RejectUnknownService,
+    };
+
+    private static readonly Dictionary<string, ConntrackType> CtTypes = new()
+    {
+        ["PR_CT_FORWARD"] = ConntrackType.Forward,
+        ["PR_CT_REVERSE"] = ConntrackType.Reverse,
+    };
+
+    private static readonly Dictionary<string, ConntrackTcpState> TcpStates = new()
+    {
+        ["PR_TCP_NONE"] = ConntrackTcpState.None,
+        ["PR_TCP_SYN_SENT"] = ConntrackTcpState.SynSent,
+        ["PR_TCP_ESTABLISHED"] = ConntrackTcpState.Established,
+        ["PR_TCP_CLOSING"] = ConntrackTcpState.Closing,
+        ["PR_TCP_CLOSED"] = ConntrackTcpState.Closed,
+    };
+
+    [Test]
+    public void CounterReasonMatchesEnumPrCounter()
+    {
+        var c = CEnum("pr_counter");
+        Assert.That(c["PR_CNT_MAX"], Is.EqualTo(Abi.Counters.Slots), "PR_CNT_MAX vs Counters.Slots");
+        AssertSame(c.Where(e => e.Key != "PR_CNT_MAX").ToDictionary(), Counters);
+        Assert.That(Enum.GetValues<CounterReason>().Max(), Is.LessThan((CounterReason)Abi.Counters.Slots));
+    }
+
+    [Test]
+    public void ConntrackTypeMatchesEnumPrCtType() => AssertSame(CEnum("pr_ct_type"), CtTypes);
+
+    [Test]
+    public void ConntrackTcpStateMatchesEnumPrCtTcpState() => AssertSame(CEnum("pr_ct_tcp_state"), TcpStates);
+
+    [Test]
+    public void ConstantsMatchTheHeader()
+    {
+        var defaults = DataplaneConfig.Default;
+        Assert.Multiple(() =>
+        {
+            Assert.That(AbiHeader.Define("PR_ABI_VERSION"), Is.EqualTo(DataplaneConfig.CurrentAbiVersion), "PR_ABI_VERSION");
+            Assert.That(defaults.AbiVersion, Is.EqualTo(DataplaneConfig.CurrentAbiVersion));
+            Assert.That(defaults.TcpSynTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_TCP_SYN_TIMEOUT_S")));
+            Assert.That(defaults.TcpEstablishedTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_TCP_ESTABLISHED_TIMEOUT_S")));
+            Assert.That(defaults.TcpClosingTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_TCP_CLOSING_TIMEOUT_S")));
+            Assert.That(defaults.UdpTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_UDP_TIMEOUT_S")));
+            Assert.That(defaults.GenericTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_GENERIC_TIMEOUT_S")));
+        });
+    }
+
+    private static IReadOnlyDictionary<string, long> CEnum(string name)
+    {
+        using var btf = ObjectBtf.OpenEmbedded();
+        return btf.EnumOrNull(name) ?? AbiHeader.Enum(name);
+    }
+
+    private static void AssertSame<TEnum>(IReadOnlyDictionary<string, long> c, Dictionary<string, TEnum> table)
+        where TEnum : struct, Enum
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.Keys, Is.EquivalentTo(table.Keys), "every C enumerator needs a row in the table");
+            Assert.That(table.Values.Distinct(), Is.EquivalentTo(Enum.GetValues<TEnum>()), $"every {typeof(TEnum).Name} value needs a row");
+            foreach (var (cName, csharp) in table)
+                if (c.TryGetValue(cName, out var value))
+                    Assert.That(Convert.ToInt64(csharp), Is.EqualTo(value), $"{cName} vs {typeof(TEnum).Name}.{csharp}");
+        });
+    }
+}

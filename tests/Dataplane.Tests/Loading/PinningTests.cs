@@ -1,0 +1,208 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Interop;
+using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.Dataplane.Maps;
+using ProxyReplacement.Dataplane.Tests.Support;
+
+namespace ProxyReplacement.Dataplane.Tests.Loading;
+
+/// <summary>Pinning on a private bpffs, adoption on reload, and the refusals that protect pinned state.</summary>
+[Category("Privileged")]
+public sealed class PinningTests
+{
+    private static readonly string[] NamedCoreMaps =
+    [
+        CoreObjectNames.Frontends, CoreObjectNames.Backends, CoreObjectNames.Affinity,
+        CoreObjectNames.Conntrack, CoreObjectNames.Counters, CoreObjectNames.Config, CoreObjectNames.ServiceCidrs,
+    ];
+
+    /// <summary>Every map the object defines (read from it, so new maps are covered too).</summary>
+    private static readonly Lazy<string[]> CoreMapsOfObject = new(() =>
+    {
+        using var obj = BpfObjectHandle.Open(EmbeddedObjects.Read(CoreObjectNames.ObjectFile), "pin_test");
+        return BpfObjectLoader.MapsOf(obj.Pointer).Keys.Where(PinRoot.IsPinnable).ToArray();
+    });
+
+    private static string[] CoreMaps => CoreMapsOfObject.Value;
+
+    [Test]
+    public void TheObjectDefinesTheNamedCoreMaps() => Assert.That(CoreMaps, Is.SupersetOf(NamedCoreMaps));
+
+    private static readonly CoreMapSizes Small = new(Frontends: 32, Backends: 64, Affinity: 32, Conntrack: 128);
+
+    private BpffsMount? _bpffs;
+    private string PinRootPath => Path.Combine(_bpffs!.Path, "pr");
+
+    [SetUp]
+    public void MountBpffs()
+    {
+        Privileged.Require();
+        _bpffs = BpffsMount.Create();
+    }
+
+    [TearDown]
+    public void Unmount() => _bpffs?.Dispose();
+
+    private CoreDataplane LoadPinned(CoreMapSizes? sizes = null) =>
+        CoreDataplane.Load(new DataplaneOptions { PinRoot = PinRootPath, Sizes = sizes ?? Small });
+
+    [Test]
+    public void FirstLoadPinsEveryMapAndAdoptsNone()
+    {
+        using var dataplane = LoadPinned();
+        Assert.That(dataplane.AdoptedMaps, Is.Empty);
+        Assert.That(Directory.EnumerateFileSystemEntries(PinRootPath).Select(Path.GetFileName), Is.EquivalentTo(CoreMaps));
+        Assert.That(dataplane.ReadConfig(), Is.EqualTo(DataplaneConfig.Default));
+    }
+
+    [Test]
+    public void ReloadAdoptsEveryMapWithItsEntries()
+    {
+        var frontend = new NatFrontendKey4(IPAddress.Parse("10.96.0.10"), 80, L4Protocol.Tcp);
+        var ct = new ConntrackKey4(IPAddress.Parse("10.0.0.5"), 40000, IPAddress.Parse("10.96.0.10"), 80, L4Protocol.Tcp);
+        var ctValue = new ConntrackValue4(1, 2, ConntrackType.Forward, ConntrackTcpState.Established, 0, 0, 3, IPAddress.Parse("10.1.0.1"), 8080);
+        var aff = new AffinityKey4(frontend, IPAddress.Parse("10.0.0.5"));
+        var affValue = new AffinityValue4(5, 0, IPAddress.Parse("10.1.0.1"), 8080);
+        var config = new DataplaneConfig(7, 700, 7, 70, 77);
+        uint[] firstIds;
+
+        using (var first = LoadPinned())
+        {
+            first.Frontends.Update(frontend, new NatFrontendValue(3, 1));
+            first.Backends.Update(new NatBackendKey(3, 0), new NatBackendValue4(IPAddress.Parse("10.1.0.1"), 8080));
+            first.Affinity.Update(aff, affValue);
+            first.Conntrack.Update(ct, ctValue);
+            first.WriteConfig(config);
+            first.CounterMap.Write((uint)CounterReason.NatNewFlow, Enumerable.Repeat(3UL, first.CounterMap.PossibleCpus).ToArray());
+            firstIds = [first.Frontends.Id, first.Backends.Id, first.Affinity.Id, first.Conntrack.Id];
+        }
+
+        using var second = LoadPinned();
+        Assert.Multiple(() =>
+        {
+            Assert.That(second.AdoptedMaps, Is.EquivalentTo(CoreMaps));
+            Assert.That(new[] { second.Frontends.Id, second.Backends.Id, second.Affinity.Id, second.Conntrack.Id }, Is.EqualTo(firstIds));
+            Assert.That(second.Frontends.ReadAll().Single(), Is.EqualTo(KeyValuePair.Create(frontend, new NatFrontendValue(3, 1))));
+            Assert.That(second.Backends.ReadAll(), Has.Count.EqualTo(1));
+            Assert.That(second.Affinity.TryLookup(aff, out var a) ? a : default, Is.EqualTo(affValue));
+            Assert.That(second.Conntrack.TryLookup(ct, out var c) ? c : default, Is.EqualTo(ctValue));
+            Assert.That(second.ReadConfig(), Is.EqualTo(config), "an adopted config is not overwritten");
+            Assert.That(second.ReadCounters()[CounterReason.NatNewFlow], Is.EqualTo(3UL * (ulong)second.CounterMap.PossibleCpus));
+        });
+    }
+
+    [Test]
+    public void APinnedMapOfAnotherLayoutIsRefusedAndLeftIntact()
+    {
+        Directory.CreateDirectory(PinRootPath);
+        var path = Path.Combine(PinRootPath, CoreObjectNames.Backends);
+        // Same name, value of 16 bytes instead of 8: e.g. what an IPv6-capable build might pin.
+        using var foreign = CreatePinnedHash(path, keySize: 8, valueSize: 16, maxEntries: 64);
+        foreign.Update(new NatBackendKey(1, 2), new NatFrontendValue(9, 9, FrontendFlags.None, 9));
+
+        var error = Assert.Throws<MapLayoutMismatchException>(() => LoadPinned());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.MapName, Is.EqualTo(CoreObjectNames.Backends));
+            Assert.That(error.PinPath, Is.EqualTo(path));
+            Assert.That(error.Actual.ValueSize, Is.EqualTo(16));
+            Assert.That(error.Expected.ValueSize, Is.EqualTo(8));
+            Assert.That(error.Message, Does.Contain(path).And.Contain("value_size").And.Contain("cleanup"));
+            // Nothing else pinned, the foreign map unchanged.
+            Assert.That(Directory.EnumerateFileSystemEntries(PinRootPath).Select(Path.GetFileName), Is.EqualTo(new[] { CoreObjectNames.Backends }));
+        });
+        using var reopened = BpfMap<NatBackendKey, NatFrontendValue>.OpenPinned(path);
+        Assert.That(reopened.Id, Is.EqualTo(foreign.Id));
+        Assert.That(reopened.ReadAll().Single().Value, Is.EqualTo(new NatFrontendValue(9, 9, FrontendFlags.None, 9)));
+    }
+
+    [Test]
+    public void APinnedMapOfAnotherSizeIsRefused()
+    {
+        using (LoadPinned())
+        {
+        }
+        var error = Assert.Throws<MapLayoutMismatchException>(() => LoadPinned(Small with { Conntrack = 256 }));
+        Assert.That(error!.MapName, Is.EqualTo(CoreObjectNames.Conntrack));
+        Assert.That(error.Message, Does.Contain("max_entries"));
+    }
+
+    [Test]
+    public void PinnedConfigOfAnotherAbiVersionIsRefusedBeforeLoading()
+    {
+        using (var first = LoadPinned())
+            first.Frontends.Update(new NatFrontendKey4(IPAddress.Parse("10.96.0.1"), 53, L4Protocol.Udp), new NatFrontendValue(1, 0));
+        var configPath = Path.Combine(PinRootPath, CoreObjectNames.Config);
+        using (var config = BpfMap<uint, DataplaneConfig>.OpenPinned(configPath))
+            config.Update(0, WithAbiVersion(DataplaneConfig.Default, 99));
+
+        var error = Assert.Throws<PinnedAbiVersionMismatchException>(() => LoadPinned());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.PinnedVersion, Is.EqualTo(99));
+            Assert.That(error.CurrentVersion, Is.EqualTo(DataplaneConfig.CurrentAbiVersion));
+            Assert.That(error.Message, Does.Contain("99").And.Contain("cleanup").And.Contain(configPath));
+        });
+        using var frontends = BpfMap<NatFrontendKey4, NatFrontendValue>.OpenPinned(Path.Combine(PinRootPath, CoreObjectNames.Frontends));
+        Assert.That(frontends.ReadAll(), Has.Count.EqualTo(1), "the refused pins keep their entries");
+    }
+
+    [Test]
+    public void APinnedConfigNeverWrittenIsAdoptedAndStamped()
+    {
+        using (var first = LoadPinned())
+            first.WriteConfig(WithAbiVersion(default, 0));
+
+        using var second = LoadPinned();
+        Assert.That(second.AdoptedMaps, Does.Contain(CoreObjectNames.Config));
+        Assert.That(second.ReadConfig(), Is.EqualTo(DataplaneConfig.Default));
+    }
+
+    [Test]
+    public void RemovePinsRemovesOnlyOurMaps()
+    {
+        using (LoadPinned())
+        {
+        }
+        Directory.CreateDirectory(Path.Combine(PinRootPath, "unrelated"));
+
+        var removed = CoreDataplane.RemovePins(PinRootPath);
+
+        Assert.That(removed, Is.EquivalentTo(CoreMaps));
+        Assert.That(Directory.EnumerateFileSystemEntries(PinRootPath).Select(Path.GetFileName), Is.EqualTo(new[] { "unrelated" }));
+        using var fresh = LoadPinned();
+        Assert.That(fresh.AdoptedMaps, Is.Empty);
+    }
+
+    [Test]
+    public void OpeningAPinnedMapWithWrongCSharpTypesIsRefused()
+    {
+        using (LoadPinned())
+        {
+        }
+        var path = Path.Combine(PinRootPath, CoreObjectNames.Backends);
+        var error = Assert.Throws<MapLayoutMismatchException>(() => BpfMap<NatBackendKey, NatFrontendValue>.OpenPinned(path));
+        Assert.That(error!.Message, Does.Contain("value_size"));
+    }
+
+    private static DataplaneConfig WithAbiVersion(DataplaneConfig config, uint version)
+    {
+        var bytes = MemoryMarshal.AsBytes(new[] { config }.AsSpan()).ToArray();
+        BitConverter.TryWriteBytes(bytes.AsSpan(0, 4), version);
+        return MemoryMarshal.Read<DataplaneConfig>(bytes);
+    }
+
+    private static unsafe BpfMap<NatBackendKey, NatFrontendValue> CreatePinnedHash(string path, uint keySize, uint valueSize, uint maxEntries)
+    {
+        var fd = LibBpf.bpf_map_create(BpfMapType.Hash, "foreign", keySize, valueSize, maxEntries, null);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0), $"bpf_map_create: {-fd}");
+        var handle = BpfFdHandle.Own(fd);
+        var rc = LibBpf.bpf_obj_pin(fd, path);
+        Assert.That(rc, Is.Zero, $"bpf_obj_pin: {-rc}");
+        return new BpfMap<NatBackendKey, NatFrontendValue>("foreign", handle);
+    }
+}

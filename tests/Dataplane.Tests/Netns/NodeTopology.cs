@@ -1,0 +1,83 @@
+using System.Net;
+using ProxyReplacement.Dataplane.Netns;
+
+namespace ProxyReplacement.Dataplane.Tests.Netns;
+
+/// <summary>
+/// A one-node cluster in network namespaces: a "node" namespace that routes between pods, a client
+/// pod (10.201.1.2/24 via 10.201.1.1) and backend pods (10.201.{2+i}.2/24 via 10.201.{2+i}.1), each pod
+/// joined to the node by a veth pair. Dispose deletes every namespace it created, also when
+/// construction fails halfway.
+/// </summary>
+public sealed class NodeTopology : IDisposable
+{
+    private readonly TestNamespaces _namespaces;
+
+    private NodeTopology(TestNamespaces namespaces, string node, PodInterface client, IReadOnlyList<PodInterface> backends)
+    {
+        _namespaces = namespaces;
+        NodeNamespace = node;
+        Client = client;
+        Backends = backends;
+    }
+
+    public string NodeNamespace { get; }
+    public PodInterface Client { get; }
+    public IReadOnlyList<PodInterface> Backends { get; }
+
+    /// <summary>Every namespace this topology created.</summary>
+    public IReadOnlyList<string> Namespaces => _namespaces.Created;
+
+    /// <param name="backendCount">Backend pods, 1..200.</param>
+    /// <param name="prefix">The <c>prt-xxxx</c> name prefix; random when null.</param>
+    public static NodeTopology Create(int backendCount = 1, string? prefix = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(backendCount, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(backendCount, 200);
+        var namespaces = new TestNamespaces(prefix);
+        try
+        {
+            var node = namespaces.Add("node");
+            // Set before any veth exists so the new interfaces inherit "default". rp_filter must be off
+            // everywhere: replies leave the backend veth with the VIP as source, which the node has no route to.
+            IpCommand.Sysctl(node, "net.ipv4.ip_forward", "1");
+            IpCommand.Sysctl(node, "net.ipv4.conf.all.rp_filter", "0");
+            IpCommand.Sysctl(node, "net.ipv4.conf.default.rp_filter", "0");
+
+            var client = AddPod(namespaces, node, "cli", subnet: 1);
+            var backends = Enumerable.Range(0, backendCount)
+                .Select(i => AddPod(namespaces, node, $"be{i}", subnet: 2 + i))
+                .ToList();
+            return new NodeTopology(namespaces, node, client, backends);
+        }
+        catch
+        {
+            namespaces.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => _namespaces.Dispose();
+
+    private static PodInterface AddPod(TestNamespaces namespaces, string node, string role, int subnet)
+    {
+        var pod = namespaces.Add(role);
+        var hostInterface = $"{namespaces.Prefix}-{role}";
+        var address = IPAddress.Parse($"10.201.{subnet}.2");
+        var gateway = IPAddress.Parse($"10.201.{subnet}.1");
+
+        // Created from inside the node namespace with the peer placed straight into the pod's, so no
+        // interface ever appears in the host namespace (where eth0 exists).
+        IpCommand.Ip("-n", node, "link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "netns", pod);
+        IpCommand.Sysctl(node, $"net.ipv4.conf.{hostInterface}.rp_filter", "0");
+        IpCommand.Ip("-n", node, "address", "add", $"{gateway}/24", "dev", hostInterface);
+        IpCommand.Ip("-n", node, "link", "set", hostInterface, "up");
+
+        IpCommand.Ip("-n", pod, "address", "add", $"{address}/24", "dev", "eth0");
+        IpCommand.Ip("-n", pod, "link", "set", "eth0", "up");
+        IpCommand.Ip("-n", pod, "route", "add", "default", "via", gateway.ToString());
+
+        var hostIfIndex = NetworkNamespace.Run(node, () => NetworkNamespace.InterfaceIndex(hostInterface));
+        return new PodInterface(pod, hostInterface, hostIfIndex, address, gateway);
+    }
+}
