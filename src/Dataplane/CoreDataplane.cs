@@ -144,18 +144,7 @@ public sealed class CoreDataplane : IDisposable
     public void WriteConfig(DataplaneConfig config) => _config.Update(0, config);
 
     /// <summary>pr_counters summed over all CPUs, for every <see cref="CounterReason"/>.</summary>
-    public IReadOnlyDictionary<CounterReason, ulong> ReadCounters()
-    {
-        var totals = new Dictionary<CounterReason, ulong>();
-        foreach (var reason in Enum.GetValues<CounterReason>())
-        {
-            ulong sum = 0;
-            foreach (var perCpu in _counters.Read((uint)reason))
-                sum += perCpu;
-            totals[reason] = sum;
-        }
-        return totals;
-    }
+    public IReadOnlyDictionary<CounterReason, ulong> ReadCounters() => CounterTotals.Sum(_counters);
 
     /// <summary>Zeroes every slot (including ones no reason uses yet) on every CPU.</summary>
     public void ResetCounters()

@@ -1,3 +1,3 @@
-// Placeholder entry point: the lead writes the CLI (options, sources, daemon loop).
-Console.Error.WriteLine("service-proxy: the command line is not written yet");
-return 2;
+using ProxyReplacement.ServiceProxy.Cli;
+
+return await CommandLine.RunAsync(args);

@@ -33,6 +33,15 @@ public sealed unsafe class BpfPerCpuArray<TValue> : IDisposable
         PossibleCpus = cpus;
     }
 
+    /// <summary>Opens a pinned per-CPU array (bpf_obj_get).</summary>
+    public static BpfPerCpuArray<TValue> OpenPinned(string pinPath)
+    {
+        var fd = LibBpf.bpf_obj_get(pinPath);
+        if (fd < 0)
+            throw new BpfException($"opening pinned map {pinPath}", -fd);
+        return new BpfPerCpuArray<TValue>(Path.GetFileName(pinPath), BpfFdHandle.Own(fd));
+    }
+
     public string Name { get; }
     public BpfMapLayout Layout { get; }
     public uint Id { get; }

@@ -1,0 +1,97 @@
+using System.Text;
+using System.Text.Json;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.ServiceProxy.Daemon;
+
+namespace ProxyReplacement.ServiceProxy.Cli;
+
+/// <summary>
+/// `service-proxy dump`: the live maps as readable tables (each frontend with its backends, Service
+/// CIDRs, conntrack, affinity, verdict counters) or as JSON (<c>-o json</c>). Reads the pins only.
+/// </summary>
+public static class DumpCommand
+{
+    public static string Render(PinnedCoreMaps maps, bool json)
+    {
+        var now = Monotonic.NowNs();
+        var frontends = maps.Frontends.ReadAll().OrderBy(e => e.Key.ToString(), StringComparer.Ordinal).ToList();
+        var backends = maps.Backends.ReadAll().ToLookup(e => e.Key.ServiceId);
+        var conntrack = maps.Conntrack.ReadAll()
+            .OrderBy(e => e.Value.Type).ThenBy(e => e.Key.ToString(), StringComparer.Ordinal).ToList();
+        var affinity = maps.Affinity.ReadAll().OrderBy(e => e.Key.Frontend.ToString(), StringComparer.Ordinal).ToList();
+        var cidrs = maps.ServiceCidrs.ReadAll().Select(e => e.Key.ToString()).Order(StringComparer.Ordinal).ToList();
+        var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
+
+        var frontendRows = frontends.Select(fe => new
+        {
+            frontend = fe.Key.ToString(),
+            serviceId = fe.Value.ServiceId,
+            backendCount = fe.Value.BackendCount,
+            affinityTimeoutSeconds = fe.Value.Flags.HasFlag(FrontendFlags.Affinity) ? (uint?)fe.Value.AffinityTimeoutSeconds : null,
+            backends = backends[fe.Value.ServiceId].OrderBy(b => b.Key.Ordinal)
+                .Select(b => new { ordinal = b.Key.Ordinal, address = b.Value.ToString(), counted = b.Key.Ordinal < fe.Value.BackendCount })
+                .ToList(),
+        }).ToList();
+        var conntrackRows = conntrack.Select(ct => new
+        {
+            type = ct.Value.Type.ToString().ToLowerInvariant(),
+            protocol = ct.Key.L4.ToString().ToLowerInvariant(),
+            source = $"{ct.Key.Source}:{ct.Key.SourcePort}",
+            destination = $"{ct.Key.Destination}:{ct.Key.DestinationPort}",
+            nat = $"{ct.Value.NatAddress}:{ct.Value.NatPort}",
+            serviceId = ct.Value.ServiceId,
+            tcpState = ct.Value.TcpState.ToString().ToLowerInvariant(),
+            ageSeconds = Seconds(now, ct.Value.CreatedNs),
+            idleSeconds = Seconds(now, ct.Value.LastSeenNs),
+        }).ToList();
+        var affinityRows = affinity.Select(a => new
+        {
+            frontend = a.Key.Frontend.ToString(),
+            client = a.Key.Client.ToString(),
+            backend = $"{a.Value.BackendAddress}:{a.Value.BackendPort}",
+            ordinal = a.Value.Ordinal,
+            idleSeconds = Seconds(now, a.Value.LastUsedNs),
+        }).ToList();
+
+        if (json)
+        {
+            return JsonSerializer.Serialize(new
+            {
+                frontends = frontendRows,
+                serviceCidrs = cidrs,
+                conntrack = conntrackRows,
+                affinity = affinityRows,
+                counters = counters.ToDictionary(c => ProxyMetrics.SnakeCase(c.Key.ToString()), c => c.Value),
+            }, new JsonSerializerOptions { WriteIndented = true });
+        }
+
+        var text = new StringBuilder();
+        text.Append($"FRONTENDS ({frontendRows.Count})\n");
+        foreach (var fe in frontendRows)
+        {
+            var affinityText = fe.affinityTimeoutSeconds is { } t ? $"  affinity ClientIP {t}s" : "";
+            var reject = fe.backendCount == 0 ? "  (no backends: rejected)" : "";
+            text.Append($"  {fe.frontend,-26} svc {fe.serviceId,-5} backends {fe.backendCount}{affinityText}{reject}\n");
+            foreach (var be in fe.backends)
+                text.Append($"      #{be.ordinal,-3} {be.address}{(be.counted ? "" : "  (beyond count: being removed)")}\n");
+        }
+        text.Append($"\nSERVICE CIDRS ({cidrs.Count})\n");
+        foreach (var cidr in cidrs)
+            text.Append($"  {cidr}\n");
+        text.Append($"\nCONNTRACK ({conntrackRows.Count})\n");
+        if (conntrackRows.Count > 0)
+            text.Append($"  {"TYPE",-8} {"PROTO",-5} {"SOURCE",-21} {"DESTINATION",-21} {"NAT",-21} {"STATE",-11} {"AGE",7} {"IDLE",7}\n");
+        foreach (var ct in conntrackRows)
+            text.Append($"  {ct.type,-8} {ct.protocol,-5} {ct.source,-21} {ct.destination,-21} {ct.nat,-21} {ct.tcpState,-11} {ct.ageSeconds,6:F0}s {ct.idleSeconds,6:F0}s\n");
+        text.Append($"\nAFFINITY ({affinityRows.Count})\n");
+        foreach (var a in affinityRows)
+            text.Append($"  {a.frontend,-26} client {a.client,-15} -> #{a.ordinal} {a.backend}  idle {a.idleSeconds:F0}s\n");
+        text.Append("\nCOUNTERS (packets, summed over CPUs)\n");
+        foreach (var (reason, value) in counters)
+            text.Append($"  {ProxyMetrics.SnakeCase(reason.ToString()),-28} {value}\n");
+        return text.ToString();
+    }
+
+    private static double Seconds(ulong now, ulong then) => now > then ? (now - then) / 1e9 : 0;
+}

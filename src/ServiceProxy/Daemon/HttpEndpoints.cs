@@ -1,0 +1,45 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ProxyReplacement.ServiceProxy.Daemon;
+
+/// <summary>
+/// The health (kube-proxy's <c>--healthz-bind-address</c>) and metrics (<c>--metrics-bind-address</c>)
+/// HTTP servers: /healthz, /readyz and /metrics, served on both addresses.
+/// </summary>
+public static class HttpEndpoints
+{
+    public static WebApplication? Create(IReadOnlyList<IPEndPoint> addresses, ProxyDaemon daemon, ILoggerFactory loggers)
+    {
+        if (addresses.Count == 0)
+            return null;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggers);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (var address in addresses.Distinct())
+                kestrel.Listen(address);
+        });
+        var app = builder.Build();
+
+        app.MapGet("/healthz", () => Status(daemon.Health.Healthy, daemon.Health));
+        app.MapGet("/readyz", () => Status(daemon.Health.Ready, daemon.Health));
+        app.MapGet("/metrics", () => Results.Text(daemon.Metrics.Render(daemon.ReadDataplaneCounters()),
+            "text/plain; version=0.0.4; charset=utf-8"));
+        return app;
+    }
+
+    private static IResult Status(bool ok, HealthState health)
+    {
+        var body = JsonSerializer.Serialize(new Dictionary<string, string?>
+        {
+            ["lastUpdated"] = health.LastSync?.ToString("O"),
+            ["currentTime"] = health.Now.ToString("O"),
+        });
+        return Results.Text(body, "application/json", statusCode: ok ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+    }
+}

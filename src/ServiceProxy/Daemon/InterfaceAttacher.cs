@@ -1,0 +1,109 @@
+using Microsoft.Extensions.Logging;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Programs;
+using ProxyReplacement.Dataplane.Tc;
+using ProxyReplacement.ServiceProxy.Options;
+
+namespace ProxyReplacement.ServiceProxy.Daemon;
+
+/// <summary>
+/// Keeps the workload program attached at TC ingress of every interface whose name matches the
+/// workload patterns: interfaces that appear later get it when they appear, an interface recreated
+/// under the same name (new ifindex) gets it again, and vanished ones are forgotten (the kernel
+/// dropped their filters with them). Attachments are never detached on shutdown: the dataplane keeps
+/// serving while the daemon restarts; a new daemon replaces the program atomically.
+/// </summary>
+public sealed partial class InterfaceAttacher
+{
+    private const string SysClassNet = "/sys/class/net";
+
+    private readonly InterfacePatterns _patterns;
+    private readonly BpfProgram _program;
+    private readonly ILogger _logger;
+    private readonly ProxyMetrics _metrics;
+    private readonly Dictionary<string, int> _attached = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _failed = new(StringComparer.Ordinal);
+
+    public InterfaceAttacher(InterfacePatterns patterns, BpfProgram program, ILogger<InterfaceAttacher> logger, ProxyMetrics metrics)
+    {
+        _patterns = patterns;
+        _program = program;
+        _logger = logger;
+        _metrics = metrics;
+    }
+
+    /// <summary>Names of the interfaces currently carrying our program.</summary>
+    public IReadOnlyCollection<string> Attached => _attached.Keys;
+
+    public async Task RunAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        do
+        {
+            Reconcile();
+        }
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>One pass: attach to new or recreated matching interfaces, forget vanished ones.</summary>
+    public void Reconcile()
+    {
+        var present = ListInterfaces().Where(pair => _patterns.Matches(pair.Name)).ToDictionary(p => p.Name, p => p.Index);
+        foreach (var gone in _attached.Keys.Where(name => !present.ContainsKey(name)).ToList())
+        {
+            _attached.Remove(gone);
+            LogGone(_logger, gone);
+        }
+        foreach (var (name, index) in present)
+        {
+            if (_attached.TryGetValue(name, out var known) && known == index)
+                continue;
+            try
+            {
+                Tc.Attach(index, TcDirection.Ingress, _program, AttachPoint.Priority, AttachPoint.Handle);
+                _attached[name] = index;
+                _failed.Remove(name);
+                _metrics.InterfaceAttaches.Increment();
+                LogAttached(_logger, _program.Name, name, index);
+            }
+            catch (BpfException error)
+            {
+                _metrics.InterfaceAttachErrors.Increment();
+                // Log a persistent failure once per reason, not every second.
+                if (!_failed.TryGetValue(name, out var reason) || reason != error.Message)
+                    LogAttachFailed(_logger, name, index, error.Message);
+                _failed[name] = error.Message;
+            }
+        }
+        _metrics.AttachedInterfaces.Set(_attached.Count);
+    }
+
+    /// <summary>The interfaces of this network namespace as (name, ifindex).</summary>
+    public static IEnumerable<(string Name, int Index)> ListInterfaces()
+    {
+        foreach (var dir in Directory.EnumerateDirectories(SysClassNet))
+        {
+            var name = Path.GetFileName(dir);
+            string text;
+            try
+            {
+                text = File.ReadAllText(Path.Combine(dir, "ifindex")).Trim();
+            }
+            catch (IOException)
+            {
+                continue; // vanished while we looked
+            }
+            if (int.TryParse(text, out var index))
+                yield return (name, index);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Attached {Program} at tc ingress of {Interface} (ifindex {Index})")]
+    private static partial void LogAttached(ILogger logger, string program, string @interface, int index);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot attach to {Interface} (ifindex {Index}): {Reason}")]
+    private static partial void LogAttachFailed(ILogger logger, string @interface, int index, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Interface {Interface} is gone")]
+    private static partial void LogGone(ILogger logger, string @interface);
+}

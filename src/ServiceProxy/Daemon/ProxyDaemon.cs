@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.ServiceProxy.Options;
+using ProxyReplacement.ServiceProxy.Sources;
+using ProxyReplacement.ServiceProxy.Sync;
+using ProxyReplacement.ServiceProxy.Tracking;
+
+namespace ProxyReplacement.ServiceProxy.Daemon;
+
+/// <summary>
+/// The daemon's main loop: loads (or adopts) the dataplane, then runs three things side by side —
+/// the source feeding the change tracker, the bounded-frequency sync runner writing the maps, and
+/// the interface attacher. Stopping leaves the dataplane serving: programs stay attached and maps
+/// stay pinned; only <c>cleanup</c> removes them.
+/// </summary>
+public sealed partial class ProxyDaemon : IDisposable
+{
+    private static readonly TimeSpan InterfacePollInterval = TimeSpan.FromSeconds(1);
+
+    private readonly ProxyOptions _options;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly ChangeTracker _tracker = new();
+    private CoreDataplane? _dataplane;
+    private IServiceSource? _source;
+    private Syncer? _syncer;
+    private bool _cidrsWritten;
+
+    public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health)
+    {
+        _options = options;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ProxyDaemon>();
+        Metrics = metrics;
+        Health = health;
+    }
+
+    public ProxyMetrics Metrics { get; }
+    public HealthState Health { get; }
+
+    /// <summary>The verdict counters of the loaded dataplane, or null before it is loaded.</summary>
+    public IReadOnlyDictionary<CounterReason, ulong>? ReadDataplaneCounters() => _dataplane?.ReadCounters();
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _dataplane = CoreDataplane.Load(new DataplaneOptions { PinRoot = _options.BpffsRoot, Sizes = _options.MapSizes });
+        LogLoaded(_logger, _options.BpffsRoot,
+            _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
+
+        _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>());
+        _source = CreateSource();
+        LogSource(_logger, _source.Description, _options.HostnameOverride);
+        if (_options.CgroupPath is not null)
+            LogNotYet(_logger, "--cgroup-path", "connect-time balancing (socket hooks) is not implemented yet; the TC path serves all traffic");
+
+        var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
+            logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
+        var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
+            _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
+
+        var tasks = new[]
+        {
+            Task.Run(() => _source.RunAsync(_tracker, runner.Trigger, cancellationToken), cancellationToken),
+            Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
+            Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
+        };
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // shutdown: the dataplane stays as it is
+        }
+        LogStopped(_logger, _options.BpffsRoot);
+    }
+
+    private Task RunSync(RunKind kind, CancellationToken cancellationToken)
+    {
+        // Never sync before the source delivered its first full view: an empty snapshot would
+        // delete every entry a previous daemon left serving.
+        if (_source is not { Synced: true } || _syncer is null || _dataplane is null)
+            return Task.CompletedTask;
+
+        var started = Stopwatch.GetTimestamp();
+        var commit = _tracker.Commit();
+        var result = _syncer.Sync(commit.Snapshot, fullResync: kind == RunKind.Full);
+        if (!_cidrsWritten || kind == RunKind.Full)
+            _cidrsWritten = WriteServiceCidrs();
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        (kind == RunKind.Full ? Metrics.SyncsFull : Metrics.SyncsTriggered).Increment();
+        Metrics.SyncWrites.Increment(result.Applied.Count);
+        Metrics.SyncProblems.Increment(result.Problems.Count);
+        Metrics.Services.Set(commit.Snapshot.Services.Count);
+        Metrics.LastSyncDurationSeconds.Set(elapsed.TotalSeconds);
+        Metrics.LastSyncSeconds.Set(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
+        Health.RecordSync();
+        if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
+            LogSynced(_logger, kind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Makes the Service CIDR map hold exactly the configured ranges.</summary>
+    private bool WriteServiceCidrs()
+    {
+        var map = _dataplane!.ServiceCidrs;
+        var desired = _options.ServiceCidrs.Select(c => new ServiceCidrKey4(c.Network, c.PrefixLength)).ToHashSet();
+        try
+        {
+            foreach (var key in desired)
+                map.Update(key, default);
+            foreach (var (key, _) in map.ReadAll())
+                if (!desired.Contains(key))
+                    map.Delete(key);
+            return true;
+        }
+        catch (BpfException error)
+        {
+            LogCidrFailed(_logger, error.Message);
+            return false;
+        }
+    }
+
+    private IServiceSource CreateSource()
+    {
+        if (_options.ManifestDir is { } dir)
+            return new ManifestDirectorySource(dir, _loggers.CreateLogger<ManifestDirectorySource>(), Metrics);
+        throw new OptionException("--manifest-dir", "no source configured: give a directory of Service/EndpointSlice manifests");
+    }
+
+    public void Dispose()
+    {
+        (_source as IDisposable)?.Dispose();
+        _dataplane?.Dispose(); // closes fds only: pins and attachments stay
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded, maps pinned under {Root}; adopted: {Adopted}")]
+    private static partial void LogLoaded(ILogger logger, string root, string adopted);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
+    private static partial void LogSource(ILogger logger, string source, string node);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Option}: {What}")]
+    private static partial void LogNotYet(ILogger logger, string option, string what);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Synced ({Kind}): {Services} services, {Writes} writes, {Problems} problems in {Milliseconds:F1} ms")]
+    private static partial void LogSynced(ILogger logger, RunKind kind, int services, int writes, int problems, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write the Service CIDR map: {Reason}; retrying at the next sync")]
+    private static partial void LogCidrFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopped; the dataplane keeps serving from {Root} (run `service-proxy cleanup` to remove it)")]
+    private static partial void LogStopped(ILogger logger, string root);
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text;
+using ProxyReplacement.Dataplane.Abi;
+
+namespace ProxyReplacement.ServiceProxy.Daemon;
+
+/// <summary>A monotonically increasing count.</summary>
+public sealed class MetricCounter
+{
+    private long _value;
+    public long Value => Interlocked.Read(ref _value);
+    public void Increment(long by = 1) => Interlocked.Add(ref _value, by);
+}
+
+/// <summary>A value that goes up and down.</summary>
+public sealed class MetricGauge
+{
+    private long _bits;
+    public double Value => BitConverter.Int64BitsToDouble(Interlocked.Read(ref _bits));
+    public void Set(double value) => Interlocked.Exchange(ref _bits, BitConverter.DoubleToInt64Bits(value));
+}
+
+/// <summary>
+/// The daemon's own metrics and their Prometheus text rendering (no Prometheus package is
+/// obtainable here). Dataplane verdict counters are read from the kernel at scrape time.
+/// </summary>
+public sealed class ProxyMetrics
+{
+    public MetricCounter SyncsFull { get; } = new();
+    public MetricCounter SyncsTriggered { get; } = new();
+    public MetricCounter SyncWrites { get; } = new();
+    public MetricCounter SyncProblems { get; } = new();
+    public MetricGauge LastSyncSeconds { get; } = new();
+    public MetricGauge LastSyncDurationSeconds { get; } = new();
+    public MetricCounter ManifestErrors { get; } = new();
+    public MetricGauge ManifestObjectsSkipped { get; } = new();
+    public MetricCounter SourceErrors { get; } = new();
+    public MetricCounter InterfaceAttaches { get; } = new();
+    public MetricCounter InterfaceAttachErrors { get; } = new();
+    public MetricGauge AttachedInterfaces { get; } = new();
+    public MetricGauge Services { get; } = new();
+
+    public string Render(IReadOnlyDictionary<CounterReason, ulong>? dataplaneCounters)
+    {
+        var text = new StringBuilder();
+        Counter(text, "proxyreplacement_sync_total", "Syncs of the NAT maps by kind.",
+            ("kind=\"full\"", SyncsFull.Value), ("kind=\"triggered\"", SyncsTriggered.Value));
+        Counter(text, "proxyreplacement_sync_writes_total", "Map writes applied by syncs.", ("", SyncWrites.Value));
+        Counter(text, "proxyreplacement_sync_problems_total", "Failed or deferred map writes (retried by the next sync).", ("", SyncProblems.Value));
+        Gauge(text, "proxyreplacement_sync_last_timestamp_seconds", "Unix time of the last completed sync.", LastSyncSeconds.Value);
+        Gauge(text, "proxyreplacement_sync_last_duration_seconds", "Duration of the last sync.", LastSyncDurationSeconds.Value);
+        Counter(text, "proxyreplacement_manifest_errors_total", "Malformed manifest objects reported.", ("", ManifestErrors.Value));
+        Gauge(text, "proxyreplacement_manifest_objects_skipped", "Manifest objects currently skipped as malformed.", ManifestObjectsSkipped.Value);
+        Counter(text, "proxyreplacement_source_errors_total", "Failures reading the Service source.", ("", SourceErrors.Value));
+        Counter(text, "proxyreplacement_interface_attach_total", "TC program attachments to workload interfaces.", ("", InterfaceAttaches.Value));
+        Counter(text, "proxyreplacement_interface_attach_errors_total", "Failed TC attachments.", ("", InterfaceAttachErrors.Value));
+        Gauge(text, "proxyreplacement_attached_interfaces", "Interfaces with our TC program attached.", AttachedInterfaces.Value);
+        Gauge(text, "proxyreplacement_services", "Services in the current snapshot.", Services.Value);
+        if (dataplaneCounters is not null)
+        {
+            Counter(text, "proxyreplacement_dataplane_packets_total", "Packets by dataplane verdict reason.",
+                dataplaneCounters.OrderBy(pair => pair.Key)
+                    .Select(pair => ($"reason=\"{SnakeCase(pair.Key.ToString())}\"", (long)pair.Value)).ToArray());
+        }
+        return text.ToString();
+    }
+
+    private static void Counter(StringBuilder text, string name, string help, params (string Labels, long Value)[] samples)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(" counter\n");
+        foreach (var (labels, value) in samples)
+            text.Append(name).Append(labels.Length > 0 ? "{" + labels + "}" : "").Append(' ')
+                .Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    private static void Gauge(StringBuilder text, string name, string help, double value)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(" gauge\n");
+        text.Append(name).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    public static string SnakeCase(string pascal)
+    {
+        var builder = new StringBuilder();
+        for (var i = 0; i < pascal.Length; i++)
+        {
+            if (char.IsUpper(pascal[i]) && i > 0)
+                builder.Append('_');
+            builder.Append(char.ToLowerInvariant(pascal[i]));
+        }
+        return builder.ToString();
+    }
+}

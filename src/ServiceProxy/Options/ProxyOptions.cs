@@ -1,0 +1,51 @@
+using System.Net;
+using ProxyReplacement.Dataplane;
+
+namespace ProxyReplacement.ServiceProxy.Options;
+
+/// <summary>
+/// Everything the daemon and the CLI are configured with. Names follow kube-proxy where kube-proxy
+/// has the same knob. Built by <see cref="ProxyOptionsBuilder"/> from a config file and flags.
+/// </summary>
+public sealed record ProxyOptions
+{
+    public const string DefaultBpffsRoot = "/sys/fs/bpf/proxy-replacement";
+
+    /// <summary>The source: a directory of Service/EndpointSlice manifests (the embedded default).</summary>
+    public string? ManifestDir { get; init; }
+
+    /// <summary>This node's name (kube-proxy <c>--hostname-override</c>).</summary>
+    public string HostnameOverride { get; init; } = Environment.MachineName;
+
+    /// <summary>Health endpoint (kube-proxy <c>--healthz-bind-address</c>); null disables it.</summary>
+    public IPEndPoint? HealthzBindAddress { get; init; } = new(IPAddress.Any, 10256);
+
+    /// <summary>Metrics endpoint (kube-proxy <c>--metrics-bind-address</c>); null disables it.</summary>
+    public IPEndPoint? MetricsBindAddress { get; init; } = new(IPAddress.Loopback, 10249);
+
+    /// <summary>Where the maps are pinned; must be on a bpffs.</summary>
+    public string BpffsRoot { get; init; } = DefaultBpffsRoot;
+
+    /// <summary>Name patterns of workload (pod) interfaces, host side.</summary>
+    public InterfacePatterns WorkloadInterfaces { get; init; } = InterfacePatterns.Parse("veth*,cali*,lxc*");
+
+    /// <summary>Name patterns of host data interfaces (NodePort and external traffic).</summary>
+    public InterfacePatterns HostInterfaces { get; init; } = InterfacePatterns.Parse("eth*,ens*,enp*");
+
+    /// <summary>cgroup v2 directory for the socket hooks of connect-time balancing.</summary>
+    public string? CgroupPath { get; init; }
+
+    /// <summary>The cluster's Service CIDRs: unclaimed addresses inside them are rejected.</summary>
+    public IReadOnlyList<Ipv4Cidr> ServiceCidrs { get; init; } = [Ipv4Cidr.Parse("10.96.0.0/12")];
+
+    /// <summary>Minimum time between two syncs (kube-proxy <c>minSyncPeriod</c>).</summary>
+    public TimeSpan MinSyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Maximum time between full resyncs that repair drift (kube-proxy <c>syncPeriod</c>).</summary>
+    public TimeSpan SyncPeriod { get; init; } = TimeSpan.FromSeconds(30);
+
+    public CoreMapSizes MapSizes { get; init; } = new();
+
+    /// <summary>kube-proxy's <c>--cleanup</c>: remove everything ours and exit.</summary>
+    public bool Cleanup { get; init; }
+}

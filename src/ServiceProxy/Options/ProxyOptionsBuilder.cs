@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Net;
+using ProxyReplacement.Dataplane;
+using YamlDotNet.RepresentationModel;
+
+namespace ProxyReplacement.ServiceProxy.Options;
+
+/// <summary>
+/// Builds <see cref="ProxyOptions"/> from an optional YAML config file (<c>--config</c>) and flags;
+/// flags win over the file. The file's keys are the flag names in camelCase (<c>bpffsRoot</c>,
+/// <c>minSyncInterval</c>, ...). Every invalid value fails with an <see cref="OptionException"/>
+/// that names the option and what it accepts.
+/// </summary>
+public static class ProxyOptionsBuilder
+{
+    /// <summary>Every option: flag name (without dashes) -> how to apply its value.</summary>
+    private static readonly Dictionary<string, Func<ProxyOptions, string, string, ProxyOptions>> Setters = new()
+    {
+        ["manifest-dir"] = (o, _, v) => o with { ManifestDir = v },
+        ["hostname-override"] = (o, n, v) => o with { HostnameOverride = NonEmpty(n, v) },
+        ["healthz-bind-address"] = (o, n, v) => o with { HealthzBindAddress = BindAddress(n, v) },
+        ["metrics-bind-address"] = (o, n, v) => o with { MetricsBindAddress = BindAddress(n, v) },
+        ["bpffs-root"] = (o, n, v) => o with { BpffsRoot = AbsolutePath(n, v) },
+        ["workload-interfaces"] = (o, n, v) => o with { WorkloadInterfaces = Patterns(n, v) },
+        ["host-interfaces"] = (o, n, v) => o with { HostInterfaces = Patterns(n, v) },
+        ["cgroup-path"] = (o, n, v) => o with { CgroupPath = AbsolutePath(n, v) },
+        ["service-cidrs"] = (o, n, v) => o with { ServiceCidrs = Cidrs(n, v) },
+        ["min-sync-interval"] = (o, n, v) => o with { MinSyncInterval = Duration(n, v) },
+        ["sync-period"] = (o, n, v) => o with { SyncPeriod = Duration(n, v) },
+        ["frontend-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Frontends = MapSize(n, v) } },
+        ["backend-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Backends = MapSize(n, v) } },
+        ["affinity-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Affinity = MapSize(n, v) } },
+        ["conntrack-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Conntrack = MapSize(n, v) } },
+        ["cleanup"] = (o, n, v) => o with { Cleanup = Bool(n, v) },
+    };
+
+    /// <summary>Options whose flag takes no value.</summary>
+    private static readonly HashSet<string> Switches = ["cleanup"];
+
+    public static IReadOnlyCollection<string> OptionNames => Setters.Keys;
+
+    /// <summary>Builds options from command-line arguments (after the command word).</summary>
+    public static ProxyOptions FromArguments(IReadOnlyList<string> args, IReadOnlySet<string>? allowed = null)
+    {
+        var flags = ParseFlags(args, allowed);
+        var options = new ProxyOptions();
+        if (flags.Remove("config", out var configPath))
+            options = ApplyConfigFile(options, configPath);
+        foreach (var (name, value) in flags)
+            options = Setters[name](options, "--" + name, value);
+        return Validate(options);
+    }
+
+    /// <summary>Applies a YAML config file; its keys are the camelCase flag names.</summary>
+    public static ProxyOptions ApplyConfigFile(ProxyOptions options, string path)
+    {
+        if (!File.Exists(path))
+            throw new OptionException("--config", $"file '{path}' does not exist");
+        var yaml = new YamlStream();
+        try
+        {
+            yaml.Load(new StringReader(File.ReadAllText(path)));
+        }
+        catch (YamlDotNet.Core.YamlException error)
+        {
+            throw new OptionException("--config", $"'{path}' is not valid YAML: {error.Message}");
+        }
+        if (yaml.Documents.Count == 0)
+            return options;
+        if (yaml.Documents[0].RootNode is not YamlMappingNode root)
+            throw new OptionException("--config", $"'{path}' must hold a mapping of option names to values");
+
+        var byCamel = Setters.Keys.ToDictionary(CamelCase, name => name);
+        foreach (var (keyNode, valueNode) in root.Children)
+        {
+            var key = (keyNode as YamlScalarNode)?.Value ?? "";
+            if (!byCamel.TryGetValue(key, out var name))
+                throw new OptionException($"{key} (in {path})",
+                    $"unknown key; accepted keys: {string.Join(", ", byCamel.Keys.Order(StringComparer.Ordinal))}");
+            var value = valueNode switch
+            {
+                YamlScalarNode scalar => scalar.Value ?? "",
+                YamlSequenceNode sequence => string.Join(',', sequence.Children.OfType<YamlScalarNode>().Select(s => s.Value)),
+                _ => throw new OptionException($"{key} (in {path})", "expected a value or a list of values"),
+            };
+            options = Setters[name](options, $"{key} (in {path})", value);
+        }
+        return options;
+    }
+
+    private static Dictionary<string, string> ParseFlags(IReadOnlyList<string> args, IReadOnlySet<string>? allowed)
+    {
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+                throw new OptionException(arg, "unexpected argument; options look like --name value");
+            var name = arg[2..];
+            string? value = null;
+            var equals = name.IndexOf('=');
+            if (equals >= 0)
+            {
+                value = name[(equals + 1)..];
+                name = name[..equals];
+            }
+            var known = name == "config" || Setters.ContainsKey(name);
+            if (!known || (allowed is not null && name != "config" && !allowed.Contains(name)))
+            {
+                var accepted = allowed ?? Setters.Keys.Append("config").ToHashSet();
+                throw new OptionException("--" + name,
+                    $"unknown option; accepted: {string.Join(", ", accepted.Order(StringComparer.Ordinal).Select(n => "--" + n))}");
+            }
+            if (value is null)
+            {
+                if (Switches.Contains(name))
+                    value = "true";
+                else if (i + 1 < args.Count)
+                    value = args[++i];
+                else
+                    throw new OptionException("--" + name, "needs a value");
+            }
+            flags[name] = value;
+        }
+        return flags;
+    }
+
+    private static ProxyOptions Validate(ProxyOptions options)
+    {
+        if (options.SyncPeriod < options.MinSyncInterval)
+            throw new OptionException("--sync-period",
+                $"{options.SyncPeriod} is shorter than --min-sync-interval {options.MinSyncInterval}; it must be at least as long");
+        if (options.ManifestDir is { } dir && !Directory.Exists(dir))
+            throw new OptionException("--manifest-dir", $"directory '{dir}' does not exist");
+        if (options.CgroupPath is { } cgroup && !File.Exists(Path.Combine(cgroup, "cgroup.procs")))
+            throw new OptionException("--cgroup-path", $"'{cgroup}' is not a cgroup v2 directory (no cgroup.procs)");
+        return options;
+    }
+
+    private static string CamelCase(string flag)
+    {
+        var parts = flag.Split('-');
+        return parts[0] + string.Concat(parts.Skip(1).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
+    }
+
+    private static string NonEmpty(string name, string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new OptionException(name, "must not be empty") : value;
+
+    private static string AbsolutePath(string name, string value) =>
+        Path.IsPathRooted(value) ? value : throw new OptionException(name, $"'{value}' must be an absolute path");
+
+    private static IPEndPoint? BindAddress(string name, string value)
+    {
+        if (value.Length == 0)
+            return null; // kube-proxy: an empty address disables the server
+        if (IPEndPoint.TryParse(value, out var endpoint) && value.Contains(':') && endpoint.Port > 0)
+            return endpoint;
+        throw new OptionException(name, $"'{value}' is not IP:PORT (e.g. 0.0.0.0:10256), or empty to disable");
+    }
+
+    private static InterfacePatterns Patterns(string name, string value)
+    {
+        try
+        {
+            var patterns = InterfacePatterns.Parse(value);
+            return patterns.Patterns.Count > 0 ? patterns : throw new FormatException("no pattern given");
+        }
+        catch (FormatException error)
+        {
+            throw new OptionException(name, $"{error.Message}; expected comma-separated name globs such as veth*,cali*");
+        }
+    }
+
+    private static IReadOnlyList<Ipv4Cidr> Cidrs(string name, string value)
+    {
+        try
+        {
+            return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(Ipv4Cidr.Parse).ToList();
+        }
+        catch (FormatException error)
+        {
+            throw new OptionException(name, $"{error.Message}; expected comma-separated IPv4 CIDRs, or empty for none");
+        }
+    }
+
+    /// <summary>Durations like 200ms, 1s, 2m, 1h (or 1.5s).</summary>
+    public static TimeSpan Duration(string name, string value)
+    {
+        var units = new (string Suffix, double Seconds)[] { ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600) };
+        foreach (var (suffix, seconds) in units)
+        {
+            if (value.EndsWith(suffix, StringComparison.Ordinal)
+                && double.TryParse(value[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
+                && number >= 0)
+                return TimeSpan.FromSeconds(number * seconds);
+        }
+        throw new OptionException(name, $"'{value}' is not a duration; use a number with ms, s, m or h (e.g. 500ms, 1s, 2m)");
+    }
+
+    private static int MapSize(string name, string value)
+    {
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var size) && size is >= 16 and <= 1 << 26)
+            return size;
+        throw new OptionException(name, $"'{value}' is not a map size; accepted: a whole number from 16 to {1 << 26}");
+    }
+
+    private static bool Bool(string name, string value) => value.ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" => true,
+        "false" or "0" or "no" => false,
+        _ => throw new OptionException(name, $"'{value}' is not a boolean; accepted: true, false"),
+    };
+}
