@@ -43,11 +43,11 @@ internal static class ServiceParser
             return null; // headless: DNS only, nothing to proxy
         if (clusterIP is not null && clusterIPTexts.Count > 0 && clusterIPTexts[0] != clusterIP)
             throw new ManifestValidationException($"spec.clusterIPs[0]: '{clusterIPTexts[0]}' differs from spec.clusterIP '{clusterIP}'");
-        if (clusterIPTexts.Count == 0 && clusterIP is not null)
-            clusterIPTexts.Add(clusterIP);
-        if (clusterIPTexts.Count == 0)
-            throw new ManifestValidationException("spec.clusterIP: not set (a manifest must carry the allocated ClusterIP)");
-        var clusterIPs = clusterIPTexts.Select((text, i) => FieldRules.IpAddress(text, $"spec.clusterIPs[{i}]")).ToList();
+        var clusterIPs = clusterIPTexts.Count > 0
+            ? clusterIPTexts.Select((text, i) => FieldRules.IpAddress(text, $"spec.clusterIPs[{i}]")).ToList()
+            : clusterIP is not null
+                ? [FieldRules.IpAddress(clusterIP, "spec.clusterIP")]
+                : throw new ManifestValidationException("spec.clusterIP: not set (a manifest must carry the allocated ClusterIP)");
         if (clusterIPs.Count > 2 || clusterIPs.DistinctBy(ip => ip.AddressFamily).Count() != clusterIPs.Count)
             throw new ManifestValidationException("spec.clusterIPs: at most one address per IP family");
 
