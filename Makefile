@@ -20,7 +20,7 @@ build: deps bpf
 	  $(DOTNET) publish src/ServiceProxy -c $(CONFIGURATION) --nologo -v q -o bin/publish && \
 	  ln -sf publish/service-proxy bin/service-proxy; fi
 
-test: deps bpf
+test: build
 	bash scripts/run-tests.sh
 
 demo: build
