@@ -31,6 +31,7 @@ public sealed class GoldenDataplane : IDisposable
         Clear(Dataplane.Backends);
         Clear(Dataplane.Affinity);
         Clear(Dataplane.Conntrack);
+        Clear(Dataplane.ServiceCidrs);
         Dataplane.ResetCounters();
         Dataplane.WriteConfig(DataplaneConfig.Default);
     }
