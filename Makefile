@@ -29,4 +29,4 @@ demo: build
 clean:
 	$(MAKE) -C bpf-c clean
 	rm -rf bin artifacts
-	find src tests -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +
+	find src tests e2e -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

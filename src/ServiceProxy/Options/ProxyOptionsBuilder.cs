@@ -107,7 +107,7 @@ public static class ProxyOptionsBuilder
             var known = name == "config" || Setters.ContainsKey(name);
             if (!known || (allowed is not null && name != "config" && !allowed.Contains(name)))
             {
-                var accepted = allowed ?? Setters.Keys.Append("config").ToHashSet();
+                var accepted = (allowed ?? (IEnumerable<string>)Setters.Keys).Append("config").ToHashSet();
                 throw new OptionException("--" + name,
                     $"unknown option; accepted: {string.Join(", ", accepted.Order(StringComparer.Ordinal).Select(n => "--" + n))}");
             }
@@ -127,6 +127,8 @@ public static class ProxyOptionsBuilder
 
     private static ProxyOptions Validate(ProxyOptions options)
     {
+        if (options.SyncPeriod <= TimeSpan.Zero)
+            throw new OptionException("--sync-period", "must be longer than 0 (e.g. 30s)");
         if (options.SyncPeriod < options.MinSyncInterval)
             throw new OptionException("--sync-period",
                 $"{options.SyncPeriod} is shorter than --min-sync-interval {options.MinSyncInterval}; it must be at least as long");
@@ -192,7 +194,7 @@ public static class ProxyOptionsBuilder
         {
             if (value.EndsWith(suffix, StringComparison.Ordinal)
                 && double.TryParse(value[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
-                && number >= 0)
+                && number >= 0 && number * seconds < TimeSpan.MaxValue.TotalSeconds)
                 return TimeSpan.FromSeconds(number * seconds);
         }
         throw new OptionException(name, $"'{value}' is not a duration; use a number with ms, s, m or h (e.g. 500ms, 1s, 2m)");

@@ -12,18 +12,22 @@ namespace ProxyReplacement.Dataplane.Tests.Netns;
 public sealed class NodeTopology : IDisposable
 {
     private readonly TestNamespaces _namespaces;
+    private readonly List<PodInterface> _backends;
 
-    private NodeTopology(TestNamespaces namespaces, string node, PodInterface client, IReadOnlyList<PodInterface> backends)
+    private NodeTopology(TestNamespaces namespaces, string node, PodInterface client, List<PodInterface> backends)
     {
         _namespaces = namespaces;
         NodeNamespace = node;
         Client = client;
-        Backends = backends;
+        _backends = backends;
     }
 
     public string NodeNamespace { get; }
     public PodInterface Client { get; }
-    public IReadOnlyList<PodInterface> Backends { get; }
+    public IReadOnlyList<PodInterface> Backends => _backends;
+
+    /// <summary><c>prt-xxxx</c>: every namespace and node-side veth of this topology starts with it.</summary>
+    public string Prefix => _namespaces.Prefix;
 
     /// <summary>Every namespace this topology created.</summary>
     public IReadOnlyList<string> Namespaces => _namespaces.Created;
@@ -55,6 +59,18 @@ public sealed class NodeTopology : IDisposable
             namespaces.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Adds one more backend pod (the next index and subnet) to a running topology, as a scale-up
+    /// would: its node-side veth appears only now.
+    /// </summary>
+    public PodInterface AddBackend()
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(_backends.Count, 200);
+        var backend = AddPod(_namespaces, NodeNamespace, $"be{_backends.Count}", subnet: 2 + _backends.Count);
+        _backends.Add(backend);
+        return backend;
     }
 
     public void Dispose() => _namespaces.Dispose();

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Text;
+
+namespace ProxyReplacement.E2E.Tests.Support;
+
+/// <summary>
+/// The daemon's <c>--manifest-dir</c>: one file for the Service, one for its EndpointSlice, each
+/// replaced atomically (written beside the directory, then renamed in) so the daemon never reads a
+/// half-written file.
+/// </summary>
+internal sealed class ManifestDirectory
+{
+    public const string ServiceFile = "service.yaml";
+    public const string EndpointSliceFile = "endpointslice.yaml";
+
+    private readonly string _staging;
+
+    /// <param name="workDirectory">A private temp directory; the manifests go into its <c>manifests</c> subdirectory.</param>
+    public ManifestDirectory(string workDirectory)
+    {
+        _staging = workDirectory;
+        Path = System.IO.Path.Combine(workDirectory, "manifests");
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public void WriteService(ServiceUnderTest service) => Replace(ServiceFile, $"""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: {service.Name}
+          namespace: {service.Namespace}
+        spec:
+          type: ClusterIP
+          clusterIP: {service.Vip.Address}
+          clusterIPs: [{service.Vip.Address}]
+          ports:
+            - name: {service.PortName}
+              protocol: TCP
+              port: {service.Vip.Port}
+              targetPort: {service.TargetPort}
+
+        """);
+
+    public void WriteEndpointSlice(ServiceUnderTest service, IEnumerable<IPAddress> backends)
+    {
+        var endpoints = new StringBuilder();
+        foreach (var address in backends)
+            endpoints.Append($"""
+                  - addresses: [{address}]
+                    conditions: {"{ready: true}"}
+                    nodeName: e2e-node
+
+                """);
+        Replace(EndpointSliceFile, $"""
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata:
+              name: {service.Name}-e2e01
+              namespace: {service.Namespace}
+              labels:
+                kubernetes.io/service-name: {service.Name}
+            addressType: IPv4
+            ports:
+              - name: {service.PortName}
+                protocol: TCP
+                port: {service.TargetPort}
+            endpoints:
+
+            """ + endpoints);
+    }
+
+    public void DeleteService() => File.Delete(System.IO.Path.Combine(Path, ServiceFile));
+
+    private void Replace(string fileName, string content)
+    {
+        var staged = System.IO.Path.Combine(_staging, fileName + ".tmp");
+        File.WriteAllText(staged, content);
+        File.Move(staged, System.IO.Path.Combine(Path, fileName), overwrite: true);
+    }
+}
+
+/// <summary>The Service the tests program: ClusterIP VIP:port forwarding to TargetPort on each backend.</summary>
+internal sealed record ServiceUnderTest(string Namespace, string Name, string PortName, IPEndPoint Vip, int TargetPort)
+{
+    public static ServiceUnderTest Web { get; } = new("e2e", "web", "http", new IPEndPoint(IPAddress.Parse("10.96.0.10"), 80), 8080);
+}

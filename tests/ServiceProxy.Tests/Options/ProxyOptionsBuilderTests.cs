@@ -1,0 +1,447 @@
+using System.Net;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.ServiceProxy.Options;
+
+namespace ProxyReplacement.ServiceProxy.Tests.Options;
+
+public sealed class ProxyOptionsBuilderTests
+{
+    private string _directory = null!;
+
+    [SetUp]
+    public void CreateDirectory()
+    {
+        _directory = Path.Combine(Path.GetTempPath(), "prt-options-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_directory);
+    }
+
+    [TearDown]
+    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
+
+    private string ConfigFile(string yaml)
+    {
+        var path = Path.Combine(_directory, "config.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private static ProxyOptions Build(params string[] args) => ProxyOptionsBuilder.FromArguments(args);
+
+    private static OptionException Rejects(params string[] args) =>
+        Assert.Throws<OptionException>(() => ProxyOptionsBuilder.FromArguments(args))!;
+
+    [Test]
+    public void Defaults_match_kube_proxy_and_the_documented_ones()
+    {
+        var options = Build();
+
+        Assert.Multiple(() =>
+        {
+            // kube-proxy: --healthz-bind-address 0.0.0.0:10256, --metrics-bind-address 127.0.0.1:10249,
+            // syncPeriod 30s, minSyncPeriod 1s.
+            Assert.That(options.HealthzBindAddress, Is.EqualTo(IPEndPoint.Parse("0.0.0.0:10256")));
+            Assert.That(options.MetricsBindAddress, Is.EqualTo(IPEndPoint.Parse("127.0.0.1:10249")));
+            Assert.That(options.SyncPeriod, Is.EqualTo(TimeSpan.FromSeconds(30)));
+            Assert.That(options.MinSyncInterval, Is.EqualTo(TimeSpan.FromSeconds(1)));
+            Assert.That(options.HostnameOverride, Is.EqualTo(Environment.MachineName));
+            Assert.That(options.BpffsRoot, Is.EqualTo("/sys/fs/bpf/proxy-replacement"));
+            Assert.That(options.WorkloadInterfaces.Patterns, Is.EqualTo(new[] { "veth*", "cali*", "lxc*" }));
+            Assert.That(options.HostInterfaces.Patterns, Is.EqualTo(new[] { "eth*", "ens*", "enp*" }));
+            Assert.That(options.ServiceCidrs, Is.EqualTo(new[] { new Ipv4Cidr(IPAddress.Parse("10.96.0.0"), 12) }));
+            Assert.That(options.MapSizes, Is.EqualTo(new CoreMapSizes()));
+            Assert.That(options.ManifestDir, Is.Null);
+            Assert.That(options.CgroupPath, Is.Null);
+            Assert.That(options.Cleanup, Is.False);
+        });
+    }
+
+    /// <summary>One value per option and how to read it back; <see cref="Every_option_has_a_case"/> keeps it complete.</summary>
+    private static readonly (string Flag, string Value, Func<ProxyOptions, string?> Read, string Expected)[] OptionCases =
+    [
+        ("manifest-dir", "<dir>", o => o.ManifestDir, "<dir>"),
+        ("hostname-override", "node-7", o => o.HostnameOverride, "node-7"),
+        ("healthz-bind-address", "127.0.0.2:9999", o => o.HealthzBindAddress?.ToString(), "127.0.0.2:9999"),
+        ("metrics-bind-address", "0.0.0.0:9100", o => o.MetricsBindAddress?.ToString(), "0.0.0.0:9100"),
+        ("bpffs-root", "/run/prt/pins", o => o.BpffsRoot, "/run/prt/pins"),
+        ("workload-interfaces", "tap*,pod?", o => o.WorkloadInterfaces.ToString(), "tap*,pod?"),
+        ("host-interfaces", "bond0,eno*", o => o.HostInterfaces.ToString(), "bond0,eno*"),
+        ("cgroup-path", "<cgroup>", o => o.CgroupPath, "<cgroup>"),
+        ("service-cidrs", "10.0.0.0/16, 172.20.0.0/24", o => string.Join(',', o.ServiceCidrs), "10.0.0.0/16,172.20.0.0/24"),
+        ("min-sync-interval", "250ms", o => o.MinSyncInterval.ToString(), TimeSpan.FromMilliseconds(250).ToString()),
+        ("sync-period", "2m", o => o.SyncPeriod.ToString(), TimeSpan.FromMinutes(2).ToString()),
+        ("frontend-map-size", "1024", o => o.MapSizes.Frontends.ToString(), "1024"),
+        ("backend-map-size", "2048", o => o.MapSizes.Backends.ToString(), "2048"),
+        ("affinity-map-size", "16", o => o.MapSizes.Affinity.ToString(), "16"),
+        ("conntrack-map-size", "67108864", o => o.MapSizes.Conntrack.ToString(), "67108864"),
+        ("cleanup", "true", o => o.Cleanup.ToString(), "True"),
+    ];
+
+    private static IEnumerable<TestCaseData> FlagCases() =>
+        OptionCases.SelectMany(c => new[]
+        {
+            new TestCaseData(c.Flag, c.Value, c.Read, c.Expected, true).SetArgDisplayNames($"--{c.Flag} value"),
+            new TestCaseData(c.Flag, c.Value, c.Read, c.Expected, false).SetArgDisplayNames($"--{c.Flag}=value"),
+        }).Where(testCase => !(testCase.Arguments[0] is "cleanup" && testCase.Arguments[4] is true)); // a switch takes no separate value
+
+    /// <summary>Replaces the placeholders with directories that pass validation.</summary>
+    private string Resolve(string value)
+    {
+        if (value == "<dir>")
+            return _directory;
+        if (value == "<cgroup>")
+        {
+            // Validation only looks for cgroup.procs; a fake one keeps the test off the real cgroup tree.
+            var cgroup = Directory.CreateDirectory(Path.Combine(_directory, "cgroup")).FullName;
+            File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), "");
+            return cgroup;
+        }
+        return value;
+    }
+
+    [TestCaseSource(nameof(FlagCases))]
+    public void Each_flag_sets_its_option(string flag, string value, Func<ProxyOptions, string?> read, string expected, bool separateValue)
+    {
+        var resolved = Resolve(value);
+        var args = separateValue ? new[] { "--" + flag, resolved } : new[] { $"--{flag}={resolved}" };
+
+        var options = Build(args);
+
+        Assert.That(read(options), Is.EqualTo(Resolve(expected)));
+        Assert.That(read(new ProxyOptions()), Is.Not.EqualTo(Resolve(expected)), "the case must differ from the default");
+    }
+
+    [Test]
+    public void Every_option_has_a_case()
+    {
+        Assert.That(OptionCases.Select(c => c.Flag), Is.EquivalentTo(ProxyOptionsBuilder.OptionNames));
+    }
+
+    [Test]
+    public void A_switch_takes_no_value_but_accepts_an_explicit_one()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(Build("--cleanup", "--sync-period", "5s").Cleanup, Is.True);
+            Assert.That(Build("--cleanup=false").Cleanup, Is.False);
+            Assert.That(Rejects("--cleanup=maybe").Option, Is.EqualTo("--cleanup"));
+        });
+    }
+
+    [Test]
+    public void Config_file_keys_are_the_camel_case_flag_names()
+    {
+        var config = ConfigFile($"""
+            manifestDir: {_directory}
+            hostnameOverride: node-3
+            bpffsRoot: /run/prt/pins
+            minSyncInterval: 500ms
+            syncPeriod: 1m
+            serviceCidrs: [10.0.0.0/16, 10.1.0.0/16]
+            workloadInterfaces:
+            - tap*
+            - pod*
+            conntrackMapSize: 4096
+            healthzBindAddress: ""
+            """);
+
+        var options = Build("--config", config);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(options.ManifestDir, Is.EqualTo(_directory));
+            Assert.That(options.HostnameOverride, Is.EqualTo("node-3"));
+            Assert.That(options.BpffsRoot, Is.EqualTo("/run/prt/pins"));
+            Assert.That(options.MinSyncInterval, Is.EqualTo(TimeSpan.FromMilliseconds(500)));
+            Assert.That(options.SyncPeriod, Is.EqualTo(TimeSpan.FromMinutes(1)));
+            Assert.That(options.ServiceCidrs.Select(c => c.ToString()), Is.EqualTo(new[] { "10.0.0.0/16", "10.1.0.0/16" }));
+            Assert.That(options.WorkloadInterfaces.Patterns, Is.EqualTo(new[] { "tap*", "pod*" }));
+            Assert.That(options.MapSizes.Conntrack, Is.EqualTo(4096));
+            Assert.That(options.HealthzBindAddress, Is.Null);
+            Assert.That(options.MetricsBindAddress, Is.EqualTo(IPEndPoint.Parse("127.0.0.1:10249")), "keys not in the file keep their defaults");
+        });
+    }
+
+    [Test]
+    public void Flags_override_the_config_file_wherever_they_stand()
+    {
+        var config = ConfigFile("hostnameOverride: from-file\nsyncPeriod: 1m\nbpffsRoot: /from/file\n");
+
+        var flagBefore = Build("--hostname-override", "from-flag", "--config", config);
+        var flagAfter = Build("--config", config, "--sync-period=45s");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(flagBefore.HostnameOverride, Is.EqualTo("from-flag"));
+            Assert.That(flagBefore.SyncPeriod, Is.EqualTo(TimeSpan.FromMinutes(1)));
+            Assert.That(flagAfter.SyncPeriod, Is.EqualTo(TimeSpan.FromSeconds(45)));
+            Assert.That(flagAfter.BpffsRoot, Is.EqualTo("/from/file"));
+        });
+    }
+
+    [Test]
+    public void An_empty_config_file_leaves_the_defaults()
+    {
+        Assert.That(Describe(Build("--config", ConfigFile(""))), Is.EqualTo(Describe(new ProxyOptions())));
+    }
+
+    /// <summary>Every setting as text (InterfacePatterns has no value equality, so the record's own Equals does not do).</summary>
+    private static string Describe(ProxyOptions o) =>
+        string.Join(" | ", OptionCases.Select(c => $"{c.Flag}={c.Read(o)}"));
+
+    [Test]
+    public void An_unknown_flag_is_named_with_every_accepted_flag()
+    {
+        var error = Rejects("--sync-period", "5s", "--frobnicate", "1");
+
+        Assert.That(error.Option, Is.EqualTo("--frobnicate"));
+        Assert.That(error.Message, Does.StartWith("invalid option --frobnicate: unknown option; accepted: "));
+        foreach (var name in ProxyOptionsBuilder.OptionNames.Append("config"))
+            Assert.That(error.Message, Does.Contain("--" + name));
+    }
+
+    [Test]
+    public void A_zero_sync_period_is_rejected_at_start()
+    {
+        var error = Assert.Throws<OptionException>(() =>
+            ProxyOptionsBuilder.FromArguments(["--sync-period", "0s", "--min-sync-interval", "0s"]))!;
+
+        Assert.That(error.Message, Is.EqualTo("invalid option --sync-period: must be longer than 0 (e.g. 30s)"));
+    }
+
+    [Test]
+    public void A_flag_outside_the_commands_allowed_set_is_rejected_listing_only_the_allowed_ones()
+    {
+        var allowed = new HashSet<string> { "bpffs-root" };
+
+        var error = Assert.Throws<OptionException>(() => ProxyOptionsBuilder.FromArguments(["--sync-period", "5s"], allowed))!;
+        var accepted = ProxyOptionsBuilder.FromArguments(["--bpffs-root", "/run/prt"], allowed);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Option, Is.EqualTo("--sync-period"));
+            Assert.That(error.Message, Does.EndWith("accepted: --bpffs-root, --config"));
+            Assert.That(accepted.BpffsRoot, Is.EqualTo("/run/prt"));
+        });
+    }
+
+    [Test]
+    public void An_unknown_config_key_is_named_with_every_accepted_key()
+    {
+        var config = ConfigFile("syncPeriod: 1m\nsync-period: 1m\n");
+
+        var error = Rejects("--config", config);
+
+        Assert.That(error.Option, Is.EqualTo($"sync-period (in {config})"));
+        Assert.That(error.Message, Does.Contain("unknown key; accepted keys: "));
+        foreach (var key in new[] { "manifestDir", "hostnameOverride", "healthzBindAddress", "minSyncInterval", "conntrackMapSize", "cleanup" })
+            Assert.That(error.Message, Does.Contain(key));
+    }
+
+    [Test]
+    public void A_bad_config_value_names_the_key_and_the_file()
+    {
+        var config = ConfigFile("minSyncInterval: soon\n");
+
+        var error = Rejects("--config", config);
+
+        Assert.That(error.Option, Is.EqualTo($"minSyncInterval (in {config})"));
+        Assert.That(error.Message, Does.Contain("'soon' is not a duration"));
+    }
+
+    [TestCase("manifestDir: [a, b]\nsyncPeriod: {x: 1}\n", "syncPeriod", "expected a value or a list of values")]
+    [TestCase("- syncPeriod\n", "--config", "must hold a mapping of option names to values")]
+    [TestCase("syncPeriod: [1m\n", "--config", "is not valid YAML")]
+    public void A_config_file_of_the_wrong_shape_is_rejected(string yaml, string option, string problem)
+    {
+        var config = ConfigFile(yaml);
+
+        var error = Rejects("--config", config);
+
+        Assert.That(error.Option, Does.StartWith(option));
+        Assert.That(error.Message, Does.Contain(problem));
+    }
+
+    [Test]
+    public void A_missing_config_file_is_rejected()
+    {
+        var error = Rejects("--config", Path.Combine(_directory, "absent.yaml"));
+
+        Assert.That(error.Option, Is.EqualTo("--config"));
+        Assert.That(error.Message, Does.Contain("does not exist"));
+    }
+
+    [Test]
+    public void A_positional_argument_and_a_missing_value_are_rejected()
+    {
+        var positional = Rejects("--sync-period", "5s", "extra");
+        var missing = Rejects("--sync-period");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(positional.Option, Is.EqualTo("extra"));
+            Assert.That(positional.Message, Does.Contain("options look like --name value"));
+            Assert.That(missing.Option, Is.EqualTo("--sync-period"));
+            Assert.That(missing.Message, Does.Contain("needs a value"));
+        });
+    }
+
+    [TestCase("200ms", 0.2)]
+    [TestCase("1s", 1.0)]
+    [TestCase("1.5s", 1.5)]
+    [TestCase("2m", 120.0)]
+    [TestCase("1h", 3600.0)]
+    [TestCase("0s", 0.0)]
+    public void Durations_take_ms_s_m_and_h(string text, double seconds)
+    {
+        Assert.That(ProxyOptionsBuilder.Duration("--sync-period", text), Is.EqualTo(TimeSpan.FromSeconds(seconds)));
+    }
+
+    [TestCase("--min-sync-interval", "5")]
+    [TestCase("--min-sync-interval", "5x")]
+    [TestCase("--min-sync-interval", "-1s")]
+    [TestCase("--sync-period", "")]
+    [TestCase("--sync-period", "s")]
+    [TestCase("--sync-period", "1 d")]
+    [TestCase("--sync-period", "1e12h")]
+    [TestCase("--sync-period", "Infinitys")]
+    [TestCase("--sync-period", "NaNs")]
+    public void A_bad_duration_is_rejected_with_the_accepted_units(string flag, string value)
+    {
+        var error = Rejects(flag, value);
+
+        Assert.That(error.Option, Is.EqualTo(flag));
+        Assert.That(error.Message, Is.EqualTo($"invalid option {flag}: '{value}' is not a duration; use a number with ms, s, m or h (e.g. 500ms, 1s, 2m)"));
+    }
+
+    [TestCase("10.96.0.0")]
+    [TestCase("10.96.0.0/33")]
+    [TestCase("10.96.0.0/-1")]
+    [TestCase("fd00::/108")]
+    [TestCase("10.96.0.0/12,bogus")]
+    public void A_bad_service_cidr_is_rejected(string value)
+    {
+        var error = Rejects("--service-cidrs", value);
+
+        Assert.That(error.Option, Is.EqualTo("--service-cidrs"));
+        Assert.That(error.Message, Does.Contain("is not an IPv4 CIDR (expected e.g. 10.96.0.0/12)"));
+        Assert.That(error.Message, Does.EndWith("expected comma-separated IPv4 CIDRs, or empty for none"));
+    }
+
+    [Test]
+    public void An_empty_service_cidr_list_means_none()
+    {
+        Assert.That(Build("--service-cidrs=").ServiceCidrs, Is.Empty);
+    }
+
+    [TestCase("10256")]
+    [TestCase("0.0.0.0")]
+    [TestCase("localhost:10256")]
+    [TestCase("127.0.0.1:0")]
+    [TestCase("127.0.0.1:65536")]
+    [TestCase("127.0.0.1:")]
+    public void A_bad_bind_address_is_rejected(string value)
+    {
+        foreach (var flag in new[] { "--healthz-bind-address", "--metrics-bind-address" })
+        {
+            var error = Rejects(flag, value);
+
+            Assert.That(error.Option, Is.EqualTo(flag));
+            Assert.That(error.Message, Is.EqualTo($"invalid option {flag}: '{value}' is not IP:PORT (e.g. 0.0.0.0:10256), or empty to disable"));
+        }
+    }
+
+    [Test]
+    public void An_empty_bind_address_disables_the_server()
+    {
+        var options = Build("--healthz-bind-address", "", "--metrics-bind-address=");
+
+        Assert.That(options.HealthzBindAddress, Is.Null);
+        Assert.That(options.MetricsBindAddress, Is.Null);
+    }
+
+    [TestCase("15")]
+    [TestCase("0")]
+    [TestCase("-16")]
+    [TestCase("+16")]
+    [TestCase("1k")]
+    [TestCase("67108865")]
+    [TestCase("99999999999")]
+    public void A_bad_map_size_is_rejected_with_the_accepted_range(string value)
+    {
+        foreach (var flag in new[] { "--frontend-map-size", "--backend-map-size", "--affinity-map-size", "--conntrack-map-size" })
+        {
+            var error = Rejects(flag, value);
+
+            Assert.That(error.Option, Is.EqualTo(flag));
+            Assert.That(error.Message, Is.EqualTo($"invalid option {flag}: '{value}' is not a map size; accepted: a whole number from 16 to 67108864"));
+        }
+    }
+
+    [TestCase("", "no pattern given")]
+    [TestCase(" , ", "no pattern given")]
+    [TestCase("veth*,eth0/1", "'eth0/1' contains a character interface names cannot have")]
+    [TestCase("a-very-long-name", "'a-very-long-name' is longer than an interface name can be (15 characters)")]
+    public void A_bad_interface_pattern_list_is_rejected(string value, string problem)
+    {
+        foreach (var flag in new[] { "--workload-interfaces", "--host-interfaces" })
+        {
+            var error = Rejects(flag, value);
+
+            Assert.That(error.Option, Is.EqualTo(flag));
+            Assert.That(error.Message, Is.EqualTo($"invalid option {flag}: {problem}; expected comma-separated name globs such as veth*,cali*"));
+        }
+    }
+
+    [TestCase("--bpffs-root")]
+    [TestCase("--cgroup-path")]
+    public void A_relative_path_is_rejected(string flag)
+    {
+        var error = Rejects(flag, "relative/dir");
+
+        Assert.That(error.Option, Is.EqualTo(flag));
+        Assert.That(error.Message, Does.Contain("'relative/dir' must be an absolute path"));
+    }
+
+    [Test]
+    public void An_empty_hostname_is_rejected()
+    {
+        Assert.That(Rejects("--hostname-override", " ").Option, Is.EqualTo("--hostname-override"));
+    }
+
+    [Test]
+    public void A_missing_manifest_directory_or_a_non_cgroup_directory_is_rejected()
+    {
+        var manifest = Rejects("--manifest-dir", Path.Combine(_directory, "absent"));
+        var cgroup = Rejects("--cgroup-path", _directory);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(manifest.Option, Is.EqualTo("--manifest-dir"));
+            Assert.That(manifest.Message, Does.Contain("does not exist"));
+            Assert.That(cgroup.Option, Is.EqualTo("--cgroup-path"));
+            Assert.That(cgroup.Message, Does.Contain("is not a cgroup v2 directory"));
+        });
+    }
+
+    [Test]
+    public void A_sync_period_shorter_than_the_minimum_sync_interval_is_rejected()
+    {
+        var error = Rejects("--min-sync-interval", "2s", "--sync-period", "1500ms");
+        var equal = Build("--min-sync-interval", "2s", "--sync-period", "2s");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Option, Is.EqualTo("--sync-period"));
+            Assert.That(error.Message, Does.Contain("shorter than --min-sync-interval"));
+            Assert.That(equal.SyncPeriod, Is.EqualTo(TimeSpan.FromSeconds(2)));
+        });
+    }
+
+    [Test]
+    public void The_sync_period_check_also_applies_to_config_file_values()
+    {
+        var config = ConfigFile("minSyncInterval: 1m\n");
+
+        Assert.That(Rejects("--config", config).Option, Is.EqualTo("--sync-period"));
+    }
+}

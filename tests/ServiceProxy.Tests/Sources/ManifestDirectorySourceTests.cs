@@ -1,0 +1,348 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using ProxyReplacement.ServiceProxy.Daemon;
+using ProxyReplacement.ServiceProxy.Model;
+using ProxyReplacement.ServiceProxy.Sources;
+using ProxyReplacement.ServiceProxy.Tracking;
+
+namespace ProxyReplacement.ServiceProxy.Tests.Sources;
+
+public sealed class ManifestDirectorySourceTests
+{
+    private static readonly ObjectKey Web = new("default", "web");
+    private static readonly ObjectKey Db = new("default", "db");
+
+    private string _directory = null!;
+    private ProxyMetrics _metrics = null!;
+    private ManifestDirectorySource _source = null!;
+    private ChangeTracker _tracker = null!;
+    private int _changedCalls;
+    private DateTime _nextWriteTime;
+
+    [SetUp]
+    public void CreateDirectory()
+    {
+        _directory = Path.Combine(Path.GetTempPath(), "prt-manifests-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_directory);
+        _metrics = new ProxyMetrics();
+        _source = new ManifestDirectorySource(_directory, NullLogger<ManifestDirectorySource>.Instance, _metrics);
+        _tracker = new ChangeTracker();
+        _changedCalls = 0;
+        _nextWriteTime = DateTime.UtcNow.AddHours(-1);
+    }
+
+    [TearDown]
+    public void DeleteDirectory()
+    {
+        _source.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    /// <summary>
+    /// Writes a file and gives it a modification time later than any before: a real edit always moves
+    /// it, but two writes within one test can land inside the file system's timestamp granularity.
+    /// </summary>
+    private void Write(string name, string text)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllText(path, text);
+        _nextWriteTime = _nextWriteTime.AddSeconds(1);
+        File.SetLastWriteTimeUtc(path, _nextWriteTime);
+    }
+
+    private void Delete(string name) => File.Delete(Path.Combine(_directory, name));
+
+    private bool Reload() => _source.ReloadIfChanged(_tracker, () => _changedCalls++);
+
+    private ServiceSnapshot Commit() => _tracker.Commit().Snapshot;
+
+    private static string ServiceYaml(string name, string clusterIP, int port = 80) => $"""
+        apiVersion: v1
+        kind: Service
+        metadata: {"{"}name: {name}{"}"}
+        spec:
+          clusterIP: {clusterIP}
+          ports: [{"{"}port: {port}, targetPort: 8080{"}"}]
+
+        """;
+
+    private static string SliceYaml(string name, string service, string address) => $"""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: {name}
+          labels: {"{"}kubernetes.io/service-name: {service}{"}"}
+        addressType: IPv4
+        ports: [{"{"}port: 8080{"}"}]
+        endpoints:
+        - addresses: ["{address}"]
+
+        """;
+
+    private static string Documents(params string[] documents) => string.Join("---\n", documents);
+
+    private static IPAddress ClusterIP(ServiceSnapshot snapshot, ObjectKey service) => snapshot.Services[service].ClusterIPs.Single();
+
+    private void LoadWebAndDb()
+    {
+        Write("web.yaml", Documents(ServiceYaml("web", "10.96.0.10"), SliceYaml("web-1", "web", "10.244.0.1")));
+        Write("db.yaml", ServiceYaml("db", "10.96.0.20", port: 5432));
+        Assert.That(Reload(), Is.True);
+        Commit();
+        _changedCalls = 0;
+    }
+
+    [Test]
+    public void The_first_load_delivers_every_object_and_marks_the_source_synced()
+    {
+        Write("web.yaml", Documents(ServiceYaml("web", "10.96.0.10"), SliceYaml("web-1", "web", "10.244.0.1")));
+        Write("db.yml", ServiceYaml("db", "10.96.0.20", port: 5432));
+        Assert.That(_source.Synced, Is.False);
+
+        var reloaded = Reload();
+
+        var snapshot = Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(reloaded, Is.True);
+            Assert.That(_changedCalls, Is.EqualTo(1));
+            Assert.That(_source.Synced, Is.True);
+            Assert.That(snapshot.Services.Keys, Is.EqualTo(new[] { Db, Web }));
+            Assert.That(ClusterIP(snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.10")));
+            Assert.That(snapshot.SlicesFor(Web).Single().Name, Is.EqualTo("web-1"));
+            Assert.That(_metrics.ManifestErrors.Value, Is.Zero);
+        });
+    }
+
+    [Test]
+    public void An_empty_directory_is_a_synced_empty_state()
+    {
+        Assert.That(Reload(), Is.True);
+
+        Assert.That(_source.Synced, Is.True);
+        Assert.That(_changedCalls, Is.Zero, "nothing differs from the empty tracker");
+        Assert.That(_tracker.HasPendingChanges, Is.False);
+    }
+
+    [Test]
+    public void A_reload_with_nothing_changed_does_nothing()
+    {
+        LoadWebAndDb();
+
+        var reloaded = Reload();
+
+        Assert.That(reloaded, Is.False);
+        Assert.That(_changedCalls, Is.Zero);
+        Assert.That(_tracker.HasPendingChanges, Is.False);
+    }
+
+    [Test]
+    public void Rewriting_a_file_with_the_same_contents_rereads_it_without_a_change()
+    {
+        LoadWebAndDb();
+
+        Write("db.yaml", ServiceYaml("db", "10.96.0.20", port: 5432));
+
+        Assert.That(Reload(), Is.True);
+        Assert.That(_changedCalls, Is.Zero);
+        Assert.That(_tracker.HasPendingChanges, Is.False);
+    }
+
+    [Test]
+    public void Files_other_than_yaml_and_json_are_ignored()
+    {
+        LoadWebAndDb();
+
+        Write("notes.txt", "not a manifest: [");
+        Write(".web.yaml.swp", "garbage");
+
+        Assert.That(Reload(), Is.False);
+        Assert.That(_changedCalls, Is.Zero);
+        Assert.That(_metrics.ManifestErrors.Value, Is.Zero);
+    }
+
+    [Test]
+    public void Editing_a_file_updates_its_objects()
+    {
+        LoadWebAndDb();
+
+        Write("web.yaml", Documents(ServiceYaml("web", "10.96.0.11"), SliceYaml("web-1", "web", "10.244.0.2")));
+
+        Assert.That(Reload(), Is.True);
+        Assert.That(_changedCalls, Is.EqualTo(1));
+        var commit = _tracker.Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(commit.ChangedServices, Is.EqualTo(new[] { Web }));
+            Assert.That(ClusterIP(commit.Snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.11")));
+            Assert.That(commit.Snapshot.SlicesFor(Web).Single().Endpoints.Single().Addresses.Single(),
+                Is.EqualTo(IPAddress.Parse("10.244.0.2")));
+            Assert.That(commit.Snapshot.Services.ContainsKey(Db), Is.True);
+        });
+    }
+
+    [Test]
+    public void A_new_file_adds_its_objects()
+    {
+        LoadWebAndDb();
+
+        Write("cache.json", """{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "cache"}, "spec": {"clusterIP": "10.96.0.30", "ports": [{"port": 6379}]}}""");
+
+        Assert.That(Reload(), Is.True);
+        Assert.That(_changedCalls, Is.EqualTo(1));
+        Assert.That(Commit().Services.Keys, Is.EqualTo(new[] { new ObjectKey("default", "cache"), Db, Web }));
+    }
+
+    [Test]
+    public void Deleting_a_file_deletes_its_objects()
+    {
+        LoadWebAndDb();
+
+        Delete("web.yaml");
+
+        Assert.That(Reload(), Is.True);
+        Assert.That(_changedCalls, Is.EqualTo(1));
+        var snapshot = Commit();
+        Assert.That(snapshot.Services.Keys, Is.EqualTo(new[] { Db }));
+        Assert.That(snapshot.SlicesByService, Is.Empty);
+    }
+
+    [Test]
+    public void A_syntax_broken_edit_keeps_the_files_last_good_objects_while_other_files_still_apply()
+    {
+        LoadWebAndDb();
+
+        // A half-saved edit of web.yaml (an unclosed flow sequence) and a real edit of db.yaml.
+        Write("web.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.0.99\n  ports: [{port: 80\n");
+        Write("db.yaml", ServiceYaml("db", "10.96.0.21", port: 5432));
+
+        Assert.That(Reload(), Is.True);
+        var broken = _tracker.Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(broken.ChangedServices, Is.EqualTo(new[] { Db }));
+            Assert.That(ClusterIP(broken.Snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.10")), "web keeps its last good contents");
+            Assert.That(broken.Snapshot.SlicesFor(Web), Has.Length.EqualTo(1));
+            Assert.That(ClusterIP(broken.Snapshot, Db), Is.EqualTo(IPAddress.Parse("10.96.0.21")));
+            Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1), "the syntax error is reported");
+            Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(1));
+        });
+
+        // Still broken, another file changes: the kept contents stay and the error is not reported again.
+        Write("db.yaml", ServiceYaml("db", "10.96.0.22", port: 5432));
+        Assert.That(Reload(), Is.True);
+        var stillBroken = _tracker.Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(ClusterIP(stillBroken.Snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.10")));
+            Assert.That(ClusterIP(stillBroken.Snapshot, Db), Is.EqualTo(IPAddress.Parse("10.96.0.22")));
+            Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+        });
+
+        // Fixed: the new contents apply and nothing is skipped any more.
+        Write("web.yaml", ServiceYaml("web", "10.96.0.99"));
+        Assert.That(Reload(), Is.True);
+        var fixedUp = _tracker.Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(ClusterIP(fixedUp.Snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.99")));
+            Assert.That(fixedUp.Snapshot.SlicesFor(Web), Is.Empty, "the fixed file no longer holds the slice");
+            Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.Zero);
+            Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public void A_file_that_is_broken_from_the_start_still_loads_its_documents_before_the_break()
+    {
+        Write("web.yaml", ServiceYaml("web", "10.96.0.10") + "---\nkind: Service\nmetadata: {name: [\n");
+        Write("db.yaml", ServiceYaml("db", "10.96.0.20"));
+
+        Assert.That(Reload(), Is.True);
+
+        Assert.That(Commit().Services.Keys, Is.EqualTo(new[] { Db, Web }));
+        Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void A_malformed_object_is_skipped_and_reported_once_while_the_others_load()
+    {
+        Write("services.yaml", Documents(ServiceYaml("web", "10.96.0.10"), ServiceYaml("bad", "10.96.0.11", port: 70000)));
+        Write("db.yaml", ServiceYaml("db", "10.96.0.20"));
+
+        Assert.That(Reload(), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Commit().Services.Keys, Is.EqualTo(new[] { Db, Web }));
+            Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+            Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(1));
+        });
+
+        // Another file changes and services.yaml is rewritten unchanged: the same diagnostic is not counted again.
+        Write("db.yaml", ServiceYaml("db", "10.96.0.21"));
+        Write("services.yaml", Documents(ServiceYaml("web", "10.96.0.10"), ServiceYaml("bad", "10.96.0.11", port: 70000)));
+        Assert.That(Reload(), Is.True);
+        Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+
+        // A second, different problem is counted; the gauge follows what is skipped now.
+        Write("db.yaml", ServiceYaml("db", "10.96.0.300"));
+        Assert.That(Reload(), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(2));
+            Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(2));
+            Assert.That(Commit().Services.Keys, Is.EqualTo(new[] { Web }), "a Service whose only definition is malformed is gone");
+        });
+
+        // Fixed, then broken again the same way: a problem that went away and came back is reported again.
+        Write("db.yaml", ServiceYaml("db", "10.96.0.21"));
+        Assert.That(Reload(), Is.True);
+        Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(1));
+        Write("db.yaml", ServiceYaml("db", "10.96.0.300"));
+        Assert.That(Reload(), Is.True);
+        Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(3));
+    }
+
+    [Test]
+    public void An_object_defined_in_two_files_keeps_the_first_and_reports_the_duplicate()
+    {
+        Write("a.yaml", ServiceYaml("web", "10.96.0.10"));
+        Write("b.yaml", Documents(ServiceYaml("web", "10.96.0.99"), ServiceYaml("db", "10.96.0.20")));
+
+        Assert.That(Reload(), Is.True);
+
+        var snapshot = Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(snapshot.Services.Keys, Is.EqualTo(new[] { Db, Web }));
+            Assert.That(ClusterIP(snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.10")), "files are read in name order");
+            Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+            Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(1));
+        });
+
+        // The first definition goes away: the other one takes over and nothing is skipped.
+        Delete("a.yaml");
+        Assert.That(Reload(), Is.True);
+        Assert.That(ClusterIP(Commit(), Web), Is.EqualTo(IPAddress.Parse("10.96.0.99")));
+        Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.Zero);
+    }
+
+    [Test]
+    public void A_duplicate_endpoint_slice_across_files_is_reported()
+    {
+        Write("a.yaml", Documents(ServiceYaml("web", "10.96.0.10"), SliceYaml("web-1", "web", "10.244.0.1")));
+        Write("b.yaml", SliceYaml("web-1", "web", "10.244.0.9"));
+
+        Assert.That(Reload(), Is.True);
+
+        var address = Commit().SlicesFor(Web).Single().Endpoints.Single().Addresses.Single();
+        Assert.That(address, Is.EqualTo(IPAddress.Parse("10.244.0.1")));
+        Assert.That(_metrics.ManifestErrors.Value, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Describes_itself_by_its_directory()
+    {
+        Assert.That(_source.Description, Is.EqualTo($"manifest directory {_directory}"));
+    }
+}
