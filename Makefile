@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CONFIGURATION ?= Release
 DOTNET ?= dotnet
 
-.PHONY: all deps bpf build test demo clean
+.PHONY: all deps bpf build test demo bench bench-smoke clean
 
 all: build
 
@@ -25,6 +25,14 @@ test: build
 
 demo: build
 	bash scripts/demo.sh
+
+# The benchmarks (root; BPF and network namespaces): writes BENCHMARKS.md. Takes a while.
+bench: build
+	bash scripts/bench.sh --report BENCHMARKS.md
+
+# Tiny sizes, so the harness cannot rot; `make test` runs it. Its numbers mean nothing.
+bench-smoke: build
+	bash scripts/bench.sh --smoke --report artifacts/bench-smoke.md
 
 clean:
 	$(MAKE) -C bpf-c clean

@@ -5,6 +5,7 @@
 # Privileged tests (BPF, netns) need root; under CI=true they fail instead of skipping.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p artifacts
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -17,6 +18,17 @@ status=${PIPESTATUS[0]}
 #   Passed!  - Failed:     0, Passed:    42, Skipped:     1, Total:    43, Duration: ...
 read -r passed failed skipped < <(grep -E '(Passed|Failed)! +- Failed: ' "$log" | awk -F'[:,]' '
   { f += $2; p += $4; s += $6 } END { printf "%d %d %d\n", p, f, s }')
+
+# The benchmark smoke run (tiny sizes) counts as one test: the harness must keep working.
+if bash scripts/bench.sh --smoke --report artifacts/bench-smoke.md > artifacts/bench-smoke.log 2>&1; then
+  passed=$((passed + 1))
+  echo "bench smoke: passed (report artifacts/bench-smoke.md)"
+else
+  failed=$((failed + 1))
+  status=1
+  echo "bench smoke: FAILED; its log:"
+  tail -n 40 artifacts/bench-smoke.log
+fi
 
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # a build error or a crashed test host: count it as a failure so the line cannot read green

@@ -1,0 +1,56 @@
+namespace ProxyReplacement.Bench.Core;
+
+/// <summary>
+/// How big and how often. The real run (<c>make bench</c>) uses the sizes; the smoke run
+/// (<c>make bench-smoke</c>, part of <c>make test</c>) uses tiny ones so the harness cannot rot, and its
+/// numbers mean nothing.
+/// </summary>
+public sealed record BenchSettings
+{
+    public bool Smoke { get; init; }
+
+    /// <summary>Runs per figure; the report shows their median, min and max.</summary>
+    public int Runs { get; init; } = 5;
+
+    /// <summary>BPF_PROG_TEST_RUN repeat count per run.</summary>
+    public int PacketRepeat { get; init; } = 1_000_000;
+
+    /// <summary>Service counts for the per-packet cost.</summary>
+    public IReadOnlyList<int> PacketServiceCounts { get; init; } = [1, 1_000, 10_000, 100_000];
+
+    /// <summary>Service counts for cold programming (each with <see cref="EndpointsPerService"/> endpoints).</summary>
+    public IReadOnlyList<int> ControlPlaneServiceCounts { get; init; } = [1_000, 10_000, 100_000];
+
+    public int EndpointsPerService { get; init; } = 4;
+
+    /// <summary>Service count at which one EndpointSlice change is timed.</summary>
+    public int ChangeLatencyServices { get; init; } = 10_000;
+
+    /// <summary>EndpointSlice changes timed per run for the p50/p99.</summary>
+    public int ChangeLatencySamples { get; init; } = 200;
+
+    /// <summary>Service counts for the end-to-end rates.</summary>
+    public IReadOnlyList<int> EndToEndServiceCounts { get; init; } = [1, 10_000];
+
+    /// <summary>Seconds per end-to-end rate sample.</summary>
+    public double EndToEndSeconds { get; init; } = 3;
+
+    /// <summary>Service counts for the daemon's RSS.</summary>
+    public IReadOnlyList<int> MemoryServiceCounts { get; init; } = [10_000, 100_000];
+
+    public static BenchSettings Full { get; } = new();
+
+    public static BenchSettings SmokeTest { get; } = new()
+    {
+        Smoke = true,
+        Runs = 2,
+        PacketRepeat = 1_000,
+        PacketServiceCounts = [1, 10],
+        ControlPlaneServiceCounts = [10],
+        ChangeLatencyServices = 10,
+        ChangeLatencySamples = 5,
+        EndToEndServiceCounts = [1],
+        EndToEndSeconds = 0.3,
+        MemoryServiceCounts = [10],
+    };
+}

@@ -1,0 +1,31 @@
+namespace ProxyReplacement.Bench.Core;
+
+/// <summary>
+/// One figure of the report: the samples of repeated runs (one value per run) and their median,
+/// min and max. Every figure in the report is a median over at least <see cref="BenchSettings.Runs"/> runs.
+/// </summary>
+public sealed record Measurement(string Unit, IReadOnlyList<double> Samples)
+{
+    public double Median => Percentile(0.5);
+    public double Min => Samples.Min();
+    public double Max => Samples.Max();
+
+    /// <summary>Nearest-rank percentile over the samples (p in 0..1).</summary>
+    public double Percentile(double p)
+    {
+        if (Samples.Count == 0)
+            throw new InvalidOperationException("a measurement without samples");
+        var sorted = Samples.Order().ToArray();
+        if (p == 0.5 && sorted.Length % 2 == 0)
+            return (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        var rank = (int)Math.Ceiling(p * sorted.Length) - 1;
+        return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
+    }
+
+    /// <summary>Runs <paramref name="run"/> <paramref name="runs"/> times and keeps each result.</summary>
+    public static Measurement Repeat(string unit, int runs, Func<int, double> run) =>
+        new(unit, Enumerable.Range(0, runs).Select(run).ToArray());
+
+    public string Format(string numberFormat = "G4") =>
+        $"{Median.ToString(numberFormat)} {Unit} ({Min.ToString(numberFormat)}–{Max.ToString(numberFormat)})";
+}
