@@ -8,7 +8,9 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 [TestFixture, Category("Privileged")]
 public sealed class AffinityGoldenTests
 {
-    private const uint TimeoutSeconds = 100;
+    // Short, so that "expired" timestamps stay positive on a machine booted a moment ago
+    // (CLOCK_MONOTONIC starts at boot; an underflowed stamp would read as the far future).
+    private const uint TimeoutSeconds = 5;
     private static readonly IReadOnlyList<Endpoint> Backends = ManyBackends(8);
     private static readonly NatFrontendKey4 Frontend = FrontendKey(TcpVip, L4Protocol.Tcp);
 
@@ -93,7 +95,7 @@ public sealed class AffinityGoldenTests
     {
         var stored = Backends[5];
         _dp.Dataplane.Affinity.Update(new AffinityKey4(Frontend, Client.Address),
-            new AffinityValue4(Monotonic.NowNs() - 10_000_000_000UL, 5, stored.Address, stored.Port));
+            new AffinityValue4(Monotonic.NowNs() - 1_000_000_000UL, 5, stored.Address, stored.Port));
 
         var before = Monotonic.NowNs();
         var result = _dp.Run(Frames.Tcp(Client, TcpVip, TcpFlags.Syn, sequence: 1));
@@ -118,7 +120,7 @@ public sealed class AffinityGoldenTests
         {
             // The entry names ordinal 3, but ordinal 3 now holds another backend.
             Staleness.BackendMoved => new AffinityValue4(now, 3, leftover.Address, leftover.Port),
-            Staleness.Expired => new AffinityValue4(now - (TimeoutSeconds + 50) * 1_000_000_000UL, 3, Backends[3].Address, Backends[3].Port),
+            Staleness.Expired => new AffinityValue4(now - (TimeoutSeconds + 2) * 1_000_000_000UL, 3, Backends[3].Address, Backends[3].Port),
             // A backend entry lingers past the count; the ordinal check must keep it out.
             Staleness.OrdinalBeyondCount => new AffinityValue4(now, (uint)Backends.Count, leftover.Address, leftover.Port),
             _ => throw new ArgumentOutOfRangeException(nameof(staleness)),
