@@ -11,7 +11,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 dotnet test ProxyReplacement.slnx -c "${CONFIGURATION:-Release}" --nologo -v q \
-  -p:TestTfmsInParallel=false -m:1 "$@" 2>&1 | tee "$log"
+  -p:TestTfmsInParallel=false -m:1 --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # VSTest prints one summary per assembly:
