@@ -7,7 +7,8 @@
  *   1. a conntrack hit: forward entry -> DNAT to the flow's backend; reverse entry -> the
  *      packet is a reply from a backend: source rewritten back to VIP:port;
  *   2. an ICMP error quoting a NATed flow -> translated back to the VIP;
- *   3. a Service frontend -> a backend is chosen (random, or by ClientIP affinity), the
+ *   3. a Service frontend -> a backend is chosen (pr_lb_translate4, shared with the socket
+ *      hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
  *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
  *   4. an address in a Service CIDR that no frontend claims -> reject as well;
  *   5. anything else passes untouched.
@@ -19,6 +20,7 @@
 #include "pr_conntrack.h"
 #include "pr_csum.h"
 #include "pr_icmp_err.h"
+#include "pr_lb.h"
 #include "pr_nat.h"
 #include "pr_parse.h"
 #include "pr_reject.h"
@@ -76,35 +78,34 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 	return TC_ACT_OK;
 }
 
-/* The first packet of a flow to a Service: balance, remember, DNAT. */
+/* The first packet of a flow to a Service: balance (pr_lb_translate4), remember, DNAT. */
 PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
 			  __u64 now)
 {
 	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = p->proto };
-	struct pr_backend_choice choice = {};
-	struct pr_nat_fe_value *fe;
-	int chosen;
+	struct pr_lb_result lb = {};
 
-	fe = bpf_map_lookup_elem(&pr_nat_fe4, &fe_key);
-	if (!fe) {
-		struct pr_svc_cidr_key4 cidr = { .prefixlen = 32, .addr = p->daddr };
-
-		if (bpf_map_lookup_elem(&pr_svc_cidr4, &cidr))
-			return pr_reject(skb, p, PR_CNT_REJECT_UNKNOWN_SERVICE);
+	switch (pr_lb_translate4(&fe_key, p->saddr, 1, now, &lb)) {
+	case PR_LB_CHOSEN:
+		break;
+	case PR_LB_UNKNOWN_SERVICE:
+		return pr_reject(skb, p, PR_CNT_REJECT_UNKNOWN_SERVICE);
+	case PR_LB_BACKEND_MISSING:
+		return pr_reject(skb, p, PR_CNT_REJECT_BACKEND_MISSING);
+	case PR_LB_NO_BACKENDS:
+		return pr_reject(skb, p, 0);
+	default: /* PR_LB_NOT_SERVICE (PR_LB_NEEDS_CLIENT cannot happen: the client is known) */
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
-	chosen = pr_choose_backend(&fe_key, fe, p->saddr, now, &choice);
-	if (chosen != PR_CHOSEN)
-		return pr_reject(skb, p, chosen == PR_BACKEND_MISSING ? PR_CNT_REJECT_BACKEND_MISSING : 0);
-	if (choice.from_affinity)
+	if (lb.choice.from_affinity)
 		pr_count(PR_CNT_AFFINITY_HIT);
 
-	if (pr_ct_create(key, choice.addr, choice.port, fe->svc_id, pr_ct_tcp_initial(p->proto, p->tcp_flags),
-			 choice.from_affinity ? PR_CT_F_AFFINITY : 0, now) < 0)
+	if (pr_ct_create(key, lb.choice.addr, lb.choice.port, lb.svc_id, pr_ct_tcp_initial(p->proto, p->tcp_flags),
+			 lb.choice.from_affinity ? PR_CT_F_AFFINITY : 0, now) < 0)
 		pr_count(PR_CNT_CT_CREATE_FAILED); /* still serve the packet; the next one retries */
 
-	if (pr_dnat(skb, p, choice.addr, choice.port) < 0) {
+	if (pr_dnat(skb, p, lb.choice.addr, lb.choice.port) < 0) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);
 		return TC_ACT_SHOT;
 	}

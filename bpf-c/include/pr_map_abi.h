@@ -152,10 +152,52 @@ enum pr_counter {
 	PR_CNT_DROP_UNSUPPORTED = 15,    /* e.g. reject needed for a packet with IP options */
 	PR_CNT_CT_EXPIRED = 16,          /* a conntrack entry had timed out: flow re-balanced */
 	PR_CNT_REJECT_UNKNOWN_SERVICE = 17, /* TCP/UDP to a Service CIDR address no frontend claims */
+	/* socket hooks (connect-time balancing): counted per call, not per packet */
+	PR_CNT_SOCK_CONNECT = 18,        /* connect() to VIP:port rewritten to a backend */
+	PR_CNT_SOCK_SENDMSG = 19,        /* unconnected UDP sendmsg() to VIP:port rewritten */
+	PR_CNT_SOCK_RECVMSG_REVERSED = 20, /* recvmsg() source backend -> VIP:port */
+	PR_CNT_SOCK_PEERNAME_REVERSED = 21, /* getpeername() backend -> VIP:port */
+	PR_CNT_SOCK_PASS_NO_SERVICE = 22, /* connect()/sendmsg() not to a Service: untouched */
+	PR_CNT_SOCK_PASS_AFFINITY = 23,  /* ClientIP-affinity frontend, socket without a source address: left to TC */
+	PR_CNT_SOCK_REFUSE_NO_BACKEND = 24, /* Service without backends: ECONNREFUSED */
+	PR_CNT_SOCK_REFUSE_UNKNOWN_SERVICE = 25, /* Service CIDR address no frontend claims: ECONNREFUSED */
+	PR_CNT_SOCK_REFUSE_BACKEND_MISSING = 26, /* backend entry absent for an ordinal < count: ECONNREFUSED */
+	PR_CNT_SOCK_AFFINITY_HIT = 27,   /* socket sent to its affinity backend */
+	PR_CNT_SOCK_REV_UPDATE_FAILED = 28, /* pr_sk_rev4 insert failed: translated, but replies/peer show the backend */
 	PR_CNT_MAX = 32,                 /* array size; room to grow without an ABI bump */
 };
 
+/* ---- Socket reverse translation (LRU): (socket cookie, backend) -> VIP:port -------------
+ * Written by connect4 (TCP, connected UDP) and sendmsg4 (unconnected UDP) when they send a
+ * socket to a backend; read by recvmsg4 (UDP replies appear to come from the VIP) and
+ * getpeername4 (the peer is the VIP). Socket cookies are never reused, so a closed socket's
+ * entries are just left for the LRU to evict. The IPv6 sibling (pr_sk_rev6) keeps the cookie
+ * and takes 16-byte addresses.
+ */
+struct pr_sk_rev_key4 {
+	__u64 cookie;         /* HBO: bpf_get_socket_cookie() */
+	__be32 backend_addr;  /* NBO: the address the socket was sent to */
+	__be16 backend_port;  /* NBO */
+	__u16 pad;            /* zero */
+};
+
+struct pr_sk_rev_value4 {
+	__be32 vip;   /* NBO: the Service address the application asked for */
+	__be16 port;  /* NBO: the Service port */
+	__u16 pad;    /* zero */
+};
+
 /* ---- Global configuration (array of one) ------------------------------------------------ */
+
+/* Connect-time balancing, like Calico's: which sockets the cgroup hooks translate. Read per
+ * call, so the daemon switches it at run time by writing pr_config. 0 (an unwritten config)
+ * is disabled. Reverse translation (recvmsg, getpeername) of sockets already translated goes
+ * on in every mode, so switching never strands a socket between the VIP and its backend. */
+enum pr_sock_lb_mode {
+	PR_SOCK_LB_DISABLED = 0, /* every socket left to the TC path */
+	PR_SOCK_LB_TCP = 1,      /* TCP connect() translated; UDP left to the TC path */
+	PR_SOCK_LB_ENABLED = 2,  /* TCP and UDP (connect and sendmsg) translated */
+};
 
 struct pr_config {
 	__u32 abi_version;               /* HBO: PR_ABI_VERSION of the writer */
@@ -165,7 +207,7 @@ struct pr_config {
 	__u32 tcp_closing_timeout_s;     /* HBO: after FIN both ways or RST */
 	__u32 udp_timeout_s;             /* HBO */
 	__u32 generic_timeout_s;         /* HBO: other protocols */
-	__u32 pad;                       /* zero */
+	__u32 sock_lb_mode;              /* HBO: enum pr_sock_lb_mode (was zero padding: same layout) */
 };
 
 /* Defaults used when the config entry holds zero for a timeout. */

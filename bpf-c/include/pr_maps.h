@@ -43,6 +43,13 @@ struct {
 } pr_ct4 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct pr_sk_rev_key4);
+	__type(value, struct pr_sk_rev_value4);
+	__uint(max_entries, 65536);
+} pr_sk_rev4 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct pr_svc_cidr_key4);
 	__type(value, struct pr_svc_cidr_value);

@@ -30,6 +30,7 @@ public sealed class CoreDataplane : IDisposable
             Affinity = Track(opened, new BpfMap<AffinityKey4, AffinityValue4>(CoreObjectNames.Affinity, loaded.DuplicateMapFd(CoreObjectNames.Affinity)));
             Conntrack = Track(opened, new BpfMap<ConntrackKey4, ConntrackValue4>(CoreObjectNames.Conntrack, loaded.DuplicateMapFd(CoreObjectNames.Conntrack)));
             ServiceCidrs = Track(opened, new BpfMap<ServiceCidrKey4, ServiceCidrValue>(CoreObjectNames.ServiceCidrs, loaded.DuplicateMapFd(CoreObjectNames.ServiceCidrs)));
+            SocketReverse = Track(opened, new BpfMap<SocketReverseKey4, SocketReverseValue4>(CoreObjectNames.SocketReverse, loaded.DuplicateMapFd(CoreObjectNames.SocketReverse)));
             _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
             _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
             FromWorkload = loaded.Program(CoreObjectNames.FromWorkloadProgram);
@@ -69,6 +70,7 @@ public sealed class CoreDataplane : IDisposable
                 [CoreObjectNames.Backends] = Positive(sizes.Backends, nameof(sizes.Backends)),
                 [CoreObjectNames.Affinity] = Positive(sizes.Affinity, nameof(sizes.Affinity)),
                 [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
+                [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
             },
             options.PinRoot);
 
@@ -123,6 +125,9 @@ public sealed class CoreDataplane : IDisposable
     /// <summary>pr_svc_cidr4 (LPM trie): Service CIDRs; unclaimed addresses inside them are rejected.</summary>
     public BpfMap<ServiceCidrKey4, ServiceCidrValue> ServiceCidrs { get; }
 
+    /// <summary>pr_sk_rev4 (LRU): (socket cookie, backend) -> VIP:port, for the socket hooks' reverse translation.</summary>
+    public BpfMap<SocketReverseKey4, SocketReverseValue4> SocketReverse { get; }
+
     /// <summary>SEC("tc") pr_tc_from_wl: host-side veth ingress (packets leaving a pod).</summary>
     public BpfProgram FromWorkload { get; }
 
@@ -142,6 +147,19 @@ public sealed class CoreDataplane : IDisposable
             : throw new BpfException("pr_config has no entry 0", Errno.ENOENT);
 
     public void WriteConfig(DataplaneConfig config) => _config.Update(0, config);
+
+    /// <summary>
+    /// Switches connect-time balancing (pr_config.sock_lb_mode), keeping the rest of the config. The
+    /// socket programs read it on every call: the switch applies to the next connect()/sendmsg().
+    /// </summary>
+    public void SetSocketLbMode(SocketLbMode mode) => WriteConfig(ReadConfig().WithSocketLbMode(mode));
+
+    /// <summary>The fds of this object's maps by name, for an object that runs on the same maps (valid while this is not disposed).</summary>
+    internal IReadOnlyDictionary<string, int> ShareableMapFds()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _object.ShareableMapFds();
+    }
 
     /// <summary>pr_counters summed over all CPUs, for every <see cref="CounterReason"/>.</summary>
     public IReadOnlyDictionary<CounterReason, ulong> ReadCounters() => CounterTotals.Sum(_counters);
@@ -163,6 +181,7 @@ public sealed class CoreDataplane : IDisposable
         Affinity.Dispose();
         Conntrack.Dispose();
         ServiceCidrs.Dispose();
+        SocketReverse.Dispose();
         _counters.Dispose();
         _config.Dispose();
         _object.Dispose();

@@ -18,6 +18,10 @@ public sealed class PinnedCoreMaps : IDisposable
         Conntrack = BpfMap<ConntrackKey4, ConntrackValue4>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Conntrack));
         ServiceCidrs = BpfMap<ServiceCidrKey4, ServiceCidrValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.ServiceCidrs));
         Counters = BpfPerCpuArray<ulong>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Counters));
+        // Pins of a daemon from before the socket hooks have no pr_sk_rev4: dump shows it empty.
+        var socketReverse = PinRoot.PathOf(root, CoreObjectNames.SocketReverse);
+        SocketReverse = File.Exists(socketReverse) ? BpfMap<SocketReverseKey4, SocketReverseValue4>.OpenPinned(socketReverse) : null;
+        Config = BpfMap<uint, DataplaneConfig>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Config));
     }
 
     public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -26,6 +30,11 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfMap<ConntrackKey4, ConntrackValue4> Conntrack { get; }
     public BpfMap<ServiceCidrKey4, ServiceCidrValue> ServiceCidrs { get; }
     public BpfPerCpuArray<ulong> Counters { get; }
+    public BpfMap<SocketReverseKey4, SocketReverseValue4>? SocketReverse { get; }
+    public BpfMap<uint, DataplaneConfig> Config { get; }
+
+    /// <summary>pr_config[0], or null when it was never written.</summary>
+    public DataplaneConfig? ReadConfig() => Config.TryLookup(0, out var config) ? config : null;
 
     /// <summary>Opens the pins under <paramref name="root"/>; a clear error when there are none.</summary>
     public static PinnedCoreMaps Open(string root)
@@ -47,5 +56,7 @@ public sealed class PinnedCoreMaps : IDisposable
         Conntrack.Dispose();
         ServiceCidrs.Dispose();
         Counters.Dispose();
+        SocketReverse?.Dispose();
+        Config.Dispose();
     }
 }

@@ -7,9 +7,10 @@ namespace ProxyReplacement.Dataplane.Abi;
 /// <code>
 /// struct pr_config { __u32 abi_version; __u32 flags; __u32 tcp_syn_timeout_s;
 ///                    __u32 tcp_established_timeout_s; __u32 tcp_closing_timeout_s;
-///                    __u32 udp_timeout_s; __u32 generic_timeout_s; __u32 pad; };
+///                    __u32 udp_timeout_s; __u32 generic_timeout_s; __u32 sock_lb_mode; };
 /// </code>
-/// A zero timeout means "use the dataplane default" (<c>PR_DEFAULT_*</c>).
+/// A zero timeout means "use the dataplane default" (<c>PR_DEFAULT_*</c>). <c>sock_lb_mode</c> took
+/// the place of the trailing zero padding (same layout, and zero is <see cref="SocketLbMode.Disabled"/>).
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 32)]
 public readonly record struct DataplaneConfig
@@ -24,10 +25,10 @@ public readonly record struct DataplaneConfig
     [FieldOffset(16)] public readonly uint TcpClosingTimeoutSeconds;
     [FieldOffset(20)] public readonly uint UdpTimeoutSeconds;
     [FieldOffset(24)] public readonly uint GenericTimeoutSeconds;
-    [FieldOffset(28)] private readonly uint _pad;
+    [FieldOffset(28)] public readonly SocketLbMode SocketLbMode;
 
     public DataplaneConfig(uint tcpSynTimeoutSeconds, uint tcpEstablishedTimeoutSeconds, uint tcpClosingTimeoutSeconds,
-        uint udpTimeoutSeconds, uint genericTimeoutSeconds)
+        uint udpTimeoutSeconds, uint genericTimeoutSeconds, SocketLbMode socketLbMode = SocketLbMode.Disabled)
     {
         AbiVersion = CurrentAbiVersion;
         Flags = 0;
@@ -36,9 +37,29 @@ public readonly record struct DataplaneConfig
         TcpClosingTimeoutSeconds = tcpClosingTimeoutSeconds;
         UdpTimeoutSeconds = udpTimeoutSeconds;
         GenericTimeoutSeconds = genericTimeoutSeconds;
-        _pad = 0;
+        SocketLbMode = socketLbMode;
     }
 
-    /// <summary>The dataplane defaults (<c>PR_DEFAULT_*</c>), stamped with the current ABI version.</summary>
+    /// <summary>This configuration with another connect-time balancing mode.</summary>
+    public DataplaneConfig WithSocketLbMode(SocketLbMode mode) =>
+        new(TcpSynTimeoutSeconds, TcpEstablishedTimeoutSeconds, TcpClosingTimeoutSeconds, UdpTimeoutSeconds, GenericTimeoutSeconds, mode);
+
+    /// <summary>The dataplane defaults (<c>PR_DEFAULT_*</c>), stamped with the current ABI version; socket hooks disabled.</summary>
     public static DataplaneConfig Default => new(60, 21600, 10, 60, 60);
+}
+
+/// <summary>
+/// <c>enum pr_sock_lb_mode</c>: which sockets the cgroup hooks translate (connect-time balancing,
+/// Calico's modes). Read by the programs per call, so writing <c>pr_config</c> switches it at run time.
+/// </summary>
+public enum SocketLbMode : uint
+{
+    /// <summary>Every socket is left to the TC path.</summary>
+    Disabled = 0,
+
+    /// <summary>TCP connect() is translated; UDP is left to the TC path.</summary>
+    Tcp = 1,
+
+    /// <summary>TCP and UDP (connect and unconnected sendmsg) are translated.</summary>
+    Enabled = 2,
 }

@@ -23,6 +23,17 @@ public enum CounterReason : uint
     DropUnsupported = 15,
     ConntrackExpired = 16,
     RejectUnknownService = 17,
+    SockConnect = 18,
+    SockSendmsg = 19,
+    SockRecvmsgReversed = 20,
+    SockPeernameReversed = 21,
+    SockPassNoService = 22,
+    SockPassAffinity = 23,
+    SockRefuseNoBackend = 24,
+    SockRefuseUnknownService = 25,
+    SockRefuseBackendMissing = 26,
+    SockAffinityHit = 27,
+    SockRevUpdateFailed = 28,
 }
 
 public static class Counters

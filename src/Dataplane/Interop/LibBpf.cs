@@ -105,6 +105,20 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library)]
     public static partial int bpf_prog_test_run_opts(int programFd, BpfTestRunOpts* opts);
 
+    // ---- links (cgroup attachments) -------------------------------------------------------
+
+    /// <summary>BPF_LINK_CREATE; opts may be null. Returns the link fd or a negative errno.</summary>
+    [LibraryImport(Library)]
+    public static partial int bpf_link_create(int programFd, int targetFd, uint attachType, void* opts);
+
+    /// <summary>BPF_LINK_UPDATE: swaps the link's program atomically; opts may be null (no old-program check).</summary>
+    [LibraryImport(Library)]
+    public static partial int bpf_link_update(int linkFd, int newProgramFd, void* opts);
+
+    /// <summary>BPF_LINK_DETACH: detaches the link for every holder of it (fds and pins stay valid, defunct).</summary>
+    [LibraryImport(Library)]
+    public static partial int bpf_link_detach(int linkFd);
+
     // ---- BTF ------------------------------------------------------------------------------
 
     [LibraryImport(Library)]
@@ -202,6 +216,30 @@ internal unsafe struct BpfProgInfo
     public uint Type;
     public uint Id;
     public fixed byte Tag[8];
+}
+
+/// <summary>
+/// The leading fields of the kernel's <c>struct bpf_link_info</c> with its cgroup member:
+/// <code>
+/// struct bpf_link_info { __u32 type; __u32 id; __u32 prog_id;
+///                        union { ... struct { __u64 cgroup_id; __u32 attach_type; } cgroup; ... }; };
+/// </code>
+/// The union holds __u64 members, so it starts at offset 16. The kernel fills min(its size, ours).
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+internal struct BpfLinkInfo
+{
+    [FieldOffset(0)] public uint Type;
+    [FieldOffset(4)] public uint Id;
+    [FieldOffset(8)] public uint ProgramId;
+    [FieldOffset(16)] public ulong CgroupId;
+    [FieldOffset(24)] public uint AttachType;
+}
+
+/// <summary>Kernel link types used here (linux/bpf.h enum bpf_link_type).</summary>
+internal static class BpfLinkType
+{
+    public const uint Cgroup = 3;
 }
 
 /// <summary>

@@ -13,6 +13,9 @@ internal static unsafe partial class Libc
     /// <summary>BPF_FS_MAGIC (linux/magic.h): f_type of a bpffs mount.</summary>
     public const long BpfFsMagic = 0xcafe4a11;
 
+    /// <summary>CGROUP2_SUPER_MAGIC (linux/magic.h): f_type of a cgroup v2 mount.</summary>
+    public const long Cgroup2Magic = 0x63677270;
+
     /// <summary>
     /// vsnprintf with the va_list libbpf hands its print callback. On x86-64 va_list is an array
     /// type, so it arrives (and is passed on) as a pointer; on arm64 it is a struct passed by
@@ -32,6 +35,34 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     private static partial int statfs([MarshalAs(UnmanagedType.LPUTF8Str)] string path, void* buffer);
+
+    private const int OpenReadOnlyDirectoryCloseOnExec = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
+    private const int AtFdCwd = -100;
+    private const uint StatxIno = 0x100;
+
+    [LibraryImport(Library, SetLastError = true)]
+    private static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    private static partial int statx(int directoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, void* buffer);
+
+    /// <summary>Opens a directory read-only (close-on-exec): the fd form of a cgroup for BPF_LINK_CREATE.</summary>
+    public static int OpenDirectory(string path, out int errno)
+    {
+        var fd = open(path, OpenReadOnlyDirectoryCloseOnExec);
+        errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return fd;
+    }
+
+    /// <summary>The inode number of <paramref name="path"/> (statx stx_ino); on cgroup v2 this is the cgroup id.</summary>
+    public static ulong InodeNumber(string path)
+    {
+        // struct statx is 256 bytes; stx_ino (__u64) is at offset 32.
+        var buffer = stackalloc ulong[32];
+        if (statx(AtFdCwd, path, 0, StatxIno, buffer) != 0)
+            throw new BpfException($"statx {path}", Marshal.GetLastPInvokeError());
+        return buffer[4];
+    }
 
     /// <summary>dup() with close-on-exec, so a map can outlive the object it came from.</summary>
     public static int DuplicateCloseOnExec(int fd) => fcntl(fd, FcntlDupFdCloexec, 0);

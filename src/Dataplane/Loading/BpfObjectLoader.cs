@@ -9,7 +9,13 @@ namespace ProxyReplacement.Dataplane.Loading;
 /// <param name="ObjectName">libbpf's object name (used in its messages).</param>
 /// <param name="MaxEntries">max_entries per map name, applied before load; others keep the object's.</param>
 /// <param name="PinRoot">A bpffs directory, or null for no pinning or adoption.</param>
-internal sealed record BpfObjectSpec(byte[] Elf, string ObjectName, IReadOnlyDictionary<string, uint> MaxEntries, string? PinRoot);
+/// <param name="SharedMapFds">
+/// For an object that works on another object's maps (the socket hooks on the core's): map name ->
+/// the fd of the already loaded map to use. When given, every map of the object (but libbpf's
+/// internal ones) must be in it: such an object creates and pins nothing of its own.
+/// </param>
+internal sealed record BpfObjectSpec(byte[] Elf, string ObjectName, IReadOnlyDictionary<string, uint> MaxEntries, string? PinRoot,
+    IReadOnlyDictionary<string, int>? SharedMapFds = null);
 
 /// <summary>
 /// Opens, sizes, adopts pinned maps, loads and pins. The flow:
@@ -41,8 +47,11 @@ internal static unsafe class BpfObjectLoader
                     throw new BpfException($"setting max_entries of map {name} to {size}", -rc);
             }
 
+            if (spec.SharedMapFds is not null)
+                ReuseShared(spec, maps);
+
             var adopted = new HashSet<string>(StringComparer.Ordinal);
-            if (spec.PinRoot is not null)
+            if (spec.PinRoot is not null && spec.SharedMapFds is null)
             {
                 PinRoot.Prepare(spec.PinRoot);
                 foreach (var (name, map) in maps)
@@ -57,7 +66,7 @@ internal static unsafe class BpfObjectLoader
                     throw new BpfException($"loading BPF object {spec.ObjectName} into the kernel", -rc, log.Text);
             }
 
-            var pinned = spec.PinRoot is null
+            var pinned = spec.PinRoot is null || spec.SharedMapFds is not null
                 ? new HashSet<string>()
                 : PinCreated(spec.PinRoot, maps, adopted);
             return new LoadedBpfObject(obj, maps, adopted, pinned);
@@ -82,6 +91,28 @@ internal static unsafe class BpfObjectLoader
     public static BpfMapLayout WantedLayout(nint map) => new(
         LibBpf.bpf_map__type(map), LibBpf.bpf_map__key_size(map), LibBpf.bpf_map__value_size(map),
         LibBpf.bpf_map__max_entries(map), LibBpf.bpf_map__map_flags(map));
+
+    private static void ReuseShared(BpfObjectSpec spec, Dictionary<string, nint> maps)
+    {
+        foreach (var (name, map) in maps)
+        {
+            if (!PinRoot.IsPinnable(name))
+                continue;
+            if (!spec.SharedMapFds!.TryGetValue(name, out var fd))
+                throw new BpfException(
+                    $"map {name} of {spec.ObjectName} is not one of the shared maps ({string.Join(", ", spec.SharedMapFds.Keys.Order(StringComparer.Ordinal))}); " +
+                    "the objects were built from different headers", Errno.EINVAL);
+            var (actual, _, _) = BpfObjectInfo.Map(fd, $"shared map {name}");
+            var wanted = WantedLayout(map);
+            // max_entries is the owner's business (reuse_fd takes the owner's); type and entry sizes must agree.
+            if (actual.Type != wanted.Type || actual.KeySize != wanted.KeySize || actual.ValueSize != wanted.ValueSize)
+                throw new MapLayoutMismatchException(name, $"(shared from the loaded core, fd {fd})", actual, wanted,
+                    "The objects were built from different versions of pr_map_abi.h; rebuild bpf-c.");
+            var rc = LibBpf.bpf_map__reuse_fd(map, fd);
+            if (rc < 0)
+                throw new BpfException($"reusing shared map {name} for {spec.ObjectName}", -rc);
+        }
+    }
 
     private static bool AdoptPinned(string root, string name, nint map)
     {

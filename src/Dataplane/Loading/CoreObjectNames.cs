@@ -11,6 +11,7 @@ public static class CoreObjectNames
     public const string Affinity = "pr_aff4";
     public const string Conntrack = "pr_ct4";
     public const string ServiceCidrs = "pr_svc_cidr4";
+    public const string SocketReverse = "pr_sk_rev4";
     public const string Counters = "pr_counters";
     public const string Config = "pr_config";
 

@@ -33,6 +33,13 @@ internal sealed class LoadedBpfObject : IDisposable
         return BpfFdHandle.Duplicate(LibBpf.bpf_map__fd(map), $"map {name}");
     }
 
+    /// <summary>
+    /// The fds of the maps others may share (not libbpf's internal .rodata/.bss), by name; valid
+    /// while this object is alive.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> ShareableMapFds() =>
+        _maps.Where(pair => PinRoot.IsPinnable(pair.Key)).ToDictionary(pair => pair.Key, pair => LibBpf.bpf_map__fd(pair.Value), StringComparer.Ordinal);
+
     public BpfProgram Program(string name)
     {
         var program = LibBpf.bpf_object__find_program_by_name(_object.Pointer, name);

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * pr_lb.h — the one service translation shared by the TC path (first packet of a flow) and the
+ * socket hooks (connect / sendmsg): VIP:port/proto -> frontend -> backend, with ClientIP affinity.
+ * Callers differ only in what they do with the verdict (DNAT or reject a packet; rewrite or
+ * refuse a socket call). An IPv6 sibling (pr_lb_translate6) will take the v6 frontend key and
+ * return the same verdicts.
+ */
+#ifndef PR_LB_H
+#define PR_LB_H
+
+#include "pr_common.h"
+#include "pr_nat.h"
+
+enum pr_lb_verdict {
+	PR_LB_CHOSEN = 0,          /* out->choice holds the backend */
+	PR_LB_NOT_SERVICE = 1,     /* no frontend, outside every Service CIDR: not ours */
+	PR_LB_UNKNOWN_SERVICE = 2, /* no frontend, inside a Service CIDR: refuse, do not route on */
+	PR_LB_NO_BACKENDS = 3,     /* frontend with zero backends: refuse */
+	PR_LB_BACKEND_MISSING = 4, /* an ordinal < count has no backend entry: refuse */
+	PR_LB_NEEDS_CLIENT = 5,    /* affinity frontend, but the caller does not know the client address */
+};
+
+struct pr_lb_result {
+	struct pr_backend_choice choice;
+	__u32 svc_id; /* set once a frontend was found */
+	__u32 pad;
+};
+
+/*
+ * Translates one destination. `client` is the client's address as the TC path sees it (the
+ * packet's source; a socket's bound address); `client_known` = 0 lets a caller that cannot know
+ * it (an unbound socket) get PR_LB_NEEDS_CLIENT for affinity frontends instead of an affinity
+ * entry keyed by a wrong address.
+ */
+PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 client, int client_known, __u64 now,
+			       struct pr_lb_result *out)
+{
+	struct pr_nat_fe_value *fe = bpf_map_lookup_elem(&pr_nat_fe4, fe_key);
+	int chosen;
+
+	if (!fe) {
+		struct pr_svc_cidr_key4 cidr = { .prefixlen = 32, .addr = fe_key->vip };
+
+		return bpf_map_lookup_elem(&pr_svc_cidr4, &cidr) ? PR_LB_UNKNOWN_SERVICE : PR_LB_NOT_SERVICE;
+	}
+	out->svc_id = fe->svc_id;
+	if (fe->backend_count == 0)
+		return PR_LB_NO_BACKENDS;
+	if ((fe->flags & PR_FE_F_AFFINITY) && !client_known)
+		return PR_LB_NEEDS_CLIENT;
+	chosen = pr_choose_backend(fe_key, fe, client, now, &out->choice);
+	if (chosen == PR_NO_BACKENDS)
+		return PR_LB_NO_BACKENDS;
+	if (chosen == PR_BACKEND_MISSING)
+		return PR_LB_BACKEND_MISSING;
+	return PR_LB_CHOSEN;
+}
+
+#endif /* PR_LB_H */

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * pr_sock.h — the decisions of the socket hooks (connect-time balancing), on a plain request
+ * struct rather than the kernel's bpf_sock_addr, so that a program type BPF_PROG_TEST_RUN can run
+ * (the test shim in bpf-c/test/) executes exactly the code the cgroup programs execute:
+ *   pr_sock_forward4: connect()/sendmsg() to VIP:port -> a backend (pr_lb_translate4), with the
+ *                     reverse entry (socket cookie, backend) -> VIP:port remembered in pr_sk_rev4;
+ *   pr_sock_reverse4: recvmsg() source / getpeername() peer that is such a backend -> VIP:port.
+ */
+#ifndef PR_SOCK_H
+#define PR_SOCK_H
+
+#include "pr_common.h"
+#include "pr_lb.h"
+
+/* What the caller does with the socket call. */
+enum pr_sock_verdict {
+	PR_SOCK_PASS = 0,       /* untouched (not a Service, or left to the TC path) */
+	PR_SOCK_TRANSLATED = 1, /* req->ip/port were rewritten */
+	PR_SOCK_REFUSE = 2,     /* fail the call with ECONNREFUSED */
+};
+
+/* One socket call: in, the address the application passed or will see; out, the rewrite. */
+struct pr_sock_req {
+	__u64 cookie; /* HBO: bpf_get_socket_cookie() */
+	__be32 ip;    /* NBO: destination (connect, sendmsg) or peer (recvmsg, getpeername) */
+	__be32 src;   /* NBO: the socket's bound source address; 0 when unbound */
+	__be16 port;  /* NBO */
+	__u8 proto;   /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+	__u32 pad2;
+};
+
+PR_INLINE __u32 pr_sock_lb_mode(void)
+{
+	__u32 zero = 0;
+	struct pr_config *config = bpf_map_lookup_elem(&pr_config, &zero);
+
+	return config ? config->sock_lb_mode : PR_SOCK_LB_DISABLED;
+}
+
+/* Whether the configured mode has the socket hooks translate this protocol. */
+PR_INLINE int pr_sock_mode_covers(__u32 mode, __u8 proto)
+{
+	if (proto == IPPROTO_TCP)
+		return mode == PR_SOCK_LB_TCP || mode == PR_SOCK_LB_ENABLED;
+	if (proto == IPPROTO_UDP)
+		return mode == PR_SOCK_LB_ENABLED;
+	return 0;
+}
+
+/* connect() (TCP, UDP) and sendmsg() (unconnected UDP); `counter` is counted on a rewrite. */
+PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter)
+{
+	struct pr_nat_fe_key4 fe_key = { .vip = req->ip, .port = req->port, .proto = req->proto };
+	struct pr_lb_result lb = {};
+	struct pr_sk_rev_key4 rev_key = {};
+	struct pr_sk_rev_value4 rev = {};
+
+	if (!pr_sock_mode_covers(pr_sock_lb_mode(), req->proto))
+		return PR_SOCK_PASS;
+
+	switch (pr_lb_translate4(&fe_key, req->src, req->src != 0, now, &lb)) {
+	case PR_LB_CHOSEN:
+		break;
+	case PR_LB_NOT_SERVICE:
+		pr_count(PR_CNT_SOCK_PASS_NO_SERVICE);
+		return PR_SOCK_PASS;
+	case PR_LB_NEEDS_CLIENT:
+		/* Only the TC path sees the address the kernel will pick for this socket: it balances
+		 * with affinity per pod address; translating here would key affinity wrongly. */
+		pr_count(PR_CNT_SOCK_PASS_AFFINITY);
+		return PR_SOCK_PASS;
+	case PR_LB_UNKNOWN_SERVICE:
+		pr_count(PR_CNT_SOCK_REFUSE_UNKNOWN_SERVICE);
+		return PR_SOCK_REFUSE;
+	case PR_LB_BACKEND_MISSING:
+		pr_count(PR_CNT_SOCK_REFUSE_BACKEND_MISSING);
+		return PR_SOCK_REFUSE;
+	default: /* PR_LB_NO_BACKENDS */
+		pr_count(PR_CNT_SOCK_REFUSE_NO_BACKEND);
+		return PR_SOCK_REFUSE;
+	}
+	if (lb.choice.from_affinity)
+		pr_count(PR_CNT_SOCK_AFFINITY_HIT);
+
+	rev_key.cookie = req->cookie;
+	rev_key.backend_addr = lb.choice.addr;
+	rev_key.backend_port = lb.choice.port;
+	rev.vip = req->ip;
+	rev.port = req->port;
+	if (bpf_map_update_elem(&pr_sk_rev4, &rev_key, &rev, BPF_ANY) < 0)
+		pr_count(PR_CNT_SOCK_REV_UPDATE_FAILED); /* still serve: only the reported peer is wrong */
+
+	req->ip = lb.choice.addr;
+	req->port = lb.choice.port;
+	pr_count(counter);
+	return PR_SOCK_TRANSLATED;
+}
+
+/* recvmsg() source and getpeername() peer; `counter` is counted on a rewrite. Runs in every
+ * mode: a socket translated before a mode switch keeps seeing its VIP. */
+PR_INLINE int pr_sock_reverse4(struct pr_sock_req *req, __u32 counter)
+{
+	struct pr_sk_rev_key4 key = { .cookie = req->cookie, .backend_addr = req->ip, .backend_port = req->port };
+	struct pr_sk_rev_value4 *rev = bpf_map_lookup_elem(&pr_sk_rev4, &key);
+
+	if (!rev)
+		return PR_SOCK_PASS;
+	req->ip = rev->vip;
+	req->port = rev->port;
+	pr_count(counter);
+	return PR_SOCK_TRANSLATED;
+}
+
+#endif /* PR_SOCK_H */

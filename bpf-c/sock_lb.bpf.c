@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sock_lb.bpf.c — connect-time load balancing: cgroup v2 sock_addr programs that translate a
+ * Service VIP:port at the socket call, so that the packets already carry the backend address and
+ * the TC path has nothing to NAT (no conntrack entry, no per-packet rewrite).
+ *
+ *   pr_sk_connect4   cgroup/connect4      TCP and connected UDP: destination VIP:port -> backend
+ *   pr_sk_sendmsg4   cgroup/sendmsg4      unconnected UDP: each datagram's destination -> backend
+ *   pr_sk_recvmsg4   cgroup/recvmsg4      UDP: a reply from that backend is reported from VIP:port
+ *   pr_sk_peername4  cgroup/getpeername4  the peer of a translated socket is VIP:port
+ *
+ * The decisions live in include/pr_sock.h (shared with the test shim); the frontend, backend,
+ * affinity, Service CIDR, counter and config maps are the TC object's own (the loader hands this
+ * object their fds), so both paths balance over one state. The v6 hooks (connect6, sendmsg6,
+ * recvmsg6, getpeername6) will be siblings reading user_ip6 into a pr_sock_req6.
+ *
+ * Return values: 1 lets the call proceed; 0 fails it, with the error set by bpf_set_retval
+ * (ECONNREFUSED, as a TCP RST would give; without it the kernel reports EPERM).
+ */
+#include "pr_common.h"
+#include "pr_sock.h"
+
+#define PR_ECONNREFUSED 111
+
+PR_INLINE void pr_sock_req_of(struct bpf_sock_addr *ctx, struct pr_sock_req *req)
+{
+	struct bpf_sock *sk = ctx->sk;
+
+	req->cookie = bpf_get_socket_cookie(ctx);
+	req->ip = ctx->user_ip4;
+	req->port = (__be16)ctx->user_port;
+	req->proto = (__u8)ctx->protocol;
+	req->src = sk ? sk->src_ip4 : 0;
+}
+
+PR_INLINE void pr_sock_rewrite(struct bpf_sock_addr *ctx, const struct pr_sock_req *req)
+{
+	ctx->user_ip4 = req->ip;
+	ctx->user_port = req->port;
+}
+
+/* connect4 / sendmsg4: rewrite, refuse or let the call through. (recvmsg4 and getpeername4
+ * may not call bpf_set_retval, so they only ever rewrite.) */
+PR_INLINE int pr_sock_apply_forward(struct bpf_sock_addr *ctx, const struct pr_sock_req *req, int verdict)
+{
+	if (verdict == PR_SOCK_REFUSE) {
+		bpf_set_retval(-PR_ECONNREFUSED);
+		return 0;
+	}
+	if (verdict == PR_SOCK_TRANSLATED)
+		pr_sock_rewrite(ctx, req);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int pr_sk_connect4(struct bpf_sock_addr *ctx)
+{
+	struct pr_sock_req req = {};
+
+	pr_sock_req_of(ctx, &req);
+	return pr_sock_apply_forward(ctx, &req, pr_sock_forward4(&req, bpf_ktime_get_ns(), PR_CNT_SOCK_CONNECT));
+}
+
+SEC("cgroup/sendmsg4")
+int pr_sk_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct pr_sock_req req = {};
+
+	pr_sock_req_of(ctx, &req);
+	/* the datagram's own source (IP_PKTINFO) wins over the socket's bound address */
+	if (ctx->msg_src_ip4)
+		req.src = ctx->msg_src_ip4;
+	return pr_sock_apply_forward(ctx, &req, pr_sock_forward4(&req, bpf_ktime_get_ns(), PR_CNT_SOCK_SENDMSG));
+}
+
+SEC("cgroup/recvmsg4")
+int pr_sk_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct pr_sock_req req = {};
+
+	pr_sock_req_of(ctx, &req);
+	if (pr_sock_reverse4(&req, PR_CNT_SOCK_RECVMSG_REVERSED) == PR_SOCK_TRANSLATED)
+		pr_sock_rewrite(ctx, &req);
+	return 1; /* recvmsg4 must return 1 */
+}
+
+SEC("cgroup/getpeername4")
+int pr_sk_peername4(struct bpf_sock_addr *ctx)
+{
+	struct pr_sock_req req = {};
+
+	pr_sock_req_of(ctx, &req);
+	if (pr_sock_reverse4(&req, PR_CNT_SOCK_PEERNAME_REVERSED) == PR_SOCK_TRANSLATED)
+		pr_sock_rewrite(ctx, &req);
+	return 1; /* getpeername4 must return 1 */
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
