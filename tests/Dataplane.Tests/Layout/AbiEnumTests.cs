@@ -29,6 +29,24 @@ public sealed class AbiEnumTests
         ["PR_CNT_DROP_UNSUPPORTED"] = CounterReason.DropUnsupported,
         ["PR_CNT_CT_EXPIRED"] = CounterReason.ConntrackExpired,
         ["PR_CNT_REJECT_UNKNOWN_SERVICE"] = CounterReason.RejectUnknownService,
+        ["PR_CNT_SOCK_CONNECT"] = CounterReason.SockConnect,
+        ["PR_CNT_SOCK_SENDMSG"] = CounterReason.SockSendmsg,
+        ["PR_CNT_SOCK_RECVMSG_REVERSED"] = CounterReason.SockRecvmsgReversed,
+        ["PR_CNT_SOCK_PEERNAME_REVERSED"] = CounterReason.SockPeernameReversed,
+        ["PR_CNT_SOCK_PASS_NO_SERVICE"] = CounterReason.SockPassNoService,
+        ["PR_CNT_SOCK_PASS_AFFINITY"] = CounterReason.SockPassAffinity,
+        ["PR_CNT_SOCK_REFUSE_NO_BACKEND"] = CounterReason.SockRefuseNoBackend,
+        ["PR_CNT_SOCK_REFUSE_UNKNOWN_SERVICE"] = CounterReason.SockRefuseUnknownService,
+        ["PR_CNT_SOCK_REFUSE_BACKEND_MISSING"] = CounterReason.SockRefuseBackendMissing,
+        ["PR_CNT_SOCK_AFFINITY_HIT"] = CounterReason.SockAffinityHit,
+        ["PR_CNT_SOCK_REV_UPDATE_FAILED"] = CounterReason.SockRevUpdateFailed,
+    };
+
+    private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()
+    {
+        ["PR_SOCK_LB_DISABLED"] = SocketLbMode.Disabled,
+        ["PR_SOCK_LB_TCP"] = SocketLbMode.Tcp,
+        ["PR_SOCK_LB_ENABLED"] = SocketLbMode.Enabled,
     };
 
     private static readonly Dictionary<string, ConntrackType> CtTypes = new()
@@ -54,6 +72,9 @@ public sealed class AbiEnumTests
         AssertSame(c.Where(e => e.Key != "PR_CNT_MAX").ToDictionary(), Counters);
         Assert.That(Enum.GetValues<CounterReason>().Max(), Is.LessThan((CounterReason)Abi.Counters.Slots));
     }
+
+    [Test]
+    public void SocketLbModeMatchesEnumPrSockLbMode() => AssertSame(CEnum("pr_sock_lb_mode"), SocketLbModes);
 
     [Test]
     public void ConntrackTypeMatchesEnumPrCtType() => AssertSame(CEnum("pr_ct_type"), CtTypes);

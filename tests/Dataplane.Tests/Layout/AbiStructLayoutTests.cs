@@ -42,7 +42,11 @@ public sealed class AbiStructLayoutTests
         ("pr_config", typeof(DataplaneConfig),
             [("abi_version", "AbiVersion"), ("flags", "Flags"), ("tcp_syn_timeout_s", "TcpSynTimeoutSeconds"),
              ("tcp_established_timeout_s", "TcpEstablishedTimeoutSeconds"), ("tcp_closing_timeout_s", "TcpClosingTimeoutSeconds"),
-             ("udp_timeout_s", "UdpTimeoutSeconds"), ("generic_timeout_s", "GenericTimeoutSeconds"), ("pad", "_pad")]),
+             ("udp_timeout_s", "UdpTimeoutSeconds"), ("generic_timeout_s", "GenericTimeoutSeconds"), ("sock_lb_mode", "SocketLbMode")]),
+        ("pr_sk_rev_key4", typeof(SocketReverseKey4),
+            [("cookie", "Cookie"), ("backend_addr", "BackendAddressNbo"), ("backend_port", "BackendPortNbo"), ("pad", "_pad")]),
+        ("pr_sk_rev_value4", typeof(SocketReverseValue4),
+            [("vip", "VipNbo"), ("port", "PortNbo"), ("pad", "_pad")]),
     ];
 
     private static IEnumerable<TestCaseData> Structs() =>

@@ -1,7 +1,7 @@
 using ProxyReplacement.Dataplane.Interop;
 using ProxyReplacement.Dataplane.Programs;
 
-namespace ProxyReplacement.Dataplane.Socket;
+namespace ProxyReplacement.Dataplane.SocketLb;
 
 /// <summary>What the kernel says about a cgroup link.</summary>
 /// <param name="LinkId">bpftool link show id.</param>

@@ -1,4 +1,4 @@
-namespace ProxyReplacement.Dataplane.Socket;
+namespace ProxyReplacement.Dataplane.SocketLb;
 
 /// <summary>
 /// The socket hooks attached to one cgroup by unpinned links (<see cref="SocketLoadBalancer.Attach"/>).

@@ -1,6 +1,6 @@
 using ProxyReplacement.Dataplane.Interop;
 
-namespace ProxyReplacement.Dataplane.Socket;
+namespace ProxyReplacement.Dataplane.SocketLb;
 
 /// <summary>A cgroup v2 directory as the kernel's attach target: its fd and id.</summary>
 public static class Cgroup

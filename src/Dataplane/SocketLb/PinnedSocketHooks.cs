@@ -1,4 +1,4 @@
-namespace ProxyReplacement.Dataplane.Socket;
+namespace ProxyReplacement.Dataplane.SocketLb;
 
 /// <summary>What <see cref="PinnedSocketHooks.Ensure"/> did for one hook.</summary>
 public enum PinnedHookChange

@@ -1,7 +1,7 @@
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Programs;
 
-namespace ProxyReplacement.Dataplane.Socket;
+namespace ProxyReplacement.Dataplane.SocketLb;
 
 /// <summary>
 /// Connect-time load balancing: the embedded sock_lb.bpf.o loaded on the maps of a loaded

@@ -1,4 +1,4 @@
-namespace ProxyReplacement.Dataplane.Socket;
+namespace ProxyReplacement.Dataplane.SocketLb;
 
 /// <summary>The cgroup sock_addr hooks of connect-time balancing (bpf-c/sock_lb.bpf.c).</summary>
 public enum SocketHook
