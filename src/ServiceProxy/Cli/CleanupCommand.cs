@@ -1,4 +1,5 @@
 using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.SocketLb;
 using ProxyReplacement.Dataplane.Tc;
 using ProxyReplacement.ServiceProxy.Daemon;
 
@@ -6,7 +7,8 @@ namespace ProxyReplacement.ServiceProxy.Cli;
 
 /// <summary>
 /// `service-proxy cleanup` (and `run --cleanup`): detaches our TC programs from every interface of
-/// this network namespace (found by our fixed priority/handle) and removes our pins. After it, no
+/// this network namespace (found by our fixed priority/handle), detaches the socket hooks (through
+/// their pinned links) and removes our pins. After it, no
 /// program or map of ours is left in the kernel once nothing else holds them.
 /// </summary>
 public static class CleanupCommand
@@ -26,6 +28,8 @@ public static class CleanupCommand
         }
         if (Directory.Exists(bpffsRoot))
         {
+            // The socket hooks' links are pinned: detaching through the pins needs no cgroup path.
+            report.AddRange(PinnedSocketHooks.Remove(bpffsRoot));
             foreach (var name in CoreDataplane.RemovePins(bpffsRoot))
                 report.Add($"removed pin {Path.Combine(bpffsRoot, name)}");
             if (!Directory.EnumerateFileSystemEntries(bpffsRoot).Any())

@@ -19,7 +19,7 @@ public static class CommandLine
         commands:
           run       the daemon: watch Services/EndpointSlices and program the eBPF dataplane
           dump      print the live maps: frontends with backends, conntrack, affinity, counters
-          cleanup   detach our programs from every interface and remove our pinned maps
+          cleanup   detach our programs from every interface and cgroup, remove our pinned maps
 
         run options:
           --config FILE                 YAML config; keys are the camelCase option names
@@ -30,11 +30,13 @@ public static class CommandLine
           --bpffs-root DIR              pin directory on a bpffs, default /sys/fs/bpf/proxy-replacement
           --workload-interfaces GLOBS   pod veth name patterns, default veth*,cali*,lxc*
           --host-interfaces GLOBS       host data interfaces (NodePort), default eth*,ens*,enp*
-          --cgroup-path DIR             cgroup v2 directory for socket hooks
+          --cgroup-path DIR             cgroup v2 directory for the socket hooks (connect-time balancing); none: no hooks
+          --socket-lb-mode MODE         disabled | tcp (TCP only, default) | enabled (TCP and UDP)
           --service-cidrs CIDRS         default 10.96.0.0/12
           --min-sync-interval DURATION  default 1s
           --sync-period DURATION        full resync period, default 30s
           --frontend-map-size N  --backend-map-size N  --affinity-map-size N  --conntrack-map-size N
+          --socket-reverse-map-size N   (sockets translated at connect/sendmsg, LRU)
           --cleanup                     remove everything ours and exit (kube-proxy compatible)
 
         dump options:     --bpffs-root DIR  -o table|json
@@ -133,7 +135,7 @@ public static class CommandLine
         }
         var options = ProxyOptionsBuilder.FromArguments(rest, new HashSet<string> { "bpffs-root" });
         using var maps = PinnedCoreMaps.Open(options.BpffsRoot);
-        Console.Out.Write(DumpCommand.Render(maps, json));
+        Console.Out.Write(DumpCommand.Render(maps, json, options.BpffsRoot));
         Console.Out.WriteLine();
         return 0;
     }

@@ -12,7 +12,7 @@ namespace ProxyReplacement.ServiceProxy.Cli;
 /// </summary>
 public static class DumpCommand
 {
-    public static string Render(PinnedCoreMaps maps, bool json)
+    public static string Render(PinnedCoreMaps maps, bool json, string? pinRoot = null)
     {
         var now = Monotonic.NowNs();
         var frontends = maps.Frontends.ReadAll().OrderBy(e => e.Key.ToString(), StringComparer.Ordinal).ToList();
@@ -22,6 +22,7 @@ public static class DumpCommand
         var affinity = maps.Affinity.ReadAll().OrderBy(e => e.Key.Frontend.ToString(), StringComparer.Ordinal).ToList();
         var cidrs = maps.ServiceCidrs.ReadAll().Select(e => e.Key.ToString()).Order(StringComparer.Ordinal).ToList();
         var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
+        var socketLb = SocketLbDump.Read(maps, pinRoot);
 
         var frontendRows = frontends.Select(fe => new
         {
@@ -62,6 +63,12 @@ public static class DumpCommand
                 serviceCidrs = cidrs,
                 conntrack = conntrackRows,
                 affinity = affinityRows,
+                socketLb = new
+                {
+                    mode = socketLb.Mode,
+                    hooks = socketLb.Hooks.Select(h => new { name = h.Name, linkId = h.LinkId, programId = h.ProgramId, cgroupId = h.CgroupId, cgroupPath = h.CgroupPath }),
+                    translatedSockets = socketLb.Reverse.Select(r => new { cookie = r.Cookie, backend = r.Backend, service = r.Service }),
+                },
                 counters = counters.ToDictionary(c => ProxyMetrics.SnakeCase(c.Key.ToString()), c => c.Value),
             }, new JsonSerializerOptions { WriteIndented = true });
         }
@@ -87,7 +94,8 @@ public static class DumpCommand
         text.Append($"\nAFFINITY ({affinityRows.Count})\n");
         foreach (var a in affinityRows)
             text.Append($"  {a.frontend,-26} client {a.client,-15} -> #{a.ordinal} {a.backend}  idle {a.idleSeconds:F0}s\n");
-        text.Append("\nCOUNTERS (packets, summed over CPUs)\n");
+        SocketLbDump.AppendText(text, socketLb);
+        text.Append("\nCOUNTERS (packets; socket-hook calls for sock_*; summed over CPUs)\n");
         foreach (var (reason, value) in counters)
             text.Append($"  {ProxyMetrics.SnakeCase(reason.ToString()),-28} {value}\n");
         return text.ToString();

@@ -11,7 +11,8 @@ using ProxyReplacement.ServiceProxy.Tracking;
 namespace ProxyReplacement.ServiceProxy.Daemon;
 
 /// <summary>
-/// The daemon's main loop: loads (or adopts) the dataplane, then runs three things side by side —
+/// The daemon's main loop: loads (or adopts) the dataplane, sets up the socket hooks
+/// (<see cref="SocketLbAttacher"/>), then runs three things side by side —
 /// the source feeding the change tracker, the bounded-frequency sync runner writing the maps, and
 /// the interface attacher. Stopping leaves the dataplane serving: programs stay attached and maps
 /// stay pinned; only <c>cleanup</c> removes them.
@@ -53,8 +54,8 @@ public sealed partial class ProxyDaemon : IDisposable
         _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>());
         _source = CreateSource();
         LogSource(_logger, _source.Description, _options.HostnameOverride);
-        if (_options.CgroupPath is not null)
-            LogNotYet(_logger, "--cgroup-path", "connect-time balancing (socket hooks) is not implemented yet; the TC path serves all traffic");
+        new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
+            .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
 
         var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
@@ -143,9 +144,6 @@ public sealed partial class ProxyDaemon : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
     private static partial void LogSource(ILogger logger, string source, string node);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Option}: {What}")]
-    private static partial void LogNotYet(ILogger logger, string option, string what);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Synced ({Kind}): {Services} services, {Writes} writes, {Problems} problems in {Milliseconds:F1} ms")]
     private static partial void LogSynced(ILogger logger, RunKind kind, int services, int writes, int problems, double milliseconds);

@@ -39,6 +39,8 @@ public sealed class ProxyMetrics
     public MetricCounter InterfaceAttachErrors { get; } = new();
     public MetricGauge AttachedInterfaces { get; } = new();
     public MetricGauge Services { get; } = new();
+    public MetricGauge SocketLbHooks { get; } = new();
+    public MetricCounter SocketLbErrors { get; } = new();
 
     public string Render(IReadOnlyDictionary<CounterReason, ulong>? dataplaneCounters)
     {
@@ -56,6 +58,8 @@ public sealed class ProxyMetrics
         Counter(text, "proxyreplacement_interface_attach_errors_total", "Failed TC attachments.", ("", InterfaceAttachErrors.Value));
         Gauge(text, "proxyreplacement_attached_interfaces", "Interfaces with our TC program attached.", AttachedInterfaces.Value);
         Gauge(text, "proxyreplacement_services", "Services in the current snapshot.", Services.Value);
+        Gauge(text, "proxyreplacement_socket_lb_hooks", "Socket hooks (connect-time balancing) attached by this daemon.", SocketLbHooks.Value);
+        Counter(text, "proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks.", ("", SocketLbErrors.Value));
         if (dataplaneCounters is not null)
         {
             Counter(text, "proxyreplacement_dataplane_packets_total", "Packets by dataplane verdict reason.",

@@ -1,5 +1,6 @@
 using System.Net;
 using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
 
 namespace ProxyReplacement.ServiceProxy.Options;
 
@@ -32,8 +33,11 @@ public sealed record ProxyOptions
     /// <summary>Name patterns of host data interfaces (NodePort and external traffic).</summary>
     public InterfacePatterns HostInterfaces { get; init; } = InterfacePatterns.Parse("eth*,ens*,enp*");
 
-    /// <summary>cgroup v2 directory for the socket hooks of connect-time balancing.</summary>
+    /// <summary>cgroup v2 directory for the socket hooks of connect-time balancing; null: no hooks.</summary>
     public string? CgroupPath { get; init; }
+
+    /// <summary>Connect-time balancing (Calico's modes): disabled, tcp (TCP only, the default), enabled (TCP and UDP).</summary>
+    public SocketLbMode SocketLbMode { get; init; } = SocketLbMode.Tcp;
 
     /// <summary>The cluster's Service CIDRs: unclaimed addresses inside them are rejected.</summary>
     public IReadOnlyList<Ipv4Cidr> ServiceCidrs { get; init; } = [Ipv4Cidr.Parse("10.96.0.0/12")];

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
 using YamlDotNet.RepresentationModel;
 
 namespace ProxyReplacement.ServiceProxy.Options;
@@ -24,6 +25,7 @@ public static class ProxyOptionsBuilder
         ["workload-interfaces"] = (o, n, v) => o with { WorkloadInterfaces = Patterns(n, v) },
         ["host-interfaces"] = (o, n, v) => o with { HostInterfaces = Patterns(n, v) },
         ["cgroup-path"] = (o, n, v) => o with { CgroupPath = AbsolutePath(n, v) },
+        ["socket-lb-mode"] = (o, n, v) => o with { SocketLbMode = SocketMode(n, v) },
         ["service-cidrs"] = (o, n, v) => o with { ServiceCidrs = Cidrs(n, v) },
         ["min-sync-interval"] = (o, n, v) => o with { MinSyncInterval = Duration(n, v) },
         ["sync-period"] = (o, n, v) => o with { SyncPeriod = Duration(n, v) },
@@ -31,6 +33,7 @@ public static class ProxyOptionsBuilder
         ["backend-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Backends = MapSize(n, v) } },
         ["affinity-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Affinity = MapSize(n, v) } },
         ["conntrack-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Conntrack = MapSize(n, v) } },
+        ["socket-reverse-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { SocketReverse = MapSize(n, v) } },
         ["cleanup"] = (o, n, v) => o with { Cleanup = Bool(n, v) },
     };
 
@@ -206,6 +209,14 @@ public static class ProxyOptionsBuilder
             return size;
         throw new OptionException(name, $"'{value}' is not a map size; accepted: a whole number from 16 to {1 << 26}");
     }
+
+    private static SocketLbMode SocketMode(string name, string value) => value.ToLowerInvariant() switch
+    {
+        "disabled" => SocketLbMode.Disabled,
+        "tcp" => SocketLbMode.Tcp,
+        "enabled" => SocketLbMode.Enabled,
+        _ => throw new OptionException(name, $"'{value}' is not a socket LB mode; accepted: disabled, tcp (TCP only), enabled (TCP and UDP)"),
+    };
 
     private static bool Bool(string name, string value) => value.ToLowerInvariant() switch
     {

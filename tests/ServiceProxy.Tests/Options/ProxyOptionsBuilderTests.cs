@@ -1,5 +1,6 @@
 using System.Net;
 using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.ServiceProxy.Options;
 
 namespace ProxyReplacement.ServiceProxy.Tests.Options;
@@ -51,6 +52,7 @@ public sealed class ProxyOptionsBuilderTests
             Assert.That(options.MapSizes, Is.EqualTo(new CoreMapSizes()));
             Assert.That(options.ManifestDir, Is.Null);
             Assert.That(options.CgroupPath, Is.Null);
+            Assert.That(options.SocketLbMode, Is.EqualTo(SocketLbMode.Tcp), "Calico's default: connect-time balancing for TCP");
             Assert.That(options.Cleanup, Is.False);
         });
     }
@@ -66,6 +68,7 @@ public sealed class ProxyOptionsBuilderTests
         ("workload-interfaces", "tap*,pod?", o => o.WorkloadInterfaces.ToString(), "tap*,pod?"),
         ("host-interfaces", "bond0,eno*", o => o.HostInterfaces.ToString(), "bond0,eno*"),
         ("cgroup-path", "<cgroup>", o => o.CgroupPath, "<cgroup>"),
+        ("socket-lb-mode", "enabled", o => o.SocketLbMode.ToString(), "Enabled"),
         ("service-cidrs", "10.0.0.0/16, 172.20.0.0/24", o => string.Join(',', o.ServiceCidrs), "10.0.0.0/16,172.20.0.0/24"),
         ("min-sync-interval", "250ms", o => o.MinSyncInterval.ToString(), TimeSpan.FromMilliseconds(250).ToString()),
         ("sync-period", "2m", o => o.SyncPeriod.ToString(), TimeSpan.FromMinutes(2).ToString()),
@@ -73,6 +76,7 @@ public sealed class ProxyOptionsBuilderTests
         ("backend-map-size", "2048", o => o.MapSizes.Backends.ToString(), "2048"),
         ("affinity-map-size", "16", o => o.MapSizes.Affinity.ToString(), "16"),
         ("conntrack-map-size", "67108864", o => o.MapSizes.Conntrack.ToString(), "67108864"),
+        ("socket-reverse-map-size", "4096", o => o.MapSizes.SocketReverse.ToString(), "4096"),
         ("cleanup", "true", o => o.Cleanup.ToString(), "True"),
     ];
 
@@ -114,6 +118,23 @@ public sealed class ProxyOptionsBuilderTests
     public void Every_option_has_a_case()
     {
         Assert.That(OptionCases.Select(c => c.Flag), Is.EquivalentTo(ProxyOptionsBuilder.OptionNames));
+    }
+
+    [TestCase("disabled", SocketLbMode.Disabled)]
+    [TestCase("TCP", SocketLbMode.Tcp)]
+    [TestCase("enabled", SocketLbMode.Enabled)]
+    public void Socket_lb_modes_are_calicos_three(string value, SocketLbMode expected) =>
+        Assert.That(Build("--socket-lb-mode", value).SocketLbMode, Is.EqualTo(expected));
+
+    [Test]
+    public void An_unknown_socket_lb_mode_names_the_accepted_ones()
+    {
+        var error = Rejects("--socket-lb-mode", "udp");
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Option, Is.EqualTo("--socket-lb-mode"));
+            Assert.That(error.Message, Does.Contain("disabled").And.Contain("tcp").And.Contain("enabled"));
+        });
     }
 
     [Test]

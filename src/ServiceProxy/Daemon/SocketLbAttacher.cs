@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.SocketLb;
+
+namespace ProxyReplacement.ServiceProxy.Daemon;
+
+/// <summary>
+/// Puts connect-time balancing in the configured state at start: writes the mode into pr_config
+/// (the programs read it per call), then attaches the socket hooks to the cgroup (pinned links;
+/// a restart swaps the programs in atomically) or, with no cgroup or mode disabled, detaches the
+/// hooks a previous run pinned. The hooks stay attached when the daemon exits; `cleanup` removes
+/// them. A failure is logged and counted; the TC path keeps serving every socket.
+/// </summary>
+public sealed partial class SocketLbAttacher(ILogger<SocketLbAttacher> logger, ProxyMetrics metrics)
+{
+    /// <returns>Whether the hooks are now in the configured state.</returns>
+    public bool Apply(CoreDataplane dataplane, string pinRoot, string? cgroupPath, SocketLbMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(dataplane);
+        var effective = cgroupPath is null ? SocketLbMode.Disabled : mode;
+        try
+        {
+            // Mode first: disabling takes effect before the detach, enabling is ready before the attach.
+            dataplane.SetSocketLbMode(effective);
+            if (effective == SocketLbMode.Disabled)
+            {
+                var removed = PinnedSocketHooks.Remove(pinRoot);
+                foreach (var line in removed)
+                    LogRemoved(logger, line);
+                metrics.SocketLbHooks.Set(0);
+                LogOff(logger, cgroupPath is null ? "no --cgroup-path" : "--socket-lb-mode disabled");
+                return true;
+            }
+            using var programs = SocketLoadBalancer.Load(dataplane);
+            var changes = PinnedSocketHooks.Ensure(pinRoot, cgroupPath!, programs);
+            metrics.SocketLbHooks.Set(changes.Count);
+            LogAttached(logger, mode, cgroupPath!, Cgroup.Id(cgroupPath!),
+                string.Join(", ", changes.Select(change => $"{SocketHooks.Name(change.Key)} {change.Value.ToString().ToLowerInvariant()}")));
+            return true;
+        }
+        catch (BpfException error)
+        {
+            metrics.SocketLbErrors.Increment();
+            LogFailed(logger, cgroupPath ?? "(none)", error.Message);
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB {Mode}: hooks on cgroup {Cgroup} (id {CgroupId}): {Changes}")]
+    private static partial void LogAttached(ILogger logger, SocketLbMode mode, string cgroup, ulong cgroupId, string changes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB off ({Why}): every socket is served by the TC path")]
+    private static partial void LogOff(ILogger logger, string why);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB: {What}")]
+    private static partial void LogRemoved(ILogger logger, string what);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Socket LB: cannot set up the hooks on cgroup {Cgroup}: {Reason}; the TC path serves all traffic")]
+    private static partial void LogFailed(ILogger logger, string cgroup, string reason);
+}
