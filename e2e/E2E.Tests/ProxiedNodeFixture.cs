@@ -21,6 +21,12 @@ public abstract class ProxiedNodeFixture
 
     protected virtual int BackendCount => 3;
 
+    /// <summary>Whether the node gets a client test cgroup for the socket hooks (see <see cref="ProxiedNode.AddSocketLbCgroup"/>).</summary>
+    protected virtual bool WithSocketLbCgroup => false;
+
+    /// <summary>Arguments added to the first daemon's command line.</summary>
+    private protected virtual string[] DaemonArguments(ProxiedNode node) => [];
+
     [SetUp]
     public async Task StartNodeAsync()
     {
@@ -30,7 +36,9 @@ public abstract class ProxiedNodeFixture
         {
             node.Manifests.WriteService(node.Service);
             node.Manifests.WriteEndpointSlice(node.Service, node.BackendAddresses(InitialBackends));
-            var daemon = node.StartDaemon();
+            if (WithSocketLbCgroup)
+                node.AddSocketLbCgroup();
+            var daemon = node.StartDaemon(DaemonArguments(node));
             var took = await node.WaitUntilReadyAsync(daemon);
             await TestContext.Out.WriteLineAsync($"{daemon.Label} ready {took.TotalMilliseconds:0} ms after start ({node.Binary})");
         }

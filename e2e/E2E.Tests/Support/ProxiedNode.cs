@@ -20,6 +20,8 @@ internal sealed class ProxiedNode : IDisposable
     private readonly List<DaemonProcess> _daemons = [];
     private NodeTopology? _topology;
     private BpffsMount? _bpffs;
+    private TestCgroup? _cgroup;
+    private CgroupBindMount? _cgroupMount;
     private string? _workDirectory;
 
     private ProxiedNode(string binary) => Binary = binary;
@@ -40,6 +42,23 @@ internal sealed class ProxiedNode : IDisposable
 
     /// <summary>The backend servers, index i serving on <c>Topology.Backends[i]</c>.</summary>
     public IReadOnlyList<NamedBackendServer> Servers => _servers;
+
+    /// <summary>The test cgroup for clients served by the socket hooks (null unless <see cref="AddSocketLbCgroup"/> ran).</summary>
+    public TestCgroup? ClientCgroup => _cgroup;
+
+    /// <summary>
+    /// The daemon's <c>--cgroup-path</c>: the test cgroup bind-mounted outside /sys, because `ip netns exec`
+    /// (how the daemon is started) remounts /sys and hides the cgroup mounts below it.
+    /// </summary>
+    public string? DaemonCgroupPath => _cgroupMount?.Path;
+
+    /// <summary>Creates the clients' test cgroup and its bind mount for the daemon (before the daemon starts).</summary>
+    public void AddSocketLbCgroup()
+    {
+        _cgroup = TestCgroup.Create($"{Topology.Prefix}-sock");
+        // Not inside the work directory: its recursive delete must never walk into a cgroup.
+        _cgroupMount = CgroupBindMount.Create(_cgroup.Path, Path.Combine(Path.GetTempPath(), $"{Topology.Prefix}-cgroup"));
+    }
 
     /// <summary>The daemon started last (null before the first start).</summary>
     public DaemonProcess? Daemon => _daemons.LastOrDefault();
@@ -77,7 +96,7 @@ internal sealed class ProxiedNode : IDisposable
 
     public IEnumerable<IPAddress> BackendAddresses(params int[] indexes) => indexes.Select(i => Topology.Backends[i].Address);
 
-    public DaemonProcess StartDaemon()
+    public DaemonProcess StartDaemon(params string[] extraArguments)
     {
         string[] arguments =
         [
@@ -89,6 +108,7 @@ internal sealed class ProxiedNode : IDisposable
             "--metrics-bind-address", MetricsEndpoint.ToString(),
             "--min-sync-interval", "100ms",
             "--hostname-override", "e2e-node",
+            .. extraArguments,
         ];
         var daemon = DaemonProcess.Start(Binary, NodeNamespace, arguments, $"daemon #{_daemons.Count + 1}");
         _daemons.Add(daemon);
@@ -173,6 +193,13 @@ internal sealed class ProxiedNode : IDisposable
         // Unmounting drops the pins, which frees the maps once no program holds them.
         if (_bpffs is not null)
             Attempt(_bpffs.Dispose);
+        // The socket hooks' links went with the pins; the cgroup can go once its mount is gone.
+        if (_cgroupMount is not null)
+            Attempt(_cgroupMount.Dispose);
+        if (_cgroup is not null)
+            Attempt(_cgroup.Dispose);
+        _cgroupMount = null;
+        _cgroup = null;
         if (_workDirectory is not null)
             Attempt(() => Directory.Delete(_workDirectory, recursive: true));
         _topology = null;

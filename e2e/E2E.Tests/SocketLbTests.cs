@@ -1,0 +1,146 @@
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.Dataplane.Maps;
+using ProxyReplacement.Dataplane.SocketLb;
+using ProxyReplacement.Dataplane.Tests.Netns;
+using ProxyReplacement.E2E.Tests.Support;
+
+namespace ProxyReplacement.E2E.Tests;
+
+/// <summary>
+/// Connect-time balancing with the real daemon: `--cgroup-path` on a test cgroup (bind-mounted for the
+/// daemon, see <see cref="ProxiedNode.DaemonCgroupPath"/>) and `--socket-lb-mode tcp`. Clients are
+/// sock_client.py processes in the client pod's namespace, inside the cgroup unless said otherwise.
+/// </summary>
+[TestFixture]
+public sealed class SocketLbTests : ProxiedNodeFixture
+{
+    protected override bool WithSocketLbCgroup => true;
+
+    private protected override string[] DaemonArguments(ProxiedNode node) => SocketArguments(node, "tcp");
+
+    private static string[] SocketArguments(ProxiedNode node, string mode) =>
+        ["--cgroup-path", node.DaemonCgroupPath!, "--socket-lb-mode", mode];
+
+    private string Vip => Node.Service.Vip.Address.ToString();
+    private string Port => Node.Service.Vip.Port.ToString();
+
+    private SocketClientResult AskInCgroup(string text, string? netns = null) =>
+        CgroupClient.Run(Node.ClientCgroup!.Path, netns ?? Node.ClientNamespace, "tcp", Vip, Port, text);
+
+    private int ConntrackEntries()
+    {
+        using var conntrack = BpfMap<ConntrackKey4, ConntrackValue4>.OpenPinned(PinRoot.PathOf(Node.PinRoot, CoreObjectNames.Conntrack));
+        return conntrack.ReadAll().Count();
+    }
+
+    /// <summary>The programs bpftool lists on the test cgroup (an independent view of what is attached).</summary>
+    private string BpftoolCgroup() => IpCommand.Execute("bpftool", ["cgroup", "show", Node.ClientCgroup!.Path]);
+
+    [Test]
+    public void Pods_in_the_cgroup_are_balanced_at_connect_with_no_tc_nat_and_dump_shows_the_hooks()
+    {
+        var replies = Enumerable.Range(0, 30).Select(i => AskInCgroup($"q{i}")).ToList();
+        var tally = replies.GroupBy(r => r.Reply?.Split(NamedBackendServer.Separator)[0] ?? $"error {r.Error}").ToDictionary(g => g.Key, g => g.Count());
+        var dump = Node.RunCli("dump", "--bpffs-root", Node.PinRoot);
+        TestContext.Out.WriteLine($"30 connections: {Describe(tally)}\n{dump}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(tally.Keys, Is.EquivalentTo(Names(InitialBackends)), "every backend serves, nothing fails");
+            Assert.That(replies.Select(r => r.Peer), Is.All.EqualTo(Node.Service.Vip), "getpeername() is the VIP");
+            Assert.That(ConntrackEntries(), Is.Zero, "the TC path created no conntrack entry");
+            Assert.That(dump, Does.Contain("SOCKET LB (mode tcp; 4 hooks pinned)"));
+            foreach (var hook in SocketHooks.All)
+                Assert.That(dump, Does.Contain(SocketHooks.Name(hook)), "dump lists every hook");
+            Assert.That(dump, Does.Contain("sock_connect").And.Contain("30"), "the connect counter");
+            Assert.That(BpftoolCgroup(), Does.Contain("pr_sk_connect4").And.Contain("pr_sk_peername4"));
+        });
+    }
+
+    [Test]
+    public void A_host_network_client_in_the_cgroup_reaches_the_service()
+    {
+        var reply = AskInCgroup("from the node", netns: Node.NodeNamespace);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reply.Error, Is.Null, reply.ToString());
+            Assert.That(reply.Reply, Does.StartWith("backend-"));
+            Assert.That(reply.Peer, Is.EqualTo(Node.Service.Vip));
+        });
+    }
+
+    [Test]
+    public async Task A_restart_swaps_the_hook_programs_in_place_and_a_mode_change_applies_at_once()
+    {
+        var before = PinnedSocketHooks.Read(Node.PinRoot).ToDictionary(h => h.Hook, h => h.Link);
+        Node.Daemon!.Terminate(TimeSpan.FromSeconds(15));
+        var whileStopped = AskInCgroup("while stopped");
+
+        var second = Node.StartDaemon(SocketArguments(Node, "tcp"));
+        await Node.WaitUntilReadyAsync(second);
+        var afterRestart = PinnedSocketHooks.Read(Node.PinRoot).ToDictionary(h => h.Hook, h => h.Link);
+        var served = AskInCgroup("after the restart");
+        var conntrackWithHooks = ConntrackEntries();
+
+        // Runtime switch: the same node restarted with the hooks disabled hands every pod back to TC NAT ...
+        second.Terminate(TimeSpan.FromSeconds(15));
+        var third = Node.StartDaemon(SocketArguments(Node, "disabled"));
+        await Node.WaitUntilReadyAsync(third);
+        var hooksWhenDisabled = PinnedSocketHooks.Read(Node.PinRoot);
+        var byTc = AskInCgroup("by tc");
+        var conntrackWhenDisabled = ConntrackEntries();
+        var bpftoolWhenDisabled = BpftoolCgroup();
+
+        // ... and enabling them again takes the pods back.
+        third.Terminate(TimeSpan.FromSeconds(15));
+        var fourth = Node.StartDaemon(SocketArguments(Node, "enabled"));
+        await Node.WaitUntilReadyAsync(fourth);
+        var hooksWhenEnabled = PinnedSocketHooks.Read(Node.PinRoot);
+        var bySocket = AskInCgroup("by socket");
+
+        await TestContext.Out.WriteLineAsync($"links before {string.Join("; ", before)}\nafter {string.Join("; ", afterRestart)}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(whileStopped.Reply, Does.StartWith("backend-"), "the hooks keep serving while no daemon runs: " + whileStopped);
+            Assert.That(afterRestart.Keys, Is.EquivalentTo(SocketHooks.All));
+            foreach (var hook in SocketHooks.All)
+            {
+                Assert.That(afterRestart[hook].LinkId, Is.EqualTo(before[hook].LinkId), $"{hook}: the same link, updated in place");
+                Assert.That(afterRestart[hook].ProgramId, Is.Not.EqualTo(before[hook].ProgramId), $"{hook}: the new daemon's program");
+                Assert.That(afterRestart[hook].CgroupId, Is.EqualTo(Cgroup.Id(Node.ClientCgroup!.Path)));
+            }
+            Assert.That(served.Reply, Does.StartWith("backend-"), served.ToString());
+            Assert.That(conntrackWithHooks, Is.Zero);
+
+            Assert.That(hooksWhenDisabled, Is.Empty, "disabled: the pinned links were detached");
+            Assert.That(bpftoolWhenDisabled, Does.Not.Contain("pr_sk_"), "nothing of ours on the cgroup");
+            Assert.That(byTc.Reply, Does.StartWith("backend-"), byTc.ToString());
+            Assert.That(byTc.Peer, Is.EqualTo(Node.Service.Vip));
+            Assert.That(conntrackWhenDisabled, Is.GreaterThan(0), "the TC path NATed it");
+
+            Assert.That(hooksWhenEnabled.Select(h => h.Hook), Is.EquivalentTo(SocketHooks.All));
+            Assert.That(bySocket.Reply, Does.StartWith("backend-"), bySocket.ToString());
+        });
+    }
+
+    [Test]
+    public void Cleanup_detaches_the_socket_hooks()
+    {
+        Node.Daemon!.Terminate(TimeSpan.FromSeconds(15));
+        var attachedBefore = BpftoolCgroup();
+
+        var output = Node.RunCli("cleanup", "--bpffs-root", Node.PinRoot);
+
+        var attachedAfter = BpftoolCgroup();
+        TestContext.Out.WriteLine(output);
+        Assert.Multiple(() =>
+        {
+            Assert.That(attachedBefore, Does.Contain("pr_sk_connect4"));
+            Assert.That(output, Does.Contain("detached connect4"));
+            Assert.That(attachedAfter, Does.Not.Contain("pr_sk_"), "cleanup left programs on the cgroup");
+            Assert.That(Directory.Exists(Path.Combine(Node.PinRoot, PinnedSocketHooks.DirectoryName)), Is.False);
+        });
+    }
+}
