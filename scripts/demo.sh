@@ -11,8 +11,11 @@
 # Each backend answers HTTP on :8080 with "hello from backend-N". The daemon reads
 # examples/demo/web.yaml (Service web, ClusterIP 10.96.0.10:80 -> the backends' port 8080) from a
 # manifest directory, pins its maps on a private bpffs, and attaches its TC program to the node-side
-# veths (--workload-interfaces 'prdemo-*'). The client then curls http://10.96.0.10/; we scale the
-# EndpointSlice to two backends and curl again. Everything is removed on exit, also on failure.
+# veths (--workload-interfaces 'prdemo-*'). The client then curls http://10.96.0.10/ (served by TC
+# NAT), then again from inside the cgroup prdemo-sock, where the daemon's socket hooks (connect-time
+# balancing, --cgroup-path) translate the VIP at connect(): the counters and the conntrack map show
+# which path served which requests. We scale the EndpointSlice to two backends and curl again.
+# Everything is removed on exit, also on failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -52,6 +55,11 @@ manifests="$workdir/manifests"
 daemon_log="$workdir/service-proxy.log"
 daemon_pid=""
 socat_pids=()
+# The clients' cgroup (under the cgroup v2 mount, never its root) and a bind mount of it outside /sys for
+# the daemon: `ip netns exec` remounts /sys, hiding the cgroup mounts below it.
+cgroup2_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+cgroup="${cgroup2_root:+$cgroup2_root/prdemo-sock}"
+cgroup_mount=/tmp/prdemo-sock-cgroup
 
 cleanup() {
   local status=$?
@@ -80,8 +88,11 @@ cleanup() {
     ip netns delete "$ns" 2>/dev/null || true
   done
   if mountpoint -q "$bpffs" 2>/dev/null; then umount "$bpffs" || echo "  could not unmount $bpffs" >&2; fi
+  if mountpoint -q "$cgroup_mount" 2>/dev/null; then umount "$cgroup_mount" || echo "  could not unmount $cgroup_mount" >&2; fi
+  [ -d "$cgroup_mount" ] && rmdir "$cgroup_mount"
+  if [ -n "$cgroup" ] && [ -d "$cgroup" ]; then rmdir "$cgroup" || echo "  could not remove cgroup $cgroup" >&2; fi
   rm -rf "$workdir"
-  echo "removed namespaces, bpffs mount and $workdir"
+  echo "removed namespaces, bpffs mount, cgroup prdemo-sock and $workdir"
   if [ "$status" -eq 0 ]; then
     heading "Demo finished"
   else
@@ -159,8 +170,14 @@ heading "Starting service-proxy in the node namespace"
 mkdir -p "$bpffs" "$manifests"
 # A private bpffs instance: the daemon's pins live only here and vanish with the unmount.
 mount -t bpf bpf "$bpffs"
+[ -n "$cgroup2_root" ] || fail "no cgroup v2 mount in /proc/self/mounts"
+[ -d "$cgroup" ] && rmdir "$cgroup" 2>/dev/null
+mkdir "$cgroup"
+mkdir -p "$cgroup_mount"
+mount --bind "$cgroup" "$cgroup_mount"
 cp examples/demo/web.yaml "$manifests/web.yaml"
 echo "manifests: $manifests/web.yaml   pins: $pinroot   log: $daemon_log"
+echo "socket hooks: cgroup $cgroup (given to the daemon as $cgroup_mount), mode tcp"
 ip netns exec "$node" "$proxy" run \
   --manifest-dir "$manifests" \
   --bpffs-root "$pinroot" \
@@ -169,6 +186,8 @@ ip netns exec "$node" "$proxy" run \
   --metrics-bind-address 127.0.0.1:10249 \
   --min-sync-interval 200ms \
   --hostname-override demo-node \
+  --cgroup-path "$cgroup_mount" \
+  --socket-lb-mode tcp \
   >"$daemon_log" 2>&1 &
 daemon_pid=$!
 
@@ -199,12 +218,30 @@ wait_for_backend_count() {
   fail "the frontend $vip:80 has '${count:-no entry}' backends after 10 s, expected $want"
 }
 
-# tally EXPECTED...: $requests curls from the client to the VIP, the answers and a count per backend.
-# Fails if a request fails or a backend not in EXPECTED answers.
+# counter NAME: a dataplane counter from the dump (0 when it has not counted yet).
+counter() {
+  ip netns exec "$node" "$proxy" dump --bpffs-root "$pinroot" |
+    awk -v name="$1" '/^COUNTERS/ { c = 1; next } c && $1 == name { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# conntrack_entries: how many conntrack entries the TC path holds.
+conntrack_entries() {
+  ip netns exec "$node" "$proxy" dump --bpffs-root "$pinroot" | awk '/^CONNTRACK \(/ { gsub(/[()]/, "", $2); print $2; exit }'
+}
+
+# in_cgroup CMD...: runs CMD in the client pod from inside the socket hooks' cgroup (pid first, then netns).
+in_cgroup() {
+  sh -c 'echo $$ > "$0/cgroup.procs" && exec ip netns exec "$@"' "$cgroup" "$client" "$@"
+}
+
+# tally [--in-cgroup] EXPECTED...: $requests curls from the client to the VIP, the answers and a count
+# per backend. Fails if a request fails or a backend not in EXPECTED answers.
 tally() {
+  local run=(ip netns exec "$client")
+  if [ "$1" = "--in-cgroup" ]; then run=(in_cgroup); shift; fi
   local expected=("$@") answers=() answer
   for i in $(seq "$requests"); do
-    answer=$(ip netns exec "$client" curl -sS --max-time 3 "http://$vip/") || fail "request $i to http://$vip/ failed"
+    answer=$("${run[@]}" curl -sS --max-time 3 "http://$vip/") || fail "request $i to http://$vip/ failed"
     printf '  %2d  %s\n' "$i" "$answer"
     answers+=("${answer##* }")
   done
@@ -225,8 +262,20 @@ tally() {
 wait_for_backend_count 3
 
 # ---------------------------------------------------------------------------------------------------
-heading "$requests requests from the client pod to http://$vip/ (3 endpoints)"
+heading "$requests requests from the client pod to http://$vip/ (3 endpoints; outside the cgroup: TC NAT)"
+nat_before=$(counter nat_new_flow) sock_before=$(counter sock_connect)
 tally backend-1 backend-2 backend-3
+nat_tc=$(( $(counter nat_new_flow) - nat_before )) sock_tc=$(( $(counter sock_connect) - sock_before ))
+echo "  TC path: nat_new_flow +$nat_tc, sock_connect +$sock_tc, conntrack entries now $(conntrack_entries)"
+[ "$nat_tc" -eq "$requests" ] && [ "$sock_tc" -eq 0 ] || fail "expected $requests TC NATed flows and no socket translation"
+
+heading "$requests requests from the same pod, curl placed in cgroup prdemo-sock (socket hooks: connect-time balancing)"
+ct_before=$(conntrack_entries) nat_before=$(counter nat_new_flow) sock_before=$(counter sock_connect)
+tally --in-cgroup backend-1 backend-2 backend-3
+nat_sock=$(( $(counter nat_new_flow) - nat_before )) sock_sock=$(( $(counter sock_connect) - sock_before ))
+echo "  socket path: sock_connect +$sock_sock, nat_new_flow +$nat_sock, conntrack entries $ct_before -> $(conntrack_entries)"
+[ "$sock_sock" -eq "$requests" ] && [ "$nat_sock" -eq 0 ] || fail "expected $requests connects translated at the socket and no TC NAT"
+echo "  (curl connected to $vip:80; the packets already carried the backend address, so TC had nothing to NAT)"
 
 heading "service-proxy dump --bpffs-root $pinroot"
 ip netns exec "$node" "$proxy" dump --bpffs-root "$pinroot"
