@@ -39,6 +39,7 @@ public sealed class ProxyMetrics
     public MetricCounter InterfaceAttachErrors { get; } = new();
     public MetricGauge AttachedInterfaces { get; } = new();
     public MetricGauge Services { get; } = new();
+    public Kubernetes.KubernetesMetrics Kubernetes { get; } = new();
 
     public string Render(IReadOnlyDictionary<CounterReason, ulong>? dataplaneCounters)
     {
@@ -56,6 +57,7 @@ public sealed class ProxyMetrics
         Counter(text, "proxyreplacement_interface_attach_errors_total", "Failed TC attachments.", ("", InterfaceAttachErrors.Value));
         Gauge(text, "proxyreplacement_attached_interfaces", "Interfaces with our TC program attached.", AttachedInterfaces.Value);
         Gauge(text, "proxyreplacement_services", "Services in the current snapshot.", Services.Value);
+        Kubernetes.Render(text);
         if (dataplaneCounters is not null)
         {
             Counter(text, "proxyreplacement_dataplane_packets_total", "Packets by dataplane verdict reason.",
@@ -65,7 +67,7 @@ public sealed class ProxyMetrics
         return text.ToString();
     }
 
-    private static void Counter(StringBuilder text, string name, string help, params (string Labels, long Value)[] samples)
+    internal static void Counter(StringBuilder text, string name, string help, params (string Labels, long Value)[] samples)
     {
         text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
         text.Append("# TYPE ").Append(name).Append(" counter\n");
@@ -74,7 +76,7 @@ public sealed class ProxyMetrics
                 .Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
     }
 
-    private static void Gauge(StringBuilder text, string name, string help, double value)
+    internal static void Gauge(StringBuilder text, string name, string help, double value)
     {
         text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
         text.Append("# TYPE ").Append(name).Append(" gauge\n");
