@@ -24,7 +24,6 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
     private readonly IKubernetesApi _api;
     private readonly bool _ownsApi;
     private readonly KubernetesSourceSettings _settings;
-    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly ProxyMetrics _metrics;
     private readonly HealthState? _health;
@@ -35,6 +34,9 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
     private readonly ObjectStore<EndpointSliceObject, EndpointSlice> _slices;
     private readonly ObjectStore<NodeObject, Node> _nodes;
     private readonly Dictionary<string, (string Reason, DateTimeOffset Since)> _failing = new(StringComparer.Ordinal);
+    private readonly Reflector<ServiceObject> _serviceReflector;
+    private readonly Reflector<EndpointSliceObject> _sliceReflector;
+    private readonly Reflector<NodeObject> _nodeReflector;
     private ImmutableSortedDictionary<string, Node> _nodeSnapshot = ImmutableSortedDictionary<string, Node>.Empty;
     private ChangeTracker? _tracker;
     private Action _changed = () => { };
@@ -47,7 +49,6 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
         _api = api;
         _ownsApi = ownsApi;
         _settings = settings;
-        _loggers = loggers;
         _logger = loggers.CreateLogger<KubernetesSource>();
         _metrics = metrics;
         _health = health;
@@ -61,7 +62,21 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
             Rejected, Condition);
         _nodes = new(ApiResources.Nodes.Name, namespaced: false, _gate, ApiObjectConversion.Node,
             store => PublishNodes(store.Current), (_, _) => PublishNodes(_nodes!.Current), Rejected, Condition);
+
+        var reflectorLogger = loggers.CreateLogger<Reflector<ServiceObject>>();
+        _serviceReflector = new(api, ApiResources.Services, _filter.Selector, _services, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
+        _sliceReflector = new(api, ApiResources.EndpointSlices, _filter.Selector, _slices, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
+        _nodeReflector = new(api, ApiResources.Nodes, null, _nodes, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
     }
+
+    /// <summary>The resourceVersion a resource's watch continues from ("" before its first list).</summary>
+    public string ResourceVersion(string resource) => resource switch
+    {
+        "services" => _serviceReflector.ResourceVersion,
+        "endpointslices" => _sliceReflector.ResourceVersion,
+        "nodes" => _nodeReflector.ResourceVersion,
+        _ => throw new ArgumentException($"unknown resource '{resource}'", nameof(resource)),
+    };
 
     public string Description => $"Kubernetes API {_settings.Server}";
 
@@ -99,15 +114,11 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
         }
         _metrics.Kubernetes.Enabled = true;
         LogStarting(_logger, _settings.Server, _filter.Selector, _settings.NodeName);
-        var reflectorLogger = _loggers.CreateLogger<KubernetesSource>();
         var reflectors = new[]
         {
-            new Reflector<ServiceObject>(_api, ApiResources.Services, _filter.Selector, _services, _settings.Reflector, _metrics.Kubernetes, reflectorLogger, _time)
-                .RunAsync(cancellationToken),
-            new Reflector<EndpointSliceObject>(_api, ApiResources.EndpointSlices, _filter.Selector, _slices, _settings.Reflector, _metrics.Kubernetes, reflectorLogger, _time)
-                .RunAsync(cancellationToken),
-            new Reflector<NodeObject>(_api, ApiResources.Nodes, null, _nodes, _settings.Reflector, _metrics.Kubernetes, reflectorLogger, _time)
-                .RunAsync(cancellationToken),
+            Task.Run(() => _serviceReflector.RunAsync(cancellationToken), cancellationToken),
+            Task.Run(() => _sliceReflector.RunAsync(cancellationToken), cancellationToken),
+            Task.Run(() => _nodeReflector.RunAsync(cancellationToken), cancellationToken),
         };
         try
         {

@@ -23,27 +23,66 @@ internal static partial class ItemDecoder
         }
         catch (JsonException error)
         {
-            return new ApiItem<T>(ns, name, resourceVersion, null, Describe(error));
+            return new ApiItem<T>(ns, name, resourceVersion, null, Describe(error, element, typeInfo));
         }
     }
 
-    /// <summary>"spec.ports[0].port: wrong JSON type, expected an integer" from the deserializer's exception.</summary>
-    public static string Describe(JsonException error)
+    /// <summary>
+    /// "spec.ports[0].port: expected an integer, got 'eighty'", the manifest reader's wording: the expected
+    /// type from the source-generated metadata along the failing path, the value found from the JSON.
+    /// </summary>
+    public static string Describe<T>(JsonException error, JsonElement element, JsonTypeInfo<T> typeInfo)
     {
         var path = (error.Path ?? "$").TrimStart('$').TrimStart('.');
-        var target = ConvertedTo().Match(error.Message) is { Success: true } match ? match.Groups[1].Value : null;
-        var expected = target switch
+        JsonTypeInfo? info = typeInfo;
+        JsonElement? value = element;
+        foreach (Match segment in PathSegment().Matches(path))
         {
-            null => null,
-            _ when target.Contains("Int32", StringComparison.Ordinal) || target.Contains("Int64", StringComparison.Ordinal) => "an integer",
-            _ when target.Contains("Boolean", StringComparison.Ordinal) => "true or false",
-            _ when target.Contains("String", StringComparison.Ordinal) && !target.Contains("List", StringComparison.Ordinal) && !target.Contains("Dictionary", StringComparison.Ordinal) => "a string",
-            _ when target.Contains("List", StringComparison.Ordinal) => "a list",
-            _ => "an object",
-        };
-        var what = expected is null ? error.Message.Split(" Path:")[0] : $"wrong JSON type, expected {expected}";
-        return path.Length == 0 ? what : $"{path}: {what}";
+            if (segment.Groups["index"].Success)
+            {
+                var index = int.Parse(segment.Groups["index"].Value, System.Globalization.CultureInfo.InvariantCulture);
+                info = info?.ElementType is { } elementType ? info.Options.GetTypeInfo(elementType) : null;
+                value = value is { ValueKind: JsonValueKind.Array } array && index < array.GetArrayLength() ? array[index] : null;
+            }
+            else
+            {
+                var name = segment.Groups["name"].Value;
+                info = info?.Properties.FirstOrDefault(p => p.Name == name) is { } property ? info.Options.GetTypeInfo(property.PropertyType) : null;
+                value = value is { ValueKind: JsonValueKind.Object } parent && parent.TryGetProperty(name, out var child) ? child : null;
+            }
+        }
+        var reason = info is null || value is null
+            ? error.Message.Split(" Path:")[0]
+            : $"expected {Expected(info)}, got {Found(value.Value)}";
+        return path.Length == 0 ? reason : $"{path}: {reason}";
     }
+
+    private static string Expected(JsonTypeInfo info)
+    {
+        var type = Nullable.GetUnderlyingType(info.Type) ?? info.Type;
+        return type switch
+        {
+            _ when type == typeof(int) || type == typeof(long) => "an integer",
+            _ when type == typeof(bool) => "true or false",
+            _ when type == typeof(string) => "a string",
+            _ when type == typeof(Objects.IntOrString) => "a number or a name",
+            _ => info.Kind switch
+            {
+                JsonTypeInfoKind.Enumerable => "a list",
+                JsonTypeInfoKind.Dictionary => "an object of strings",
+                _ => "an object",
+            },
+        };
+    }
+
+    private static string Found(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => $"'{value.GetString()}'",
+        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+        JsonValueKind.Array => "a list",
+        JsonValueKind.Object => "an object",
+        _ => "null",
+    };
 
     private static (string? Namespace, string? Name, string? ResourceVersion) Identity(JsonElement element)
     {
@@ -55,6 +94,6 @@ internal static partial class ItemDecoder
     private static string? StringField(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    [GeneratedRegex(@"could not be converted to ([^ ]+?)\.? Path", RegexOptions.CultureInvariant)]
-    private static partial Regex ConvertedTo();
+    [GeneratedRegex(@"(?<name>[^.\[\]]+)|\[(?<index>\d+)\]", RegexOptions.CultureInvariant)]
+    private static partial Regex PathSegment();
 }
