@@ -77,12 +77,16 @@ internal sealed class ProxiedNode : IDisposable
 
     public IEnumerable<IPAddress> BackendAddresses(params int[] indexes) => indexes.Select(i => Topology.Backends[i].Address);
 
-    public DaemonProcess StartDaemon()
+    /// <summary>The work directory of this node (removed with it): kubeconfigs and other files a test needs.</summary>
+    public string WorkDirectory => _workDirectory!;
+
+    /// <param name="sourceArguments">How the daemon finds its Services: the manifest directory unless given (e.g. <c>--kubeconfig FILE</c>).</param>
+    public DaemonProcess StartDaemon(IReadOnlyList<string>? sourceArguments = null)
     {
         string[] arguments =
         [
             "run",
-            "--manifest-dir", Manifests.Path,
+            .. sourceArguments ?? ["--manifest-dir", Manifests.Path],
             "--bpffs-root", PinRoot,
             "--workload-interfaces", WorkloadInterfacePattern,
             "--healthz-bind-address", HealthzEndpoint.ToString(),

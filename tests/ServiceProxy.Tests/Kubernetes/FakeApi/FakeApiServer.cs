@@ -90,7 +90,10 @@ public sealed class FakeApiServer : IAsyncDisposable
 
     public IEnumerable<RecordedRequest> RequestsFor(string resource, ApiVerb verb) => Requests.Where(r => r.Resource == resource && r.Verb == verb);
 
-    /// <summary>Starts on 127.0.0.1 with a free port, or on <paramref name="listenHandle"/> (a bound, listening socket fd, taken over).</summary>
+    /// <summary>
+    /// Starts on 127.0.0.1 with a free port (or <paramref name="port"/>), or on <paramref name="listenHandle"/>: a bound,
+    /// listening socket fd that Kestrel takes over (and closes), bound to 127.0.0.1:<paramref name="port"/>.
+    /// </summary>
     public static async Task<FakeApiServer> StartAsync(FakeApiStore? store = null, TestCertificates? certificates = null, ulong? listenHandle = null, int? port = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -118,8 +121,9 @@ public sealed class FakeApiServer : IAsyncDisposable
         var server = new FakeApiServer(app, store ?? new FakeApiStore(), certificates);
         app.Run(server.HandleAsync);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var boundPort = new Uri(address.Replace("[::]", "127.0.0.1").Replace("0.0.0.0", "127.0.0.1")).Port;
+        var boundPort = listenHandle is not null
+            ? port ?? throw new ArgumentException("a handed-over socket needs its port", nameof(port))
+            : new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         server.Url = new Uri($"{(certificates is null ? "http" : "https")}://127.0.0.1:{boundPort}");
         return server;
     }
