@@ -88,7 +88,8 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
     /// <summary>This node (<see cref="KubernetesSourceSettings.NodeName"/>), once listed.</summary>
     public Node? ThisNode => Nodes.GetValueOrDefault(_settings.NodeName);
 
-    public SourceCondition Condition()
+    /// <summary>Whether every resource's calls work, and if not what fails since when.</summary>
+    public SourceCondition CurrentCondition()
     {
         lock (_gate) return _condition;
     }

@@ -25,7 +25,8 @@ internal sealed class ObjectStore<TWire, TModel>(
 {
     private Dictionary<ObjectKey, TModel> _current = [];
     private Dictionary<ObjectKey, string> _rejected = [];
-    private readonly HashSet<string> _reported = [];
+    /// <summary>What was last reported per object (key, or display name when unkeyed): each distinct problem is logged once.</summary>
+    private readonly Dictionary<string, string> _reported = new(StringComparer.Ordinal);
     private volatile bool _listed;
 
     public string Resource => resource;
@@ -45,6 +46,7 @@ internal sealed class ObjectStore<TWire, TModel>(
         {
             var next = new Dictionary<ObjectKey, TModel>();
             var nextRejected = new Dictionary<ObjectKey, string>();
+            var reportedNow = new HashSet<string>(StringComparer.Ordinal);
             foreach (var item in items)
             {
                 var conversion = convert(item);
@@ -54,7 +56,7 @@ internal sealed class ObjectStore<TWire, TModel>(
                 }
                 else if (conversion.Rejection is { } reason)
                 {
-                    Report(item, conversion.Key, reason);
+                    reportedNow.Add(Report(item, conversion.Key, reason));
                     if (conversion.Key is { } rejectedKey)
                     {
                         nextRejected[rejectedKey] = reason;
@@ -63,6 +65,9 @@ internal sealed class ObjectStore<TWire, TModel>(
                     }
                 }
             }
+            // Forget the reports of objects that are gone or good now: the memory stays bounded by the objects.
+            foreach (var who in _reported.Keys.Where(who => !reportedNow.Contains(who)).ToList())
+                _reported.Remove(who);
             _current = next;
             _rejected = nextRejected;
             _listed = true;
@@ -79,6 +84,7 @@ internal sealed class ObjectStore<TWire, TModel>(
             {
                 case { Key: { } key, Value: { } value }:
                     _rejected.Remove(key);
+                    _reported.Remove(key.ToString());
                     _current[key] = value;
                     changed(key, value);
                     break;
@@ -103,6 +109,7 @@ internal sealed class ObjectStore<TWire, TModel>(
             if ((ApiObjectConversion.KeyOf(item, namespaced) ?? convert(item).Key) is not { } key)
                 return;
             _rejected.Remove(key);
+            _reported.Remove(key.ToString());
             if (_current.Remove(key))
                 changed(key, null);
         }
@@ -110,9 +117,16 @@ internal sealed class ObjectStore<TWire, TModel>(
 
     public void Condition(string? failure) => condition(resource, failure);
 
-    private void Report(ApiItem<TWire> item, ObjectKey? key, string reason)
+    /// <summary>Reports a rejection unless this very one (same resourceVersion, same reason) was reported; returns whom it concerns.</summary>
+    private string Report(ApiItem<TWire> item, ObjectKey? key, string reason)
     {
-        if (_reported.Add($"{key?.ToString() ?? item.Display}|{item.ResourceVersion}|{reason}"))
+        var who = key?.ToString() ?? item.Display;
+        var signature = $"{item.ResourceVersion}|{reason}";
+        if (!_reported.TryGetValue(who, out var last) || last != signature)
+        {
+            _reported[who] = signature;
             rejected(resource, key, $"{item.Display} (resourceVersion {item.ResourceVersion ?? "?"}): {reason}");
+        }
+        return who;
     }
 }

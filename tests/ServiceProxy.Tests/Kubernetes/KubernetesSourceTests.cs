@@ -302,6 +302,26 @@ public sealed class KubernetesSourceTests
     }
 
     [Test]
+    public async Task A_malformed_object_is_reported_once_not_again_at_every_relist()
+    {
+        PutService("good", 1, "10.244.1.1");
+        Store.Put(Services, ApiJson.Service("apps", "bad-ip", "10.96.300.3"));
+        var source = await StartAsync();
+
+        Store.Compact();
+        Store.EndWatches();
+        await source.UntilAsync(() => Relists(Services, "gone") == 1 && Store.OpenWatches(Services) == 1, "the Services relisted");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(source.Logs.Lines.Count(line => line.Contains("Skipped a malformed services")), Is.EqualTo(1));
+            Assert.That(source.Kubernetes.ObjectsRejected.Value(KubernetesMetrics.ResourceLabel(Services)), Is.EqualTo(1));
+            Assert.That(source.Source.RejectedObjects(), Has.Count.EqualTo(1), "still skipped, and still listed as such");
+            Assert.That(source.Served(), Is.EqualTo(new[] { ServedLine(1, "10.244.1.1") }));
+        });
+    }
+
+    [Test]
     public async Task A_rotated_token_file_is_read_again_after_a_401()
     {
         var directory = Directory.CreateTempSubdirectory("prt-token-");

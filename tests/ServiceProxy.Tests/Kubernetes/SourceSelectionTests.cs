@@ -74,6 +74,37 @@ public sealed class SourceSelectionTests
         }
     }
 
+    [Test]
+    [NonParallelizable]
+    public async Task Run_with_a_broken_kubeconfig_exits_2_with_the_reason_before_touching_the_kernel()
+    {
+        var directory = Directory.CreateTempSubdirectory("prt-cli-").FullName;
+        var error = Console.Error;
+        var captured = new StringWriter();
+        try
+        {
+            var kubeconfig = Path.Combine(directory, "config");
+            File.WriteAllText(kubeconfig, "current-context: a\ncontexts: [{name: a, context: {cluster: missing}}]\n");
+            Console.SetError(captured);
+
+            var exitCode = await Cli.CommandLine.RunAsync(["run", "--kubeconfig", kubeconfig, "--bpffs-root", Path.Combine(directory, "never-used"),
+                "--healthz-bind-address", "", "--metrics-bind-address", ""]);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(exitCode, Is.EqualTo(2));
+                Assert.That(captured.ToString().Trim(), Is.EqualTo(
+                    $"service-proxy: kubeconfig {kubeconfig}: contexts[0].context.cluster: no cluster named 'missing' (clusters defined: none)"));
+                Assert.That(Directory.Exists(Path.Combine(directory, "never-used")), Is.False, "nothing was loaded or pinned");
+            });
+        }
+        finally
+        {
+            Console.SetError(error);
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static readonly IEqualityComparer<SourceChoice> ChoiceComparer = EqualityComparer<SourceChoice>.Create(
         (a, b) => (a, b) switch
         {
