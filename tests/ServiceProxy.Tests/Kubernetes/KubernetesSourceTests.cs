@@ -308,6 +308,7 @@ public sealed class KubernetesSourceTests
         Store.Put(Services, ApiJson.Service("apps", "bad-ip", "10.96.300.3"));
         var source = await StartAsync();
 
+        Store.Put(Nodes, ApiJson.Node("node-c", "192.168.0.12")); // the version moves on past what the Service watch saw
         Store.Compact();
         Store.EndWatches();
         await source.UntilAsync(() => Relists(Services, "gone") == 1 && Store.OpenWatches(Services) == 1, "the Services relisted");

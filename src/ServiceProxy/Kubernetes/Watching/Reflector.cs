@@ -94,7 +94,8 @@ public sealed partial class Reflector<T> where T : class, IKubernetesObject
             {
                 RecordError(error);
                 LogContinueExpired(_logger, _resource.Name, pages, error.Message);
-                reason = "continue_expired";
+                // 410 on a first page is not an expired token, but the cure is the same: list again, gently.
+                reason = continueToken is null ? "gone" : "continue_expired";
                 expiredInARow++;
                 if (expiredInARow >= 2)
                     await Task.Delay(_settings.InitialBackoff, _time, cancellationToken).ConfigureAwait(false);
