@@ -96,12 +96,20 @@ internal sealed class ProxiedNode : IDisposable
 
     public IEnumerable<IPAddress> BackendAddresses(params int[] indexes) => indexes.Select(i => Topology.Backends[i].Address);
 
-    public DaemonProcess StartDaemon(params string[] extraArguments)
+    /// <summary>The work directory of this node (removed with it): kubeconfigs and other files a test needs.</summary>
+    public string WorkDirectory => _workDirectory!;
+
+    /// <summary>Starts a daemon reading the manifest directory, with <paramref name="extraArguments"/> added.</summary>
+    public DaemonProcess StartDaemon(params string[] extraArguments) => StartDaemon(null, extraArguments);
+
+    /// <param name="sourceArguments">How the daemon finds its Services: the manifest directory when null (e.g. <c>--kubeconfig FILE</c>).</param>
+    /// <param name="extraArguments">Added after the common arguments (e.g. the socket-LB options).</param>
+    public DaemonProcess StartDaemon(IReadOnlyList<string>? sourceArguments, params string[] extraArguments)
     {
         string[] arguments =
         [
             "run",
-            "--manifest-dir", Manifests.Path,
+            .. sourceArguments ?? ["--manifest-dir", Manifests.Path],
             "--bpffs-root", PinRoot,
             "--workload-interfaces", WorkloadInterfacePattern,
             "--healthz-bind-address", HealthzEndpoint.ToString(),

@@ -23,6 +23,11 @@ public static class CommandLine
 
         run options:
           --config FILE                 YAML config; keys are the camelCase option names
+          --source auto|kubernetes|manifest  default auto: Kubernetes with --kubeconfig, KUBECONFIG or in a pod,
+                                        the manifest directory with --manifest-dir
+          --kubeconfig FILE             kubeconfig of the Kubernetes API source (default: KUBECONFIG, then in-cluster)
+          --service-proxy-name NAME     serve only Services labelled service.kubernetes.io/service-proxy-name=NAME
+          --api-timeout DURATION        API request timeout, default 30s
           --manifest-dir DIR            directory of Service/EndpointSlice manifests (watched)
           --hostname-override NAME      this node's name
           --healthz-bind-address IP:PORT  default 0.0.0.0:10256 (empty disables)
@@ -65,6 +70,11 @@ public static class CommandLine
             Console.Error.WriteLine($"service-proxy: {error.Message}");
             return 2;
         }
+        catch (Kubernetes.Config.ClusterConfigException error)
+        {
+            Console.Error.WriteLine($"service-proxy: {error.Message}");
+            return 2;
+        }
         catch (BpfException error)
         {
             Console.Error.WriteLine($"service-proxy: {error.Message}");
@@ -89,7 +99,8 @@ public static class CommandLine
 
         var metrics = new ProxyMetrics();
         var health = new HealthState(TimeProvider.System, options.SyncPeriod);
-        using var daemon = new ProxyDaemon(options, loggers, metrics, health);
+        var source = Sources.ServiceSources.Create(options, Environment.GetEnvironmentVariable, loggers, metrics, health);
+        using var daemon = new ProxyDaemon(options, loggers, metrics, health, source);
         using var stop = new CancellationTokenSource();
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });

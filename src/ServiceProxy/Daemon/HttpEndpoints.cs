@@ -35,10 +35,14 @@ public static class HttpEndpoints
 
     private static IResult Status(bool ok, HealthState health)
     {
+        var source = health.Source;
         var body = JsonSerializer.Serialize(new Dictionary<string, string?>
         {
             ["lastUpdated"] = health.LastSync?.ToString("O"),
             ["currentTime"] = health.Now.ToString("O"),
+            ["source"] = source.Degraded ? "degraded" : "ok",
+            ["sourceDegradedSince"] = source.Since?.ToString("O"),
+            ["sourceReason"] = source.Reason,
         });
         return Results.Text(body, "application/json", statusCode: ok ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }

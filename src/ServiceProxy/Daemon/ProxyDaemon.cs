@@ -26,12 +26,14 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly ILogger _logger;
     private readonly ChangeTracker _tracker = new();
     private CoreDataplane? _dataplane;
-    private IServiceSource? _source;
+    private readonly IServiceSource _source;
     private Syncer? _syncer;
     private bool _cidrsWritten;
 
-    public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health)
+    /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
+    public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
     {
+        _source = source;
         _options = options;
         _loggers = loggers;
         _logger = loggers.CreateLogger<ProxyDaemon>();
@@ -52,7 +54,6 @@ public sealed partial class ProxyDaemon : IDisposable
             _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
 
         _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>());
-        _source = CreateSource();
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
@@ -124,13 +125,6 @@ public sealed partial class ProxyDaemon : IDisposable
             LogCidrFailed(_logger, error.Message);
             return false;
         }
-    }
-
-    private IServiceSource CreateSource()
-    {
-        if (_options.ManifestDir is { } dir)
-            return new ManifestDirectorySource(dir, _loggers.CreateLogger<ManifestDirectorySource>(), Metrics);
-        throw new OptionException("--manifest-dir", "no source configured: give a directory of Service/EndpointSlice manifests");
     }
 
     public void Dispose()

@@ -41,6 +41,7 @@ public sealed class ProxyMetrics
     public MetricGauge Services { get; } = new();
     public MetricGauge SocketLbHooks { get; } = new();
     public MetricCounter SocketLbErrors { get; } = new();
+    public Kubernetes.KubernetesMetrics Kubernetes { get; } = new();
 
     public string Render(IReadOnlyDictionary<CounterReason, ulong>? dataplaneCounters)
     {
@@ -60,6 +61,7 @@ public sealed class ProxyMetrics
         Gauge(text, "proxyreplacement_services", "Services in the current snapshot.", Services.Value);
         Gauge(text, "proxyreplacement_socket_lb_hooks", "Socket hooks (connect-time balancing) attached by this daemon.", SocketLbHooks.Value);
         Counter(text, "proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks.", ("", SocketLbErrors.Value));
+        Kubernetes.Render(text);
         if (dataplaneCounters is not null)
         {
             Counter(text, "proxyreplacement_dataplane_packets_total", "Packets by dataplane verdict reason.",
@@ -69,7 +71,7 @@ public sealed class ProxyMetrics
         return text.ToString();
     }
 
-    private static void Counter(StringBuilder text, string name, string help, params (string Labels, long Value)[] samples)
+    internal static void Counter(StringBuilder text, string name, string help, params (string Labels, long Value)[] samples)
     {
         text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
         text.Append("# TYPE ").Append(name).Append(" counter\n");
@@ -78,7 +80,7 @@ public sealed class ProxyMetrics
                 .Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
     }
 
-    private static void Gauge(StringBuilder text, string name, string help, double value)
+    internal static void Gauge(StringBuilder text, string name, string help, double value)
     {
         text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
         text.Append("# TYPE ").Append(name).Append(" gauge\n");

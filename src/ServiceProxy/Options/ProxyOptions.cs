@@ -15,6 +15,18 @@ public sealed record ProxyOptions
     /// <summary>The source: a directory of Service/EndpointSlice manifests (the embedded default).</summary>
     public string? ManifestDir { get; init; }
 
+    /// <summary>Which source to use (<c>--source</c>); see <see cref="Sources.SourceSelection"/>.</summary>
+    public SourceKind Source { get; init; } = SourceKind.Auto;
+
+    /// <summary>The kubeconfig of the Kubernetes source (kube-proxy <c>--kubeconfig</c>); null: <c>KUBECONFIG</c>, then in-cluster.</summary>
+    public string? Kubeconfig { get; init; }
+
+    /// <summary>kube-proxy's <c>service.kubernetes.io/service-proxy-name</c>: serve only Services labelled with it.</summary>
+    public string? ServiceProxyName { get; init; }
+
+    /// <summary>How long an API request may take to answer (a list: to complete).</summary>
+    public TimeSpan ApiTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>This node's name (kube-proxy <c>--hostname-override</c>).</summary>
     public string HostnameOverride { get; init; } = Environment.MachineName;
 

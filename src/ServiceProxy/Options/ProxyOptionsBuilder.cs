@@ -18,6 +18,10 @@ public static class ProxyOptionsBuilder
     private static readonly Dictionary<string, Func<ProxyOptions, string, string, ProxyOptions>> Setters = new()
     {
         ["manifest-dir"] = (o, _, v) => o with { ManifestDir = v },
+        ["source"] = (o, n, v) => o with { Source = Source(n, v) },
+        ["kubeconfig"] = (o, n, v) => o with { Kubeconfig = Path.GetFullPath(NonEmpty(n, v)) },
+        ["service-proxy-name"] = (o, n, v) => o with { ServiceProxyName = LabelValue(n, v) },
+        ["api-timeout"] = (o, n, v) => o with { ApiTimeout = Positive(n, Duration(n, v)) },
         ["hostname-override"] = (o, n, v) => o with { HostnameOverride = NonEmpty(n, v) },
         ["healthz-bind-address"] = (o, n, v) => o with { HealthzBindAddress = BindAddress(n, v) },
         ["metrics-bind-address"] = (o, n, v) => o with { MetricsBindAddress = BindAddress(n, v) },
@@ -135,6 +139,14 @@ public static class ProxyOptionsBuilder
         if (options.SyncPeriod < options.MinSyncInterval)
             throw new OptionException("--sync-period",
                 $"{options.SyncPeriod} is shorter than --min-sync-interval {options.MinSyncInterval}; it must be at least as long");
+        if (options.Source == SourceKind.Manifest && options.ManifestDir is null)
+            throw new OptionException("--source", "manifest needs --manifest-dir DIR");
+        if (options.Source == SourceKind.Kubernetes && options.ManifestDir is not null)
+            throw new OptionException("--manifest-dir", "not used with --source kubernetes; remove one of them");
+        if (options.Source == SourceKind.Manifest && options.Kubeconfig is not null)
+            throw new OptionException("--kubeconfig", "not used with --source manifest; remove one of them");
+        if (options.Source == SourceKind.Auto && options.ManifestDir is not null && options.Kubeconfig is not null)
+            throw new OptionException("--source", "both --kubeconfig and --manifest-dir are given: choose with --source kubernetes|manifest");
         if (options.ManifestDir is { } dir && !Directory.Exists(dir))
             throw new OptionException("--manifest-dir", $"directory '{dir}' does not exist");
         if (options.CgroupPath is { } cgroup && !File.Exists(Path.Combine(cgroup, "cgroup.procs")))
@@ -217,6 +229,26 @@ public static class ProxyOptionsBuilder
         "enabled" => SocketLbMode.Enabled,
         _ => throw new OptionException(name, $"'{value}' is not a socket LB mode; accepted: disabled, tcp (TCP only), enabled (TCP and UDP)"),
     };
+
+    private static SourceKind Source(string name, string value) => value switch
+    {
+        "auto" => SourceKind.Auto,
+        "kubernetes" => SourceKind.Kubernetes,
+        "manifest" => SourceKind.Manifest,
+        _ => throw new OptionException(name, $"'{value}' is not a source; accepted: auto, kubernetes, manifest"),
+    };
+
+    /// <summary>A Kubernetes label value: at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric.</summary>
+    private static string LabelValue(string name, string value)
+    {
+        if (value.Length is > 0 and <= 63 && char.IsAsciiLetterOrDigit(value[0]) && char.IsAsciiLetterOrDigit(value[^1]) &&
+            value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            return value;
+        throw new OptionException(name, $"'{value}' is not a label value (1-63 letters, digits, '-', '_' or '.', alphanumeric at both ends)");
+    }
+
+    private static TimeSpan Positive(string name, TimeSpan value) =>
+        value > TimeSpan.Zero ? value : throw new OptionException(name, "must be longer than 0 (e.g. 30s)");
 
     private static bool Bool(string name, string value) => value.ToLowerInvariant() switch
     {

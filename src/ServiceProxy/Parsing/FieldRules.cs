@@ -14,12 +14,12 @@ internal static class FieldRules
     public static IPAddress IpAddress(string? text, string path)
     {
         if (string.IsNullOrEmpty(text))
-            throw new ManifestValidationException($"{path}: an IP address is required");
+            throw new ObjectValidationException($"{path}: an IP address is required");
         if (text.Contains(':'))
         {
             if (!text.Contains('%') && IPAddress.TryParse(text, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6)
                 return v6;
-            throw new ManifestValidationException($"{path}: '{text}' is not a valid IP address");
+            throw new ObjectValidationException($"{path}: '{text}' is not a valid IP address");
         }
         var parts = text.Split('.');
         var bytes = new byte[4];
@@ -32,15 +32,15 @@ internal static class FieldRules
             if (valid)
                 bytes[i] = byte.Parse(part);
         }
-        return valid ? new IPAddress(bytes) : throw new ManifestValidationException($"{path}: '{text}' is not a valid IP address");
+        return valid ? new IPAddress(bytes) : throw new ObjectValidationException($"{path}: '{text}' is not a valid IP address");
     }
 
     public static int Port(int? value, string path)
     {
         if (value is null)
-            throw new ManifestValidationException($"{path}: a port number is required");
+            throw new ObjectValidationException($"{path}: a port number is required");
         if (value is < 1 or > 65535)
-            throw new ManifestValidationException($"{path}: {value} is out of range 1-65535");
+            throw new ObjectValidationException($"{path}: {value} is out of range 1-65535");
         return value.Value;
     }
 
@@ -50,16 +50,16 @@ internal static class FieldRules
         "TCP" => Model.Protocol.Tcp,
         "UDP" => Model.Protocol.Udp,
         "SCTP" => Model.Protocol.Sctp,
-        _ => throw new ManifestValidationException($"{path}: unknown protocol '{text}' (expected TCP, UDP or SCTP)"),
+        _ => throw new ObjectValidationException($"{path}: unknown protocol '{text}' (expected TCP, UDP or SCTP)"),
     };
 
     public static string ObjectName(string? name, string path)
     {
         if (string.IsNullOrEmpty(name))
-            throw new ManifestValidationException($"{path}: a name is required");
+            throw new ObjectValidationException($"{path}: a name is required");
         if (name.Length > 253 || !name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.') ||
             !char.IsAsciiLetterOrDigit(name[0]) || !char.IsAsciiLetterOrDigit(name[^1]))
-            throw new ManifestValidationException($"{path}: '{name}' is not a valid name (lowercase letters, digits, '-' and '.')");
+            throw new ObjectValidationException($"{path}: '{name}' is not a valid name (lowercase letters, digits, '-' and '.')");
         return name;
     }
 
@@ -68,7 +68,7 @@ internal static class FieldRules
     {
         if (name.Length is 0 or > 63 || !name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') ||
             name[0] == '-' || name[^1] == '-')
-            throw new ManifestValidationException($"{path}: '{name}' is not a valid DNS label");
+            throw new ObjectValidationException($"{path}: '{name}' is not a valid DNS label");
         return name;
     }
 
@@ -77,7 +77,7 @@ internal static class FieldRules
     {
         if (name.Length is 0 or > 15 || !name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') ||
             !name.Any(char.IsAsciiLetterLower) || name[0] == '-' || name[^1] == '-' || name.Contains("--"))
-            throw new ManifestValidationException(
+            throw new ObjectValidationException(
                 $"{path}: '{name}' is not a valid port name (1-15 lowercase letters, digits and '-', at least one letter)");
         return name;
     }

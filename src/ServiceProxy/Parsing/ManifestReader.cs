@@ -80,7 +80,7 @@ public sealed class ManifestReader
         {
             kind = root.String("kind", "kind");
         }
-        catch (ManifestValidationException error)
+        catch (ObjectValidationException error)
         {
             _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, null, null, null, error.Message));
             return;
@@ -93,7 +93,7 @@ public sealed class ManifestReader
             {
                 items = root.Sequence("items", "items");
             }
-            catch (ManifestValidationException error)
+            catch (ObjectValidationException error)
             {
                 _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, null, "List", null, error.Message));
                 return;
@@ -122,20 +122,20 @@ public sealed class ManifestReader
 
             var apiVersion = root.String("apiVersion", "apiVersion");
             var expectedApiVersion = kind == "Service" ? "v1" : "discovery.k8s.io/v1";
-            var metadata = root.Mapping("metadata", "metadata") ?? throw new ManifestValidationException("metadata: required");
+            var metadata = root.Mapping("metadata", "metadata") ?? throw new ObjectValidationException("metadata: required");
             var rawName = metadata.String("name", "metadata.name");
             var @namespace = metadata.String("namespace", "metadata.namespace") ?? DefaultNamespace;
             objectName = $"{@namespace}/{rawName ?? "<unnamed>"}";
-            FieldRules.DnsLabel(@namespace, "metadata.namespace");
+            ObjectMetaRules.Namespace(@namespace);
             var name = FieldRules.ObjectName(rawName, "metadata.name");
             if (apiVersion != expectedApiVersion)
-                throw new ManifestValidationException($"apiVersion: '{apiVersion}' is not supported for {kind} (expected {expectedApiVersion})");
-            var labels = ParseLabels(metadata);
+                throw new ObjectValidationException($"apiVersion: '{apiVersion}' is not supported for {kind} (expected {expectedApiVersion})");
+            var labels = ObjectMetaRules.Labels(ReadLabels(metadata));
 
             var key = new ObjectKey(@namespace, name);
             var location = itemIndex is { } item ? $"{filePath} document {documentIndex} item {item}" : $"{filePath} document {documentIndex}";
             if (_seen.TryGetValue((kind, key), out var firstLocation))
-                throw new ManifestValidationException($"duplicate {kind} (first defined at {firstLocation}); skipped");
+                throw new ObjectValidationException($"duplicate {kind} (first defined at {firstLocation}); skipped");
 
             if (kind == "Service")
             {
@@ -149,26 +149,26 @@ public sealed class ManifestReader
             }
             _seen[(kind, key)] = location;
         }
-        catch (ManifestValidationException error)
+        catch (ObjectValidationException error)
         {
             _diagnostics.Add(new ManifestDiagnostic(filePath, documentIndex, itemIndex, kind, objectName, error.Message));
         }
     }
 
-    private static Labels ParseLabels(YamlMappingNode metadata)
+    private static Dictionary<string, string>? ReadLabels(YamlMappingNode metadata)
     {
         var labels = metadata.Mapping("labels", "metadata.labels");
         if (labels is null)
-            return Labels.Empty;
-        var pairs = new List<KeyValuePair<string, string>>();
+            return null;
+        var pairs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (keyNode, valueNode) in labels.Children)
         {
             if (keyNode is not YamlScalarNode { Value: { Length: > 0 } key })
-                throw new ManifestValidationException("metadata.labels: keys must be non-empty strings");
+                throw new ObjectValidationException("metadata.labels: keys must be non-empty strings");
             if (valueNode is not YamlScalarNode value)
-                throw new ManifestValidationException($"metadata.labels.{key}: expected a string");
-            pairs.Add(new(key, value.Value ?? ""));
+                throw new ObjectValidationException($"metadata.labels.{key}: expected a string");
+            pairs[key] = value.Value ?? "";
         }
-        return Labels.From(pairs);
+        return pairs;
     }
 }

@@ -22,7 +22,7 @@ internal static class YamlNodes
         {
             null => null,
             YamlMappingNode mapping => mapping,
-            _ => throw new ManifestValidationException($"{path}: expected an object"),
+            _ => throw new ObjectValidationException($"{path}: expected an object"),
         };
 
     public static IReadOnlyList<YamlNode> Sequence(this YamlMappingNode parent, string key, string path) =>
@@ -30,7 +30,7 @@ internal static class YamlNodes
         {
             null => [],
             YamlSequenceNode sequence => sequence.Children.ToList(),
-            _ => throw new ManifestValidationException($"{path}: expected a list"),
+            _ => throw new ObjectValidationException($"{path}: expected a list"),
         };
 
     public static string? String(this YamlMappingNode parent, string key, string path) =>
@@ -38,7 +38,7 @@ internal static class YamlNodes
         {
             null => null,
             YamlScalarNode scalar => scalar.Value,
-            _ => throw new ManifestValidationException($"{path}: expected a string"),
+            _ => throw new ObjectValidationException($"{path}: expected a string"),
         };
 
     public static int? Integer(this YamlMappingNode parent, string key, string path)
@@ -49,7 +49,7 @@ internal static class YamlNodes
         if (node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any } scalar &&
             int.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
             return value;
-        throw new ManifestValidationException($"{path}: expected an integer, got {Describe(node)}");
+        throw new ObjectValidationException($"{path}: expected an integer, got {Describe(node)}");
     }
 
     public static bool? Boolean(this YamlMappingNode parent, string key, string path)
@@ -67,7 +67,7 @@ internal static class YamlNodes
                     return false;
             }
         }
-        throw new ManifestValidationException($"{path}: expected true or false, got {Describe(node)}");
+        throw new ObjectValidationException($"{path}: expected true or false, got {Describe(node)}");
     }
 
     /// <summary>An int-or-string field: a plain integer scalar is a number, anything else a string.</summary>
@@ -77,7 +77,7 @@ internal static class YamlNodes
         if (node is null)
             return null;
         if (node is not YamlScalarNode scalar)
-            throw new ManifestValidationException($"{path}: expected a number or a name");
+            throw new ObjectValidationException($"{path}: expected a number or a name");
         if (scalar.Style is ScalarStyle.Plain or ScalarStyle.Any &&
             int.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
             return (number, null);

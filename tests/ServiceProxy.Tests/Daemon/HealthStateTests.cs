@@ -93,4 +93,26 @@ public sealed class HealthStateTests
         time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(6));
         Assert.That(health.Healthy, Is.False);
     }
+
+    [Test]
+    public void A_degraded_source_is_reported_but_changes_neither_health_nor_readiness()
+    {
+        var time = new FakeTimeProvider(Start);
+        var health = new HealthState(time, SyncPeriod);
+        health.RecordSync();
+        var since = time.GetUtcNow();
+
+        health.ReportSource(SourceCondition.Failing("services: watch services: connection refused", since));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(health.Source.Degraded, Is.True);
+            Assert.That(health.Source.Reason, Is.EqualTo("services: watch services: connection refused"));
+            Assert.That(health.Source.Since, Is.EqualTo(since));
+            Assert.That(health.Healthy, Is.True, "a liveness probe must not kill a proxy whose API server is down");
+            Assert.That(health.Ready, Is.True);
+        });
+        health.ReportSource(SourceCondition.Ok);
+        Assert.That(health.Source.Degraded, Is.False);
+    }
 }

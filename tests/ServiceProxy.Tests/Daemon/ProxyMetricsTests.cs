@@ -11,7 +11,10 @@ public sealed class ProxyMetricsTests
     [Test]
     public void Every_family_has_help_and_type_before_its_samples_and_appears_once()
     {
-        var text = new ProxyMetrics().Render(new Dictionary<CounterReason, ulong> { [CounterReason.NatNewFlow] = 1 });
+        var metrics = new ProxyMetrics();
+        metrics.Kubernetes.Enabled = true;
+        metrics.Kubernetes.Relists.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("services", "reason", "gone"));
+        var text = metrics.Render(new Dictionary<CounterReason, ulong> { [CounterReason.NatNewFlow] = 1 });
 
         Assert.That(text, Does.EndWith("\n"));
         var declared = new Dictionary<string, string>();
@@ -134,5 +137,33 @@ public sealed class ProxyMetricsTests
 
         Assert.That(gauge.Value, Is.EqualTo(-2.5));
         Assert.That(counter.Value, Is.EqualTo(5));
+    }
+
+    [Test]
+    public void The_kubernetes_families_appear_once_the_source_runs_with_their_labels()
+    {
+        var metrics = new ProxyMetrics();
+        var before = metrics.Render(null);
+        var kubernetes = metrics.Kubernetes;
+        kubernetes.Enabled = true;
+        kubernetes.Relists.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("services", "reason", "initial"));
+        kubernetes.Relists.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("services", "reason", "gone"), 2);
+        kubernetes.WatchRestarts.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("nodes", "reason", "dropped"));
+        kubernetes.RequestErrors.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("endpointslices", "code", "429"));
+        kubernetes.ObjectsRejected.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabel("services"));
+        kubernetes.ApiUp.Set(1);
+
+        var lines = Lines(metrics.Render(null));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before, Does.Not.Contain("kubernetes"), "a manifest-directory daemon shows no Kubernetes families");
+            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_relists_total{resource=\"services\",reason=\"gone\"} 2"));
+            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_relists_total{resource=\"services\",reason=\"initial\"} 1"));
+            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_watch_restarts_total{resource=\"nodes\",reason=\"dropped\"} 1"));
+            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_request_errors_total{resource=\"endpointslices\",code=\"429\"} 1"));
+            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_objects_rejected_total{resource=\"services\"} 1"));
+            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_api_up 1"));
+        });
     }
 }

@@ -78,6 +78,10 @@ public sealed class ProxyOptionsBuilderTests
         ("conntrack-map-size", "67108864", o => o.MapSizes.Conntrack.ToString(), "67108864"),
         ("socket-reverse-map-size", "4096", o => o.MapSizes.SocketReverse.ToString(), "4096"),
         ("cleanup", "true", o => o.Cleanup.ToString(), "True"),
+        ("source", "kubernetes", o => o.Source.ToString(), "Kubernetes"),
+        ("kubeconfig", "/etc/kube/config", o => o.Kubeconfig, "/etc/kube/config"),
+        ("service-proxy-name", "bpf-proxy.v2", o => o.ServiceProxyName, "bpf-proxy.v2"),
+        ("api-timeout", "5s", o => o.ApiTimeout.ToString(), TimeSpan.FromSeconds(5).ToString()),
     ];
 
     private static IEnumerable<TestCaseData> FlagCases() =>
@@ -464,5 +468,41 @@ public sealed class ProxyOptionsBuilderTests
         var config = ConfigFile("minSyncInterval: 1m\n");
 
         Assert.That(Rejects("--config", config).Option, Is.EqualTo("--sync-period"));
+    }
+
+    [TestCase("--source", "k8s", "'k8s' is not a source; accepted: auto, kubernetes, manifest")]
+    [TestCase("--service-proxy-name", "-bad", "'-bad' is not a label value")]
+    [TestCase("--service-proxy-name", "has space", "'has space' is not a label value")]
+    [TestCase("--api-timeout", "0s", "must be longer than 0")]
+    [TestCase("--kubeconfig", "", "must not be empty")]
+    public void A_bad_kubernetes_option_is_rejected(string flag, string value, string problem)
+    {
+        var error = Assert.Throws<OptionException>(() => Build(flag, value));
+
+        Assert.That(error!.Message, Does.StartWith($"invalid option {flag}: {problem}"));
+    }
+
+    [Test]
+    public void Source_options_that_contradict_each_other_are_rejected()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => Build("--source", "manifest"),
+                Throws.TypeOf<OptionException>().With.Message.EqualTo("invalid option --source: manifest needs --manifest-dir DIR"));
+            Assert.That(() => Build("--source", "kubernetes", "--manifest-dir", _directory),
+                Throws.TypeOf<OptionException>().With.Message.StartWith("invalid option --manifest-dir: not used with --source kubernetes"));
+            Assert.That(() => Build("--source", "manifest", "--manifest-dir", _directory, "--kubeconfig", "/k"),
+                Throws.TypeOf<OptionException>().With.Message.StartWith("invalid option --kubeconfig: not used with --source manifest"));
+            Assert.That(() => Build("--manifest-dir", _directory, "--kubeconfig", "/k"),
+                Throws.TypeOf<OptionException>().With.Message.StartWith("invalid option --source: both --kubeconfig and --manifest-dir are given"));
+        });
+    }
+
+    [Test]
+    public void A_relative_kubeconfig_path_is_made_absolute()
+    {
+        var options = Build("--kubeconfig", "conf/kubeconfig");
+
+        Assert.That(options.Kubeconfig, Is.EqualTo(Path.Combine(Environment.CurrentDirectory, "conf/kubeconfig")));
     }
 }

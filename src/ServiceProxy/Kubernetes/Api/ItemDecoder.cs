@@ -1,0 +1,99 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
+
+namespace ProxyReplacement.ServiceProxy.Kubernetes.Api;
+
+/// <summary>
+/// Decodes one raw object into its wire type. A JSON shape error (a port that is a string, a list that
+/// is an object) becomes the item's <see cref="ApiItem{T}.Error"/> with the field path, so the object
+/// is reported and skipped while the rest of the page or stream is used.
+/// </summary>
+internal static partial class ItemDecoder
+{
+    public static ApiItem<T> Decode<T>(JsonElement element, JsonTypeInfo<T> typeInfo) where T : class
+    {
+        var (ns, name, resourceVersion) = Identity(element);
+        if (element.ValueKind != JsonValueKind.Object)
+            return new ApiItem<T>(ns, name, resourceVersion, null, $"expected an object, got {element.ValueKind}");
+        try
+        {
+            var value = element.Deserialize(typeInfo);
+            return new ApiItem<T>(ns, name, resourceVersion, value, value is null ? "the object is null" : null);
+        }
+        catch (JsonException error)
+        {
+            return new ApiItem<T>(ns, name, resourceVersion, null, Describe(error, element, typeInfo));
+        }
+    }
+
+    /// <summary>
+    /// "spec.ports[0].port: expected an integer, got 'eighty'", the manifest reader's wording: the expected
+    /// type from the source-generated metadata along the failing path, the value found from the JSON.
+    /// </summary>
+    public static string Describe<T>(JsonException error, JsonElement element, JsonTypeInfo<T> typeInfo)
+    {
+        var path = (error.Path ?? "$").TrimStart('$').TrimStart('.');
+        JsonTypeInfo? info = typeInfo;
+        JsonElement? value = element;
+        foreach (Match segment in PathSegment().Matches(path))
+        {
+            if (segment.Groups["index"].Success)
+            {
+                var index = int.Parse(segment.Groups["index"].Value, System.Globalization.CultureInfo.InvariantCulture);
+                info = info?.ElementType is { } elementType ? info.Options.GetTypeInfo(elementType) : null;
+                value = value is { ValueKind: JsonValueKind.Array } array && index < array.GetArrayLength() ? array[index] : null;
+            }
+            else
+            {
+                var name = segment.Groups["name"].Value;
+                info = info?.Properties.FirstOrDefault(p => p.Name == name) is { } property ? info.Options.GetTypeInfo(property.PropertyType) : null;
+                value = value is { ValueKind: JsonValueKind.Object } parent && parent.TryGetProperty(name, out var child) ? child : null;
+            }
+        }
+        var reason = info is null || value is null
+            ? error.Message.Split(" Path:")[0]
+            : $"expected {Expected(info)}, got {Found(value.Value)}";
+        return path.Length == 0 ? reason : $"{path}: {reason}";
+    }
+
+    private static string Expected(JsonTypeInfo info)
+    {
+        var type = Nullable.GetUnderlyingType(info.Type) ?? info.Type;
+        return type switch
+        {
+            _ when type == typeof(int) || type == typeof(long) => "an integer",
+            _ when type == typeof(bool) => "true or false",
+            _ when type == typeof(string) => "a string",
+            _ when type == typeof(Objects.IntOrString) => "a number or a name",
+            _ => info.Kind switch
+            {
+                JsonTypeInfoKind.Enumerable => "a list",
+                JsonTypeInfoKind.Dictionary => "an object of strings",
+                _ => "an object",
+            },
+        };
+    }
+
+    private static string Found(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => $"'{value.GetString()}'",
+        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+        JsonValueKind.Array => "a list",
+        JsonValueKind.Object => "an object",
+        _ => "null",
+    };
+
+    private static (string? Namespace, string? Name, string? ResourceVersion) Identity(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("metadata", out var metadata) || metadata.ValueKind != JsonValueKind.Object)
+            return (null, null, null);
+        return (StringField(metadata, "namespace"), StringField(metadata, "name"), StringField(metadata, "resourceVersion"));
+    }
+
+    private static string? StringField(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    [GeneratedRegex(@"(?<name>[^.\[\]]+)|\[(?<index>\d+)\]", RegexOptions.CultureInvariant)]
+    private static partial Regex PathSegment();
+}

@@ -1,0 +1,115 @@
+using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
+using ProxyReplacement.ServiceProxy.Model;
+
+namespace ProxyReplacement.ServiceProxy.Parsing;
+
+/// <summary>
+/// The Kubernetes rules for a <c>v1 Service</c> spec, shared by the manifest reader (YAML read into the
+/// wire types by <see cref="ServiceParser"/>) and the API source (JSON decoded into them): one set of
+/// rules, one set of messages. Returns null for Services the proxy does not handle (headless,
+/// ExternalName): those are valid, just not ours.
+/// </summary>
+internal static class ServiceRules
+{
+    public const int MaxSessionAffinityTimeoutSeconds = 86400;
+
+    public static Service? ToModel(ServiceSpec? spec, string @namespace, string name, Labels labels)
+    {
+        if (spec is null)
+            throw new ObjectValidationException("spec: required");
+
+        ServiceType type;
+        switch (spec.Type)
+        {
+            case null or "ClusterIP":
+                type = ServiceType.ClusterIP;
+                break;
+            case "NodePort":
+                type = ServiceType.NodePort;
+                break;
+            case "LoadBalancer":
+                type = ServiceType.LoadBalancer;
+                break;
+            case "ExternalName":
+                return null;
+            default:
+                throw new ObjectValidationException(
+                    $"spec.type: unknown type '{spec.Type}' (expected ClusterIP, NodePort, LoadBalancer or ExternalName)");
+        }
+
+        var clusterIP = spec.ClusterIP;
+        var clusterIPTexts = spec.ClusterIPs ?? [];
+        if (clusterIP == "None" || (string.IsNullOrEmpty(clusterIP) && clusterIPTexts is ["None", ..]))
+            return null; // headless: DNS only, nothing to proxy
+        if (!string.IsNullOrEmpty(clusterIP) && clusterIPTexts.Count > 0 && clusterIPTexts[0] != clusterIP)
+            throw new ObjectValidationException($"spec.clusterIPs[0]: '{clusterIPTexts[0]}' differs from spec.clusterIP '{clusterIP}'");
+        var clusterIPs = clusterIPTexts.Count > 0
+            ? clusterIPTexts.Select((text, i) => FieldRules.IpAddress(text, $"spec.clusterIPs[{i}]")).ToList()
+            : !string.IsNullOrEmpty(clusterIP)
+                ? [FieldRules.IpAddress(clusterIP, "spec.clusterIP")]
+                : throw new ObjectValidationException("spec.clusterIP: not set (the proxy needs the allocated ClusterIP; a manifest must carry it)");
+        if (clusterIPs.Count > 2 || clusterIPs.DistinctBy(ip => ip.AddressFamily).Count() != clusterIPs.Count)
+            throw new ObjectValidationException("spec.clusterIPs: at most one address per IP family");
+
+        var ports = Ports(spec.Ports ?? []);
+        var (affinity, timeout) = SessionAffinityOf(spec);
+        var internalPolicy = TrafficPolicyOf(spec.InternalTrafficPolicy, "spec.internalTrafficPolicy");
+        var externalPolicy = TrafficPolicyOf(spec.ExternalTrafficPolicy, "spec.externalTrafficPolicy");
+
+        return new Service(@namespace, name, labels, type, clusterIPs.ToEquatableList(), ports.ToEquatableList(),
+            affinity, timeout, internalPolicy, externalPolicy);
+    }
+
+    private static List<ServicePort> Ports(IReadOnlyList<ServicePortSpec?> specs)
+    {
+        var ports = new List<ServicePort>();
+        for (var i = 0; i < specs.Count; i++)
+        {
+            var path = $"spec.ports[{i}]";
+            var spec = specs[i] ?? throw new ObjectValidationException($"{path}: expected an object");
+            var name = spec.Name ?? "";
+            if (name.Length > 0)
+                FieldRules.DnsLabel(name, $"{path}.name");
+            else if (specs.Count > 1)
+                throw new ObjectValidationException($"{path}.name: required when a Service has more than one port");
+            var protocol = FieldRules.Protocol(spec.Protocol, $"{path}.protocol");
+            var port = FieldRules.Port(spec.Port, $"{path}.port");
+            var targetPort = spec.TargetPort switch
+            {
+                null => TargetPort.FromNumber(port), // Kubernetes defaults targetPort to port
+                { Number: { } number } => TargetPort.FromNumber(FieldRules.Port(number, $"{path}.targetPort")),
+                { Text: var text } => TargetPort.FromName(FieldRules.PortName(text ?? "", $"{path}.targetPort")),
+            };
+            int? nodePort = spec.NodePort is null or 0 ? null : FieldRules.Port(spec.NodePort, $"{path}.nodePort");
+
+            if (ports.Any(other => other.Name == name))
+                throw new ObjectValidationException($"{path}.name: duplicate port name '{name}'");
+            if (ports.Any(other => other.Port == port && other.Protocol == protocol))
+                throw new ObjectValidationException($"{path}: duplicate port {port}/{protocol}");
+            ports.Add(new ServicePort(name, protocol, port, targetPort, nodePort));
+        }
+        return ports;
+    }
+
+    private static (SessionAffinity, int) SessionAffinityOf(ServiceSpec spec)
+    {
+        var affinity = spec.SessionAffinity switch
+        {
+            null or "None" => SessionAffinity.None,
+            "ClientIP" => SessionAffinity.ClientIP,
+            var text => throw new ObjectValidationException($"spec.sessionAffinity: unknown value '{text}' (expected None or ClientIP)"),
+        };
+        const string timeoutPath = "spec.sessionAffinityConfig.clientIP.timeoutSeconds";
+        var timeout = spec.SessionAffinityConfig?.ClientIP?.TimeoutSeconds;
+        if (timeout is < 1 or > MaxSessionAffinityTimeoutSeconds)
+            throw new ObjectValidationException($"{timeoutPath}: {timeout} is out of range 1-{MaxSessionAffinityTimeoutSeconds}");
+        return (affinity, timeout ?? Service.DefaultSessionAffinityTimeoutSeconds);
+    }
+
+    private static TrafficPolicy TrafficPolicyOf(string? text, string path) => text switch
+    {
+        null or "Cluster" => TrafficPolicy.Cluster,
+        "Local" => TrafficPolicy.Local,
+        _ => throw new ObjectValidationException($"{path}: unknown value '{text}' (expected Cluster or Local)"),
+    };
+}

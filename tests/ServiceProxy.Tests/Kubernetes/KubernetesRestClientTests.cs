@@ -1,0 +1,170 @@
+using System.Security.Cryptography.X509Certificates;
+using ProxyReplacement.ServiceProxy.Kubernetes.Api;
+using ProxyReplacement.ServiceProxy.Kubernetes.Config;
+using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
+using ProxyReplacement.ServiceProxy.Tests.Kubernetes.FakeApi;
+using static ProxyReplacement.ServiceProxy.Tests.Kubernetes.FakeApi.FakeApiStore;
+
+namespace ProxyReplacement.ServiceProxy.Tests.Kubernetes;
+
+/// <summary>The REST client alone against the fake server: TLS verification, authentication, decoding, errors and timeouts.</summary>
+[NonParallelizable]
+public sealed class KubernetesRestClientTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+    private static readonly ListRequest ListAll = new(null, 0);
+
+    private static ClusterConnection Connection(FakeApiServer server) => new(server.Url, "test");
+
+    [Test]
+    public async Task Tls_is_verified_against_the_ca_of_the_configuration()
+    {
+        using var certificates = TestCertificates.Create();
+        using var otherCa = TestCertificates.Create("another-ca");
+        await using var server = await FakeApiServer.StartAsync(certificates: certificates);
+        server.Store.Put(Nodes, ApiJson.Node("node-a", "192.168.0.10"));
+
+        using var trusting = new KubernetesRestClient(Connection(server) with { CertificateAuthorities = new X509Certificate2Collection(certificates.Ca) }, Timeout);
+        using var foreign = new KubernetesRestClient(Connection(server) with { CertificateAuthorities = new X509Certificate2Collection(otherCa.Ca) }, Timeout);
+        using var systemRoots = new KubernetesRestClient(Connection(server), Timeout);
+        using var insecure = new KubernetesRestClient(Connection(server) with { InsecureSkipTlsVerify = true }, Timeout);
+
+        var page = await trusting.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None);
+        var foreignError = Assert.ThrowsAsync<KubernetesApiException>(() => foreign.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None));
+        var systemError = Assert.ThrowsAsync<KubernetesApiException>(() => systemRoots.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None));
+        var insecurePage = await insecure.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(server.Url.Scheme, Is.EqualTo("https"));
+            Assert.That(page.Items.Single().Object?.Metadata?.Name, Is.EqualTo("node-a"));
+            Assert.That(foreignError!.Failure, Is.EqualTo(ApiFailure.Connection));
+            Assert.That(foreignError.Message, Does.Contain("SSL").IgnoreCase);
+            Assert.That(systemError!.Failure, Is.EqualTo(ApiFailure.Connection), "a self-signed CA is not in the system's roots");
+            Assert.That(insecurePage.Items, Has.Count.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task A_client_certificate_authenticates_the_client()
+    {
+        using var certificates = TestCertificates.Create();
+        await using var server = await FakeApiServer.StartAsync(certificates: certificates);
+        server.RequireClientCertificate = true;
+        var verified = Connection(server) with { CertificateAuthorities = new X509Certificate2Collection(certificates.Ca) };
+        using var withCertificate = new KubernetesRestClient(verified with
+        {
+            ClientCertificate = X509Certificate2.CreateFromPem(certificates.ClientCertificatePem, certificates.ClientKeyPem),
+        }, Timeout);
+        using var without = new KubernetesRestClient(verified, Timeout);
+
+        var page = await withCertificate.ListAsync(ApiResources.Services, ListAll, CancellationToken.None);
+        var refused = Assert.ThrowsAsync<KubernetesApiException>(() => without.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(page.Items, Is.Empty);
+            Assert.That(server.Requests[0].ClientCertificateSubject, Is.EqualTo("CN=system:node:test"));
+            Assert.That(refused!.StatusCode, Is.EqualTo(401));
+            Assert.That(refused.Message, Is.EqualTo("list services: HTTP 401 Unauthorized: Unauthorized"));
+        });
+    }
+
+    [Test]
+    public async Task A_watch_streams_events_as_they_happen_and_reports_a_bad_object_with_its_field()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        using var client = new KubernetesRestClient(Connection(server), Timeout);
+        var from = server.Store.ResourceVersion;
+        await using var stream = await client.WatchAsync(ApiResources.Services, new WatchRequest(null, from.ToString(), 30), CancellationToken.None);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var events = stream.ReadAllAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        server.Store.Put(Services, ApiJson.Service("apps", "web", "10.96.0.1"));
+        Assert.That(await events.MoveNextAsync(), Is.True, "the first event arrives while the stream stays open");
+        var added = events.Current;
+        var bad = ApiJson.Service("apps", "web", "10.96.0.1");
+        bad["spec"]!["clusterIPs"] = "10.96.0.1"; // a string where a list belongs
+        server.Store.Put(Services, bad);
+        Assert.That(await events.MoveNextAsync(), Is.True);
+        var malformed = events.Current;
+        server.Store.Delete(Services, "apps", "web");
+        Assert.That(await events.MoveNextAsync(), Is.True);
+        var deleted = events.Current;
+        server.Store.SendBookmarks(Services);
+        Assert.That(await events.MoveNextAsync(), Is.True);
+        var bookmark = events.Current;
+        await events.DisposeAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(added.Type, Is.EqualTo(WatchEventType.Added));
+            Assert.That(added.Item!.Object!.Spec!.ClusterIP, Is.EqualTo("10.96.0.1"));
+            Assert.That(added.Item.ResourceVersion, Is.EqualTo((from + 1).ToString()));
+            Assert.That(malformed.Type, Is.EqualTo(WatchEventType.Modified));
+            Assert.That(malformed.Item!.Object, Is.Null);
+            Assert.That(malformed.Item.Display, Is.EqualTo("apps/web"));
+            Assert.That(malformed.Item.Error, Is.EqualTo("spec.clusterIPs: expected a list, got '10.96.0.1'"));
+            Assert.That(deleted.Type, Is.EqualTo(WatchEventType.Deleted));
+            Assert.That(deleted.Item!.ResourceVersion, Is.EqualTo((from + 3).ToString()));
+            Assert.That(bookmark.Type, Is.EqualTo(WatchEventType.Bookmark));
+            Assert.That(bookmark.Item!.ResourceVersion, Is.EqualTo((from + 3).ToString()));
+        });
+    }
+
+    [Test]
+    public async Task An_error_answer_carries_the_status_message_and_retry_after()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        using var client = new KubernetesRestClient(Connection(server), Timeout);
+        server.Inject(Services, ApiVerb.List, new Fault.Status(429, RetryAfterSeconds: 7));
+        server.Inject(Services, ApiVerb.Watch, new Fault.Status(410));
+
+        var throttled = Assert.ThrowsAsync<KubernetesApiException>(() => client.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
+        var gone = Assert.ThrowsAsync<KubernetesApiException>(() => client.WatchAsync(ApiResources.Services, new WatchRequest(null, "1", 30), CancellationToken.None));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(throttled!.StatusCode, Is.EqualTo(429));
+            Assert.That(throttled.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(7)));
+            Assert.That(throttled.Code, Is.EqualTo("429"));
+            Assert.That(throttled.Message, Is.EqualTo("list services: HTTP 429 TooManyRequests: injected fault 429"));
+            Assert.That(gone!.IsGone, Is.True);
+            Assert.That(gone.Status?.Reason, Is.EqualTo("Expired"));
+        });
+    }
+
+    [Test]
+    public async Task A_request_without_an_answer_in_time_fails_as_a_timeout_and_a_static_token_is_not_retried()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        server.RequiredToken = "right";
+        using var slowClient = new KubernetesRestClient(Connection(server) with { Token = new StaticBearerToken("right") }, TimeSpan.FromMilliseconds(200));
+        using var wrongToken = new KubernetesRestClient(Connection(server) with { Token = new StaticBearerToken("wrong") }, Timeout);
+        server.Inject(Nodes, ApiVerb.List, new Fault.Slow(TimeSpan.FromSeconds(10)));
+
+        var timeout = Assert.ThrowsAsync<KubernetesApiException>(() => slowClient.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None));
+        var unauthorized = Assert.ThrowsAsync<KubernetesApiException>(() => wrongToken.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(timeout!.Failure, Is.EqualTo(ApiFailure.Timeout));
+            Assert.That(timeout.Code, Is.EqualTo("timeout"));
+            Assert.That(timeout.Message, Is.EqualTo("list nodes: no answer in time"));
+            Assert.That(unauthorized!.StatusCode, Is.EqualTo(401));
+            Assert.That(server.RequestsFor(Nodes, ApiVerb.List).Count(r => r.Authorization == "Bearer wrong"), Is.EqualTo(1),
+                "a token written in the kubeconfig cannot change: no immediate retry");
+        });
+    }
+
+    [Test]
+    public async Task The_server_url_path_prefix_is_kept()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        using var client = new KubernetesRestClient(new ClusterConnection(new Uri(server.Url, "/prefix/"), "test"), Timeout);
+
+        var error = Assert.ThrowsAsync<KubernetesApiException>(() => client.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
+
+        Assert.That(error!.Message, Is.EqualTo("list services: HTTP 404 NotFound: the server could not find the requested resource /prefix/api/v1/services"));
+    }
+}
