@@ -89,8 +89,8 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 		pr_count(PR_CNT_SOCK_PASS_NO_SERVICE);
 		return PR_SOCK_PASS;
 	case PR_LB_NEEDS_CLIENT:
-		/* An unbound pod socket: only the TC path sees the address the kernel will pick for
-		 * it; it balances with affinity per pod address; translating here would key it wrongly. */
+		/* An unbound pod socket: only the TC path sees the address the kernel will pick for it,
+		 * so TC keeps its affinity per pod address; translating here would key it wrongly. */
 		pr_count(PR_CNT_SOCK_PASS_AFFINITY);
 		return PR_SOCK_PASS;
 	case PR_LB_UNKNOWN_SERVICE:
