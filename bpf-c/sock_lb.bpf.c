@@ -31,6 +31,7 @@ PR_INLINE void pr_sock_req_of(struct bpf_sock_addr *ctx, struct pr_sock_req *req
 	req->port = (__be16)ctx->user_port;
 	req->proto = (__u8)ctx->protocol;
 	req->src = sk ? sk->src_ip4 : 0;
+	req->netns_cookie = bpf_get_netns_cookie(ctx);
 }
 
 PR_INLINE void pr_sock_rewrite(struct bpf_sock_addr *ctx, const struct pr_sock_req *req)

@@ -10,6 +10,7 @@
  *   3. a Service frontend -> a backend is chosen (pr_lb_translate4, shared with the socket
  *      hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
  *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
+ *      an affinity frontend asked from source 0.0.0.0 (no client to key) -> drop;
  *   4. an address in a Service CIDR that no frontend claims -> reject as well;
  *   5. anything else passes untouched.
  * Every verdict is counted in pr_counters by reason.
@@ -85,16 +86,21 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = p->proto };
 	struct pr_lb_result lb = {};
 
-	switch (pr_lb_translate4(&fe_key, p->saddr, 1, now, &lb)) {
+	/* A 0.0.0.0 source is no client (the kernel drops it as a martian after us), and 0.0.0.0 is
+	 * the host netns's affinity identity (PR_AFF_CLIENT_HOST): it must not reach pr_aff4 from a pod. */
+	switch (pr_lb_translate4(&fe_key, p->saddr, p->saddr != PR_AFF_CLIENT_HOST, now, &lb)) {
 	case PR_LB_CHOSEN:
 		break;
+	case PR_LB_NEEDS_CLIENT:
+		pr_count(PR_CNT_DROP_AFFINITY_NO_CLIENT);
+		return TC_ACT_SHOT;
 	case PR_LB_UNKNOWN_SERVICE:
 		return pr_reject(skb, p, PR_CNT_REJECT_UNKNOWN_SERVICE);
 	case PR_LB_BACKEND_MISSING:
 		return pr_reject(skb, p, PR_CNT_REJECT_BACKEND_MISSING);
 	case PR_LB_NO_BACKENDS:
 		return pr_reject(skb, p, 0);
-	default: /* PR_LB_NOT_SERVICE (PR_LB_NEEDS_CLIENT cannot happen: the client is known) */
+	default: /* PR_LB_NOT_SERVICE */
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}

@@ -23,14 +23,15 @@ enum pr_lb_verdict {
 
 struct pr_lb_result {
 	struct pr_backend_choice choice;
-	__u32 svc_id; /* set once a frontend was found */
-	__u32 pad;
+	__u32 svc_id;   /* set once a frontend was found */
+	__u32 fe_flags; /* the frontend's PR_FE_F_*, set with svc_id */
 };
 
 /*
- * Translates one destination. `client` is the client's address as the TC path sees it (the
- * packet's source; a socket's bound address); `client_known` = 0 lets a caller that cannot know
- * it (an unbound socket) get PR_LB_NEEDS_CLIENT for affinity frontends instead of an affinity
+ * Translates one destination. `client` is the client's affinity identity: its address as the TC
+ * path sees it (the packet's source; a pod socket's bound address), or PR_AFF_CLIENT_HOST for a
+ * host-netns socket; `client_known` = 0 lets a caller that cannot know it (an unbound pod socket,
+ * a packet from 0.0.0.0) get PR_LB_NEEDS_CLIENT for affinity frontends instead of an affinity
  * entry keyed by a wrong address.
  */
 PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 client, int client_known, __u64 now,
@@ -45,6 +46,7 @@ PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 clien
 		return bpf_map_lookup_elem(&pr_svc_cidr4, &cidr) ? PR_LB_UNKNOWN_SERVICE : PR_LB_NOT_SERVICE;
 	}
 	out->svc_id = fe->svc_id;
+	out->fe_flags = fe->flags;
 	if (fe->backend_count == 0)
 		return PR_LB_NO_BACKENDS;
 	if ((fe->flags & PR_FE_F_AFFINITY) && !client_known)

@@ -57,8 +57,20 @@ struct pr_nat_be_value4 {
 
 struct pr_aff_key4 {
 	struct pr_nat_fe_key4 fe; /* the frontend the client connected to */
-	__be32 client;            /* NBO: client IP */
+	__be32 client;            /* NBO: client IP, or PR_AFF_CLIENT_HOST */
 };
+
+/*
+ * The client identity of every socket in the host network namespace (host-network pods, the
+ * kubelet, node agents): 0.0.0.0, "this host" (RFC 1122 3.2.1.3). kube-proxy sees all of them as
+ * the node's address, so one identity for the host netns is one client, as Kubernetes means it.
+ * It can never be a pod's address: no interface has it, and the TC path never keys affinity by a
+ * 0.0.0.0 source (such a packet is dropped, PR_CNT_DROP_AFFINITY_NO_CLIENT; the kernel would drop
+ * it as a martian anyway), so a pod cannot forge its way into the host's entries. The node IP would
+ * read better in dumps, but the dataplane does not know it (a node has several, and which one
+ * routing picks depends on the destination); 0.0.0.0 needs no configuration and cannot go stale.
+ */
+#define PR_AFF_CLIENT_HOST 0
 
 struct pr_aff_value4 {
 	__u64 last_used_ns;   /* HBO: bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last use */
@@ -164,6 +176,8 @@ enum pr_counter {
 	PR_CNT_SOCK_REFUSE_BACKEND_MISSING = 26, /* backend entry absent for an ordinal < count: ECONNREFUSED */
 	PR_CNT_SOCK_AFFINITY_HIT = 27,   /* socket sent to its affinity backend */
 	PR_CNT_SOCK_REV_UPDATE_FAILED = 28, /* pr_sk_rev4 insert failed: translated, but replies/peer show the backend */
+	PR_CNT_SOCK_AFFINITY_HOST = 29,  /* host-netns socket to a ClientIP-affinity frontend: balanced at the socket as PR_AFF_CLIENT_HOST */
+	PR_CNT_DROP_AFFINITY_NO_CLIENT = 30, /* TC: packet from 0.0.0.0 to a ClientIP-affinity frontend (no client to key) */
 	PR_CNT_MAX = 32,                 /* array size; room to grow without an ABI bump */
 };
 
@@ -185,6 +199,17 @@ struct pr_sk_rev_value4 {
 	__be32 vip;   /* NBO: the Service address the application asked for */
 	__be16 port;  /* NBO: the Service port */
 	__u16 pad;    /* zero */
+};
+
+/* ---- Host network namespace (array of one) -----------------------------------------------
+ * The cookie (bpf_get_netns_cookie, SO_NETNS_COOKIE) of the network namespace the daemon runs
+ * in, written by the daemon at every start: the node's host netns in production. The socket hooks
+ * treat a socket of that namespace as a host-network client (PR_AFF_CLIENT_HOST), because no TC
+ * hook lies on its path. 0 (never written) means unknown: every socket is treated as a pod's.
+ * Its own map rather than a pr_config field, so pr_config keeps its layout (no ABI bump).
+ */
+struct pr_host_netns {
+	__u64 cookie; /* HBO: network namespace cookie; 0 = unknown (netns cookies start at 1) */
 };
 
 /* ---- Global configuration (array of one) ------------------------------------------------ */

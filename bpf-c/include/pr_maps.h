@@ -71,4 +71,11 @@ struct {
 	__uint(max_entries, 1);
 } pr_config SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_host_netns);
+	__uint(max_entries, 1);
+} pr_host_netns SEC(".maps");
+
 #endif /* PR_MAPS_H */

@@ -5,6 +5,8 @@
  * (the test shim in bpf-c/test/) executes exactly the code the cgroup programs execute:
  *   pr_sock_forward4: connect()/sendmsg() to VIP:port -> a backend (pr_lb_translate4), with the
  *                     reverse entry (socket cookie, backend) -> VIP:port remembered in pr_sk_rev4;
+ *                     ClientIP affinity keyed by the pod's bound address, or for a socket in the
+ *                     host netns (pr_host_netns) by PR_AFF_CLIENT_HOST;
  *   pr_sock_reverse4: recvmsg() source / getpeername() peer that is such a backend -> VIP:port.
  */
 #ifndef PR_SOCK_H
@@ -22,13 +24,14 @@ enum pr_sock_verdict {
 
 /* One socket call: in, the address the application passed or will see; out, the rewrite. */
 struct pr_sock_req {
-	__u64 cookie; /* HBO: bpf_get_socket_cookie() */
-	__be32 ip;    /* NBO: destination (connect, sendmsg) or peer (recvmsg, getpeername) */
-	__be32 src;   /* NBO: the socket's bound source address; 0 when unbound */
-	__be16 port;  /* NBO */
-	__u8 proto;   /* IPPROTO_TCP / IPPROTO_UDP */
+	__u64 cookie;       /* HBO: bpf_get_socket_cookie() */
+	__be32 ip;          /* NBO: destination (connect, sendmsg) or peer (recvmsg, getpeername) */
+	__be32 src;         /* NBO: the socket's bound source address; 0 when unbound */
+	__be16 port;        /* NBO */
+	__u8 proto;         /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 pad;
 	__u32 pad2;
+	__u64 netns_cookie; /* HBO: bpf_get_netns_cookie() of the socket's network namespace */
 };
 
 PR_INLINE __u32 pr_sock_lb_mode(void)
@@ -49,6 +52,15 @@ PR_INLINE int pr_sock_mode_covers(__u32 mode, __u8 proto)
 	return 0;
 }
 
+/* Whether the socket lives in the host network namespace (pr_host_netns, written by the daemon). */
+PR_INLINE int pr_sock_in_host_netns(__u64 netns_cookie)
+{
+	__u32 zero = 0;
+	struct pr_host_netns *host = bpf_map_lookup_elem(&pr_host_netns, &zero);
+
+	return host && host->cookie != 0 && host->cookie == netns_cookie;
+}
+
 /* connect() (TCP, UDP) and sendmsg() (unconnected UDP); `counter` is counted on a rewrite. */
 PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter)
 {
@@ -56,19 +68,29 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 	struct pr_lb_result lb = {};
 	struct pr_sk_rev_key4 rev_key = {};
 	struct pr_sk_rev_value4 rev = {};
+	__be32 client = req->src;
+	int host;
 
 	if (!pr_sock_mode_covers(pr_sock_lb_mode(), req->proto))
 		return PR_SOCK_PASS;
 
-	switch (pr_lb_translate4(&fe_key, req->src, req->src != 0, now, &lb)) {
+	/* ClientIP affinity needs the client as Kubernetes sees it. A pod socket is its pod's address,
+	 * which only a bound socket knows here (else the TC path, which sees it, balances it). A host
+	 * socket has no TC hook on its path, so it is keyed here, bound or not, by the one identity of
+	 * the host netns: kube-proxy sees every host-network client as the node. */
+	host = pr_sock_in_host_netns(req->netns_cookie);
+	if (host)
+		client = PR_AFF_CLIENT_HOST;
+
+	switch (pr_lb_translate4(&fe_key, client, host || client != 0, now, &lb)) {
 	case PR_LB_CHOSEN:
 		break;
 	case PR_LB_NOT_SERVICE:
 		pr_count(PR_CNT_SOCK_PASS_NO_SERVICE);
 		return PR_SOCK_PASS;
 	case PR_LB_NEEDS_CLIENT:
-		/* Only the TC path sees the address the kernel will pick for this socket: it balances
-		 * with affinity per pod address; translating here would key affinity wrongly. */
+		/* An unbound pod socket: only the TC path sees the address the kernel will pick for it,
+		 * so TC keeps its affinity per pod address; translating here would key it wrongly. */
 		pr_count(PR_CNT_SOCK_PASS_AFFINITY);
 		return PR_SOCK_PASS;
 	case PR_LB_UNKNOWN_SERVICE:
@@ -83,6 +105,8 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 	}
 	if (lb.choice.from_affinity)
 		pr_count(PR_CNT_SOCK_AFFINITY_HIT);
+	if (host && (lb.fe_flags & PR_FE_F_AFFINITY))
+		pr_count(PR_CNT_SOCK_AFFINITY_HOST);
 
 	rev_key.cookie = req->cookie;
 	rev_key.backend_addr = lb.choice.addr;

@@ -1,6 +1,7 @@
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Maps;
+using ProxyReplacement.Dataplane.Netns;
 using ProxyReplacement.Dataplane.SocketLb;
 using ProxyReplacement.Dataplane.Tests.Netns;
 using ProxyReplacement.E2E.Tests.Support;
@@ -68,6 +69,38 @@ public sealed class SocketLbTests : ProxiedNodeFixture
             Assert.That(reply.Error, Is.Null, reply.ToString());
             Assert.That(reply.Reply, Does.StartWith("backend-"));
             Assert.That(reply.Peer, Is.EqualTo(Node.Service.Vip));
+        });
+    }
+
+    [Test]
+    public async Task With_ClientIP_affinity_a_host_network_client_keeps_one_backend_and_a_pod_keeps_its_own()
+    {
+        Node.Manifests.WriteService(Node.Service, clientIpAffinity: true);
+        var (synced, took) = await Poll.UntilAsync(() => Task.FromResult(
+            PinnedNatMaps.Frontend(Node.PinRoot, Node.Service) is { } fe && fe.Flags.HasFlag(FrontendFlags.Affinity) ? "affinity" : null),
+            TimeSpan.FromSeconds(10));
+        Assert.That(synced, Is.Not.Null, "the daemon did not program the affinity flag");
+
+        static string? Backend(SocketClientResult r) => r.Reply?.Split(NamedBackendServer.Separator)[0];
+        var fromHost = Enumerable.Range(0, 10).Select(i => AskInCgroup($"h{i}", netns: Node.NodeNamespace)).ToList();
+        var fromPod = Enumerable.Range(0, 10).Select(i => AskInCgroup($"p{i}")).ToList();
+        var dump = Node.RunCli("dump", "--bpffs-root", Node.PinRoot);
+        var nodeCookie = NetworkNamespace.Run(Node.NodeNamespace, NetnsCookie.OfCurrentThread);
+        await TestContext.Out.WriteLineAsync($"affinity synced after {took.TotalMilliseconds:0} ms; host -> {Backend(fromHost[0])}, pod -> {Backend(fromPod[0])}\n{dump}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(fromHost.Concat(fromPod).Select(r => r.Error), Is.All.Null, string.Join("\n", fromHost.Concat(fromPod)));
+            Assert.That(Backend(fromHost[0]), Does.StartWith("backend-"));
+            Assert.That(fromHost.Select(Backend), Is.All.EqualTo(Backend(fromHost[0])), "the host-network client keeps its backend (3 backends, 10 connections)");
+            Assert.That(Backend(fromPod[0]), Does.StartWith("backend-"));
+            Assert.That(fromPod.Select(Backend), Is.All.EqualTo(Backend(fromPod[0])), "the pod keeps its own");
+            Assert.That(fromHost.Concat(fromPod).Select(r => r.Peer), Is.All.EqualTo(Node.Service.Vip));
+            Assert.That(ConntrackEntries(), Is.GreaterThan(0), "the pod's unbound sockets went through TC NAT");
+            Assert.That(dump, Does.Contain($"host netns: cookie {nodeCookie} (this network namespace)"), "the daemon recorded its own netns");
+            Assert.That(dump, Does.Contain("client host netns"), "the host's affinity entry");
+            Assert.That(dump, Does.Contain($"client {Node.Topology.Client.Address}"), "the pod's affinity entry");
+            Assert.That(dump, Does.Match(@"sock_affinity_host\s+10\b"), "every host connection counted");
         });
     }
 

@@ -17,6 +17,7 @@ public sealed class CoreDataplane : IDisposable
     private readonly LoadedBpfObject _object;
     private readonly BpfPerCpuArray<ulong> _counters;
     private readonly BpfMap<uint, DataplaneConfig> _config;
+    private readonly BpfMap<uint, HostNetns> _hostNetns;
     private bool _disposed;
 
     private CoreDataplane(LoadedBpfObject loaded)
@@ -33,6 +34,7 @@ public sealed class CoreDataplane : IDisposable
             SocketReverse = Track(opened, new BpfMap<SocketReverseKey4, SocketReverseValue4>(CoreObjectNames.SocketReverse, loaded.DuplicateMapFd(CoreObjectNames.SocketReverse)));
             _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
             _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
+            _hostNetns = Track(opened, new BpfMap<uint, HostNetns>(CoreObjectNames.HostNetns, loaded.DuplicateMapFd(CoreObjectNames.HostNetns)));
             FromWorkload = loaded.Program(CoreObjectNames.FromWorkloadProgram);
             PassThrough = loaded.Program(CoreObjectNames.PassThroughProgram);
         }
@@ -154,6 +156,16 @@ public sealed class CoreDataplane : IDisposable
     /// </summary>
     public void SetSocketLbMode(SocketLbMode mode) => WriteConfig(ReadConfig().WithSocketLbMode(mode));
 
+    /// <summary>
+    /// pr_host_netns: the network namespace whose sockets the socket hooks treat as host-network
+    /// clients (ClientIP affinity keyed as <see cref="AffinityKey4.HostClient"/>, as no TC hook is on
+    /// their path). The daemon writes its own (<see cref="Netns.NetnsCookie.OfCurrentThread"/>); 0 = unknown.
+    /// </summary>
+    public void SetHostNetnsCookie(ulong cookie) => _hostNetns.Update(0, new HostNetns(cookie));
+
+    /// <summary>The cookie in pr_host_netns (0: never written, every socket is treated as a pod's).</summary>
+    public ulong ReadHostNetnsCookie() => _hostNetns.TryLookup(0, out var host) ? host.Cookie : 0;
+
     /// <summary>The fds of this object's maps by name, for an object that runs on the same maps (valid while this is not disposed).</summary>
     internal IReadOnlyDictionary<string, int> ShareableMapFds()
     {
@@ -184,6 +196,7 @@ public sealed class CoreDataplane : IDisposable
         SocketReverse.Dispose();
         _counters.Dispose();
         _config.Dispose();
+        _hostNetns.Dispose();
         _object.Dispose();
     }
 

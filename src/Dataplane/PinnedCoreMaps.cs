@@ -22,6 +22,9 @@ public sealed class PinnedCoreMaps : IDisposable
         var socketReverse = PinRoot.PathOf(root, CoreObjectNames.SocketReverse);
         SocketReverse = File.Exists(socketReverse) ? BpfMap<SocketReverseKey4, SocketReverseValue4>.OpenPinned(socketReverse) : null;
         Config = BpfMap<uint, DataplaneConfig>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Config));
+        // Likewise pins from before host-netns affinity have no pr_host_netns.
+        var hostNetns = PinRoot.PathOf(root, CoreObjectNames.HostNetns);
+        HostNetns = File.Exists(hostNetns) ? BpfMap<uint, HostNetns>.OpenPinned(hostNetns) : null;
     }
 
     public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -32,9 +35,13 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfPerCpuArray<ulong> Counters { get; }
     public BpfMap<SocketReverseKey4, SocketReverseValue4>? SocketReverse { get; }
     public BpfMap<uint, DataplaneConfig> Config { get; }
+    public BpfMap<uint, HostNetns>? HostNetns { get; }
 
     /// <summary>pr_config[0], or null when it was never written.</summary>
     public DataplaneConfig? ReadConfig() => Config.TryLookup(0, out var config) ? config : null;
+
+    /// <summary>The host netns cookie the daemon wrote (0: never written; null: no pr_host_netns pinned).</summary>
+    public ulong? ReadHostNetnsCookie() => HostNetns is null ? null : HostNetns.TryLookup(0, out var host) ? host.Cookie : 0;
 
     /// <summary>Opens the pins under <paramref name="root"/>; a clear error when there are none.</summary>
     public static PinnedCoreMaps Open(string root)
@@ -58,5 +65,6 @@ public sealed class PinnedCoreMaps : IDisposable
         Counters.Dispose();
         SocketReverse?.Dispose();
         Config.Dispose();
+        HostNetns?.Dispose();
     }
 }

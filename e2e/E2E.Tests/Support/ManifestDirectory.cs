@@ -25,7 +25,8 @@ internal sealed class ManifestDirectory
 
     public string Path { get; }
 
-    public void WriteService(ServiceUnderTest service) => Replace(ServiceFile, $"""
+    /// <param name="clientIpAffinity">Whether the Service asks for <c>sessionAffinity: ClientIP</c> (default timeout).</param>
+    public void WriteService(ServiceUnderTest service, bool clientIpAffinity = false) => Replace(ServiceFile, $"""
         apiVersion: v1
         kind: Service
         metadata:
@@ -33,6 +34,7 @@ internal sealed class ManifestDirectory
           namespace: {service.Namespace}
         spec:
           type: ClusterIP
+          sessionAffinity: {(clientIpAffinity ? "ClientIP" : "None")}
           clusterIP: {service.Vip.Address}
           clusterIPs: [{service.Vip.Address}]
           ports:

@@ -8,10 +8,17 @@ namespace ProxyReplacement.Dataplane.Abi;
 /// <code>
 /// struct pr_aff_key4 { struct pr_nat_fe_key4 fe; __be32 client; };
 /// </code>
+/// <c>client</c> is a pod's address, or <see cref="HostClient"/> for every host-netns client.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 12)]
 public readonly record struct AffinityKey4
 {
+    /// <summary>
+    /// <c>PR_AFF_CLIENT_HOST</c>: the one client identity of all sockets in the host network namespace
+    /// (0.0.0.0, "this host"), which no pod can have; see bpf-c/include/pr_map_abi.h.
+    /// </summary>
+    public static readonly IPAddress HostClient = IPAddress.Any;
+
     [FieldOffset(0)] public readonly NatFrontendKey4 Frontend;
     [FieldOffset(8)] public readonly uint ClientNbo;
 
@@ -22,6 +29,9 @@ public readonly record struct AffinityKey4
     }
 
     public IPAddress Client => Ipv4.FromNbo(ClientNbo);
+
+    /// <summary>Whether this is the host network namespace's entry (<see cref="HostClient"/>).</summary>
+    public bool IsHostClient => ClientNbo == 0;
 }
 
 /// <summary>

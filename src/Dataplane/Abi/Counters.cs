@@ -34,6 +34,8 @@ public enum CounterReason : uint
     SockRefuseBackendMissing = 26,
     SockAffinityHit = 27,
     SockRevUpdateFailed = 28,
+    SockAffinityHost = 29,
+    DropAffinityNoClient = 30,
 }
 
 public static class Counters

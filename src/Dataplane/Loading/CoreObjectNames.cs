@@ -14,6 +14,7 @@ public static class CoreObjectNames
     public const string SocketReverse = "pr_sk_rev4";
     public const string Counters = "pr_counters";
     public const string Config = "pr_config";
+    public const string HostNetns = "pr_host_netns";
 
     public const string FromWorkloadProgram = "pr_tc_from_wl";
     public const string PassThroughProgram = "pr_tc_pass";

@@ -50,6 +50,7 @@ public static class DumpCommand
         {
             frontend = a.Key.Frontend.ToString(),
             client = a.Key.Client.ToString(),
+            hostNetns = a.Key.IsHostClient,
             backend = $"{a.Value.BackendAddress}:{a.Value.BackendPort}",
             ordinal = a.Value.Ordinal,
             idleSeconds = Seconds(now, a.Value.LastUsedNs),
@@ -66,6 +67,8 @@ public static class DumpCommand
                 socketLb = new
                 {
                     mode = socketLb.Mode,
+                    hostNetnsCookie = socketLb.Host.Cookie,
+                    hostNetnsIsDumpNamespace = socketLb.Host.IsOwnNamespace,
                     hooks = socketLb.Hooks.Select(h => new { name = h.Name, linkId = h.LinkId, programId = h.ProgramId, cgroupId = h.CgroupId, cgroupPath = h.CgroupPath }),
                     translatedSockets = socketLb.Reverse.Select(r => new { cookie = r.Cookie, backend = r.Backend, service = r.Service }),
                 },
@@ -93,7 +96,7 @@ public static class DumpCommand
             text.Append($"  {ct.type,-8} {ct.protocol,-5} {ct.source,-21} {ct.destination,-21} {ct.nat,-21} {ct.tcpState,-11} {ct.ageSeconds,6:F0}s {ct.idleSeconds,6:F0}s\n");
         text.Append($"\nAFFINITY ({affinityRows.Count})\n");
         foreach (var a in affinityRows)
-            text.Append($"  {a.frontend,-26} client {a.client,-15} -> #{a.ordinal} {a.backend}  idle {a.idleSeconds:F0}s\n");
+            text.Append($"  {a.frontend,-26} client {(a.hostNetns ? "host netns" : a.client),-15} -> #{a.ordinal} {a.backend}  idle {a.idleSeconds:F0}s\n");
         SocketLbDump.AppendText(text, socketLb);
         text.Append("\nCOUNTERS (packets; socket-hook calls for sock_*; summed over CPUs)\n");
         foreach (var (reason, value) in counters)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Netns;
 using ProxyReplacement.Dataplane.SocketLb;
 
 namespace ProxyReplacement.ServiceProxy.Daemon;
@@ -9,8 +10,10 @@ namespace ProxyReplacement.ServiceProxy.Daemon;
 /// Puts connect-time balancing in the configured state at start: writes the mode into pr_config
 /// (the programs read it per call), then attaches the socket hooks to the cgroup (pinned links;
 /// a restart swaps the programs in atomically) or, with no cgroup or mode disabled, detaches the
-/// hooks a previous run pinned. The hooks stay attached when the daemon exits; `cleanup` removes
-/// them. A failure is logged and counted; the TC path keeps serving every socket.
+/// hooks a previous run pinned. Before that it writes the daemon's own network namespace into
+/// pr_host_netns: the hooks key ClientIP affinity of that namespace's sockets (host-network clients,
+/// which no TC hook sees) by one host identity. The hooks stay attached when the daemon exits;
+/// `cleanup` removes them. A failure is logged and counted; the TC path keeps serving every socket.
 /// </summary>
 public sealed partial class SocketLbAttacher(ILogger<SocketLbAttacher> logger, ProxyMetrics metrics)
 {
@@ -19,6 +22,7 @@ public sealed partial class SocketLbAttacher(ILogger<SocketLbAttacher> logger, P
     {
         ArgumentNullException.ThrowIfNull(dataplane);
         var effective = cgroupPath is null ? SocketLbMode.Disabled : mode;
+        WriteHostNetns(dataplane);
         try
         {
             // Mode first: disabling takes effect before the detach, enabling is ready before the attach.
@@ -46,6 +50,32 @@ public sealed partial class SocketLbAttacher(ILogger<SocketLbAttacher> logger, P
             return false;
         }
     }
+
+    /// <summary>
+    /// The daemon runs in the host netns (hostNetwork in the DaemonSet), so its own namespace is the
+    /// host's. Rewritten at every start; on failure the previous value stays (or 0: host-network
+    /// sockets to affinity Services are then left untranslated, as unbound pod sockets are).
+    /// </summary>
+    private void WriteHostNetns(CoreDataplane dataplane)
+    {
+        try
+        {
+            var cookie = NetnsCookie.OfCurrentThread();
+            dataplane.SetHostNetnsCookie(cookie);
+            LogHostNetns(logger, cookie, NetworkNamespace.CurrentIdentity());
+        }
+        catch (Exception error) when (error is NetworkNamespaceException or BpfException)
+        {
+            metrics.SocketLbErrors.Increment();
+            LogHostNetnsFailed(logger, error.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB: host network namespace is cookie {Cookie} ({Identity}): its sockets share one ClientIP-affinity identity")]
+    private static partial void LogHostNetns(ILogger logger, ulong cookie, string identity);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket LB: cannot record the host network namespace: {Reason}; host-network clients of ClientIP-affinity Services are not balanced at the socket")]
+    private static partial void LogHostNetnsFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB {Mode}: hooks on cgroup {Cgroup} (id {CgroupId}): {Changes}")]
     private static partial void LogAttached(ILogger logger, SocketLbMode mode, string cgroup, ulong cgroupId, string changes);

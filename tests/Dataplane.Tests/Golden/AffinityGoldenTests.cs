@@ -138,6 +138,28 @@ public sealed class AffinityGoldenTests
     }
 
     [Test]
+    public void APacketFromZeroSourceCannotTouchTheHostNetnsEntry()
+    {
+        // 0.0.0.0 is the socket hooks' identity of the host netns (PR_AFF_CLIENT_HOST); a pod that
+        // forges it must neither be balanced by nor refresh the host's entry.
+        var hostEntry = new AffinityValue4(Monotonic.NowNs() - 1_000_000_000UL, 2, Backends[2].Address, Backends[2].Port);
+        var hostKey = new AffinityKey4(Frontend, AffinityKey4.HostClient);
+        _dp.Dataplane.Affinity.Update(hostKey, hostEntry);
+        var forged = Endpoint.Of("0.0.0.0", 40000);
+
+        var result = _dp.Run(Frames.Tcp(forged, TcpVip, TcpFlags.Syn, sequence: 1));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ReturnValue, Is.EqualTo(TcVerdict.Shot));
+            GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.DropAffinityNoClient, 1));
+            Assert.That(_dp.Dataplane.Affinity.ReadAll().ToList(),
+                Is.EqualTo(new[] { new KeyValuePair<AffinityKey4, AffinityValue4>(hostKey, hostEntry) }), "the host's entry untouched, nothing added");
+            Assert.That(_dp.Dataplane.Conntrack.ReadAll(), Is.Empty);
+        });
+    }
+
+    [Test]
     public void AffinityEntryIsIgnoredWhenTheFrontendDoesNotAskForAffinity()
     {
         _dp.AddService(TcpVip, L4Protocol.Tcp, Backends); // same Service, flags cleared

@@ -24,7 +24,7 @@ public sealed class GoldenDataplane : IDisposable
         return new GoldenDataplane(CoreDataplane.Load(new DataplaneOptions()));
     }
 
-    /// <summary>Empties every core map, zeroes the counters and writes the default configuration.</summary>
+    /// <summary>Empties every core map, zeroes the counters, writes the default configuration and forgets the host netns.</summary>
     public void Reset()
     {
         Clear(Dataplane.Frontends);
@@ -34,6 +34,7 @@ public sealed class GoldenDataplane : IDisposable
         Clear(Dataplane.ServiceCidrs);
         Dataplane.ResetCounters();
         Dataplane.WriteConfig(DataplaneConfig.Default);
+        Dataplane.SetHostNetnsCookie(0);
     }
 
     /// <summary>Writes the backends at ordinals 0..n-1, then the frontend (make before break).</summary>

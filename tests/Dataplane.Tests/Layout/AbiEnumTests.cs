@@ -40,6 +40,8 @@ public sealed class AbiEnumTests
         ["PR_CNT_SOCK_REFUSE_BACKEND_MISSING"] = CounterReason.SockRefuseBackendMissing,
         ["PR_CNT_SOCK_AFFINITY_HIT"] = CounterReason.SockAffinityHit,
         ["PR_CNT_SOCK_REV_UPDATE_FAILED"] = CounterReason.SockRevUpdateFailed,
+        ["PR_CNT_SOCK_AFFINITY_HOST"] = CounterReason.SockAffinityHost,
+        ["PR_CNT_DROP_AFFINITY_NO_CLIENT"] = CounterReason.DropAffinityNoClient,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()
@@ -95,6 +97,7 @@ public sealed class AbiEnumTests
             Assert.That(defaults.TcpClosingTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_TCP_CLOSING_TIMEOUT_S")));
             Assert.That(defaults.UdpTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_UDP_TIMEOUT_S")));
             Assert.That(defaults.GenericTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_GENERIC_TIMEOUT_S")));
+            Assert.That(Ipv4.ToNbo(AffinityKey4.HostClient), Is.EqualTo(AbiHeader.Define("PR_AFF_CLIENT_HOST")), "PR_AFF_CLIENT_HOST");
         });
     }
 

@@ -47,6 +47,8 @@ public sealed class AbiStructLayoutTests
             [("cookie", "Cookie"), ("backend_addr", "BackendAddressNbo"), ("backend_port", "BackendPortNbo"), ("pad", "_pad")]),
         ("pr_sk_rev_value4", typeof(SocketReverseValue4),
             [("vip", "VipNbo"), ("port", "PortNbo"), ("pad", "_pad")]),
+        ("pr_host_netns", typeof(HostNetns),
+            [("cookie", "Cookie")]),
     ];
 
     private static IEnumerable<TestCaseData> Structs() =>

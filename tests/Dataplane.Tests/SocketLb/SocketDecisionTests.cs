@@ -15,6 +15,9 @@ public sealed class SocketDecisionTests
 {
     private const ulong Cookie = 4242;
     private const ulong OtherCookie = 4243;
+    // Network namespace cookies as bpf_get_netns_cookie() gives them: the host's, and a pod's.
+    private const ulong HostNetns = 5001;
+    private const ulong PodNetns = 5002;
     private static readonly IPEndPoint Vip = new(TcpVip.Address, TcpVip.Port);
     private static readonly IPEndPoint UdpServiceVip = new(UdpVip.Address, UdpVip.Port);
     private static readonly IPEndPoint Backend = new(BackendA.Address, BackendA.Port);
@@ -236,6 +239,138 @@ public sealed class SocketDecisionTests
             Assert.That(new IPEndPoint(entry.BackendAddress, entry.BackendPort), Is.EqualTo(first.Address));
             Assert.That(new IPEndPoint(otherEntry.BackendAddress, otherEntry.BackendPort), Is.EqualTo(other.Address));
             GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.SockConnect, 12), (CounterReason.SockAffinityHit, 10));
+        });
+    }
+
+    private NatFrontendKey4 AffinityService(int backendCount)
+    {
+        _dp.AddService(TcpVip, L4Protocol.Tcp, ManyBackends(backendCount), flags: FrontendFlags.Affinity, affinityTimeoutSeconds: 60);
+        return FrontendKey(TcpVip, L4Protocol.Tcp);
+    }
+
+    private static IPEndPoint BackendOf(AffinityValue4 entry) => new(entry.BackendAddress, entry.BackendPort);
+
+    [Test]
+    public void An_unbound_host_netns_socket_to_an_affinity_service_is_balanced_at_the_socket_with_the_host_identity()
+    {
+        Mode(SocketLbMode.Tcp);
+        var frontend = AffinityService(8);
+        _dp.Dataplane.SetHostNetnsCookie(HostNetns);
+
+        var connects = Enumerable.Range(1, 12)
+            .Select(c => _shim.Run(SocketCall.Connect, (ulong)c, Vip, L4Protocol.Tcp, source: null, netnsCookie: HostNetns)).ToList();
+
+        var entries = _dp.Dataplane.Affinity.ReadAll().ToList();
+        Assert.That(entries.Select(e => e.Key), Is.EqualTo(new[] { new AffinityKey4(frontend, AffinityKey4.HostClient) }),
+            "one entry, keyed by the host identity 0.0.0.0");
+        Assert.Multiple(() =>
+        {
+            Assert.That(connects.Select(r => r.Verdict), Is.All.EqualTo(SocketVerdict.Translated));
+            Assert.That(connects.Select(r => r.Address), Is.All.EqualTo(BackendOf(entries[0].Value)), "every connect of the host goes to its backend");
+            Assert.That(entries[0].Key.IsHostClient, Is.True);
+            Assert.That(_dp.Dataplane.SocketReverse.ReadAll().Select(e => e.Value), Is.All.EqualTo(new SocketReverseValue4(Vip.Address, (ushort)Vip.Port)),
+                "getpeername()/recvmsg() of each socket still report the VIP");
+            GoldenDataplane.AssertCounters(_dp.Counters(),
+                (CounterReason.SockConnect, 12), (CounterReason.SockAffinityHost, 12), (CounterReason.SockAffinityHit, 11));
+        });
+    }
+
+    [Test]
+    public void Bound_and_unbound_host_netns_sockets_share_one_affinity_entry()
+    {
+        Mode(SocketLbMode.Tcp);
+        var frontend = AffinityService(8);
+        _dp.Dataplane.SetHostNetnsCookie(HostNetns);
+        var nodeAddress = IPAddress.Parse("192.168.50.2");
+
+        var unbound = _shim.Run(SocketCall.Connect, 1, Vip, L4Protocol.Tcp, source: null, netnsCookie: HostNetns);
+        var bound = Enumerable.Range(2, 6)
+            .Select(c => _shim.Run(SocketCall.Connect, (ulong)c, Vip, L4Protocol.Tcp, source: nodeAddress, netnsCookie: HostNetns)).ToList();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(bound.Select(r => r.Address), Is.All.EqualTo(unbound.Address), "kube-proxy sees one node: one backend");
+            Assert.That(_dp.Dataplane.Affinity.ReadAll().Select(e => e.Key), Is.EqualTo(new[] { new AffinityKey4(frontend, AffinityKey4.HostClient) }),
+                "no entry keyed by the bound node address");
+        });
+    }
+
+    [Test]
+    public void Unconnected_udp_from_the_host_netns_keeps_affinity_per_datagram()
+    {
+        Mode(SocketLbMode.Enabled);
+        var backends = ManyBackends(8).Select(b => b with { Port = 5353 }).ToList();
+        _dp.AddService(UdpVip, L4Protocol.Udp, backends, serviceId: 8, flags: FrontendFlags.Affinity, affinityTimeoutSeconds: 60);
+        _dp.Dataplane.SetHostNetnsCookie(HostNetns);
+
+        var sends = Enumerable.Range(0, 8)
+            .Select(_ => _shim.Run(SocketCall.Sendmsg, Cookie, UdpServiceVip, L4Protocol.Udp, netnsCookie: HostNetns)).ToList();
+
+        Assert.That(_dp.Dataplane.Affinity.TryLookup(new AffinityKey4(FrontendKey(UdpVip, L4Protocol.Udp), AffinityKey4.HostClient), out var entry), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(sends.Select(r => r.Address), Is.All.EqualTo(BackendOf(entry)));
+            GoldenDataplane.AssertCounters(_dp.Counters(),
+                (CounterReason.SockSendmsg, 8), (CounterReason.SockAffinityHost, 8), (CounterReason.SockAffinityHit, 7));
+        });
+    }
+
+    [Test]
+    public void Pod_sockets_keep_their_own_affinity_when_the_host_netns_is_known()
+    {
+        Mode(SocketLbMode.Tcp);
+        var frontend = AffinityService(8);
+        _dp.Dataplane.SetHostNetnsCookie(HostNetns);
+
+        var unboundPod = _shim.Run(SocketCall.Connect, 1, Vip, L4Protocol.Tcp, source: null, netnsCookie: PodNetns);
+        var boundPod = _shim.Run(SocketCall.Connect, 2, Vip, L4Protocol.Tcp, source: Client.Address, netnsCookie: PodNetns);
+        var host = _shim.Run(SocketCall.Connect, 3, Vip, L4Protocol.Tcp, netnsCookie: HostNetns);
+
+        Assert.That(_dp.Dataplane.Affinity.TryLookup(new AffinityKey4(frontend, Client.Address), out var podEntry), Is.True, "the bound pod socket: keyed by its address");
+        Assert.That(_dp.Dataplane.Affinity.TryLookup(new AffinityKey4(frontend, AffinityKey4.HostClient), out var hostEntry), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(unboundPod, Is.EqualTo(new SocketCallResult(SocketVerdict.Pass, Vip)), "an unbound pod socket is still the TC path's");
+            Assert.That(boundPod.Address, Is.EqualTo(BackendOf(podEntry)));
+            Assert.That(host.Address, Is.EqualTo(BackendOf(hostEntry)));
+            Assert.That(_dp.Dataplane.Affinity.ReadAll().Count(), Is.EqualTo(2), "the pod and the host are two clients");
+            GoldenDataplane.AssertCounters(_dp.Counters(),
+                (CounterReason.SockPassAffinity, 1), (CounterReason.SockConnect, 2), (CounterReason.SockAffinityHost, 1));
+        });
+    }
+
+    [Test]
+    public void Without_a_host_netns_recorded_no_socket_counts_as_the_hosts()
+    {
+        Mode(SocketLbMode.Tcp);
+        AffinityService(4);
+        // pr_host_netns holds 0 (Reset): a request that carries netns cookie 0 must not match it.
+        var zero = _shim.Run(SocketCall.Connect, 1, Vip, L4Protocol.Tcp, netnsCookie: 0);
+        var some = _shim.Run(SocketCall.Connect, 2, Vip, L4Protocol.Tcp, netnsCookie: HostNetns);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(_dp.Dataplane.ReadHostNetnsCookie(), Is.Zero);
+            Assert.That(zero, Is.EqualTo(new SocketCallResult(SocketVerdict.Pass, Vip)));
+            Assert.That(some, Is.EqualTo(new SocketCallResult(SocketVerdict.Pass, Vip)));
+            Assert.That(_dp.Dataplane.Affinity.ReadAll(), Is.Empty);
+            GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.SockPassAffinity, 2));
+        });
+    }
+
+    [Test]
+    public void A_host_netns_socket_to_a_service_without_affinity_is_translated_as_before()
+    {
+        Mode(SocketLbMode.Tcp);
+        _dp.Dataplane.SetHostNetnsCookie(HostNetns);
+
+        var connect = _shim.Run(SocketCall.Connect, Cookie, Vip, L4Protocol.Tcp, netnsCookie: HostNetns);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(connect, Is.EqualTo(new SocketCallResult(SocketVerdict.Translated, Backend)));
+            Assert.That(_dp.Dataplane.Affinity.ReadAll(), Is.Empty, "no affinity asked, none kept");
+            GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.SockConnect, 1));
         });
     }
 

@@ -1,11 +1,8 @@
 using System.Net;
 using ProxyReplacement.Dataplane.Abi;
-using ProxyReplacement.Dataplane.Netns;
 using ProxyReplacement.Dataplane.SocketLb;
-using ProxyReplacement.Dataplane.Tc;
 using ProxyReplacement.Dataplane.Tests.Netns;
 using ProxyReplacement.Dataplane.Tests.Support;
-using TcApi = ProxyReplacement.Dataplane.Tc.Tc;
 
 namespace ProxyReplacement.Dataplane.Tests.SocketLb;
 
@@ -26,68 +23,47 @@ public sealed class SocketLbTrafficTests
     private const ushort UdpPort = 53;
     private const ushort BackendPort = 8080;
 
-    private NodeTopology _topology = null!;
-    private CoreDataplane _core = null!;
-    private SocketLoadBalancer _socketLb = null!;
-    private TestCgroup _cgroup = null!;
-    private CgroupAttachment _hooks = null!;
+    private SocketLbNode _node = null!;
     private TcpEchoServer _tcpServer = null!;
     private UdpEchoServer _udpServer = null!;
-    private readonly List<TcAttachment> _tc = [];
 
-    private PodInterface ClientPod => _topology.Client;
-    private PodInterface Backend => _topology.Backends[0];
+    private NodeTopology Topology => _node.Topology;
+    private CoreDataplane Core => _node.Core;
+    private PodInterface ClientPod => Topology.Client;
+    private PodInterface Backend => Topology.Backends[0];
 
     [SetUp]
     public void SetUp()
     {
         Privileged.Require();
-        _topology = NodeTopology.Create(backendCount: 1);
-        _core = CoreDataplane.Load(new DataplaneOptions());
-        _core.Backends.Update(new NatBackendKey(1, 0), new NatBackendValue4(Backend.Address, BackendPort));
-        _core.Frontends.Update(new NatFrontendKey4(Vip, TcpPort, L4Protocol.Tcp), new NatFrontendValue(1, backendCount: 1));
-        _core.Backends.Update(new NatBackendKey(2, 0), new NatBackendValue4(Backend.Address, BackendPort));
-        _core.Frontends.Update(new NatFrontendKey4(Vip, UdpPort, L4Protocol.Udp), new NatFrontendValue(2, backendCount: 1));
-        _core.Frontends.Update(new NatFrontendKey4(EmptyVip, TcpPort, L4Protocol.Tcp), new NatFrontendValue(3, backendCount: 0));
-        _core.ServiceCidrs.Update(new ServiceCidrKey4(IPAddress.Parse("10.96.0.0"), 12), default);
-        _core.SetSocketLbMode(SocketLbMode.Enabled);
-        _tc.AddRange(NetworkNamespace.Run(_topology.NodeNamespace, () => new[]
-        {
-            TcApi.Attach(ClientPod.HostIfIndex, TcDirection.Ingress, _core.FromWorkload),
-            TcApi.Attach(Backend.HostIfIndex, TcDirection.Ingress, _core.FromWorkload),
-        }));
+        _node = SocketLbNode.Create(backendCount: 1);
+        Core.Backends.Update(new NatBackendKey(1, 0), new NatBackendValue4(Backend.Address, BackendPort));
+        Core.Frontends.Update(new NatFrontendKey4(Vip, TcpPort, L4Protocol.Tcp), new NatFrontendValue(1, backendCount: 1));
+        Core.Backends.Update(new NatBackendKey(2, 0), new NatBackendValue4(Backend.Address, BackendPort));
+        Core.Frontends.Update(new NatFrontendKey4(Vip, UdpPort, L4Protocol.Udp), new NatFrontendValue(2, backendCount: 1));
+        Core.Frontends.Update(new NatFrontendKey4(EmptyVip, TcpPort, L4Protocol.Tcp), new NatFrontendValue(3, backendCount: 0));
+        Core.ServiceCidrs.Update(new ServiceCidrKey4(IPAddress.Parse("10.96.0.0"), 12), default);
+        Core.SetSocketLbMode(SocketLbMode.Enabled);
         _tcpServer = TcpEchoServer.Start(Backend.Namespace, new IPEndPoint(Backend.Address, BackendPort));
         _udpServer = UdpEchoServer.Start(Backend.Namespace, new IPEndPoint(Backend.Address, BackendPort));
-
-        _socketLb = SocketLoadBalancer.Load(_core);
-        _cgroup = TestCgroup.Create($"{_topology.Prefix}-sock");
-        _hooks = _socketLb.Attach(_cgroup.Path);
     }
 
     [TearDown]
     public void TearDown()
     {
-        _hooks?.Dispose();
-        _socketLb?.Dispose();
-        _cgroup?.Dispose();
         _tcpServer?.Dispose();
         _udpServer?.Dispose();
-        foreach (var attachment in _tc)
-            attachment.Dispose();
-        _tc.Clear();
-        _core?.Dispose();
-        _topology?.Dispose();
+        _node?.Dispose();
     }
 
-    private SocketClientResult InCgroup(params string[] args) => CgroupClient.Run(_cgroup.Path, ClientPod.Namespace, args);
+    private SocketClientResult InCgroup(params string[] args) => _node.InCgroup(ClientPod.Namespace, args);
 
     private SocketClientResult OutsideCgroup(params string[] args) => CgroupClient.Run(null, ClientPod.Namespace, args);
 
-    private ulong Count(CounterReason reason) => _core.ReadCounters().GetValueOrDefault(reason);
+    private ulong Count(CounterReason reason) => _node.Count(reason);
 
     private string Diagnostics() =>
-        "counters: " + string.Join(", ", _core.ReadCounters().Where(c => c.Value > 0).Select(c => $"{c.Key}={c.Value}")) +
-        "; conntrack: " + string.Join(", ", _core.Conntrack.ReadAll().Select(e => e.Key.ToString()));
+        _node.Counters() + "; conntrack: " + string.Join(", ", Core.Conntrack.ReadAll().Select(e => e.Key.ToString()));
 
     [Test]
     public void Tcp_via_the_vip_reaches_the_backend_without_any_tc_nat()
@@ -100,7 +76,7 @@ public sealed class SocketLbTrafficTests
             Assert.That(result.Reply, Is.EqualTo("hello"));
             Assert.That(result.Peer, Is.EqualTo(new IPEndPoint(Vip, TcpPort)), "getpeername() returns the VIP");
             Assert.That(_tcpServer.Peers, Is.EqualTo(new[] { result.Local }), "the backend sees the client itself");
-            Assert.That(_core.Conntrack.ReadAll(), Is.Empty, "no conntrack/NAT entry: " + Diagnostics());
+            Assert.That(Core.Conntrack.ReadAll(), Is.Empty, "no conntrack/NAT entry: " + Diagnostics());
             Assert.That(Count(CounterReason.SockConnect), Is.EqualTo(1UL), Diagnostics());
             Assert.That(Count(CounterReason.SockPeernameReversed), Is.GreaterThanOrEqualTo(1UL), Diagnostics());
             Assert.That(Count(CounterReason.NatNewFlow) + Count(CounterReason.NatEstablished) + Count(CounterReason.NatReverse), Is.Zero,
@@ -119,10 +95,10 @@ public sealed class SocketLbTrafficTests
             Assert.That(result.Error, Is.Null, result + Diagnostics());
             Assert.That(result.Reply, Is.EqualTo("query"));
             Assert.That(result.From, Is.EqualTo(new IPEndPoint(Vip, UdpPort)), "recvmsg() reports the VIP as the sender");
-            Assert.That(_core.Conntrack.ReadAll(), Is.Empty, Diagnostics());
+            Assert.That(Core.Conntrack.ReadAll(), Is.Empty, Diagnostics());
             Assert.That(Count(CounterReason.SockSendmsg), Is.EqualTo(1UL), Diagnostics());
             Assert.That(Count(CounterReason.SockRecvmsgReversed), Is.EqualTo(1UL), Diagnostics());
-            Assert.That(_core.SocketReverse.ReadAll().Select(e => e.Value), Is.EqualTo(new[] { new SocketReverseValue4(Vip, UdpPort) }));
+            Assert.That(Core.SocketReverse.ReadAll().Select(e => e.Value), Is.EqualTo(new[] { new SocketReverseValue4(Vip, UdpPort) }));
         });
     }
 
@@ -137,7 +113,7 @@ public sealed class SocketLbTrafficTests
             Assert.That(result.Reply, Is.EqualTo("connected"));
             Assert.That(result.From, Is.EqualTo(new IPEndPoint(Vip, UdpPort)));
             Assert.That(result.Peer, Is.EqualTo(new IPEndPoint(Vip, UdpPort)));
-            Assert.That(_core.Conntrack.ReadAll(), Is.Empty, Diagnostics());
+            Assert.That(Core.Conntrack.ReadAll(), Is.Empty, Diagnostics());
             Assert.That(Count(CounterReason.SockConnect), Is.EqualTo(1UL), Diagnostics());
             Assert.That(Count(CounterReason.SockSendmsg), Is.Zero, "a connected socket's send() does not go through sendmsg4");
         });
@@ -163,16 +139,16 @@ public sealed class SocketLbTrafficTests
     [Test]
     public void The_mode_switches_at_run_time_between_the_socket_and_the_tc_path()
     {
-        _core.SetSocketLbMode(SocketLbMode.Tcp);
+        Core.SetSocketLbMode(SocketLbMode.Tcp);
         var udpInTcpMode = InCgroup("udp", Vip.ToString(), UdpPort.ToString(), "a");
         var tcpInTcpMode = InCgroup("tcp", Vip.ToString(), TcpPort.ToString(), "b");
         var afterTcpMode = (Nat: Count(CounterReason.NatNewFlow), Sock: Count(CounterReason.SockConnect), Send: Count(CounterReason.SockSendmsg));
 
-        _core.SetSocketLbMode(SocketLbMode.Disabled);
+        Core.SetSocketLbMode(SocketLbMode.Disabled);
         var tcpDisabled = InCgroup("tcp", Vip.ToString(), TcpPort.ToString(), "c");
         var afterDisabled = (Nat: Count(CounterReason.NatNewFlow), Sock: Count(CounterReason.SockConnect));
 
-        _core.SetSocketLbMode(SocketLbMode.Enabled);
+        Core.SetSocketLbMode(SocketLbMode.Enabled);
         var udpEnabled = InCgroup("udp", Vip.ToString(), UdpPort.ToString(), "d");
 
         Assert.Multiple(() =>
@@ -200,7 +176,7 @@ public sealed class SocketLbTrafficTests
             Assert.That(result.Peer, Is.EqualTo(new IPEndPoint(Vip, TcpPort)));
             Assert.That(Count(CounterReason.SockConnect), Is.Zero, "the hooks never saw it");
             Assert.That(Count(CounterReason.NatNewFlow), Is.EqualTo(1UL), Diagnostics());
-            Assert.That(_core.Conntrack.TryLookup(new ConntrackKey4(ClientPod.Address, (ushort)result.Local!.Port, Vip, TcpPort, L4Protocol.Tcp), out _),
+            Assert.That(Core.Conntrack.TryLookup(new ConntrackKey4(ClientPod.Address, (ushort)result.Local!.Port, Vip, TcpPort, L4Protocol.Tcp), out _),
                 Is.True, "the TC path's conntrack entry: " + Diagnostics());
         });
     }
@@ -209,7 +185,7 @@ public sealed class SocketLbTrafficTests
     public void A_host_network_client_in_the_cgroup_reaches_the_service()
     {
         // The node namespace has no TC program on the way out (no pod veth): only the socket hook can serve it.
-        var result = CgroupClient.Run(_cgroup.Path, _topology.NodeNamespace, "tcp", Vip.ToString(), TcpPort.ToString(), "from the host");
+        var result = _node.InCgroup(Topology.NodeNamespace, "tcp", Vip.ToString(), TcpPort.ToString(), "from the host");
 
         Assert.Multiple(() =>
         {
@@ -217,19 +193,19 @@ public sealed class SocketLbTrafficTests
             Assert.That(result.Reply, Is.EqualTo("from the host"));
             Assert.That(result.Peer, Is.EqualTo(new IPEndPoint(Vip, TcpPort)));
             Assert.That(Count(CounterReason.SockConnect), Is.EqualTo(1UL), Diagnostics());
-            Assert.That(_core.Conntrack.ReadAll(), Is.Empty, Diagnostics());
+            Assert.That(Core.Conntrack.ReadAll(), Is.Empty, Diagnostics());
         });
     }
 
     [Test]
     public void Detaching_the_hooks_hands_every_socket_back_to_the_tc_path()
     {
-        var links = _hooks.Links();
+        var links = _node.Hooks.Links();
         Assert.That(links.Keys, Is.EquivalentTo(SocketHooks.All));
-        Assert.That(links.Values.Select(l => l.CgroupId), Is.All.EqualTo(_cgroup is null ? 0 : Cgroup.Id(_cgroup.Path)), "links on the test cgroup");
-        Assert.That(links.Values.Select(l => l.ProgramId), Is.EquivalentTo(_socketLb.Programs.Values.Select(p => p.Id)));
+        Assert.That(links.Values.Select(l => l.CgroupId), Is.All.EqualTo(Cgroup.Id(_node.Cgroup.Path)), "links on the test cgroup");
+        Assert.That(links.Values.Select(l => l.ProgramId), Is.EquivalentTo(_node.SocketLb.Programs.Values.Select(p => p.Id)));
 
-        _hooks.Dispose();
+        _node.Hooks.Dispose();
         var result = InCgroup("tcp", Vip.ToString(), TcpPort.ToString(), "after detach");
 
         Assert.Multiple(() =>
