@@ -87,7 +87,7 @@ public sealed class SourceSelectionTests
             File.WriteAllText(kubeconfig, "current-context: a\ncontexts: [{name: a, context: {cluster: missing}}]\n");
             Console.SetError(captured);
 
-            var exitCode = await Cli.CommandLine.RunAsync(["run", "--kubeconfig", kubeconfig, "--bpffs-root", Path.Combine(directory, "never-used"),
+            var exitCode = await ProxyReplacement.ServiceProxy.Cli.CommandLine.RunAsync(["run", "--kubeconfig", kubeconfig, "--bpffs-root", Path.Combine(directory, "never-used"),
                 "--healthz-bind-address", "", "--metrics-bind-address", ""]);
 
             Assert.Multiple(() =>
