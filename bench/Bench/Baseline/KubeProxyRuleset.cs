@@ -20,7 +20,8 @@ namespace ProxyReplacement.Bench.Baseline;
 /// chains kube-proxy declares (no per-Service filter rules exist for Services that have endpoints).</item>
 /// </list>
 /// Chain names are <c>KUBE-SVC-</c>/<c>KUBE-SEP-</c> plus 16 base32 characters of a SHA-256 of the service port
-/// (and endpoint), as kube-proxy names them; rules carry kube-proxy's comments (they cost parse time too).
+/// (and endpoint), as kube-proxy names them; rules carry kube-proxy's comments (they cost parse time too), except
+/// that above 1,000 endpoints kube-proxy's "large cluster mode" leaves them off the per-endpoint rules, and so do we.
 /// Not modelled: NodePorts, external IPs, load balancers, session affinity, the no-endpoints reject rules,
 /// the firewall and health-check chains, and the generation of this text (only iptables-restore is timed).
 /// </summary>
@@ -29,9 +30,17 @@ public sealed class KubeProxyRuleset
     public const string ClusterCidr = "10.201.0.0/16";
     private const string ServicePortName = "http";
 
-    private readonly SyntheticServices _cluster;
+    /// <summary>kube-proxy's threshold for large cluster mode (total endpoints).</summary>
+    public const int LargeClusterEndpoints = 1000;
 
-    public KubeProxyRuleset(SyntheticServices cluster) => _cluster = cluster;
+    private readonly SyntheticServices _cluster;
+    private readonly bool _largeCluster;
+
+    public KubeProxyRuleset(SyntheticServices cluster)
+    {
+        _cluster = cluster;
+        _largeCluster = (long)cluster.Count * cluster.EndpointsPerService > LargeClusterEndpoints;
+    }
 
     /// <summary>The full restore of a cold start: both tables with every chain and rule, jump rules included.</summary>
     public void WriteFull(TextWriter text)
@@ -141,7 +150,7 @@ public sealed class KubeProxyRuleset
             WriteEndpointChain(text, index, endpoint);
     }
 
-    private static void WriteServiceChain(TextWriter text, int index, IReadOnlyList<IPAddress> endpoints)
+    private void WriteServiceChain(TextWriter text, int index, IReadOnlyList<IPAddress> endpoints)
     {
         var chain = ServiceChain(index);
         var name = PortName(index);
@@ -149,19 +158,19 @@ public sealed class KubeProxyRuleset
                    $"--dport {SyntheticServices.ServicePort} ! -s {ClusterCidr} -j KUBE-MARK-MASQ\n");
         for (var j = 0; j < endpoints.Count; j++)
         {
-            text.Write($"-A {chain} -m comment --comment \"{name} -> {endpoints[j]}:{SyntheticServices.TargetPort}\"");
+            text.Write(_largeCluster ? $"-A {chain}" : $"-A {chain} -m comment --comment \"{name} -> {endpoints[j]}:{SyntheticServices.TargetPort}\"");
             if (j < endpoints.Count - 1)
                 text.Write(string.Create(CultureInfo.InvariantCulture, $" -m statistic --mode random --probability {1.0 / (endpoints.Count - j):F10}"));
             text.Write($" -j {EndpointChain(index, endpoints[j])}\n");
         }
     }
 
-    private static void WriteEndpointChain(TextWriter text, int index, IPAddress endpoint)
+    private void WriteEndpointChain(TextWriter text, int index, IPAddress endpoint)
     {
         var chain = EndpointChain(index, endpoint);
-        var name = PortName(index);
-        text.Write($"-A {chain} -m comment --comment {name} -s {endpoint}/32 -j KUBE-MARK-MASQ\n");
-        text.Write($"-A {chain} -m comment --comment {name} -m tcp -p tcp -j DNAT --to-destination {endpoint}:{SyntheticServices.TargetPort}\n");
+        var comment = _largeCluster ? "" : $" -m comment --comment {PortName(index)}";
+        text.Write($"-A {chain}{comment} -s {endpoint}/32 -j KUBE-MARK-MASQ\n");
+        text.Write($"-A {chain}{comment} -m tcp -p tcp -j DNAT --to-destination {endpoint}:{SyntheticServices.TargetPort}\n");
     }
 
     private static string PortName(int index) => $"{SyntheticServices.Namespace}/{SyntheticServices.ServiceName(index)}:{ServicePortName}";

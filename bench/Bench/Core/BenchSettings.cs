@@ -42,6 +42,12 @@ public sealed record BenchSettings
     /// </summary>
     public int IptablesNftMaxServices { get; init; } = 10_000;
 
+    /// <summary>
+    /// Runs of the iptables baseline above <see cref="IptablesNftMaxServices"/> Services: one legacy restore of 100k
+    /// Services takes minutes, so it is measured fewer times than <see cref="Runs"/> (the report says so).
+    /// </summary>
+    public int IptablesRunsAtLargeSizes { get; init; } = 1;
+
     /// <summary>Service counts for the end-to-end rates.</summary>
     public IReadOnlyList<int> EndToEndServiceCounts { get; init; } = [1, 10_000];
 
