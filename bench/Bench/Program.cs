@@ -78,6 +78,7 @@ public static class Program
         var context = new BenchContext(settings, Console.Error, stop.Token);
         var sections = new List<ReportSection>();
         var started = DateTimeOffset.UtcNow;
+        var machine = MachineInfo.Read();
         try
         {
             foreach (var suite in suites)
@@ -99,7 +100,7 @@ public static class Program
             Console.Error.WriteLine($"proxy-bench: failed: {error}");
             return 1;
         }
-        var markdown = ReportWriter.Render(MachineInfo.Read(), settings, sections, DateTimeOffset.UtcNow - started);
+        var markdown = ReportWriter.Render(machine, settings, sections, DateTimeOffset.UtcNow - started, MachineInfo.ReadLoadAverage());
         if (report is not null)
             File.WriteAllText(report, markdown);
         Console.Out.Write(markdown);

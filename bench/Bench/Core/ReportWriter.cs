@@ -6,7 +6,9 @@ namespace ProxyReplacement.Bench.Core;
 /// <summary>Renders the sections of one run as Markdown (BENCHMARKS.md).</summary>
 public static class ReportWriter
 {
-    public static string Render(MachineInfo machine, BenchSettings settings, IReadOnlyList<ReportSection> sections, TimeSpan duration)
+    /// <param name="machine">Read when the run started.</param>
+    /// <param name="loadAtEnd">The load averages when it ended.</param>
+    public static string Render(MachineInfo machine, BenchSettings settings, IReadOnlyList<ReportSection> sections, TimeSpan duration, string loadAtEnd)
     {
         var text = new StringBuilder();
         text.AppendLine("# Benchmarks");
@@ -21,6 +23,8 @@ public static class ReportWriter
             $"- Kernel {machine.Kernel}; CPU {machine.Cpu}, {machine.Cores} cores; memory {machine.Memory}; {machine.Runtime}");
         text.AppendLine(CultureInfo.InvariantCulture,
             $"- Run {machine.When:yyyy-MM-dd HH:mm} UTC; {settings.Runs} runs per figure; the whole run took {duration.TotalMinutes:F1} min");
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"- Load average (1, 5, 15 min) at the start {machine.LoadAverage}, at the end {loadAtEnd} ({machine.Cores} cores: anything near or above that means other work shared the CPUs and the figures are noisy)");
         foreach (var section in sections)
         {
             text.AppendLine();

@@ -165,6 +165,6 @@ public sealed class MemorySuite : IBenchSuite
         "it holds from /proc/PID/fdinfo; then it is stopped and its namespace and bpffs removed. Each run starts every size once " +
         "(the 1-Service daemon is the same-run baseline). The last row loads the core object with the default map sizes " +
         "(frontends 65,536, backends 262,144, affinity 65,536, conntrack 262,144) in the harness and sums the memlock of its maps " +
-        "(hash maps are preallocated unless BPF_F_NO_PREALLOC: the NAT maps are not preallocated, so they grow with use; the LRU " +
-        "maps are).";
+        "(the kernel's own accounting: the LRU maps, conntrack and affinity, are preallocated in full; the NAT maps are " +
+        "BPF_F_NO_PREALLOC, so their figure is the bucket array plus the entries present: empty here, filled in the daemon rows).";
 }

@@ -39,38 +39,48 @@ public sealed class PacketSuite : IBenchSuite
         var rows = new List<ReportRow>();
         var notes = new List<string>();
         var netBySize = new Dictionary<int, Dictionary<PacketCase, Measurement>>();
-        foreach (var services in settings.PacketServiceCounts)
+        // Every size is loaded at once and each run visits all of them, so load that comes and goes on the
+        // machine falls on every size alike (the flatness rows compare sizes).
+        var sizes = new List<SizeUnderTest>();
+        try
         {
-            context.Cancellation.ThrowIfCancellationRequested();
-            context.Progress($"packet: {services} Services: loading and programming the maps");
-            using var dataplane = ProgrammedMaps.Load(services, EndpointsPerService);
-            ProgrammedMaps.Program(dataplane, new SyntheticServices(services, EndpointsPerService));
-            var cases = new PacketCases(services);
-            cases.EstablishFlows(dataplane);
-
-            var raw = Timed.ToDictionary(c => c, _ => new List<double>());
-            var emptyRepeat = new List<double>();
-            var passRepeat = new List<double>();
-            var establishedRepeat = new List<double>();
-            var replyRepeat = new List<double>();
-            for (var run = 0; run < settings.Runs; run++)
+            foreach (var services in settings.PacketServiceCounts)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
-                var medians = TimeOneRun(dataplane, cases, settings.PacketRepeat, context.Cancellation);
-                foreach (var (c, median) in medians)
-                    raw[c].Add(median);
-                // Cross-check: these two do not rewrite, so one call with a large repeat is valid for them.
-                emptyRepeat.Add(ProgramTiming.Run(dataplane.PassThrough, cases.PassThrough[0], settings.PacketRepeat).DurationNs);
-                passRepeat.Add(RepeatedRun(dataplane, cases.PassThrough[0], settings.PacketRepeat, CounterReason.PassNoService));
-                var (established, reply) = cases.AddMirrors(dataplane);
-                establishedRepeat.Add(RepeatedRun(dataplane, established, settings.PacketRepeat, CounterReason.NatEstablished));
-                replyRepeat.Add(RepeatedRun(dataplane, reply, settings.PacketRepeat, CounterReason.NatReverse));
-                cases.RemoveMirrors(dataplane);
-                context.Progress($"packet: {services} Services, run {run + 1}/{settings.Runs}: " +
-                    string.Join(", ", medians.Select(pair => $"{pair.Key} {pair.Value:F0} ns")));
+                context.Progress($"packet: {services} Services: loading and programming the maps");
+                sizes.Add(SizeUnderTest.Create(services));
             }
-            notes.Add(NaiveRepeatEvidence(dataplane, cases, services, settings.PacketRepeat));
+            for (var run = 0; run < settings.Runs; run++)
+                foreach (var size in sizes)
+                {
+                    context.Cancellation.ThrowIfCancellationRequested();
+                    var (dataplane, cases) = (size.Dataplane, size.Cases);
+                    var medians = TimeOneRun(dataplane, cases, settings.PacketRepeat, context.Cancellation);
+                    foreach (var (c, median) in medians)
+                        size.Raw[c].Add(median);
+                    // Cross-check: these two do not rewrite, so one call with a large repeat is valid for them.
+                    size.EmptyRepeat.Add(ProgramTiming.Run(dataplane.PassThrough, cases.PassThrough[0], settings.PacketRepeat).DurationNs);
+                    size.PassRepeat.Add(RepeatedRun(dataplane, cases.PassThrough[0], settings.PacketRepeat, CounterReason.PassNoService));
+                    var (established, reply) = cases.AddMirrors(dataplane);
+                    size.EstablishedRepeat.Add(RepeatedRun(dataplane, established, settings.PacketRepeat, CounterReason.NatEstablished));
+                    size.ReplyRepeat.Add(RepeatedRun(dataplane, reply, settings.PacketRepeat, CounterReason.NatReverse));
+                    cases.RemoveMirrors(dataplane);
+                    context.Progress($"packet: {size.Services} Services, run {run + 1}/{settings.Runs}: " +
+                        string.Join(", ", medians.Select(pair => $"{pair.Key} {pair.Value:F0} ns")));
+                }
+            foreach (var size in sizes)
+                notes.Add(NaiveRepeatEvidence(size.Dataplane, size.Cases, size.Services, settings.PacketRepeat));
+        }
+        finally
+        {
+            foreach (var size in sizes)
+                size.Dataplane.Dispose();
+        }
 
+        foreach (var size in sizes)
+        {
+            var (services, raw, emptyRepeat, passRepeat, establishedRepeat, replyRepeat) =
+                (size.Services, size.Raw, size.EmptyRepeat, size.PassRepeat, size.EstablishedRepeat, size.ReplyRepeat);
             var empty = new Measurement("ns", raw[PacketCase.Empty]);
             var label = services.ToString("N0", CultureInfo.InvariantCulture) + (services == 1 ? " Service" : " Services");
             rows.Add(new ReportRow($"{label}: empty program `pr_tc_pass`", empty));
@@ -107,6 +117,33 @@ public sealed class PacketSuite : IBenchSuite
         [
             new ReportSection("BPF per-packet cost (BPF_PROG_TEST_RUN)", Method(settings), rows, notes),
         ];
+    }
+
+    /// <summary>One cluster size: its loaded, programmed dataplane, its frames and the samples of every run.</summary>
+    private sealed record SizeUnderTest(int Services, CoreDataplane Dataplane, PacketCases Cases)
+    {
+        public Dictionary<PacketCase, List<double>> Raw { get; } = Timed.ToDictionary(c => c, _ => new List<double>());
+        public List<double> EmptyRepeat { get; } = [];
+        public List<double> PassRepeat { get; } = [];
+        public List<double> EstablishedRepeat { get; } = [];
+        public List<double> ReplyRepeat { get; } = [];
+
+        public static SizeUnderTest Create(int services)
+        {
+            var dataplane = ProgrammedMaps.Load(services, EndpointsPerService);
+            try
+            {
+                ProgrammedMaps.Program(dataplane, new SyntheticServices(services, EndpointsPerService));
+                var cases = new PacketCases(services);
+                cases.EstablishFlows(dataplane);
+                return new SizeUnderTest(services, dataplane, cases);
+            }
+            catch
+            {
+                dataplane.Dispose();
+                throw;
+            }
+        }
     }
 
     /// <summary>
@@ -194,7 +231,7 @@ public sealed class PacketSuite : IBenchSuite
         var counters = dataplane.ReadCounters().Where(pair => pair.Value > 0)
             .Select(pair => $"{ServiceProxy.Daemon.ProxyMetrics.SnakeCase(pair.Key.ToString())}={pair.Value:N0}");
         cases.ForgetNewFlows(dataplane);
-        return $"{services:N0} Services: one call with repeat {repeat:N0} on a new-flow SYN reports {run.DurationNs} ns per run, " +
+        return $"{services:N0} Service{(services == 1 ? "" : "s")}: one call with repeat {repeat:N0} on a new-flow SYN reports {run.DurationNs} ns per run, " +
             $"but the counters read {string.Join(", ", counters)}: only the first repeat was a new flow (the kernel re-runs the same, " +
             "already DNATed skb), so that figure is the pass-through path, not DNAT. Not used.";
     }
@@ -215,7 +252,8 @@ public sealed class PacketSuite : IBenchSuite
         "the packet no longer goes to the VIP, so a repeat-N \"new flow\" is one new flow and N−1 pass-throughs (shown in the notes, " +
         "from the counters). So every figure here is the kernel-reported duration of single runs (repeat 1) on fresh frames: " +
         $"{settings.PacketRepeat:N0} per case per run, in chunks of {Chunk} with the cases taking turns, and the empty program " +
-        "`pr_tc_pass` timed the same way in the same chunks. A run's figure is the median of its single-run durations (immune to the " +
+        "`pr_tc_pass` timed the same way in the same chunks. All sizes are loaded at once and every run visits each of them, so load " +
+        "that comes and goes on the machine falls on all sizes alike. A run's figure is the median of its single-run durations (immune to the " +
         "runs an interrupt lands in). A single run's duration includes the harness's fixed cost (two clock reads, BH disable/enable), " +
         "which the empty program shows; **net** = program − empty, per run, is the program's own cost. Every frame goes to a Service " +
         $"chosen at random among all N (so lookups touch as many hash buckets as there are Services). New flows use a pool of " +
