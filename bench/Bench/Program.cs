@@ -1,22 +1,30 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using ProxyReplacement.Bench.Core;
+using ProxyReplacement.Bench.Suites;
 
 namespace ProxyReplacement.Bench;
 
 /// <summary>
 /// <c>proxy-bench [--smoke] [--runs N] [--only a,b] [--report FILE]</c>: runs the benchmark suites and
-/// writes the Markdown report. Needs root (BPF, network namespaces).
+/// writes the Markdown report. Needs root (BPF, network namespaces). Ctrl-C or SIGTERM stops the run
+/// between measurements; every suite then removes what it made before the process exits.
 /// </summary>
 public static class Program
 {
     /// <summary>Every suite, in report order.</summary>
     private static IReadOnlyList<IBenchSuite> AllSuites() =>
     [
+        new PacketSuite(),
+        new ControlPlaneSuite(),
+        new EndToEndSuite(),
+        new MemorySuite(),
     ];
 
     public static int Main(string[] args)
     {
         var settings = BenchSettings.Full;
+        int? runs = null;
         string? report = null;
         HashSet<string>? only = null;
         for (var i = 0; i < args.Length; i++)
@@ -24,10 +32,10 @@ public static class Program
             switch (args[i])
             {
                 case "--smoke":
-                    settings = BenchSettings.SmokeTest with { Runs = settings.Runs == BenchSettings.Full.Runs ? BenchSettings.SmokeTest.Runs : settings.Runs };
+                    settings = BenchSettings.SmokeTest;
                     break;
-                case "--runs" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var runs) && runs > 0:
-                    settings = settings with { Runs = runs };
+                case "--runs" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var count) && count > 0:
+                    runs = count;
                     i++;
                     break;
                 case "--only" when i + 1 < args.Length:
@@ -42,6 +50,8 @@ public static class Program
                     return 2;
             }
         }
+        if (runs is { } r)
+            settings = settings with { Runs = r };
 
         var suites = AllSuites();
         if (only is not null)
@@ -55,13 +65,42 @@ public static class Program
             suites = suites.Where(s => only.Contains(s.Name)).ToList();
         }
 
-        var sections = new List<ReportSection>();
-        foreach (var suite in suites)
+        using var stop = new CancellationTokenSource();
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        void Stop(PosixSignalContext signal)
         {
-            Console.Error.WriteLine($"== {suite.Name}");
-            sections.AddRange(suite.Run(settings, Console.Error));
+            signal.Cancel = true; // keep running until the suites have cleaned up
+            Console.Error.WriteLine($"proxy-bench: {signal.Signal}: stopping after cleanup");
+            stop.Cancel();
         }
-        var markdown = ReportWriter.Render(MachineInfo.Read(), settings, sections);
+
+        var context = new BenchContext(settings, Console.Error, stop.Token);
+        var sections = new List<ReportSection>();
+        var started = DateTimeOffset.UtcNow;
+        var machine = MachineInfo.Read();
+        try
+        {
+            foreach (var suite in suites)
+            {
+                Console.Error.WriteLine($"== {suite.Name}");
+                var suiteStarted = DateTimeOffset.UtcNow;
+                sections.AddRange(suite.Run(context));
+                Console.Error.WriteLine($"== {suite.Name}: done in {(DateTimeOffset.UtcNow - suiteStarted).TotalSeconds:F0} s");
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("proxy-bench: stopped; no report written");
+            return 130;
+        }
+        catch (Exception error)
+        {
+            // Caught (not left unhandled) so that every suite's finally blocks have run: nothing stays behind.
+            Console.Error.WriteLine($"proxy-bench: failed: {error}");
+            return 1;
+        }
+        var markdown = ReportWriter.Render(machine, settings, sections, DateTimeOffset.UtcNow - started, MachineInfo.ReadLoadAverage());
         if (report is not null)
             File.WriteAllText(report, markdown);
         Console.Out.Write(markdown);

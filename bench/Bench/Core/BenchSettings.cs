@@ -12,7 +12,11 @@ public sealed record BenchSettings
     /// <summary>Runs per figure; the report shows their median, min and max.</summary>
     public int Runs { get; init; } = 5;
 
-    /// <summary>BPF_PROG_TEST_RUN repeat count per run.</summary>
+    /// <summary>
+    /// Program runs per packet case per run. Each is its own BPF_PROG_TEST_RUN with repeat 1 on a fresh
+    /// packet (see the packet suite for why), so a figure rests on <see cref="Runs"/> × this many runs.
+    /// The same count is the repeat of the one-call cross-checks.
+    /// </summary>
     public int PacketRepeat { get; init; } = 1_000_000;
 
     /// <summary>Service counts for the per-packet cost.</summary>
@@ -29,11 +33,26 @@ public sealed record BenchSettings
     /// <summary>EndpointSlice changes timed per run for the p50/p99.</summary>
     public int ChangeLatencySamples { get; init; } = 200;
 
+    /// <summary>iptables-restore --noflush endpoint changes timed per run (each takes a whole-table round trip).</summary>
+    public int IptablesChangeSamples { get; init; } = 10;
+
+    /// <summary>
+    /// The largest Service count restored with the nf_tables backend of iptables (iptables-nft): its restore
+    /// grows worse than linearly (minutes and GiBs at 100k), so beyond this only the legacy backend runs.
+    /// </summary>
+    public int IptablesNftMaxServices { get; init; } = 10_000;
+
+    /// <summary>
+    /// Runs of the iptables baseline above <see cref="IptablesNftMaxServices"/> Services: one legacy restore of 100k
+    /// Services takes minutes, so it is measured fewer times than <see cref="Runs"/> (the report says so).
+    /// </summary>
+    public int IptablesRunsAtLargeSizes { get; init; } = 1;
+
     /// <summary>Service counts for the end-to-end rates.</summary>
     public IReadOnlyList<int> EndToEndServiceCounts { get; init; } = [1, 10_000];
 
-    /// <summary>Seconds per end-to-end rate sample.</summary>
-    public double EndToEndSeconds { get; init; } = 3;
+    /// <summary>Whole seconds per end-to-end rate sample (wrk -d, iperf3 -t).</summary>
+    public int EndToEndSeconds { get; init; } = 3;
 
     /// <summary>Service counts for the daemon's RSS.</summary>
     public IReadOnlyList<int> MemoryServiceCounts { get; init; } = [10_000, 100_000];
@@ -43,14 +62,15 @@ public sealed record BenchSettings
     public static BenchSettings SmokeTest { get; } = new()
     {
         Smoke = true,
-        Runs = 2,
+        Runs = 1,
         PacketRepeat = 1_000,
         PacketServiceCounts = [1, 10],
         ControlPlaneServiceCounts = [10],
         ChangeLatencyServices = 10,
         ChangeLatencySamples = 5,
+        IptablesChangeSamples = 2,
         EndToEndServiceCounts = [1],
-        EndToEndSeconds = 0.3,
+        EndToEndSeconds = 1,
         MemoryServiceCounts = [10],
     };
 }

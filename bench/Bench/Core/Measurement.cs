@@ -26,6 +26,15 @@ public sealed record Measurement(string Unit, IReadOnlyList<double> Samples)
     public static Measurement Repeat(string unit, int runs, Func<int, double> run) =>
         new(unit, Enumerable.Range(0, runs).Select(run).ToArray());
 
-    public string Format(string numberFormat = "G4") =>
-        $"{Median.ToString(numberFormat)} {Unit} ({Min.ToString(numberFormat)}–{Max.ToString(numberFormat)})";
+    public string Format() => $"{Number(Median)} {Unit} ({Number(Min)}–{Number(Max)})";
+
+    /// <summary>Four significant digits, without exponents; thousands separated by a thin space.</summary>
+    public static string Number(double value)
+    {
+        var magnitude = Math.Abs(value);
+        var text = magnitude >= 1000
+            ? Math.Round(value).ToString("#,0", System.Globalization.CultureInfo.InvariantCulture).Replace(",", "\u2009", StringComparison.Ordinal)
+            : value.ToString(magnitude >= 100 ? "0" : magnitude >= 10 ? "0.#" : "0.##", System.Globalization.CultureInfo.InvariantCulture);
+        return text;
+    }
 }

@@ -89,7 +89,7 @@ public sealed partial class ProxyDaemon : IDisposable
 
         var started = Stopwatch.GetTimestamp();
         var commit = _tracker.Commit();
-        var result = _syncer.Sync(commit.Snapshot, fullResync: kind == RunKind.Full);
+        var result = _syncer.Sync(commit, fullResync: kind == RunKind.Full);
         if (!_cidrsWritten || kind == RunKind.Full)
             _cidrsWritten = WriteServiceCidrs();
 

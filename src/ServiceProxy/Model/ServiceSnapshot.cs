@@ -29,6 +29,54 @@ public sealed class ServiceSnapshot
     public ImmutableArray<EndpointSlice> SlicesFor(ObjectKey service) =>
         SlicesByService.TryGetValue(service, out var slices) ? slices : ImmutableArray<EndpointSlice>.Empty;
 
+    /// <summary>
+    /// This snapshot with the given changes applied (Current null = deleted): equal to <see cref="Create"/> of the
+    /// resulting objects, at a cost that grows with the number of changes rather than the number of objects.
+    /// </summary>
+    public ServiceSnapshot With(IEnumerable<Tracking.ObjectChange<Service>> services, IEnumerable<Tracking.ObjectChange<EndpointSlice>> slices)
+    {
+        var serviceMap = Services.ToBuilder();
+        foreach (var change in services)
+        {
+            if (change.Current is null)
+                serviceMap.Remove(change.Key);
+            else
+                serviceMap[change.Key] = change.Current;
+        }
+        var sliceMap = SlicesByService.ToBuilder();
+        foreach (var change in slices)
+        {
+            if (change.Previous is { } old)
+                RemoveSlice(sliceMap, old.ServiceKey, old.Name);
+            if (change.Current is { } current)
+            {
+                RemoveSlice(sliceMap, current.ServiceKey, current.Name);
+                var list = sliceMap.TryGetValue(current.ServiceKey, out var existing) ? existing : ImmutableArray<EndpointSlice>.Empty;
+                var at = 0;
+                while (at < list.Length && string.CompareOrdinal(list[at].Name, current.Name) < 0)
+                    at++;
+                sliceMap[current.ServiceKey] = list.Insert(at, current);
+            }
+        }
+        return new ServiceSnapshot(serviceMap.ToImmutable(), sliceMap.ToImmutable());
+    }
+
+    private static void RemoveSlice(ImmutableSortedDictionary<ObjectKey, ImmutableArray<EndpointSlice>>.Builder map, ObjectKey service, string name)
+    {
+        if (!map.TryGetValue(service, out var list))
+            return;
+        var at = 0;
+        while (at < list.Length && list[at].Name != name)
+            at++;
+        if (at == list.Length)
+            return;
+        var remaining = list.RemoveAt(at);
+        if (remaining.IsEmpty)
+            map.Remove(service);
+        else
+            map[service] = remaining;
+    }
+
     public static ServiceSnapshot Create(IEnumerable<Service> services, IEnumerable<EndpointSlice> slices)
     {
         var serviceMap = ImmutableSortedDictionary.CreateBuilder<ObjectKey, Service>();

@@ -81,13 +81,13 @@ public static class DesiredStateBuilder
         _ => throw new ArgumentOutOfRangeException(nameof(protocol), protocol, null),
     };
 
-    private static List<NatFrontendKey4> FrontendKeys(Service service, ServicePort port) =>
+    internal static List<NatFrontendKey4> FrontendKeys(Service service, ServicePort port) =>
         service.ClusterIPs
             .Where(ip => ip.AddressFamily == AddressFamily.InterNetwork)
             .Select(ip => new NatFrontendKey4(ip, (ushort)port.Port, ToL4(port.Protocol)))
             .ToList();
 
-    private static List<NatBackendValue4> ReadyBackends(ServiceSnapshot snapshot, Service service, ServicePort port)
+    internal static List<NatBackendValue4> ReadyBackends(ServiceSnapshot snapshot, Service service, ServicePort port)
     {
         var backends = new HashSet<NatBackendValue4>();
         foreach (var slice in snapshot.SlicesFor(service.Key))

@@ -2,8 +2,11 @@ using ProxyReplacement.ServiceProxy.Model;
 
 namespace ProxyReplacement.ServiceProxy.Tracking;
 
-/// <summary>The result of <see cref="ChangeTracker.Commit"/>: the new snapshot and the Services it changed.</summary>
-public sealed record TrackerCommit(ServiceSnapshot Snapshot, IReadOnlySet<ObjectKey> ChangedServices)
+/// <summary>
+/// The result of <see cref="ChangeTracker.Commit"/>: the new snapshot, the one it was made from, and the Services
+/// that differ between the two.
+/// </summary>
+public sealed record TrackerCommit(ServiceSnapshot Snapshot, IReadOnlySet<ObjectKey> ChangedServices, ServiceSnapshot Previous)
 {
     public bool HasChanges => ChangedServices.Count > 0;
 }
@@ -83,20 +86,26 @@ public sealed class ChangeTracker
         lock (_gate)
         {
             if (!_services.HasPending && !_slices.HasPending)
-                return new TrackerCommit(_snapshot, new HashSet<ObjectKey>());
+                return new TrackerCommit(_snapshot, new HashSet<ObjectKey>(), _snapshot);
 
             var changed = new SortedSet<ObjectKey>();
-            foreach (var change in _services.Commit())
+            var serviceChanges = _services.Commit();
+            var sliceChanges = _slices.Commit();
+            foreach (var change in serviceChanges)
                 changed.Add(change.Key);
-            foreach (var change in _slices.Commit())
+            foreach (var change in sliceChanges)
             {
                 if (change.Previous is not null)
                     changed.Add(change.Previous.ServiceKey);
                 if (change.Current is not null)
                     changed.Add(change.Current.ServiceKey);
             }
-            _snapshot = ServiceSnapshot.Create(_services.Committed, _slices.Committed);
-            return new TrackerCommit(_snapshot, changed);
+            var previous = _snapshot;
+            // A few changes are applied to the previous snapshot (cost grows with the change); a bulk load is rebuilt.
+            _snapshot = serviceChanges.Count + sliceChanges.Count <= Math.Max(64, previous.Services.Count / 8)
+                ? previous.With(serviceChanges, sliceChanges)
+                : ServiceSnapshot.Create(_services.Committed, _slices.Committed);
+            return new TrackerCommit(_snapshot, changed, previous);
         }
     }
 }

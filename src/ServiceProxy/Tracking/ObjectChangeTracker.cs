@@ -47,9 +47,10 @@ internal sealed class ObjectChangeTracker<T> where T : class
         return changed;
     }
 
+    /// <summary>Applies the pending changes; returns them in no particular order (sorting 100k keys costs more than the rest).</summary>
     public IReadOnlyList<ObjectChange<T>> Commit()
     {
-        var changes = Pending;
+        var changes = _pending.Values.ToList();
         foreach (var change in changes)
         {
             if (change.Current is null)

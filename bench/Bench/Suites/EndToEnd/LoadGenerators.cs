@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ProxyReplacement.Bench.Support;
+
+namespace ProxyReplacement.Bench.Suites.EndToEnd;
+
+/// <summary>
+/// The clients: wrk (C, epoll, one thread) for HTTP request rates and iperf3 for single-stream throughput, both from
+/// Debian. Each run's output is parsed and checked: errors or non-200 answers fail the run instead of being averaged in.
+/// </summary>
+public static partial class LoadGenerators
+{
+    /// <summary>wrk against <c>http://target/</c>; returns requests per second.</summary>
+    /// <param name="connections">Concurrent connections.</param>
+    /// <param name="shortConnections">Send <c>Connection: close</c>: the server closes after each answer and wrk reconnects.</param>
+    public static double Wrk(IActivePath path, EndToEndNode node, int connections, bool shortConnections, int seconds, CancellationToken cancellation)
+    {
+        var url = $"http://{path.Target}/";
+        string[] arguments = shortConnections
+            ? ["-t1", $"-c{connections}", $"-d{seconds}s", "-H", "Connection: close", url]
+            : ["-t1", $"-c{connections}", $"-d{seconds}s", url];
+        var argv = path.ClientCommand(node, "wrk", arguments);
+        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
+        var output = result.Stdout;
+        var rate = RequestsPerSecond().Match(output);
+        var total = RequestsTotal().Match(output);
+        if (!rate.Success || !total.Success)
+            throw new InvalidOperationException($"cannot read wrk's output: {output}");
+        var requests = long.Parse(total.Groups[1].Value, CultureInfo.InvariantCulture);
+        if (requests == 0)
+            throw new InvalidOperationException($"wrk completed no request through {path.Target}: {output}");
+        var errors = SocketErrors().Match(output);
+        if (errors.Success)
+        {
+            var count = Enumerable.Range(1, 4).Sum(g => long.Parse(errors.Groups[g].Value, CultureInfo.InvariantCulture));
+            if (count > requests / 1000 + connections)
+                throw new InvalidOperationException($"wrk saw {count} socket errors in {requests} requests through {path.Target}: {output}");
+        }
+        if (output.Contains("Non-2xx", StringComparison.Ordinal))
+            throw new InvalidOperationException($"wrk got non-2xx answers through {path.Target}: {output}");
+        return double.Parse(rate.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>iperf3, one TCP stream client → server; returns the received throughput in Gbit/s.</summary>
+    public static double Iperf(IActivePath path, EndToEndNode node, int seconds, CancellationToken cancellation)
+    {
+        var argv = path.ClientCommand(node, "iperf3", "-c", path.Target.Address.ToString(), "-p",
+            path.Target.Port.ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture), "-J");
+        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
+        using var json = JsonDocument.Parse(result.Stdout);
+        var bits = json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+        if (bits <= 0)
+            throw new InvalidOperationException($"iperf3 through {path.Target} moved nothing: {result.Stdout}");
+        return bits / 1e9;
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]
+    private static partial Regex RequestsPerSecond();
+
+    [GeneratedRegex(@"([0-9]+) requests in")]
+    private static partial Regex RequestsTotal();
+
+    [GeneratedRegex(@"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)")]
+    private static partial Regex SocketErrors();
+}

@@ -1,0 +1,49 @@
+using System.Net;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.ServiceProxy.Model;
+using ProxyReplacement.ServiceProxy.Sync;
+using ProxyReplacement.ServiceProxy.Tracking;
+
+namespace ProxyReplacement.Bench.Workload;
+
+/// <summary>
+/// Fills a loaded dataplane the way the daemon does: the objects go through the ChangeTracker and the
+/// real Syncer into the BPF maps, and the Service CIDR goes into pr_svc_cidr4.
+/// </summary>
+public static class ProgrammedMaps
+{
+    /// <summary>The Service CIDR of <see cref="SyntheticServices"/> (10.96.0.0/12), as the daemon's default.</summary>
+    public static readonly ServiceCidrKey4 ServiceCidr = new(IPAddress.Parse("10.96.0.0"), 12);
+
+    /// <summary>Map sizes that hold <paramref name="services"/> × <paramref name="endpointsPerService"/> (never below the defaults).</summary>
+    public static CoreMapSizes SizesFor(int services, int endpointsPerService)
+    {
+        var defaults = new CoreMapSizes();
+        return defaults with
+        {
+            Frontends = Math.Max(defaults.Frontends, services + 1024),
+            Backends = Math.Max(defaults.Backends, services * endpointsPerService + 4096),
+        };
+    }
+
+    /// <summary>Loads a dataplane sized for the cluster (no pins: it lives as long as the returned object).</summary>
+    public static CoreDataplane Load(int services, int endpointsPerService) =>
+        CoreDataplane.Load(new DataplaneOptions { Sizes = SizesFor(services, endpointsPerService) });
+
+    /// <summary>Programs <paramref name="services"/> and <paramref name="slices"/> from cold; throws when a write failed.</summary>
+    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, IEnumerable<Service> services, IEnumerable<EndpointSlice> slices)
+    {
+        var tracker = new ChangeTracker();
+        var syncer = new Syncer(dataplane.Frontends, dataplane.Backends);
+        tracker.ReplaceAll(services, slices);
+        var result = syncer.Sync(tracker.Commit(), fullResync: true);
+        if (result.Problems.Count > 0)
+            throw new InvalidOperationException($"programming the maps: {result.Problems.Count} problems, first: {result.Problems[0].Reason}");
+        dataplane.ServiceCidrs.Update(ServiceCidr, default);
+        return (tracker, syncer);
+    }
+
+    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, SyntheticServices cluster) =>
+        Program(dataplane, cluster.Services(), cluster.Slices());
+}

@@ -1,0 +1,72 @@
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.ServiceProxy.Model;
+
+namespace ProxyReplacement.ServiceProxy.Sync;
+
+/// <summary>The writes of an endpoint-only change, the owners of the ids they touch, and those ids.</summary>
+public sealed record PartialSync(IReadOnlyList<MapWrite> Writes, IReadOnlyDictionary<uint, ServicePortKey> Owners, IReadOnlySet<uint> Ids);
+
+/// <summary>
+/// The fast path of an incremental sync: when only the EndpointSlices of some Services changed (each changed
+/// Service exists before and after, unchanged itself) and the previous sync left the maps exactly as desired,
+/// the desired entries of just those Services are rebuilt (with the same rules as <see cref="DesiredStateBuilder"/>:
+/// ready IPv4 endpoints, <see cref="BackendOrdinals"/> placement) and diffed against their current entries.
+/// The writes equal what a full rebuild would produce, at a cost that grows with the change, not the cluster.
+/// Returns null whenever that cannot be guaranteed; the caller then rebuilds everything.
+/// </summary>
+public static class EndpointChangeBuilder
+{
+    /// <param name="clean">The snapshot the previous sync applied without any problem (the maps hold exactly its desired state).</param>
+    public static PartialSync? TryBuild(ServiceSnapshot clean, ServiceSnapshot snapshot, IReadOnlySet<ObjectKey> changedServices,
+        ServiceIdAllocator ids, NatMapContents view)
+    {
+        var desired = NatMapContents.Empty;
+        var current = NatMapContents.Empty;
+        var owners = new Dictionary<uint, ServicePortKey>();
+        foreach (var serviceKey in changedServices)
+        {
+            if (!clean.Services.TryGetValue(serviceKey, out var before) || !snapshot.Services.TryGetValue(serviceKey, out var service) ||
+                !before.Equals(service))
+                return null; // a Service added, deleted or edited: ids, frontends and conflicts may move
+            foreach (var port in service.Ports)
+            {
+                var key = DesiredStateBuilder.KeyOf(service, port);
+                var frontends = DesiredStateBuilder.FrontendKeys(service, port);
+                if (frontends.Count == 0)
+                    continue; // not programmed (IPv6 only)
+                if (!ids.TryGet(key, out var id))
+                    return null;
+                // Every frontend of this port must be this id's in the maps, with one count (else a conflict lost it).
+                uint? count = null;
+                foreach (var frontend in frontends)
+                {
+                    if (!view.Frontends.TryGetValue(frontend, out var value) || value.ServiceId != id || (count is { } c && c != value.BackendCount))
+                        return null;
+                    count = value.BackendCount;
+                    current.Frontends[frontend] = value;
+                }
+                var existing = new Dictionary<uint, NatBackendValue4>();
+                for (uint ordinal = 0; ordinal < count; ordinal++)
+                {
+                    if (!view.Backends.TryGetValue(new NatBackendKey(id, ordinal), out var backend))
+                        return null;
+                    existing[ordinal] = backend;
+                    current.Backends[new NatBackendKey(id, ordinal)] = backend;
+                }
+                if (view.Backends.ContainsKey(new NatBackendKey(id, count!.Value)))
+                    return null; // more backends than counted: not the clean state this path assumes
+
+                var assigned = BackendOrdinals.Assign(existing, DesiredStateBuilder.ReadyBackends(snapshot, service, port));
+                for (var ordinal = 0; ordinal < assigned.Length; ordinal++)
+                    desired.Backends[new NatBackendKey(id, (uint)ordinal)] = assigned[ordinal];
+                foreach (var frontend in frontends)
+                {
+                    var old = current.Frontends[frontend];
+                    desired.Frontends[frontend] = new NatFrontendValue(id, (uint)assigned.Length, old.Flags, old.AffinityTimeoutSeconds);
+                }
+                owners[id] = key;
+            }
+        }
+        return new PartialSync(MapDiff.Compute(desired, current), owners, owners.Keys.ToHashSet());
+    }
+}
