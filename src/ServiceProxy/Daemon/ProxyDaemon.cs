@@ -29,6 +29,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly IServiceSource _source;
     private Syncer? _syncer;
     private bool _cidrsWritten;
+    private readonly HeapReclaimer _heap = new();
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
     public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
@@ -101,6 +102,8 @@ public sealed partial class ProxyDaemon : IDisposable
         Metrics.LastSyncDurationSeconds.Set(elapsed.TotalSeconds);
         Metrics.LastSyncSeconds.Set(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
         Health.RecordSync();
+        if (_heap.AfterSync(result.Applied.Count))
+            Metrics.HeapReclaims.Increment();
         if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
             LogSynced(_logger, kind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
         return Task.CompletedTask;

@@ -30,6 +30,7 @@ public sealed class ProxyMetrics
     public MetricCounter SyncsTriggered { get; } = new();
     public MetricCounter SyncWrites { get; } = new();
     public MetricCounter SyncProblems { get; } = new();
+    public MetricCounter HeapReclaims { get; } = new();
     public MetricGauge LastSyncSeconds { get; } = new();
     public MetricGauge LastSyncDurationSeconds { get; } = new();
     public MetricCounter ManifestErrors { get; } = new();
@@ -50,6 +51,7 @@ public sealed class ProxyMetrics
             ("kind=\"full\"", SyncsFull.Value), ("kind=\"triggered\"", SyncsTriggered.Value));
         Counter(text, "proxyreplacement_sync_writes_total", "Map writes applied by syncs.", ("", SyncWrites.Value));
         Counter(text, "proxyreplacement_sync_problems_total", "Failed or deferred map writes (retried by the next sync).", ("", SyncProblems.Value));
+        Counter(text, "proxyreplacement_heap_reclaims_total", "Compacting collections after large syncs (memory given back after a burst).", ("", HeapReclaims.Value));
         Gauge(text, "proxyreplacement_sync_last_timestamp_seconds", "Unix time of the last completed sync.", LastSyncSeconds.Value);
         Gauge(text, "proxyreplacement_sync_last_duration_seconds", "Duration of the last sync.", LastSyncDurationSeconds.Value);
         Counter(text, "proxyreplacement_manifest_errors_total", "Malformed manifest objects reported.", ("", ManifestErrors.Value));
