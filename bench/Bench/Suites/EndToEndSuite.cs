@@ -90,7 +90,7 @@ public sealed class EndToEndSuite : IBenchSuite
                     }
 
                 var label = services == 1 ? "1 Service" : $"{services:N0} Services";
-                shortRows.AddRange(Rows(label, paths, shortRates, "conn/s", ClusterIpTarget(services), TcVsIptablesTarget(services)));
+                shortRows.AddRange(Rows(label, paths, shortRates, "conn/s", OursVersusDirectTarget(services), OursVersusIptablesTarget(services)));
                 keepAliveRows.AddRange(Rows(label, paths, keepAliveRates, "req/s", null, null));
                 iperfRows.AddRange(Rows(label, paths, throughput, "Gbit/s", null, null));
                 latencyRows.AddRange(Rows($"{label}, p50", paths,
@@ -121,9 +121,9 @@ public sealed class EndToEndSuite : IBenchSuite
         ];
     }
 
-    private static string? ClusterIpTarget(int services) => "≥ 0.95× direct";
+    private static string? OursVersusDirectTarget(int services) => "≥ 0.95× direct";
 
-    private static string? TcVsIptablesTarget(int services) => services >= 10_000 ? "≥ 1.4× iptables at 10k Services" : null;
+    private static string? OursVersusIptablesTarget(int services) => services >= 10_000 ? "≥ 1.4× iptables at 10k Services" : null;
 
     /// <summary>Each path against the direct path, then each of ours against each iptables path.</summary>
     private static IEnumerable<ReportRow> Rows(string label, IReadOnlyList<IEndToEndPath> paths, Dictionary<IEndToEndPath, List<double>> samples,
