@@ -32,7 +32,7 @@ public interface IActivePath : IDisposable
 
     /// <summary>
     /// The argv (program first) that runs <paramref name="command"/> as a client of this path: by default in the client
-    /// pod's namespace pinned to the client CPU. A socket-hook path would first move the shell into its cgroup.
+    /// pod's namespace pinned to the client CPU. The socket path first moves the shell into its cgroup.
     /// </summary>
     IReadOnlyList<string> ClientCommand(EndToEndNode node, string command, params string[] arguments) =>
         ["ip", .. ExternalCommand.InNamespace(node.ClientNamespace, EndToEndNode.ClientCpu, command, arguments)];
