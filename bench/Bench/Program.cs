@@ -6,7 +6,7 @@ using ProxyReplacement.Bench.Suites;
 namespace ProxyReplacement.Bench;
 
 /// <summary>
-/// <c>proxy-bench [--smoke] [--runs N] [--only a,b] [--report FILE]</c>: runs the benchmark suites and
+/// <c>proxy-bench [--smoke] [--runs N] [--only a,b] [--report FILE] [--cgroup-root DIR]</c>: runs the benchmark suites and
 /// writes the Markdown report. Needs root (BPF, network namespaces). Ctrl-C or SIGTERM stops the run
 /// between measurements; every suite then removes what it made before the process exits.
 /// </summary>
@@ -26,6 +26,7 @@ public static class Program
         var settings = BenchSettings.Full;
         int? runs = null;
         string? report = null;
+        string? cgroupRoot = null;
         HashSet<string>? only = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -44,14 +45,19 @@ public static class Program
                 case "--report" when i + 1 < args.Length:
                     report = args[++i];
                     break;
+                case "--cgroup-root" when i + 1 < args.Length:
+                    cgroupRoot = args[++i];
+                    break;
                 default:
                     Console.Error.WriteLine($"proxy-bench: unknown or incomplete argument '{args[i]}'");
-                    Console.Error.WriteLine("usage: proxy-bench [--smoke] [--runs N] [--only SUITE,...] [--report FILE]");
+                    Console.Error.WriteLine("usage: proxy-bench [--smoke] [--runs N] [--only SUITE,...] [--report FILE] [--cgroup-root DIR]");
                     return 2;
             }
         }
         if (runs is { } r)
             settings = settings with { Runs = r };
+        if (cgroupRoot is not null)
+            settings = settings with { Cgroup2Root = cgroupRoot };
 
         var suites = AllSuites();
         if (only is not null)

@@ -1,7 +1,7 @@
 namespace ProxyReplacement.Bench.Core;
 
 /// <summary>
-/// How big and how often. The real run (<c>make bench</c>) uses the sizes; the smoke run
+/// How big, how often, and where. The real run (<c>make bench</c>) uses the sizes; the smoke run
 /// (<c>make bench-smoke</c>, part of <c>make test</c>) uses tiny ones so the harness cannot rot, and its
 /// numbers mean nothing.
 /// </summary>
@@ -54,6 +54,18 @@ public sealed record BenchSettings
     /// <summary>Whole seconds per end-to-end rate sample (wrk -d, iperf3 -t).</summary>
     public int EndToEndSeconds { get; init; } = 3;
 
+    /// <summary>
+    /// connect() calls the connect-latency client makes, untimed, before each timed run (<c>connect_latency -w</c>): the first
+    /// connections of a run pay for cold caches and neighbour entries, which is not the path's cost.
+    /// </summary>
+    public int ConnectLatencyWarmup { get; init; } = 1_000;
+
+    /// <summary>
+    /// The cgroup v2 directory under which the socket path creates its scratch cgroup (<c>prt-xxxx-sock</c>, removed
+    /// afterwards); null: PR_CGROUP2_ROOT, else the first cgroup2 mount (<c>--cgroup-root</c>).
+    /// </summary>
+    public string? Cgroup2Root { get; init; }
+
     /// <summary>Service counts for the daemon's RSS.</summary>
     public IReadOnlyList<int> MemoryServiceCounts { get; init; } = [10_000, 100_000];
 
@@ -71,6 +83,7 @@ public sealed record BenchSettings
         IptablesChangeSamples = 2,
         EndToEndServiceCounts = [1],
         EndToEndSeconds = 1,
+        ConnectLatencyWarmup = 10,
         MemoryServiceCounts = [10],
     };
 }

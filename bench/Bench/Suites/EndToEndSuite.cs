@@ -6,8 +6,9 @@ using ProxyReplacement.Bench.Workload;
 namespace ProxyReplacement.Bench.Suites;
 
 /// <summary>
-/// Real traffic in network namespaces: HTTP short-connection and keep-alive request rates and iperf3 single-stream
-/// throughput from a client pod to a backend pod, for every <see cref="IEndToEndPath"/>, at each Service count.
+/// Real traffic in network namespaces: HTTP short-connection and keep-alive request rates, the duration of connect(),
+/// and iperf3 single-stream throughput from a client pod to a backend pod, for every <see cref="IEndToEndPath"/>, at each
+/// Service count.
 /// Every path gets its own node (namespaces), all alive at once, and the runs take turns between the paths so
 /// background load on the machine falls on all of them alike.
 /// </summary>
@@ -16,7 +17,8 @@ public sealed class EndToEndSuite : IBenchSuite
     public const int ShortConnectionConcurrency = 8;
 
     /// <summary>The paths, the first being the baseline (no proxy).</summary>
-    private static IReadOnlyList<IEndToEndPath> Paths() => [new DirectPath(), new TcClusterIpPath(), new IptablesClusterIpPath()];
+    private static IReadOnlyList<IEndToEndPath> Paths() =>
+        [new DirectPath(), new TcClusterIpPath(), new SocketClusterIpPath(), new IptablesClusterIpPath()];
 
     public string Name => "e2e";
 
@@ -26,6 +28,8 @@ public sealed class EndToEndSuite : IBenchSuite
         var shortRows = new List<ReportRow>();
         var keepAliveRows = new List<ReportRow>();
         var iperfRows = new List<ReportRow>();
+        var latencyRows = new List<ReportRow>();
+        var latencyNotes = new List<string>();
         foreach (var services in settings.EndToEndServiceCounts)
         {
             var paths = Paths();
@@ -61,6 +65,19 @@ public sealed class EndToEndSuite : IBenchSuite
                             $"{shortRates[paths[p]][^1]:F0} short conn/s, {keepAliveRates[paths[p]][^1]:F0} req/s kept alive");
                     }
 
+                // connect() to the same HTTP server: it accepts each connection and drops it at the client's RST.
+                var latencies = paths.ToDictionary(p => p, _ => new List<ConnectLatency>());
+                for (var run = 0; run < settings.Runs; run++)
+                    for (var p = 0; p < paths.Count; p++)
+                    {
+                        context.Cancellation.ThrowIfCancellationRequested();
+                        var latency = LoadGenerators.TimeConnects(active[p], nodes[p], settings.EndToEndSeconds, settings.ConnectLatencyWarmup,
+                            context.Cancellation);
+                        latencies[paths[p]].Add(latency);
+                        context.Progress($"e2e: {services} Services, run {run + 1}, {paths[p].Name}: connect() p50 " +
+                            $"{latency.P50Microseconds:F1} µs, p99 {latency.P99Microseconds:F1} µs over {latency.Connects} connects");
+                    }
+
                 foreach (var node in nodes)
                     node.StartServer(ServerKind.Iperf, context.Cancellation);
                 var throughput = paths.ToDictionary(p => p, _ => new List<double>());
@@ -73,9 +90,16 @@ public sealed class EndToEndSuite : IBenchSuite
                     }
 
                 var label = services == 1 ? "1 Service" : $"{services:N0} Services";
-                shortRows.AddRange(Rows(label, paths, shortRates, "conn/s", ClusterIpTarget(services), TcVsIptablesTarget(services)));
+                shortRows.AddRange(Rows(label, paths, shortRates, "conn/s", OursVersusDirectTarget(services), OursVersusIptablesTarget(services)));
                 keepAliveRows.AddRange(Rows(label, paths, keepAliveRates, "req/s", null, null));
                 iperfRows.AddRange(Rows(label, paths, throughput, "Gbit/s", null, null));
+                latencyRows.AddRange(Rows($"{label}, p50", paths,
+                    latencies.ToDictionary(l => l.Key, l => l.Value.Select(r => r.P50Microseconds).ToList()), "µs", null, null));
+                latencyRows.AddRange(Rows($"{label}, p99", paths,
+                    latencies.ToDictionary(l => l.Key, l => l.Value.Select(r => r.P99Microseconds).ToList()), "µs", null, null));
+                latencyNotes.Add($"{label}: connections timed per run: " + string.Join("; ", paths.Select(path =>
+                    $"{path.Name} {Measurement.Number(latencies[path].Min(r => r.Connects))}–{Measurement.Number(latencies[path].Max(r => r.Connects))}" +
+                    $" (mean of the runs' means {Measurement.Number(latencies[path].Average(r => r.MeanMicroseconds))} µs)")));
             }
             finally
             {
@@ -92,27 +116,29 @@ public sealed class EndToEndSuite : IBenchSuite
         [
             new ReportSection("End to end: short connections (connect, request, close)", Method(settings, "short"), shortRows),
             new ReportSection("End to end: requests on one kept-alive connection", Method(settings, "keep-alive"), keepAliveRows),
+            new ReportSection("End to end: connect() latency", Method(settings, "connect"), latencyRows, latencyNotes),
             new ReportSection("End to end: single-stream throughput (iperf3)", Method(settings, "iperf"), iperfRows),
         ];
     }
 
-    private static string? ClusterIpTarget(int services) => "≥ 0.95× direct";
+    private static string? OursVersusDirectTarget(int services) => "≥ 0.95× direct";
 
-    private static string? TcVsIptablesTarget(int services) => services >= 10_000 ? "≥ 1.4× iptables at 10k Services" : null;
+    private static string? OursVersusIptablesTarget(int services) => services >= 10_000 ? "≥ 1.4× iptables at 10k Services" : null;
 
-    /// <summary>Each path against the direct path, then ours against each other ClusterIP path.</summary>
+    /// <summary>Each path against the direct path, then each of ours against each iptables path.</summary>
     private static IEnumerable<ReportRow> Rows(string label, IReadOnlyList<IEndToEndPath> paths, Dictionary<IEndToEndPath, List<double>> samples,
-        string unit, string? clusterIpTarget, string? versusBaselineTarget)
+        string unit, string? oursVersusDirectTarget, string? oursVersusIptablesTarget)
     {
-        var direct = new Measurement(unit, samples[paths[0]]);
-        yield return new ReportRow($"{label}: {paths[0].Name}", direct);
-        foreach (var path in paths.Skip(1))
+        var directPath = paths.Single(path => path.Role == PathRole.Direct);
+        var direct = new Measurement(unit, samples[directPath]);
+        yield return new ReportRow($"{label}: {directPath.Name}", direct);
+        foreach (var path in paths.Where(path => path.Role != PathRole.Direct))
             yield return ReportRow.Versus($"{label}: {path.Name}", new Measurement(unit, samples[path]), "direct", direct,
-                path is TcClusterIpPath ? clusterIpTarget : null);
-        var ours = paths.OfType<TcClusterIpPath>().First();
-        foreach (var other in paths.Skip(1).Where(path => path != ours))
-            yield return ReportRow.Versus($"{label}: {ours.Name} vs {other.Name}", new Measurement(unit, samples[ours]), "iptables",
-                new Measurement(unit, samples[other]), versusBaselineTarget);
+                path.Role == PathRole.Ours ? oursVersusDirectTarget : null);
+        foreach (var ours in paths.Where(path => path.Role == PathRole.Ours))
+            foreach (var baseline in paths.Where(path => path.Role == PathRole.Iptables))
+                yield return ReportRow.Versus($"{label}: {ours.Name} vs {baseline.Name}", new Measurement(unit, samples[ours]), "iptables",
+                    new Measurement(unit, samples[baseline]), oursVersusIptablesTarget);
     }
 
     private static void Attempt(Action step, List<Exception> failures)
@@ -135,13 +161,21 @@ public sealed class EndToEndSuite : IBenchSuite
             "middle of N: with iptables, a packet to it walks half of KUBE-SERVICES); the other Services point at addresses nothing " +
             "uses. Paths: **direct** to the first endpoint's pod IP, no program and no rule (the baseline); **ClusterIP, TC path**: the " +
             "core dataplane loaded with the N Services programmed through the Syncer, `pr_tc_from_wl` attached at TC ingress of the node " +
-            "side of both pod veths (as the daemon attaches it); **ClusterIP, iptables**: kube-proxy's iptables-mode ruleset for the same N " +
+            "side of both pod veths (as the daemon attaches it); **ClusterIP, socket path**: the same, plus connect-time balancing as " +
+            "the daemon sets it up: socket LB mode `tcp` and the cgroup `connect4`, `sendmsg4`, `recvmsg4` and `getpeername4` programs " +
+            "attached to a scratch cgroup (`prt-xxxx-sock` under the cgroup v2 mount, removed afterwards); every client process of this " +
+            "path starts in that cgroup (its shell writes its pid into `cgroup.procs`, then execs `ip netns exec`), so its connect() to " +
+            "the ClusterIP is rewritten to a backend and the packets carry the pod address from the SYN on (the TC program passes them); " +
+            "**ClusterIP, iptables**: kube-proxy's iptables-mode ruleset for the same N " +
             "Services (the control-plane suite's model, jump rules included) restored into the node namespace with iptables-nft, " +
             "Debian's default, and conntrack doing the rest. Placement on the 2 CPUs: the client is pinned to CPU 0 and the server to " +
             "CPU 1 (`taskset`); a veth hands packets to the receiving side's backlog on the *sending* CPU, so client→server work (TC " +
             "program or iptables, routing) runs on CPU 0 with the client, server→client work on CPU 1 with the server, and neither " +
             "process competes with its own softirq on the other CPU. The runs take turns between the paths " +
-            $"(run 1 of each path, then run 2, ...), {settings.EndToEndSeconds} s each.";
+            $"(run 1 of each path, then run 2, ...), {settings.EndToEndSeconds} s each. Each run checks from the dataplane's counters " +
+            "that its traffic took its path, and fails otherwise: through the TC path `nat_new_flow` moved and `sock_connect` did not; " +
+            "through the socket path `sock_connect` moved by at least the connections the client made, `nat_new_flow` did not move and " +
+            "the conntrack map `pr_ct4` stayed empty.";
         return kind switch
         {
             "short" => common + $" Client: wrk (C, epoll; one thread, {ShortConnectionConcurrency} connections) sending " +
@@ -151,6 +185,17 @@ public sealed class EndToEndSuite : IBenchSuite
                 "1024–65535. A run fails on socket errors or non-200 answers.",
             "keep-alive" => common + " Client: wrk with one connection kept alive, one request in flight at a time (a round-trip " +
                 "rate, like netperf TCP_RR); the same server.",
+            "connect" => common + " Client: `bench/native/connect_latency` (C), one connection at a time: socket(), then a blocking " +
+                "connect() timed with CLOCK_MONOTONIC immediately before and after it, then close() with SO_LINGER 0 (an RST, so no " +
+                "TIME_WAIT port piles up and every connect() starts from the same state; how the previous connection ended is outside " +
+                $"the timed span). {settings.ConnectLatencyWarmup:N0} untimed connections first (cold caches, neighbour entries), then " +
+                $"{settings.EndToEndSeconds} s of timed ones. The span is the whole system call: the cgroup connect4 hook (socket path), " +
+                "the route lookup, the SYN through the client veth into the node namespace (our TC program, or iptables' nat chains " +
+                "and conntrack) and on to the backend pod, whose kernel answers SYN-ACK (the server process only accepts afterwards), " +
+                "the SYN-ACK back (reverse NAT on the TC and iptables paths) and the client's kernel completing the handshake. Per run " +
+                "the p50 and p99 over all its timed connections (nearest rank); the figure is the median over the runs of that " +
+                "percentile, with (min–max). Lower is better: a ratio above 1× is slower than direct. The server is the HTTP server " +
+                "of the rate rows, which accepts each connection and closes it at the RST.",
             _ => common + " iperf3 -s in the backend pod (on the port the HTTP server used, which is stopped for this part), " +
                 "iperf3 -c from the client pod to the path's target, one TCP stream; the figure is the received rate.",
         };

@@ -4,7 +4,7 @@ namespace ProxyReplacement.Dataplane.Tests.Netns;
 /// A cgroup v2 directory of one test, <c>&lt;cgroup2 mount&gt;/prt-xxxx-role</c> (never the root cgroup),
 /// removed on Dispose (its processes must have exited by then; the test's client processes have).
 /// The mount is the first cgroup2 mount in /proc/self/mounts (here the unified mount of a hybrid
-/// layout; /sys/fs/cgroup on a pure v2 machine), or PR_CGROUP2_ROOT when set.
+/// layout; /sys/fs/cgroup on a pure v2 machine), or PR_CGROUP2_ROOT when set, or the root given to Create.
 /// </summary>
 public sealed class TestCgroup : IDisposable
 {
@@ -12,11 +12,12 @@ public sealed class TestCgroup : IDisposable
 
     public string Path { get; }
 
-    public static TestCgroup Create(string name)
+    /// <param name="root">The cgroup v2 directory to create it in; null: <see cref="Cgroup2Root"/>.</param>
+    public static TestCgroup Create(string name, string? root = null)
     {
         if (!name.StartsWith("prt-", StringComparison.Ordinal))
             throw new ArgumentException("test cgroups are named prt-*", nameof(name));
-        var path = System.IO.Path.Combine(Cgroup2Root(), name);
+        var path = System.IO.Path.Combine(root ?? Cgroup2Root(), name);
         Directory.CreateDirectory(path);
         return new TestCgroup(path);
     }

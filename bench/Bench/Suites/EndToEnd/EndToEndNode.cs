@@ -88,15 +88,18 @@ public sealed class EndToEndNode : IDisposable
     }
 
     /// <summary>bench/native/build/bench_httpd, built with the harness.</summary>
-    public static string HttpServerBinary
+    public static string HttpServerBinary => NativeTool("bench_httpd");
+
+    /// <summary>bench/native/build/connect_latency, built with the harness.</summary>
+    public static string ConnectLatencyBinary => NativeTool("connect_latency");
+
+    /// <summary>A tool of bench/native (built into bench/native/build by the harness's build).</summary>
+    private static string NativeTool(string name)
     {
-        get
-        {
-            var root = typeof(EndToEndNode).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-                .First(attribute => attribute.Key == "RepositoryRoot").Value!;
-            var path = Path.Combine(root, "bench", "native", "build", "bench_httpd");
-            return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is missing: build the harness (make build)", path);
-        }
+        var root = typeof(EndToEndNode).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .First(attribute => attribute.Key == "RepositoryRoot").Value!;
+        var path = Path.Combine(root, "bench", "native", "build", name);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is missing: build the harness (make build)", path);
     }
 }
 

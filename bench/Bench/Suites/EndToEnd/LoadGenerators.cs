@@ -7,7 +7,9 @@ namespace ProxyReplacement.Bench.Suites.EndToEnd;
 
 /// <summary>
 /// The clients: wrk (C, epoll, one thread) for HTTP request rates and iperf3 for single-stream throughput, both from
-/// Debian. Each run's output is parsed and checked: errors or non-200 answers fail the run instead of being averaged in.
+/// Debian, and bench/native's connect_latency for the duration of connect(). Each run's output is parsed and checked:
+/// errors or non-200 answers fail the run instead of being averaged in, and so does a run whose traffic did not take
+/// the path (<see cref="IActivePath.BeginRun"/>).
 /// </summary>
 public static partial class LoadGenerators
 {
@@ -21,6 +23,7 @@ public static partial class LoadGenerators
             ? ["-t1", $"-c{connections}", $"-d{seconds}s", "-H", "Connection: close", url]
             : ["-t1", $"-c{connections}", $"-d{seconds}s", url];
         var argv = path.ClientCommand(node, "wrk", arguments);
+        var check = path.BeginRun();
         var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
         var output = result.Stdout;
         var rate = RequestsPerSecond().Match(output);
@@ -39,6 +42,8 @@ public static partial class LoadGenerators
         }
         if (output.Contains("Non-2xx", StringComparison.Ordinal))
             throw new InvalidOperationException($"wrk got non-2xx answers through {path.Target}: {output}");
+        // On short connections every completed request had a connection of its own.
+        check.Verify(shortConnections ? requests : connections, $"wrk -c{connections}{(shortConnections ? " (short connections)" : "")} to {path.Target}");
         return double.Parse(rate.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
@@ -47,12 +52,33 @@ public static partial class LoadGenerators
     {
         var argv = path.ClientCommand(node, "iperf3", "-c", path.Target.Address.ToString(), "-p",
             path.Target.Port.ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture), "-J");
+        var check = path.BeginRun();
         var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
         using var json = JsonDocument.Parse(result.Stdout);
         var bits = json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
         if (bits <= 0)
             throw new InvalidOperationException($"iperf3 through {path.Target} moved nothing: {result.Stdout}");
+        check.Verify(IperfConnections, $"iperf3 -c {path.Target}");
         return bits / 1e9;
+    }
+
+    /// <summary>iperf3 -c with one stream connects twice: its control connection and the data stream.</summary>
+    public const int IperfConnections = 2;
+
+    /// <summary>
+    /// bench/native's connect_latency against the target for <paramref name="seconds"/>, after <paramref name="warmup"/>
+    /// untimed connections: one blocking connect() at a time, each timed with CLOCK_MONOTONIC and closed with an RST.
+    /// </summary>
+    public static ConnectLatency TimeConnects(IActivePath path, EndToEndNode node, int seconds, int warmup, CancellationToken cancellation)
+    {
+        var argv = path.ClientCommand(node, EndToEndNode.ConnectLatencyBinary, path.Target.Address.ToString(),
+            path.Target.Port.ToString(CultureInfo.InvariantCulture), "-d", seconds.ToString(CultureInfo.InvariantCulture),
+            "-w", warmup.ToString(CultureInfo.InvariantCulture));
+        var check = path.BeginRun();
+        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
+        var latency = ConnectLatency.Parse(result.Stdout);
+        check.Verify(latency.Connects + warmup, $"connect_latency to {path.Target}");
+        return latency;
     }
 
     [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]

@@ -2,10 +2,7 @@ using System.Net;
 using ProxyReplacement.Bench.Baseline;
 using ProxyReplacement.Bench.Core;
 using ProxyReplacement.Bench.Workload;
-using ProxyReplacement.Dataplane.Netns;
-using ProxyReplacement.Dataplane.Tests.Netns;
-using ProxyReplacement.Dataplane.Tc;
-using ProxyReplacement.ServiceProxy.Daemon;
+using ProxyReplacement.Dataplane.Abi;
 
 namespace ProxyReplacement.Bench.Suites.EndToEnd;
 
@@ -14,6 +11,8 @@ public sealed class DirectPath : IEndToEndPath
 {
     public string Name => "direct to the pod IP (no proxy)";
 
+    public PathRole Role => PathRole.Direct;
+
     public IActivePath Prepare(EndToEndNode node, SyntheticServices cluster, int measuredService, BenchContext context) =>
         new ActivePath(new IPEndPoint(node.Endpoints[0], EndToEndNode.ServerPort));
 }
@@ -21,38 +20,31 @@ public sealed class DirectPath : IEndToEndPath
 /// <summary>
 /// Ours: the core dataplane loaded with the cluster programmed through the Syncer, and <c>pr_tc_from_wl</c> attached
 /// at TC ingress of every pod veth's node side, where and as the daemon attaches it; the client connects to the ClusterIP.
+/// Each run must have made new NAT flows and translated no socket.
 /// </summary>
 public sealed class TcClusterIpPath : IEndToEndPath
 {
     public string Name => "ClusterIP, TC path (ours)";
 
-    public IActivePath Prepare(EndToEndNode node, SyntheticServices cluster, int measuredService, BenchContext context)
-    {
-        var dataplane = ProgrammedMaps.Load(cluster.Count, cluster.EndpointsPerService);
-        var attachments = new List<TcAttachment>();
-        try
-        {
-            ProgrammedMaps.Program(dataplane, cluster);
-            PodInterface[] interfaces = [node.Topology.Client, .. node.Topology.Backends];
-            NetworkNamespace.Run(node.NodeNamespace, () =>
-            {
-                foreach (var pod in interfaces)
-                    attachments.Add(Tc.Attach(pod.HostIfIndex, TcDirection.Ingress, dataplane.FromWorkload, AttachPoint.Priority, AttachPoint.Handle));
-            });
-        }
-        catch
-        {
-            Release();
-            throw;
-        }
-        return new ActivePath(new IPEndPoint(SyntheticServices.ClusterIP(measuredService), SyntheticServices.ServicePort), Release);
+    public PathRole Role => PathRole.Ours;
 
-        void Release()
-        {
-            foreach (var attachment in attachments)
-                attachment.Dispose();
-            dataplane.Dispose();
-        }
+    public IActivePath Prepare(EndToEndNode node, SyntheticServices cluster, int measuredService, BenchContext context) =>
+        new Active(WiredDataplane.Create(node, cluster), new IPEndPoint(SyntheticServices.ClusterIP(measuredService), SyntheticServices.ServicePort));
+
+    private sealed class Active(WiredDataplane dataplane, IPEndPoint target) : IActivePath
+    {
+        public IPEndPoint Target { get; } = target;
+
+        /// <summary>
+        /// At least one new NAT flow per run (not one per connection: with tcp_tw_reuse a 5-tuple can come back while its
+        /// conntrack pair still lives, and then its SYN is an established-flow hit), and no socket translation.
+        /// </summary>
+        public IRunCheck BeginRun() => dataplane.CheckRun("TC path", (moved, _) =>
+            moved(CounterReason.NatNewFlow) > 0 && moved(CounterReason.SockConnect) == 0
+                ? null
+                : $"nat_new_flow moved by {moved(CounterReason.NatNewFlow)} (expected > 0), sock_connect by {moved(CounterReason.SockConnect)} (expected 0)");
+
+        public void Dispose() => dataplane.Dispose();
     }
 }
 
@@ -63,6 +55,8 @@ public sealed class TcClusterIpPath : IEndToEndPath
 public sealed class IptablesClusterIpPath : IEndToEndPath
 {
     public string Name => "ClusterIP, kube-proxy iptables rules (iptables-nft)";
+
+    public PathRole Role => PathRole.Iptables;
 
     public IActivePath Prepare(EndToEndNode node, SyntheticServices cluster, int measuredService, BenchContext context)
     {
