@@ -7,13 +7,15 @@
  *   1. a conntrack hit: forward entry -> DNAT to the flow's backend; reverse entry -> the
  *      packet is a reply from a backend: source rewritten back to VIP:port;
  *   2. an ICMP error quoting a NATed flow -> translated back to the VIP;
- *   3. a Service frontend -> a backend is chosen (pr_lb_translate4, shared with the socket
- *      hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
+ *   3. a Service frontend -> a backend is chosen (the two halves of pr_lb_translate4, shared
+ *      with the socket hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
  *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
  *      an affinity frontend asked from source 0.0.0.0 (no client to key) -> drop;
  *   4. an address in a Service CIDR that no frontend claims -> reject as well;
  *   5. anything else passes untouched.
- * Every verdict is counted in pr_counters by reason.
+ * Every verdict is counted in pr_counters by reason. The hot paths call no helper to rewrite,
+ * refresh a conntrack entry's last_seen only every PR_CT_REFRESH_NS and read the exact clock
+ * only then (see bpf-c/README.md, "The per-packet path").
  *
  * pr_tc_pass: does nothing; the baseline for per-packet cost benchmarks.
  */

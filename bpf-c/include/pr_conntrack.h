@@ -45,9 +45,10 @@ PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, __u8 tcp_state)
  * last_seen is refreshed coarsely. A packet of a tracked flow writes its entry's last_seen only
  * when that is PR_CT_REFRESH_NS old or more, and during the TCP handshake (SYN_SENT: a few
  * packets, refreshed every time). Writing it on every packet dirtied the entry's cache line on
- * every packet, and made every TCP reply look up and write the forward entry as well, so the two
- * CPUs serving the two directions of a flow handed the line back and forth (Cilium keeps its
- * conntrack lifetime to the second for the same reason). What it means: last_seen lags the flow's
+ * every packet, and made every TCP reply look up and write the forward entry as well (a lookup
+ * per reply, and on a many-core node the CPUs of the two directions of a flow passing that line
+ * back and forth; Cilium keeps its conntrack lifetime to the second for the same reason; the
+ * reply side is in tc_nat.bpf.c's pr_reverse). What it means: last_seen lags the flow's
  * last packet by less than PR_CT_REFRESH_NS (plus one clock tick, see pr_ct_age), so an idle flow
  * expires between (timeout - PR_CT_REFRESH_NS) and timeout after its last packet; timeouts are
  * whole seconds, at least 1 s, so an entry younger than the interval is never expired.
