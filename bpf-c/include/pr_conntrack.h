@@ -49,9 +49,10 @@ PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, __u8 tcp_state)
  * per reply, and on a many-core node the CPUs of the two directions of a flow passing that line
  * back and forth; Cilium keeps its conntrack lifetime to the second for the same reason; the
  * reply side is in tc_nat.bpf.c's pr_reverse). What it means: last_seen lags the flow's
- * last packet by less than PR_CT_REFRESH_NS (plus one clock tick, see pr_ct_age), so an idle flow
- * expires between (timeout - PR_CT_REFRESH_NS) and timeout after its last packet; timeouts are
- * whole seconds, at least 1 s, so an entry younger than the interval is never expired.
+ * last packet by less than PR_CT_REFRESH_NS plus a clock tick (see pr_ct_age), so an idle flow
+ * expires up to that much early: between (timeout - PR_CT_REFRESH_NS - a tick) and timeout after
+ * its last packet. Timeouts are whole seconds, at least 1 s, so an entry younger than the interval
+ * is never expired.
  */
 #define PR_CT_REFRESH_NS (100ull * 1000 * 1000)
 
@@ -69,11 +70,11 @@ PR_INLINE int pr_ct_coarse_refresh(__u8 proto, __u8 tcp_state)
 
 /*
  * How a tracked entry stands for a packet now. Two clocks, because bpf_ktime_get_ns() is dear
- * (about 35 ns in this VM: a TSC read behind an indirect call): bpf_ktime_get_coarse_ns() is
- * CLOCK_MONOTONIC as of the last tick (never ahead of it, behind by less than a tick) and costs a
- * few ns, so most packets only ask it whether the refresh is due. Only then is the exact clock read;
- * it sets *now, the value to write, and decides the expiry. Entries keep exact timestamps, so
- * user space and the tests compare them with CLOCK_MONOTONIC as before.
+ * (about 35 ns measured in this VM): bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC as of the last
+ * timekeeping update (never ahead of it, behind by about a tick at most) and costs a few ns, so
+ * most packets only ask it whether the refresh is due. Only then is the exact clock read: it sets
+ * *now, the value to write, and decides the expiry. Entries keep exact timestamps, so user space
+ * and the tests compare them with CLOCK_MONOTONIC as before.
  */
 PR_INLINE int pr_ct_age(const struct pr_ct_value4 *v, __u8 proto, __u64 *now)
 {
