@@ -7,13 +7,15 @@
  *   1. a conntrack hit: forward entry -> DNAT to the flow's backend; reverse entry -> the
  *      packet is a reply from a backend: source rewritten back to VIP:port;
  *   2. an ICMP error quoting a NATed flow -> translated back to the VIP;
- *   3. a Service frontend -> a backend is chosen (pr_lb_translate4, shared with the socket
- *      hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
+ *   3. a Service frontend -> a backend is chosen (the two halves of pr_lb_translate4, shared
+ *      with the socket hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
  *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
  *      an affinity frontend asked from source 0.0.0.0 (no client to key) -> drop;
  *   4. an address in a Service CIDR that no frontend claims -> reject as well;
  *   5. anything else passes untouched.
- * Every verdict is counted in pr_counters by reason.
+ * Every verdict is counted in pr_counters by reason. The hot paths call no helper to rewrite,
+ * refresh a conntrack entry's last_seen only every PR_CT_REFRESH_NS and read the exact clock
+ * only then (see bpf-c/README.md, "The per-packet path").
  *
  * pr_tc_pass: does nothing; the baseline for per-packet cost benchmarks.
  */
@@ -34,11 +36,12 @@ static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, _
 	return pr_reject_udp(skb, p, reason ? reason : PR_CNT_REJECT_UDP_NO_BACKEND);
 }
 
-/* A packet of a known flow, client -> VIP: DNAT to the flow's backend. */
+/* A packet of a known flow, client -> VIP: DNAT to the flow's backend. `age`, `now`: pr_ct_age. */
 PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt *p,
-				     const struct pr_ct_key4 *key, struct pr_ct_value4 *ct, __u64 now)
+				     const struct pr_ct_key4 *key, struct pr_ct_value4 *ct, int age, __u64 now)
 {
-	ct->last_seen_ns = now;
+	if (age == PR_CT_TOUCH)
+		ct->last_seen_ns = now;
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (PR_TCP_FIN | PR_TCP_RST))) {
 		pr_ct_tcp_advance(&ct->tcp_state, &ct->fin_seen, p->tcp_flags, 1);
 		pr_ct_sync_reverse(key, ct);
@@ -51,22 +54,31 @@ PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt 
 	return TC_ACT_OK;
 }
 
-/* A reply, backend -> client: the source becomes the VIP:port the client talked to. */
+/*
+ * A reply, backend -> client: the source becomes the VIP:port the client talked to. The forward
+ * entry owns the TCP state; a reply looks it up only when it may change that state (FIN, RST, the
+ * handshake's answer) or when the refresh is due, and then refreshes the forward entry's
+ * last_seen with its own, so the forward entry stays within PR_CT_REFRESH_NS of the flow's last
+ * packet in either direction without a lookup and a write on every reply.
+ */
 PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
-			 struct pr_ct_value4 *rev, __u64 now)
+			 struct pr_ct_value4 *rev, int age, __u64 now)
 {
 	struct pr_ct_key4 fwd_key;
 	struct pr_ct_value4 *fwd;
 
-	rev->last_seen_ns = now;
-	if (p->proto == IPPROTO_TCP) {
+	if (age == PR_CT_TOUCH)
+		rev->last_seen_ns = now;
+	if (p->proto == IPPROTO_TCP && (age == PR_CT_TOUCH || (p->tcp_flags & (PR_TCP_FIN | PR_TCP_RST)) ||
+					rev->tcp_state == PR_TCP_SYN_SENT)) {
 		pr_ct_forward_of_reverse(&fwd_key, key, rev);
 		fwd = bpf_map_lookup_elem(&pr_ct4, &fwd_key);
 		if (fwd && fwd->type == PR_CT_FORWARD) {
 			pr_ct_tcp_advance(&fwd->tcp_state, &fwd->fin_seen, p->tcp_flags, 0);
 			rev->tcp_state = fwd->tcp_state;
 			rev->fin_seen = fwd->fin_seen;
-			fwd->last_seen_ns = now;
+			if (age == PR_CT_TOUCH)
+				fwd->last_seen_ns = now;
 		} else {
 			pr_ct_tcp_advance(&rev->tcp_state, &rev->fin_seen, p->tcp_flags, 0);
 		}
@@ -79,16 +91,26 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 	return TC_ACT_OK;
 }
 
-/* The first packet of a flow to a Service: balance (pr_lb_translate4), remember, DNAT. */
-PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
-			  __u64 now)
+/*
+ * The first packet of a flow to a Service: balance (pr_lb_translate4's two halves, shared with the
+ * socket hooks), remember, DNAT. Traffic to no Service leaves here without reading the clock.
+ */
+PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key)
 {
 	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = p->proto };
 	struct pr_lb_result lb = {};
+	struct pr_nat_fe_value *fe;
+	int verdict = PR_LB_NOT_SERVICE;
+	__u64 now = 0;
 
-	/* A 0.0.0.0 source is no client (the kernel drops it as a martian after us), and 0.0.0.0 is
-	 * the host netns's affinity identity (PR_AFF_CLIENT_HOST): it must not reach pr_aff4 from a pod. */
-	switch (pr_lb_translate4(&fe_key, p->saddr, p->saddr != PR_AFF_CLIENT_HOST, now, &lb)) {
+	fe = pr_lb_frontend4(&fe_key, &verdict);
+	if (fe) {
+		now = bpf_ktime_get_ns();
+		/* A 0.0.0.0 source is no client (the kernel drops it as a martian after us), and 0.0.0.0 is
+		 * the host netns's affinity identity (PR_AFF_CLIENT_HOST): it must not reach pr_aff4 from a pod. */
+		verdict = pr_lb_choose4(&fe_key, fe, p->saddr, p->saddr != PR_AFF_CLIENT_HOST, now, &lb);
+	}
+	switch (verdict) {
 	case PR_LB_CHOSEN:
 		break;
 	case PR_LB_NEEDS_CLIENT:
@@ -144,7 +166,6 @@ int pr_tc_from_wl(struct __sk_buff *skb)
 	struct pr_pkt p = {};
 	struct pr_ct_key4 key = {};
 	struct pr_ct_value4 *ct;
-	__u64 now;
 
 	switch (pr_parse(skb, &p)) {
 	case PR_PARSE_OK:
@@ -167,7 +188,6 @@ int pr_tc_from_wl(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	now = bpf_ktime_get_ns();
 	key.src = p.saddr;
 	key.dst = p.daddr;
 	key.sport = p.sport;
@@ -176,24 +196,25 @@ int pr_tc_from_wl(struct __sk_buff *skb)
 
 	ct = bpf_map_lookup_elem(&pr_ct4, &key);
 	if (ct) {
-		int expired = pr_ct_expired(ct, p.proto, now);
+		__u64 now = 0;
+		int age = pr_ct_age(ct, p.proto, &now);
 		/* a new SYN on a closed flow's tuple is a new connection (port reuse) */
 		int reused = p.proto == IPPROTO_TCP && ct->tcp_state == PR_TCP_CLOSED &&
 			     (p.tcp_flags & (PR_TCP_SYN | PR_TCP_ACK)) == PR_TCP_SYN;
 
 		if (ct->type == PR_CT_FORWARD) {
-			if (!expired && !reused)
-				return pr_forward_established(skb, &p, &key, ct, now);
+			if (age != PR_CT_EXPIRED && !reused)
+				return pr_forward_established(skb, &p, &key, ct, age, now);
 			pr_count(PR_CNT_CT_EXPIRED);
 		} else if (ct->type == PR_CT_REVERSE) {
-			if (!expired)
-				return pr_reverse(skb, &p, &key, ct, now);
+			if (age != PR_CT_EXPIRED)
+				return pr_reverse(skb, &p, &key, ct, age, now);
 			/* a stale reply mapping must not hijack a later direct flow on this tuple */
 			bpf_map_delete_elem(&pr_ct4, &key);
 			pr_count(PR_CNT_CT_EXPIRED);
 		}
 	}
-	return pr_new_flow(skb, &p, &key, now);
+	return pr_new_flow(skb, &p, &key);
 }
 
 SEC("tc")

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test ProxyReplacement:
 # clang (BPF target), libbpf headers and library, bpftool, iproute2, the benchmark tools (iptables for the
-# kube-proxy baseline, wrk and iperf3 for the end-to-end rates) and the .NET SDK check.
+# kube-proxy baseline, wrk and iperf3 for the end-to-end rates), ethtool (a traffic test turns checksum
+# offload off on a test veth) and the .NET SDK check.
 # Idempotent: installs only missing packages, and only runs apt-get update when it must.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 linux-libc-dev make iptables wrk iperf3)
+packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 linux-libc-dev make iptables wrk iperf3 ethtool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@
 #define PR_COMMON_H
 
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/in.h>

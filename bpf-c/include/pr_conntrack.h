@@ -41,12 +41,53 @@ PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, __u8 tcp_state)
 	return (__u64)seconds * PR_NS_PER_SEC;
 }
 
-PR_INLINE int pr_ct_expired(const struct pr_ct_value4 *v, __u8 proto, __u64 now)
+/*
+ * last_seen is refreshed coarsely. A packet of a tracked flow writes its entry's last_seen only
+ * when that is PR_CT_REFRESH_NS old or more, and during the TCP handshake (SYN_SENT: a few
+ * packets, refreshed every time). Writing it on every packet dirtied the entry's cache line on
+ * every packet, and made every TCP reply look up and write the forward entry as well (a lookup
+ * per reply, and on a many-core node the CPUs of the two directions of a flow passing that line
+ * back and forth; Cilium keeps its conntrack lifetime to the second for the same reason; the
+ * reply side is in tc_nat.bpf.c's pr_reverse). What it means: last_seen lags the flow's
+ * last packet by less than PR_CT_REFRESH_NS plus a clock tick (see pr_ct_age), so an idle flow
+ * expires up to that much early: between (timeout - PR_CT_REFRESH_NS - a tick) and timeout after
+ * its last packet. Timeouts are whole seconds, at least 1 s, so an entry younger than the interval
+ * is never expired.
+ */
+#define PR_CT_REFRESH_NS (100ull * 1000 * 1000)
+
+enum pr_ct_age {
+	PR_CT_FRESH = 0,   /* alive, last_seen recent: nothing to write */
+	PR_CT_TOUCH = 1,   /* alive, last_seen due: write the `now` pr_ct_age read */
+	PR_CT_EXPIRED = 2, /* idle for longer than its timeout: treat the entry as absent */
+};
+
+/* Whether last_seen may lag (every state but the handshake, see PR_CT_REFRESH_NS). */
+PR_INLINE int pr_ct_coarse_refresh(__u8 proto, __u8 tcp_state)
 {
-	/* last_seen may be a hair ahead of now when another CPU just touched it. */
-	if (now <= v->last_seen_ns)
-		return 0;
-	return now - v->last_seen_ns > pr_ct_timeout_ns(proto, v->tcp_state);
+	return proto != IPPROTO_TCP || tcp_state != PR_TCP_SYN_SENT;
+}
+
+/*
+ * How a tracked entry stands for a packet now. Two clocks, because bpf_ktime_get_ns() is dear
+ * (about 35 ns measured in this VM): bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC as of the last
+ * timekeeping update (never ahead of it, behind by about a tick at most) and costs a few ns, so
+ * most packets only ask it whether the refresh is due. Only then is the exact clock read: it sets
+ * *now, the value to write, and decides the expiry. Entries keep exact timestamps, so user space
+ * and the tests compare them with CLOCK_MONOTONIC as before.
+ */
+PR_INLINE int pr_ct_age(const struct pr_ct_value4 *v, __u8 proto, __u64 *now)
+{
+	__u64 last_seen = v->last_seen_ns;
+
+	if (pr_ct_coarse_refresh(proto, v->tcp_state) &&
+	    bpf_ktime_get_coarse_ns() < last_seen + PR_CT_REFRESH_NS)
+		return PR_CT_FRESH;
+	*now = bpf_ktime_get_ns();
+	/* last_seen may be a hair ahead of now when another CPU just touched it: alive */
+	if (*now > last_seen && *now - last_seen > pr_ct_timeout_ns(proto, v->tcp_state))
+		return PR_CT_EXPIRED;
+	return PR_CT_TOUCH;
 }
 
 /* The TCP state after a segment with `flags`, from the client (1) or the backend (0). */

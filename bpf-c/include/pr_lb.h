@@ -28,23 +28,28 @@ struct pr_lb_result {
 };
 
 /*
- * Translates one destination. `client` is the client's affinity identity: its address as the TC
- * path sees it (the packet's source; a pod socket's bound address), or PR_AFF_CLIENT_HOST for a
- * host-netns socket; `client_known` = 0 lets a caller that cannot know it (an unbound pod socket,
- * a packet from 0.0.0.0) get PR_LB_NEEDS_CLIENT for affinity frontends instead of an affinity
- * entry keyed by a wrong address.
+ * The frontend of a destination, or NULL with *verdict set: PR_LB_UNKNOWN_SERVICE inside a Service
+ * CIDR, PR_LB_NOT_SERVICE outside. The first half of pr_lb_translate4; the TC path calls the halves
+ * itself so that it reads the clock only for a Service (pass-through traffic needs no timestamp).
  */
-PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 client, int client_known, __u64 now,
-			       struct pr_lb_result *out)
+PR_INLINE struct pr_nat_fe_value *pr_lb_frontend4(const struct pr_nat_fe_key4 *fe_key, int *verdict)
 {
 	struct pr_nat_fe_value *fe = bpf_map_lookup_elem(&pr_nat_fe4, fe_key);
-	int chosen;
 
 	if (!fe) {
 		struct pr_svc_cidr_key4 cidr = { .prefixlen = 32, .addr = fe_key->vip };
 
-		return bpf_map_lookup_elem(&pr_svc_cidr4, &cidr) ? PR_LB_UNKNOWN_SERVICE : PR_LB_NOT_SERVICE;
+		*verdict = bpf_map_lookup_elem(&pr_svc_cidr4, &cidr) ? PR_LB_UNKNOWN_SERVICE : PR_LB_NOT_SERVICE;
 	}
+	return fe;
+}
+
+/* The second half of pr_lb_translate4: the backend for the frontend `fe` of `fe_key`. */
+PR_INLINE int pr_lb_choose4(const struct pr_nat_fe_key4 *fe_key, const struct pr_nat_fe_value *fe, __be32 client,
+			    int client_known, __u64 now, struct pr_lb_result *out)
+{
+	int chosen;
+
 	out->svc_id = fe->svc_id;
 	out->fe_flags = fe->flags;
 	if (fe->backend_count == 0)
@@ -57,6 +62,24 @@ PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 clien
 	if (chosen == PR_BACKEND_MISSING)
 		return PR_LB_BACKEND_MISSING;
 	return PR_LB_CHOSEN;
+}
+
+/*
+ * Translates one destination. `client` is the client's affinity identity: its address as the TC
+ * path sees it (the packet's source; a pod socket's bound address), or PR_AFF_CLIENT_HOST for a
+ * host-netns socket; `client_known` = 0 lets a caller that cannot know it (an unbound pod socket,
+ * a packet from 0.0.0.0) get PR_LB_NEEDS_CLIENT for affinity frontends instead of an affinity
+ * entry keyed by a wrong address.
+ */
+PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 client, int client_known, __u64 now,
+			       struct pr_lb_result *out)
+{
+	int verdict;
+	struct pr_nat_fe_value *fe = pr_lb_frontend4(fe_key, &verdict);
+
+	if (!fe)
+		return verdict;
+	return pr_lb_choose4(fe_key, fe, client, client_known, now, out);
 }
 
 #endif /* PR_LB_H */

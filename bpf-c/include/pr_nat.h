@@ -95,19 +95,13 @@ PR_INLINE int pr_choose_backend(const struct pr_nat_fe_key4 *fe_key, const struc
 /* DNAT: destination address and port of the packet become addr:port. */
 PR_INLINE int pr_dnat(struct __sk_buff *skb, const struct pr_pkt *p, __be32 addr, __be16 port)
 {
-	return pr_rewrite_addr_port(skb, p->l3_off + offsetof(struct iphdr, check),
-				    p->l4_off + pr_l4_csum_field(p->proto), p->proto,
-				    p->l3_off + offsetof(struct iphdr, daddr), p->daddr, addr,
-				    p->l4_off + offsetof(struct udphdr, dest), p->dport, port);
+	return pr_rewrite_addr_port(skb, p->l4_off, p->proto, 0, p->daddr, addr, p->dport, port);
 }
 
 /* Reverse NAT of a reply: source address and port become the Service's addr:port. */
 PR_INLINE int pr_snat(struct __sk_buff *skb, const struct pr_pkt *p, __be32 addr, __be16 port)
 {
-	return pr_rewrite_addr_port(skb, p->l3_off + offsetof(struct iphdr, check),
-				    p->l4_off + pr_l4_csum_field(p->proto), p->proto,
-				    p->l3_off + offsetof(struct iphdr, saddr), p->saddr, addr,
-				    p->l4_off + offsetof(struct udphdr, source), p->sport, port);
+	return pr_rewrite_addr_port(skb, p->l4_off, p->proto, 1, p->saddr, addr, p->sport, port);
 }
 
 #endif /* PR_NAT_H */

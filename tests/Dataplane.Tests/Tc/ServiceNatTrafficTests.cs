@@ -142,6 +142,58 @@ public sealed class ServiceNatTrafficTests
         });
     }
 
+    /// <summary>
+    /// A pod's sockets hand their veth CHECKSUM_PARTIAL skbs: the TCP/UDP checksum field holds only the
+    /// pseudo-header sum, and whoever transmits the packet completes it over the segment. On a veth nobody
+    /// ever does (the receiving pod trusts a partial checksum), so the other traffic tests cannot see a wrong
+    /// sum. With tx checksum offload off on the node side of both pod veths, the node completes every NATed
+    /// packet in software from what pr_tc_from_wl left in the field, and the pods verify it: the new address
+    /// must be in the pseudo-header sum and the new port must not, or the packets are dropped as corrupt.
+    /// The large line goes out as GSO segments, which the node then cuts from the same field.
+    /// </summary>
+    [Test]
+    public async Task Nat_of_offloaded_packets_leaves_checksums_the_node_can_complete()
+    {
+        foreach (var pod in new[] { Client, Backend })
+            IpCommand.InNamespace(_topology.NodeNamespace, "ethtool", "-K", pod.HostInterface, "tx", "off");
+        using var tcpServer = TcpEchoServer.Start(Backend.Namespace, new IPEndPoint(Backend.Address, BackendPort));
+        using var udpServer = UdpEchoServer.Start(Backend.Namespace, new IPEndPoint(Backend.Address, BackendPort));
+
+        using var tcp = await ConnectOrExplainAsync(new IPEndPoint(Vip, TcpServicePort));
+        var large = new string('x', 256 * 1024);
+        var shortEcho = await NetnsSockets.SendLineAndReadEchoAsync(tcp, "partial checksum");
+        var largeEcho = await NetnsSockets.SendLineAndReadEchoAsync(tcp, large);
+        using var udp = NetnsSockets.CreateUdp(Client.Namespace);
+        var udpReply = await NetnsSockets.UdpRoundTripAsync(udp, new IPEndPoint(Vip, UdpServicePort), "partial checksum", TimeSpan.FromSeconds(5));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(shortEcho, Is.EqualTo("partial checksum"));
+            Assert.That(largeEcho, Is.EqualTo(large), "the GSO-sized line came back whole");
+            Assert.That(udpReply, Is.EqualTo(("partial checksum", new IPEndPoint(Vip, UdpServicePort))));
+            foreach (var pod in new[] { Client, Backend })
+                foreach (var (counter, value) in ChecksumErrors(pod.Namespace))
+                    Assert.That(value, Is.Zero, $"{counter} in {pod.Namespace}");
+        });
+    }
+
+    /// <summary>The kernel's count of received TCP and UDP packets with a bad checksum in a namespace (/proc/net/snmp).</summary>
+    private static IEnumerable<(string Counter, long Value)> ChecksumErrors(string netns)
+    {
+        var lines = IpCommand.InNamespace(netns, "cat", "/proc/net/snmp").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // pairs of lines: "Tcp: Name1 Name2 ..." then "Tcp: 1 2 ..."
+        for (var i = 0; i + 1 < lines.Length; i += 2)
+        {
+            var names = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var values = lines[i + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (names[0] is not ("Tcp:" or "Udp:"))
+                continue;
+            var column = Array.IndexOf(names, "InCsumErrors");
+            Assert.That(column, Is.GreaterThan(0), $"no InCsumErrors in {netns}'s {names[0]} line");
+            yield return ($"{names[0]} InCsumErrors", long.Parse(values[column], System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
     private async Task<System.Net.Sockets.Socket> ConnectOrExplainAsync(IPEndPoint remote)
     {
         try
