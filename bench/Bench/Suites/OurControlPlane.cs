@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using ProxyReplacement.Bench.Core;
+using ProxyReplacement.Bench.Workload;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.ServiceProxy.Model;
+using ProxyReplacement.ServiceProxy.Sync;
+using ProxyReplacement.ServiceProxy.Tracking;
+
+namespace ProxyReplacement.Bench.Suites;
+
+/// <summary>What one cold programming cost, by stage, and the bytes it allocated on the managed heap.</summary>
+public sealed record ColdProgrammingCost(double ReplaceAllMs, double CommitMs, double SyncMs, long AllocatedBytes)
+{
+    public double TotalMs => ReplaceAllMs + CommitMs + SyncMs;
+}
+
+/// <summary>The latencies of one run of EndpointSlice changes and the bytes allocated per change.</summary>
+public sealed record ChangeRun(Measurement Latencies, double AllocatedBytesPerChange);
+
+/// <summary>
+/// Our side of the control-plane benchmarks, shared by <see cref="ControlPlaneSuite"/> (against iptables) and
+/// <see cref="ControlPlaneOursSuite"/> (ours alone, with stages and allocations): a cold programming of a cluster
+/// into fresh, sized BPF maps, and a run of single EndpointSlice changes on a programmed cluster.
+/// </summary>
+public static class OurControlPlane
+{
+    /// <summary>Untimed changes first in each run: the first calls of a code path pay for its JIT compilation.</summary>
+    public const int ChangeWarmUp = 5;
+
+    /// <summary>
+    /// Programs a small cluster once, untimed, so that the first timed size does not also pay for compiling
+    /// the tracker and Syncer (a daemon pays that once at start, not per programming). Returns how long it took.
+    /// </summary>
+    public static double WarmUp(BenchContext context)
+    {
+        var cluster = new SyntheticServices(Math.Min(500, context.Settings.ControlPlaneServiceCounts.Min()), context.Settings.EndpointsPerService);
+        using var dataplane = ProgrammedMaps.Load(cluster.Count, cluster.EndpointsPerService);
+        var clock = Stopwatch.StartNew();
+        ProgrammedMaps.Program(dataplane, cluster.Services().ToList(), cluster.Slices().ToList());
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    /// <summary>
+    /// One cold programming: fresh maps sized for the cluster, a full garbage collection (the previous run's garbage
+    /// must not be collected inside this run's timing), then the timed part: tracker <c>ReplaceAll</c>, <c>Commit</c>,
+    /// the Syncer's first (full) sync into the kernel maps. Throws when a write failed or a frontend is missing.
+    /// </summary>
+    public static ColdProgrammingCost ProgramCold(IReadOnlyList<Service> services, IReadOnlyList<EndpointSlice> slices, int endpointsPerService)
+    {
+        using var dataplane = ProgrammedMaps.Load(services.Count, endpointsPerService);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        var tracker = new ChangeTracker();
+        var syncer = new Syncer(dataplane.Frontends, dataplane.Backends);
+        tracker.ReplaceAll(services, slices);
+        var replaced = clock.Elapsed.TotalMilliseconds;
+        var commit = tracker.Commit();
+        var committed = clock.Elapsed.TotalMilliseconds;
+        var result = syncer.Sync(commit, fullResync: true);
+        var synced = clock.Elapsed.TotalMilliseconds;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+
+        if (result.Problems.Count > 0)
+            throw new InvalidOperationException($"programming the maps: {result.Problems.Count} problems, first: {result.Problems[0]}");
+        var frontends = dataplane.Frontends.ReadAll().Count;
+        if (frontends != services.Count)
+            throw new InvalidOperationException($"cold programming left {frontends} frontends, expected {services.Count}");
+        return new ColdProgrammingCost(replaced, committed - replaced, synced - committed, allocated);
+    }
+
+    /// <summary>
+    /// A programmed cluster, then <paramref name="samples"/> changes (after <see cref="ChangeWarmUp"/> untimed ones):
+    /// the last endpoint of a random Service's slice is replaced (untimed: the source's part), then timed: <c>Commit</c>
+    /// and an incremental <c>Sync</c>, which must apply exactly one map write.
+    /// </summary>
+    public static ChangeRun ChangeEndpoints(SyntheticServices cluster, int samples, Random random)
+    {
+        using var dataplane = ProgrammedMaps.Load(cluster.Count, cluster.EndpointsPerService);
+        var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster);
+        var generation = new int[cluster.Count];
+        var latencies = new double[samples + ChangeWarmUp];
+        long allocated = 0;
+        for (var s = 0; s < latencies.Length; s++)
+        {
+            var index = random.Next(cluster.Count);
+            tracker.UpsertEndpointSlice(cluster.Slice(index, ++generation[index]));
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            var clock = Stopwatch.StartNew();
+            var commit = tracker.Commit();
+            var result = syncer.Sync(commit, fullResync: false);
+            latencies[s] = clock.Elapsed.TotalMilliseconds;
+            if (s >= ChangeWarmUp)
+                allocated += GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+            if (result.Applied.Count != 1 || result.Problems.Count > 0)
+                throw new InvalidOperationException($"an endpoint change applied {result.Applied.Count} writes with {result.Problems.Count} problems, expected 1 write");
+        }
+        return new ChangeRun(new Measurement("ms", latencies[ChangeWarmUp..]), (double)allocated / samples);
+    }
+}
