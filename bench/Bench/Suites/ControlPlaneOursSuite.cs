@@ -36,7 +36,8 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
                 var cost = OurControlPlane.ProgramCold(services, slices, settings.EndpointsPerService);
                 costs[cluster.Count].Add(cost);
                 context.Progress($"controlplane-ours: cold {cluster.Count:N0}, run {run + 1}: total {cost.TotalMs:F1} ms " +
-                    $"(ReplaceAll {cost.ReplaceAllMs:F1}, Commit {cost.CommitMs:F1}, Sync {cost.SyncMs:F1}), {cost.AllocatedBytes / Megabyte:F1} MB");
+                    $"(ReplaceAll {cost.ReplaceAllMs:F1}, Commit {cost.CommitMs:F1}, Sync {cost.SyncMs:F1}; GC paused {cost.GcPauseMs:F1}), " +
+                    $"{cost.AllocatedBytes / Megabyte:F1} MB; kernel floor {cost.KernelFloorMs:F1} ms");
             }
 
         var cold = new List<ReportRow>();
@@ -48,6 +49,8 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
             cold.Add(new ReportRow($"{label}: tracker `ReplaceAll`", Figure("ms", runs, cost => cost.ReplaceAllMs)));
             cold.Add(new ReportRow($"{label}: tracker `Commit` (the snapshot)", Figure("ms", runs, cost => cost.CommitMs)));
             cold.Add(new ReportRow($"{label}: `Syncer.Sync` (desired state, diff, kernel writes)", Figure("ms", runs, cost => cost.SyncMs)));
+            cold.Add(new ReportRow($"{label}: of all that, the GC's pauses", Figure("ms", runs, cost => cost.GcPauseMs)));
+            cold.Add(new ReportRow($"{label}: kernel floor: the same entries batch-written straight into fresh maps", Figure("ms", runs, cost => cost.KernelFloorMs)));
             cold.Add(new ReportRow($"{label}: managed bytes allocated", allocated,
                 Detail: string.Create(CultureInfo.InvariantCulture, $"{allocated.Median * Megabyte / services / 1024:F2} KB per Service")));
         }
@@ -84,7 +87,9 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
         "The cold programming of the `controlplane` suite without its iptables baseline, split into its stages: a fresh dataplane " +
         "(maps sized to fit) and a full garbage collection, then timed: tracker `ReplaceAll` of the already parsed objects, `Commit` " +
         "(the snapshot), and the Syncer's first full sync (desired state, diff, batched writes into the BPF maps). Managed bytes: " +
-        "`GC.GetTotalAllocatedBytes(precise: true)` across the timed part. One untimed programming of a small cluster first (JIT); " +
+        "`GC.GetTotalAllocatedBytes(precise: true)` across the timed part; GC pauses: `GC.GetTotalPauseDuration()` across it. " +
+        "Kernel floor: afterwards (untimed) the programmed entries are read back and, timed, written into a second fresh dataplane with " +
+        "`BPF_MAP_UPDATE_BATCH` calls of 4,096 entries, backends then frontends: what any control plane pays the kernel for them. One untimed programming of a small cluster first (JIT); " +
         $"each of the {settings.Runs} runs visits every size in turn.";
 
     private static string ChangeMethod(BenchSettings settings) =>

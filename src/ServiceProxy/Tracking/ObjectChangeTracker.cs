@@ -34,16 +34,26 @@ internal sealed class ObjectChangeTracker<T> where T : class
     public bool Replace(IEnumerable<T> all, Func<T, ObjectKey> keyOf)
     {
         var changed = false;
-        var present = new HashSet<ObjectKey>();
+        var present = all.TryGetNonEnumeratedCount(out var count) ? new HashSet<ObjectKey>(count) : [];
+        if (count > _pending.Count)
+            _pending.EnsureCapacity(count); // a relist may change everything
         foreach (var value in all)
         {
             var key = keyOf(value);
             present.Add(key);
             changed |= Set(key, value);
         }
-        var newestKeys = _committed.Keys.Concat(_pending.Keys).Distinct().ToList();
-        foreach (var key in newestKeys.Where(key => !present.Contains(key)))
-            changed |= Set(key, null);
+        // The newest state's keys are the committed ones and the pending ones (a pending key may be new).
+        List<ObjectKey>? absent = null;
+        foreach (var key in _committed.Keys)
+            if (!present.Contains(key))
+                (absent ??= []).Add(key);
+        foreach (var key in _pending.Keys)
+            if (!_committed.ContainsKey(key) && !present.Contains(key))
+                (absent ??= []).Add(key);
+        if (absent is not null)
+            foreach (var key in absent)
+                changed |= Set(key, null);
         return changed;
     }
 
@@ -51,6 +61,7 @@ internal sealed class ObjectChangeTracker<T> where T : class
     public IReadOnlyList<ObjectChange<T>> Commit()
     {
         var changes = _pending.Values.ToList();
+        _committed.EnsureCapacity(_committed.Count + changes.Count);
         foreach (var change in changes)
         {
             if (change.Current is null)
