@@ -53,8 +53,9 @@ public static class DesiredStateBuilder
         // is only needed (and so only built) when some port needs a new id.
         HashSet<uint>? idsInMaps = null;
         var takenInMaps = (Func<uint, bool>)(candidate => (idsInMaps ??= IdsIn(current)).Contains(candidate));
+        ids.EnsureCapacity(ports.Count);
         var currentBackends = BackendsByService.Index(current.Backends);
-        var desired = new NatMapContents(frontendKeys.Count, current.Backends.Count);
+        var desired = new NatMapContents(frontendKeys.Count, Math.Max(current.Backends.Count, EndpointCount(snapshot)));
         var owners = new Dictionary<uint, ServicePortKey>(ports.Count);
         var ready = new List<NatBackendValue4>();
         foreach (var (service, port, key, first, count) in ports)
@@ -105,6 +106,16 @@ public static class DesiredStateBuilder
             if (frontendKeys.Count > first) // IPv6-only for now: nothing to program
                 ports.Add(new PortEntry(service, port, KeyOf(service, port), first, frontendKeys.Count - first));
         }
+    }
+
+    /// <summary>The endpoints of all slices: about the number of backends (a capacity hint, one walk over the slices).</summary>
+    private static int EndpointCount(ServiceSnapshot snapshot)
+    {
+        var count = 0;
+        foreach (var slices in snapshot.SlicesByService.Values)
+            foreach (var slice in slices)
+                count += slice.Endpoints.Count;
+        return count;
     }
 
     private static HashSet<uint> IdsIn(NatMapContents current)

@@ -19,14 +19,22 @@ internal sealed class ObjectChangeTracker<T> where T : class
     /// <summary>Records <paramref name="value"/> (null = deleted) as the newest state; false when that is already the newest state.</summary>
     public bool Set(ObjectKey key, T? value)
     {
+        // A pending change already carries the committed state, so a key is looked up as few times as possible
+        // (a relist sets every object).
+        if (_pending.TryGetValue(key, out var pending))
+        {
+            if (Equals(pending.Current, value))
+                return false;
+            if (Equals(pending.Previous, value))
+                _pending.Remove(key); // back to the committed state: nothing left to do
+            else
+                _pending[key] = pending with { Current = value };
+            return true;
+        }
         var committed = _committed.GetValueOrDefault(key);
-        var newest = _pending.TryGetValue(key, out var change) ? change.Current : committed;
-        if (Equals(newest, value))
-            return false;
         if (Equals(committed, value))
-            _pending.Remove(key); // back to the committed state: nothing left to do
-        else
-            _pending[key] = new ObjectChange<T>(key, committed, value);
+            return false;
+        _pending.Add(key, new ObjectChange<T>(key, committed, value));
         return true;
     }
 
