@@ -55,16 +55,7 @@ internal sealed partial class WriteApplier
                     break;
 
                 case DeleteFrontend(var key, _) write:
-                    try
-                    {
-                        _frontends.Delete(key);
-                        _view.Frontends.Remove(key);
-                        _applied.Add(write);
-                    }
-                    catch (BpfException error)
-                    {
-                        ReportFailure(write, error);
-                    }
+                    Delete(write, _frontends, _view.Frontends, key);
                     i++;
                     break;
 
@@ -74,18 +65,7 @@ internal sealed partial class WriteApplier
                     if (countedByFrontends.TryGetValue(key.ServiceId, out var counted) && key.Ordinal < counted)
                         Report(new SyncProblem(SyncProblemKind.Deferred, $"a frontend still counts {counted} backends for this id", write, OwnerOf(write)));
                     else
-                    {
-                        try
-                        {
-                            _backends.Delete(key);
-                            _view.Backends.Remove(key);
-                            _applied.Add(write);
-                        }
-                        catch (BpfException error)
-                        {
-                            ReportFailure(write, error);
-                        }
-                    }
+                        Delete(write, _backends, _view.Backends, key);
                     i++;
                     break;
 
@@ -135,6 +115,22 @@ internal sealed partial class WriteApplier
         }
         batch.Flush();
         return end;
+    }
+
+    private void Delete<TKey, TValue>(MapWrite write, IBpfMap<TKey, TValue> map, Dictionary<TKey, TValue> recorded, TKey key)
+        where TKey : unmanaged, IEquatable<TKey>
+        where TValue : unmanaged
+    {
+        try
+        {
+            map.Delete(key);
+            recorded.Remove(key);
+            _applied.Add(write);
+        }
+        catch (BpfException error)
+        {
+            ReportFailure(write, error);
+        }
     }
 
     private static int RunEnd<T>(IReadOnlyList<MapWrite> writes, int start) where T : MapWrite
