@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using ProxyReplacement.Dataplane.Abi;
@@ -18,7 +19,8 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 public static class DesiredStateBuilder
 {
     /// <summary>A programmed service port: its frontends are <c>FrontendCount</c> keys from <c>FirstFrontend</c> in the shared list.</summary>
-    private readonly record struct PortEntry(Service Service, ServicePort Port, ServicePortKey Key, int FirstFrontend, int FrontendCount);
+    private readonly record struct PortEntry(Service Service, ServicePort Port, ServicePortKey Key, ImmutableArray<EndpointSlice> Slices,
+        int FirstFrontend, int FrontendCount);
 
     public static DesiredState Build(ServiceSnapshot snapshot, ServiceIdAllocator ids, NatMapContents current)
     {
@@ -30,7 +32,7 @@ public static class DesiredStateBuilder
         var liveWithId = 0;
         for (var i = 0; i < ports.Count; i++)
         {
-            var (_, _, key, first, count) = ports[i];
+            var (_, _, key, _, first, count) = ports[i];
             if (i > 0 && ports[i - 1].Key == key)
                 continue; // the same service port twice (ports are in key order, so repeats are adjacent): counted once
             if (ids.TryGet(key, out _))
@@ -58,12 +60,12 @@ public static class DesiredStateBuilder
         var desired = new NatMapContents(frontendKeys.Count, Math.Max(current.Backends.Count, EndpointCount(snapshot)));
         var owners = new Dictionary<uint, ServicePortKey>(ports.Count);
         var ready = new List<NatBackendValue4>();
-        foreach (var (service, port, key, first, count) in ports)
+        foreach (var (service, port, key, slices, first, count) in ports)
         {
             var id = ids.GetOrAllocate(key, takenInMaps);
             owners[id] = key;
 
-            ReadyBackends(snapshot, service, port, ready);
+            ReadyBackends(slices, port, ready);
             var backends = BackendOrdinals.Place(currentBackends.Of(id), CollectionsMarshal.AsSpan(ready));
             for (var ordinal = 0; ordinal < backends.Length; ordinal++)
                 desired.Backends[new NatBackendKey(id, (uint)ordinal)] = backends[ordinal];
@@ -87,24 +89,30 @@ public static class DesiredStateBuilder
     private static List<PortEntry> ProgrammedPorts(ServiceSnapshot snapshot, List<NatFrontendKey4> frontendKeys)
     {
         var ports = new List<PortEntry>(snapshot.Services.Count);
-        // The snapshot is sorted by namespace/name, the leading fields of ServicePortKey: only each Service's own
+        // Services and slices are both sorted by the Service's namespace/name: walked side by side, each Service finds
+        // its slices without a lookup. That order is also ServicePortKey's leading fields, so only each Service's own
         // ports need ordering (by name, then protocol; stable, as ServicePortKey orders them).
-        foreach (var service in snapshot.Services.Values)
+        using var slicesByService = snapshot.SlicesByService.GetEnumerator();
+        var moreSlices = slicesByService.MoveNext();
+        foreach (var (serviceKey, service) in snapshot.Services)
         {
+            while (moreSlices && slicesByService.Current.Key.CompareTo(serviceKey) < 0)
+                moreSlices = slicesByService.MoveNext(); // slices of a Service that is absent
+            var slices = moreSlices && slicesByService.Current.Key == serviceKey ? slicesByService.Current.Value : [];
             if (service.Ports.Count == 1)
-                Add(service, service.Ports[0]);
+                Add(service, service.Ports[0], slices);
             else
                 foreach (var port in service.Ports.OrderBy(port => port.Name, StringComparer.Ordinal).ThenBy(port => port.Protocol))
-                    Add(service, port);
+                    Add(service, port, slices);
         }
         return ports;
 
-        void Add(Service service, ServicePort port)
+        void Add(Service service, ServicePort port, ImmutableArray<EndpointSlice> slices)
         {
             var first = frontendKeys.Count;
             AddFrontendKeys(service, port, frontendKeys);
             if (frontendKeys.Count > first) // IPv6-only for now: nothing to program
-                ports.Add(new PortEntry(service, port, KeyOf(service, port), first, frontendKeys.Count - first));
+                ports.Add(new PortEntry(service, port, KeyOf(service, port), slices, first, frontendKeys.Count - first));
         }
     }
 
@@ -153,13 +161,14 @@ public static class DesiredStateBuilder
     }
 
     /// <summary>
-    /// Replaces the contents of <paramref name="into"/> with the port's distinct ready IPv4 backends, in address order
+    /// Replaces the contents of <paramref name="into"/> with the port's distinct ready IPv4 backends from its Service's
+    /// <paramref name="slices"/>, in address order
     /// (<see cref="MapOrder.BackendValue"/>), as <see cref="BackendOrdinals.Place"/> takes them.
     /// </summary>
-    internal static void ReadyBackends(ServiceSnapshot snapshot, Service service, ServicePort port, List<NatBackendValue4> into)
+    internal static void ReadyBackends(ImmutableArray<EndpointSlice> slices, ServicePort port, List<NatBackendValue4> into)
     {
         into.Clear();
-        foreach (var slice in snapshot.SlicesFor(service.Key))
+        foreach (var slice in slices)
         {
             if (slice.AddressType != AddressType.IPv4)
                 continue;

@@ -62,7 +62,7 @@ public static class EndpointChangeBuilder
                 if (view.Backends.ContainsKey(new NatBackendKey(id, count!.Value)))
                     return null; // more backends than counted: not the clean state this path assumes
 
-                DesiredStateBuilder.ReadyBackends(snapshot, service, port, ready);
+                DesiredStateBuilder.ReadyBackends(snapshot.SlicesFor(serviceKey), port, ready);
                 var assigned = BackendOrdinals.Place(CollectionsMarshal.AsSpan(existing), CollectionsMarshal.AsSpan(ready));
                 for (var ordinal = 0; ordinal < assigned.Length; ordinal++)
                     desired.Backends[new NatBackendKey(id, (uint)ordinal)] = assigned[ordinal];

@@ -42,15 +42,20 @@ internal sealed class ObjectChangeTracker<T> where T : class
     public bool Replace(IEnumerable<T> all, Func<T, ObjectKey> keyOf)
     {
         var changed = false;
-        var present = all.TryGetNonEnumeratedCount(out var count) ? new HashSet<ObjectKey>(count) : [];
+        // Only keys known before can go missing: on the first load there is nothing to track.
+        var known = _committed.Count > 0 || _pending.Count > 0;
+        all.TryGetNonEnumeratedCount(out var count); // 0 when unknown
+        var present = known ? new HashSet<ObjectKey>(count) : null;
         if (count > _pending.Count)
             _pending.EnsureCapacity(count); // a relist may change everything
         foreach (var value in all)
         {
             var key = keyOf(value);
-            present.Add(key);
+            present?.Add(key);
             changed |= Set(key, value);
         }
+        if (present is null)
+            return changed;
         // The newest state's keys are the committed ones and the pending ones (a pending key may be new).
         List<ObjectKey>? absent = null;
         foreach (var key in _committed.Keys)
