@@ -14,6 +14,8 @@ namespace ProxyReplacement.Bench.Suites;
 public sealed class ControlPlaneOursSuite : IBenchSuite
 {
     private const double Megabyte = 1024 * 1024;
+    private const int AddedServices = 20;
+    private const int FullResyncSamples = 5;
 
     public string Name => "controlplane-ours";
 
@@ -66,12 +68,24 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
             context.Progress($"controlplane-ours: change at {cluster10k.Count:N0}, run {run + 1}: p50 {change.Latencies.Percentile(0.5):F3} ms, " +
                 $"p99 {change.Latencies.Percentile(0.99):F3} ms, {change.AllocatedBytesPerChange / 1024:F1} KB per change");
         }
+        var added = new List<Measurement>();
+        var resyncs = new List<Measurement>();
+        for (var run = 0; run < settings.Runs; run++)
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            added.Add(OurControlPlane.AddServices(cluster10k, AddedServices));
+            resyncs.Add(OurControlPlane.FullResyncs(cluster10k, FullResyncSamples));
+            context.Progress($"controlplane-ours: at {cluster10k.Count:N0}, run {run + 1}: Service added p50 {added[^1].Percentile(0.5):F2} ms, " +
+                $"full resync p50 {resyncs[^1].Percentile(0.5):F1} ms");
+        }
         var changeLabel = $"{cluster10k.Count:N0} Services";
         var changes = new List<ReportRow>
         {
             new($"{changeLabel}: endpoint change → map write, p50", Figure("ms", changeRuns, change => change.Latencies.Percentile(0.5))),
             new($"{changeLabel}: endpoint change → map write, p99", Figure("ms", changeRuns, change => change.Latencies.Percentile(0.99)), Target: "p99 ≤ 10 ms"),
             new($"{changeLabel}: managed bytes allocated per change", Figure("KB", changeRuns, change => change.AllocatedBytesPerChange / 1024)),
+            new($"{changeLabel}: one Service added (full rebuild, incremental sync), p50", Figure("ms", added, latencies => latencies.Percentile(0.5))),
+            new($"{changeLabel}: periodic full resync, nothing changed (maps re-read), p50", Figure("ms", resyncs, latencies => latencies.Percentile(0.5))),
         };
 
         return
@@ -96,5 +110,8 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
         $"As in the `controlplane` suite: {settings.ChangeLatencyServices:N0} Services × {settings.EndpointsPerService} programmed, then " +
         $"{settings.ChangeLatencySamples} changes per run (after {OurControlPlane.ChangeWarmUp} untimed ones), each replacing the last endpoint of a " +
         "random Service's slice; timed: `Commit` and the incremental `Sync` (one backend write). Per run its p50 and p99 and the mean managed " +
-        "bytes allocated per change; the table shows the median (min–max) over the runs.";
+        "bytes allocated per change; the table shows the median (min–max) over the runs. Then the paths that rebuild everything, on a " +
+        $"fresh programmed cluster per run: {AddedServices} Services added one at a time (`Commit` + `Sync`: a Service added rebuilds the whole " +
+        $"desired state and writes its 5 entries), and {FullResyncSamples} periodic full resyncs with nothing changed (both maps re-read from the kernel, " +
+        "everything rebuilt and diffed, nothing written); one untimed sample first in each; the p50 per run.";
 }

@@ -138,4 +138,48 @@ public static class OurControlPlane
         }
         return new ChangeRun(new Measurement("ms", latencies[ChangeWarmUp..]), (double)allocated / samples);
     }
+
+    /// <summary>
+    /// A programmed cluster, then <paramref name="samples"/> Services added one at a time (after one untimed), each with
+    /// its slice: timed <c>Commit</c> and <c>Sync</c>, which rebuilds the whole desired state (a Service was added) and
+    /// must write exactly the new Service's backends and frontend.
+    /// </summary>
+    public static Measurement AddServices(SyntheticServices cluster, int samples)
+    {
+        using var dataplane = ProgrammedMaps.Load(cluster.Count + samples + 1, cluster.EndpointsPerService);
+        var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster);
+        var latencies = new double[samples + 1];
+        for (var s = 0; s < latencies.Length; s++)
+        {
+            var index = cluster.Count + s; // beyond the cluster: a new name and ClusterIP
+            tracker.UpsertService(cluster.Service(index));
+            tracker.UpsertEndpointSlice(cluster.Slice(index));
+            var clock = Stopwatch.StartNew();
+            var result = syncer.Sync(tracker.Commit(), fullResync: false);
+            latencies[s] = clock.Elapsed.TotalMilliseconds;
+            if (result.Applied.Count != cluster.EndpointsPerService + 1 || result.Problems.Count > 0)
+                throw new InvalidOperationException($"adding a Service applied {result.Applied.Count} writes with {result.Problems.Count} problems");
+        }
+        return new Measurement("ms", latencies[1..]);
+    }
+
+    /// <summary>
+    /// A programmed cluster, then <paramref name="samples"/> periodic full resyncs with nothing changed (after one untimed):
+    /// each re-reads both maps from the kernel, rebuilds and diffs everything, and must write nothing.
+    /// </summary>
+    public static Measurement FullResyncs(SyntheticServices cluster, int samples)
+    {
+        using var dataplane = ProgrammedMaps.Load(cluster.Count, cluster.EndpointsPerService);
+        var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster);
+        var latencies = new double[samples + 1];
+        for (var s = 0; s < latencies.Length; s++)
+        {
+            var clock = Stopwatch.StartNew();
+            var result = syncer.Sync(tracker.Commit(), fullResync: true);
+            latencies[s] = clock.Elapsed.TotalMilliseconds;
+            if (result.Applied.Count != 0 || result.Problems.Count > 0)
+                throw new InvalidOperationException($"a full resync of unchanged maps applied {result.Applied.Count} writes with {result.Problems.Count} problems");
+        }
+        return new Measurement("ms", latencies[1..]);
+    }
 }
