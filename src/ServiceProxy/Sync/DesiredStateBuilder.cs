@@ -33,11 +33,11 @@ public static class DesiredStateBuilder
         for (var i = 0; i < ports.Count; i++)
         {
             var (_, _, key, _, first, count) = ports[i];
-            if (i > 0 && ports[i - 1].Key == key)
-                continue; // the same service port twice (ports are in key order, so repeats are adjacent): counted once
             if (ids.TryGet(key, out _))
             {
-                liveWithId++;
+                // The same service port twice (ports are in key order, so repeats are adjacent) is counted once.
+                if (i == 0 || ports[i - 1].Key != key)
+                    liveWithId++;
                 continue;
             }
             for (var f = first; f < first + count; f++)
