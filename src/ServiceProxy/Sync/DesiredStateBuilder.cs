@@ -29,27 +29,7 @@ public static class DesiredStateBuilder
         var ports = ProgrammedPorts(snapshot, frontendKeys);
 
         // Adopt ids before allocating any, so a new port cannot take an id a restarted one still owns.
-        var liveWithId = 0;
-        for (var i = 0; i < ports.Count; i++)
-        {
-            var (_, _, key, _, first, count) = ports[i];
-            if (ids.TryGet(key, out _))
-            {
-                // The same service port twice (ports are in key order, so repeats are adjacent) is counted once.
-                if (i == 0 || ports[i - 1].Key != key)
-                    liveWithId++;
-                continue;
-            }
-            for (var f = first; f < first + count; f++)
-                if (current.Frontends.TryGetValue(frontendKeys[f], out var existing) && ids.TryAdopt(key, existing.ServiceId))
-                {
-                    liveWithId++;
-                    break;
-                }
-        }
-        // Only when the allocator holds ids beyond the live ports' is there anything to release.
-        if (ids.Assignments.Count > liveWithId)
-            ids.RetainOnly(ports.Select(entry => entry.Key).ToHashSet());
+        AdoptAndRelease(ports, frontendKeys, ids, current);
 
         // An id in the maps but not owned by any live port belongs to entries about to be deleted; the set of them
         // is only needed (and so only built) when some port needs a new id.
@@ -83,6 +63,35 @@ public static class DesiredStateBuilder
             }
         }
         return new DesiredState(desired, owners, problems);
+    }
+
+    /// <summary>
+    /// Gives each port without an id the id of its frontend found in the maps (a restart), then releases the ids of
+    /// service ports that are gone.
+    /// </summary>
+    private static void AdoptAndRelease(List<PortEntry> ports, List<NatFrontendKey4> frontendKeys, ServiceIdAllocator ids, NatMapContents current)
+    {
+        var liveWithId = 0;
+        for (var i = 0; i < ports.Count; i++)
+        {
+            var (_, _, key, _, first, count) = ports[i];
+            if (ids.TryGet(key, out _))
+            {
+                // The same service port twice (ports are in key order, so repeats are adjacent) is counted once.
+                if (i == 0 || ports[i - 1].Key != key)
+                    liveWithId++;
+                continue;
+            }
+            for (var f = first; f < first + count; f++)
+                if (current.Frontends.TryGetValue(frontendKeys[f], out var existing) && ids.TryAdopt(key, existing.ServiceId))
+                {
+                    liveWithId++;
+                    break;
+                }
+        }
+        // Only when the allocator holds ids beyond the live ports' is there anything to release.
+        if (ids.Assignments.Count > liveWithId)
+            ids.RetainOnly(ports.Select(entry => entry.Key).ToHashSet());
     }
 
     /// <summary>The service ports that have an IPv4 frontend, in key order; their frontend keys appended to <paramref name="frontendKeys"/>.</summary>
@@ -136,7 +145,7 @@ public static class DesiredStateBuilder
         return ids;
     }
 
-    internal static NatFrontendValue FrontendValue(Service service, uint id, uint backendCount) =>
+    private static NatFrontendValue FrontendValue(Service service, uint id, uint backendCount) =>
         service.SessionAffinity == SessionAffinity.ClientIP
             ? new NatFrontendValue(id, backendCount, FrontendFlags.Affinity, (uint)service.SessionAffinityTimeoutSeconds)
             : new NatFrontendValue(id, backendCount);
