@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Maps;
 using ProxyReplacement.ServiceProxy.Model;
