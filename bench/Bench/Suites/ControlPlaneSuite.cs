@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using ProxyReplacement.Bench.Baseline;
 using ProxyReplacement.Bench.Core;
@@ -13,9 +12,6 @@ namespace ProxyReplacement.Bench.Suites;
 /// </summary>
 public sealed class ControlPlaneSuite : IBenchSuite
 {
-    /// <summary>Untimed changes first in each run: the first calls of a code path pay for its JIT compilation.</summary>
-    private const int ChangeWarmUp = 5;
-
     public string Name => "controlplane";
 
     public IReadOnlyList<ReportSection> Run(BenchContext context)
@@ -25,7 +21,7 @@ public sealed class ControlPlaneSuite : IBenchSuite
         try
         {
             var cold = new List<ReportRow>();
-            WarmUpColdPath(context);
+            OurControlPlane.WarmUp(context);
             foreach (var services in settings.ControlPlaneServiceCounts)
                 cold.AddRange(ColdRows(context, services, scratch.FullName));
             var change = ChangeRows(context, scratch.FullName);
@@ -41,17 +37,6 @@ public sealed class ControlPlaneSuite : IBenchSuite
         }
     }
 
-    /// <summary>
-    /// Programs a small cluster once, untimed, so that the first timed size does not also pay for compiling
-    /// the tracker and Syncer (a daemon pays that once at start, not per programming).
-    /// </summary>
-    private static void WarmUpColdPath(BenchContext context)
-    {
-        var cluster = new SyntheticServices(Math.Min(500, context.Settings.ControlPlaneServiceCounts.Min()), context.Settings.EndpointsPerService);
-        using var dataplane = ProgrammedMaps.Load(cluster.Count, cluster.EndpointsPerService);
-        ProgrammedMaps.Program(dataplane, cluster.Services().ToList(), cluster.Slices().ToList());
-    }
-
     private static IEnumerable<ReportRow> ColdRows(BenchContext context, int services, string scratch)
     {
         var settings = context.Settings;
@@ -63,16 +48,7 @@ public sealed class ControlPlaneSuite : IBenchSuite
         var ours = Measurement.Repeat("ms", settings.Runs, run =>
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            using var dataplane = ProgrammedMaps.Load(services, settings.EndpointsPerService);
-            // The previous run's garbage must not be collected inside this run's timing.
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-            GC.WaitForPendingFinalizers();
-            var clock = Stopwatch.StartNew();
-            ProgrammedMaps.Program(dataplane, serviceObjects, sliceObjects);
-            var elapsed = clock.Elapsed.TotalMilliseconds;
-            var frontends = dataplane.Frontends.ReadAll().Count;
-            if (frontends != services)
-                throw new InvalidOperationException($"cold programming left {frontends} frontends, expected {services}");
+            var elapsed = OurControlPlane.ProgramCold(serviceObjects, sliceObjects, settings.EndpointsPerService).TotalMs;
             context.Progress($"controlplane: cold {label}, run {run + 1}: Syncer {elapsed:F0} ms");
             return elapsed;
         });
@@ -119,22 +95,7 @@ public sealed class ControlPlaneSuite : IBenchSuite
         for (var run = 0; run < settings.Runs; run++)
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            using var dataplane = ProgrammedMaps.Load(services, settings.EndpointsPerService);
-            var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster);
-            var generation = new int[services];
-            var samples = new double[settings.ChangeLatencySamples + ChangeWarmUp];
-            for (var s = 0; s < samples.Length; s++)
-            {
-                var index = random.Next(services);
-                tracker.UpsertEndpointSlice(cluster.Slice(index, ++generation[index]));
-                var clock = Stopwatch.StartNew();
-                var commit = tracker.Commit();
-                var result = syncer.Sync(commit, fullResync: false);
-                samples[s] = clock.Elapsed.TotalMilliseconds;
-                if (result.Applied.Count != 1 || result.Problems.Count > 0)
-                    throw new InvalidOperationException($"an endpoint change applied {result.Applied.Count} writes with {result.Problems.Count} problems, expected 1 write");
-            }
-            var latencies = new Measurement("ms", samples[ChangeWarmUp..]);
+            var latencies = OurControlPlane.ChangeEndpoints(cluster, settings.ChangeLatencySamples, random).Latencies;
             p50.Add(latencies.Percentile(0.5));
             p99.Add(latencies.Percentile(0.99));
             context.Progress($"controlplane: change at {label}, run {run + 1}: p50 {p50[^1]:F2} ms, p99 {p99[^1]:F2} ms");
@@ -217,7 +178,7 @@ public sealed class ControlPlaneSuite : IBenchSuite
 
     private static string ChangeMethod(BenchSettings settings) =>
         $"**Ours**: {settings.ChangeLatencyServices:N0} Services × {settings.EndpointsPerService} programmed, then " +
-        $"{settings.ChangeLatencySamples} times per run (after {ChangeWarmUp} untimed warm-up changes) one EndpointSlice of a random Service gets its last endpoint replaced " +
+        $"{settings.ChangeLatencySamples} times per run (after {OurControlPlane.ChangeWarmUp} untimed warm-up changes) one EndpointSlice of a random Service gets its last endpoint replaced " +
         "(`ChangeTracker.UpsertEndpointSlice`, untimed: that is the source's part) and the timed part follows: `Commit` (the new " +
         "snapshot), then an incremental `Syncer.Sync` (desired state of the changed Service, diff, the one backend write into the BPF map). " +
         "Each change must apply exactly one map write. Not included: the sync runner's deliberate min-interval coalescing (the daemon's " +

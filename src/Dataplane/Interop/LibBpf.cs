@@ -102,6 +102,10 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library)]
     public static partial int bpf_map_delete_batch(int fd, void* keys, uint* count, BpfMapBatchOpts* opts);
 
+    /// <summary>BPF_MAP_LOOKUP_BATCH: in_batch null starts at the beginning; -ENOENT marks the end (count holds the last entries).</summary>
+    [LibraryImport(Library)]
+    public static partial int bpf_map_lookup_batch(int fd, void* inBatch, void* outBatch, void* keys, void* values, uint* count, BpfMapBatchOpts* opts);
+
     [LibraryImport(Library)]
     public static partial int bpf_prog_test_run_opts(int programFd, BpfTestRunOpts* opts);
 

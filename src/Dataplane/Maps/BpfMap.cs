@@ -18,6 +18,9 @@ public sealed unsafe class BpfMap<TKey, TValue> : IBpfMap<TKey, TValue>, IDispos
     // without batch support; EINVAL comes from kernels that predate the batch commands.
     private const int KernelENOTSUPP = 524;
 
+    /// <summary>Entries per BPF_MAP_LOOKUP_BATCH call (each hash bucket must fit in one: they hold a handful).</summary>
+    private const int ReadBatchSize = 4096;
+
     private readonly BpfFdHandle _fd;
 
     /// <summary>Wraps an owned map fd; throws <see cref="MapLayoutMismatchException"/> when the sizes differ.</summary>
@@ -103,11 +106,60 @@ public sealed unsafe class BpfMap<TKey, TValue> : IBpfMap<TKey, TValue>, IDispos
     }
 
     /// <summary>
-    /// Walks the keys with BPF_MAP_GET_NEXT_KEY, then looks each up. Not atomic: entries the
-    /// kernel adds or removes meanwhile may or may not appear. A key deleted under the walk makes
-    /// a hash map restart from its first key, hence the de-duplication and the step bound.
+    /// Every entry, read with BPF_MAP_LOOKUP_BATCH (a few syscalls for the whole map) where the kernel has it for
+    /// this map type, else by walking the keys. Not atomic: entries the kernel adds or removes meanwhile may or may
+    /// not appear.
     /// </summary>
-    public IReadOnlyList<KeyValuePair<TKey, TValue>> ReadAll()
+    public IReadOnlyList<KeyValuePair<TKey, TValue>> ReadAll() => ReadAllBatched() ?? ReadAllByKeys();
+
+    /// <summary>
+    /// Null for maps other than (LRU) hash maps (arrays and LPM tries are walked) and when a hash bucket does not fit
+    /// a batch or the kernel has no batch lookup.
+    /// </summary>
+    private List<KeyValuePair<TKey, TValue>>? ReadAllBatched()
+    {
+        if (Layout.Type is not (BpfMapType.Hash or BpfMapType.LruHash))
+            return null;
+        var capacity = (int)Math.Clamp(Layout.MaxEntries, 1, ReadBatchSize);
+        var keys = new TKey[capacity];
+        var values = new TValue[capacity];
+        var entries = new List<KeyValuePair<TKey, TValue>>();
+        var opts = new BpfMapBatchOpts { Size = (nuint)sizeof(BpfMapBatchOpts) };
+        // The kernel's cursor between calls: a hash bucket index (a __u32; room for more does no harm).
+        const int cursorSize = sizeof(ulong);
+        var cursorIn = stackalloc byte[cursorSize];
+        var cursorOut = stackalloc byte[cursorSize];
+        var first = true;
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+        {
+            while (true)
+            {
+                var count = (uint)capacity;
+                var rc = LibBpf.bpf_map_lookup_batch(Fd, first ? null : cursorIn, cursorOut, k, v, &count, &opts);
+                if (rc < 0 && rc != -Errno.ENOENT)
+                {
+                    if ((first && IsBatchUnsupported(-rc)) || rc == -Errno.ENOSPC)
+                        return null;
+                    throw new BpfException($"batch lookup in map {Name}", -rc);
+                }
+                for (var i = 0; i < count; i++)
+                    entries.Add(new KeyValuePair<TKey, TValue>(keys[i], values[i]));
+                if (rc == -Errno.ENOENT)
+                    return entries; // the end
+                if (count == 0)
+                    return null; // no progress and no end: not a kernel answer this loop can trust
+                Buffer.MemoryCopy(cursorOut, cursorIn, cursorSize, cursorSize);
+                first = false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Walks the keys with BPF_MAP_GET_NEXT_KEY, then looks each up. A key deleted under the walk makes a hash map
+    /// restart from its first key, hence the de-duplication and the step bound.
+    /// </summary>
+    private List<KeyValuePair<TKey, TValue>> ReadAllByKeys()
     {
         var keys = new List<TKey>();
         var seen = new HashSet<TKey>();

@@ -33,8 +33,10 @@ public sealed class EquatableList<T> : IReadOnlyList<T>, IEquatable<EquatableLis
         return hash.ToHashCode();
     }
 
-    public IEnumerator<T> GetEnumerator() => ((IEnumerable<T>)_items).GetEnumerator();
-    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+    /// <summary>A struct enumerator, so <c>foreach</c> over a list allocates nothing (the sync loops run it per Service).</summary>
+    public ImmutableArray<T>.Enumerator GetEnumerator() => _items.GetEnumerator();
+    IEnumerator<T> IEnumerable<T>.GetEnumerator() => ((IEnumerable<T>)_items).GetEnumerator();
+    IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable)_items).GetEnumerator();
 
     public override string ToString() => $"[{string.Join(", ", _items)}]";
 }

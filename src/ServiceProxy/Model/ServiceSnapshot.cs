@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 
 namespace ProxyReplacement.ServiceProxy.Model;
 
@@ -82,11 +83,22 @@ public sealed class ServiceSnapshot
         var serviceMap = ImmutableSortedDictionary.CreateBuilder<ObjectKey, Service>();
         foreach (var service in services)
             serviceMap[service.Key] = service;
-        var sliceMap = slices
-            .GroupBy(slice => slice.ServiceKey)
-            .ToImmutableSortedDictionary(
-                group => group.Key,
-                group => group.OrderBy(slice => slice.Name, StringComparer.Ordinal).ToImmutableArray());
-        return new ServiceSnapshot(serviceMap.ToImmutable(), sliceMap);
+
+        // Group by Service first (hashing), then sort once into the tree. Almost every Service has one slice, so a
+        // group holds its first slice inline and a list only from the second on.
+        var groups = new Dictionary<ObjectKey, (EndpointSlice First, List<EndpointSlice>? More)>(
+            slices.TryGetNonEnumeratedCount(out var count) ? count : 0);
+        foreach (var slice in slices)
+        {
+            ref var group = ref CollectionsMarshal.GetValueRefOrAddDefault(groups, slice.ServiceKey, out var exists);
+            if (!exists)
+                group.First = slice;
+            else
+                (group.More ??= []).Add(slice);
+        }
+        var sliceMap = ImmutableSortedDictionary.CreateBuilder<ObjectKey, ImmutableArray<EndpointSlice>>();
+        foreach (var (service, (first, more)) in groups)
+            sliceMap[service] = more is null ? [first] : [.. more.Prepend(first).OrderBy(slice => slice.Name, StringComparer.Ordinal)];
+        return new ServiceSnapshot(serviceMap.ToImmutable(), sliceMap.ToImmutable());
     }
 }

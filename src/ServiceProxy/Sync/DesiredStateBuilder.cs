@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.ServiceProxy.Model;
 
@@ -11,54 +13,47 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// Backend port: a numeric targetPort as written; a named one resolved by each slice's port
 /// carrying the Service port's name and protocol (a slice without it contributes nothing).
 /// Endpoints are balanced to their first address, as kube-proxy does.
+/// Service ports are visited in <see cref="ServicePortKey"/> order, so new ids are handed out in that order.
+/// This runs over every Service on each full sync: its loops allocate per Service only what it returns.
 /// </summary>
 public static class DesiredStateBuilder
 {
+    /// <summary>A programmed service port: its frontends are <c>FrontendCount</c> keys from <c>FirstFrontend</c> in the shared list.</summary>
+    private readonly record struct PortEntry(Service Service, ServicePort Port, ServicePortKey Key, ImmutableArray<EndpointSlice> Slices,
+        int FirstFrontend, int FrontendCount);
+
     public static DesiredState Build(ServiceSnapshot snapshot, ServiceIdAllocator ids, NatMapContents current)
     {
         var problems = new List<string>();
-        var ports = snapshot.Services.Values
-            .SelectMany(service => service.Ports.Select(port => (Service: service, Port: port, Key: KeyOf(service, port))))
-            .Select(entry => (entry.Service, entry.Port, entry.Key, Frontends: FrontendKeys(entry.Service, entry.Port)))
-            .Where(entry => entry.Frontends.Count > 0) // IPv6-only for now: nothing to program
-            .OrderBy(entry => entry.Key)
-            .ToList();
+        var frontendKeys = new List<NatFrontendKey4>(snapshot.Services.Count);
+        var ports = ProgrammedPorts(snapshot, frontendKeys);
 
         // Adopt ids before allocating any, so a new port cannot take an id a restarted one still owns.
-        foreach (var (_, _, key, frontends) in ports)
-        {
-            if (ids.TryGet(key, out _))
-                continue;
-            foreach (var frontend in frontends)
-                if (current.Frontends.TryGetValue(frontend, out var existing) && ids.TryAdopt(key, existing.ServiceId))
-                    break;
-        }
-        ids.RetainOnly(ports.Select(entry => entry.Key).ToHashSet());
+        AdoptAndRelease(ports, frontendKeys, ids, current);
 
-        var idsInMaps = current.Frontends.Values.Select(value => value.ServiceId)
-            .Concat(current.Backends.Keys.Select(key => key.ServiceId))
-            .ToHashSet();
-        var currentBackendsById = current.Backends
-            .GroupBy(pair => pair.Key.ServiceId)
-            .ToDictionary(group => group.Key, group => (IReadOnlyDictionary<uint, NatBackendValue4>)group.ToDictionary(pair => pair.Key.Ordinal, pair => pair.Value));
-        var desired = NatMapContents.Empty;
-        var owners = new Dictionary<uint, ServicePortKey>();
-        foreach (var (service, port, key, frontends) in ports)
+        // An id in the maps but not owned by any live port belongs to entries about to be deleted; the set of them
+        // is only needed (and so only built) when some port needs a new id.
+        HashSet<uint>? idsInMaps = null;
+        var takenInMaps = (Func<uint, bool>)(candidate => (idsInMaps ??= IdsIn(current)).Contains(candidate));
+        ids.EnsureCapacity(ports.Count);
+        var currentBackends = BackendsByService.Index(current.Backends);
+        var desired = new NatMapContents(frontendKeys.Count, Math.Max(current.Backends.Count, EndpointCount(snapshot)));
+        var owners = new Dictionary<uint, ServicePortKey>(ports.Count);
+        var ready = new List<NatBackendValue4>();
+        foreach (var (service, port, key, slices, first, count) in ports)
         {
-            // An id in the maps but not owned by any live port belongs to entries about to be deleted.
-            var id = ids.GetOrAllocate(key, candidate => idsInMaps.Contains(candidate));
+            var id = ids.GetOrAllocate(key, takenInMaps);
             owners[id] = key;
 
-            var backends = BackendOrdinals.Assign(
-                currentBackendsById.GetValueOrDefault(id) ?? new Dictionary<uint, NatBackendValue4>(), ReadyBackends(snapshot, service, port));
+            ReadyBackends(slices, port, ready);
+            var backends = BackendOrdinals.Place(currentBackends.Of(id), CollectionsMarshal.AsSpan(ready));
             for (var ordinal = 0; ordinal < backends.Length; ordinal++)
                 desired.Backends[new NatBackendKey(id, (uint)ordinal)] = backends[ordinal];
 
-            var value = service.SessionAffinity == SessionAffinity.ClientIP
-                ? new NatFrontendValue(id, (uint)backends.Length, FrontendFlags.Affinity, (uint)service.SessionAffinityTimeoutSeconds)
-                : new NatFrontendValue(id, (uint)backends.Length);
-            foreach (var frontend in frontends)
+            var value = FrontendValue(service, id, (uint)backends.Length);
+            for (var f = first; f < first + count; f++)
             {
+                var frontend = frontendKeys[f];
                 if (desired.Frontends.TryGetValue(frontend, out var claimed))
                 {
                     problems.Add($"{frontend} is claimed by {owners[claimed.ServiceId]} and {key}; {key} is not programmed there");
@@ -69,6 +64,91 @@ public static class DesiredStateBuilder
         }
         return new DesiredState(desired, owners, problems);
     }
+
+    /// <summary>
+    /// Gives each port without an id the id of its frontend found in the maps (a restart), then releases the ids of
+    /// service ports that are gone.
+    /// </summary>
+    private static void AdoptAndRelease(List<PortEntry> ports, List<NatFrontendKey4> frontendKeys, ServiceIdAllocator ids, NatMapContents current)
+    {
+        var liveWithId = 0;
+        for (var i = 0; i < ports.Count; i++)
+        {
+            var (_, _, key, _, first, count) = ports[i];
+            if (ids.TryGet(key, out _))
+            {
+                // The same service port twice (ports are in key order, so repeats are adjacent) is counted once.
+                if (i == 0 || ports[i - 1].Key != key)
+                    liveWithId++;
+                continue;
+            }
+            for (var f = first; f < first + count; f++)
+                if (current.Frontends.TryGetValue(frontendKeys[f], out var existing) && ids.TryAdopt(key, existing.ServiceId))
+                {
+                    liveWithId++;
+                    break;
+                }
+        }
+        // Only when the allocator holds ids beyond the live ports' is there anything to release.
+        if (ids.Assignments.Count > liveWithId)
+            ids.RetainOnly(ports.Select(entry => entry.Key).ToHashSet());
+    }
+
+    /// <summary>The service ports that have an IPv4 frontend, in key order; their frontend keys appended to <paramref name="frontendKeys"/>.</summary>
+    private static List<PortEntry> ProgrammedPorts(ServiceSnapshot snapshot, List<NatFrontendKey4> frontendKeys)
+    {
+        var ports = new List<PortEntry>(snapshot.Services.Count);
+        // Services and slices are both sorted by the Service's namespace/name: walked side by side, each Service finds
+        // its slices without a lookup. That order is also ServicePortKey's leading fields, so only each Service's own
+        // ports need ordering (by name, then protocol; stable, as ServicePortKey orders them).
+        using var slicesByService = snapshot.SlicesByService.GetEnumerator();
+        var moreSlices = slicesByService.MoveNext();
+        foreach (var (serviceKey, service) in snapshot.Services)
+        {
+            while (moreSlices && slicesByService.Current.Key.CompareTo(serviceKey) < 0)
+                moreSlices = slicesByService.MoveNext(); // slices of a Service that is absent
+            var slices = moreSlices && slicesByService.Current.Key == serviceKey ? slicesByService.Current.Value : [];
+            if (service.Ports.Count == 1)
+                Add(service, service.Ports[0], slices);
+            else
+                foreach (var port in service.Ports.OrderBy(port => port.Name, StringComparer.Ordinal).ThenBy(port => port.Protocol))
+                    Add(service, port, slices);
+        }
+        return ports;
+
+        void Add(Service service, ServicePort port, ImmutableArray<EndpointSlice> slices)
+        {
+            var first = frontendKeys.Count;
+            AddFrontendKeys(service, port, frontendKeys);
+            if (frontendKeys.Count > first) // IPv6-only for now: nothing to program
+                ports.Add(new PortEntry(service, port, KeyOf(service, port), slices, first, frontendKeys.Count - first));
+        }
+    }
+
+    /// <summary>The endpoints of all slices: about the number of backends (a capacity hint, one walk over the slices).</summary>
+    private static int EndpointCount(ServiceSnapshot snapshot)
+    {
+        var count = 0;
+        foreach (var slices in snapshot.SlicesByService.Values)
+            foreach (var slice in slices)
+                count += slice.Endpoints.Count;
+        return count;
+    }
+
+    private static HashSet<uint> IdsIn(NatMapContents current)
+    {
+        var ids = new HashSet<uint>(current.Frontends.Count);
+        foreach (var value in current.Frontends.Values)
+            ids.Add(value.ServiceId);
+        foreach (var key in current.Backends.Keys)
+            ids.Add(key.ServiceId);
+        return ids;
+    }
+
+    private static NatFrontendValue FrontendValue(Service service, uint id, uint backendCount) =>
+        service.SessionAffinity == SessionAffinity.ClientIP
+            ? new NatFrontendValue(id, backendCount, FrontendFlags.Affinity, (uint)service.SessionAffinityTimeoutSeconds)
+            : new NatFrontendValue(id, backendCount);
 
     public static ServicePortKey KeyOf(Service service, ServicePort port) =>
         new(service.Namespace, service.Name, port.Name, port.Protocol);
@@ -81,28 +161,42 @@ public static class DesiredStateBuilder
         _ => throw new ArgumentOutOfRangeException(nameof(protocol), protocol, null),
     };
 
-    internal static List<NatFrontendKey4> FrontendKeys(Service service, ServicePort port) =>
-        service.ClusterIPs
-            .Where(ip => ip.AddressFamily == AddressFamily.InterNetwork)
-            .Select(ip => new NatFrontendKey4(ip, (ushort)port.Port, ToL4(port.Protocol)))
-            .ToList();
-
-    internal static List<NatBackendValue4> ReadyBackends(ServiceSnapshot snapshot, Service service, ServicePort port)
+    /// <summary>Appends the port's frontend keys: one per IPv4 ClusterIP.</summary>
+    internal static void AddFrontendKeys(Service service, ServicePort port, List<NatFrontendKey4> into)
     {
-        var backends = new HashSet<NatBackendValue4>();
-        foreach (var slice in snapshot.SlicesFor(service.Key))
+        foreach (var ip in service.ClusterIPs)
+            if (ip.AddressFamily == AddressFamily.InterNetwork)
+                into.Add(new NatFrontendKey4(ip, (ushort)port.Port, ToL4(port.Protocol)));
+    }
+
+    /// <summary>
+    /// Replaces the contents of <paramref name="into"/> with the port's distinct ready IPv4 backends from its Service's
+    /// <paramref name="slices"/>, in address order
+    /// (<see cref="MapOrder.BackendValue"/>), as <see cref="BackendOrdinals.Place"/> takes them.
+    /// </summary>
+    internal static void ReadyBackends(ImmutableArray<EndpointSlice> slices, ServicePort port, List<NatBackendValue4> into)
+    {
+        into.Clear();
+        foreach (var slice in slices)
         {
             if (slice.AddressType != AddressType.IPv4)
                 continue;
-            var targetPort = port.TargetPort.Number ?? slice.Ports
-                .FirstOrDefault(slicePort => slicePort.Name == port.Name && slicePort.Protocol == port.Protocol && slicePort.Port is not null)
-                ?.Port;
+            var targetPort = port.TargetPort.Number ?? NamedPort(slice, port);
             if (targetPort is null)
                 continue;
             foreach (var endpoint in slice.Endpoints)
                 if (endpoint.Conditions.IsReady && endpoint.Addresses.Count > 0)
-                    backends.Add(new NatBackendValue4(endpoint.Addresses[0], (ushort)targetPort.Value));
+                    into.Add(new NatBackendValue4(endpoint.Addresses[0], (ushort)targetPort.Value));
         }
-        return backends.ToList();
+        BackendOrdinals.SortDistinct(into);
+    }
+
+    /// <summary>The number of the slice's port that carries the Service port's name and protocol, if any.</summary>
+    private static int? NamedPort(EndpointSlice slice, ServicePort port)
+    {
+        foreach (var slicePort in slice.Ports)
+            if (slicePort.Name == port.Name && slicePort.Protocol == port.Protocol && slicePort.Port is not null)
+                return slicePort.Port;
+        return null;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.ServiceProxy.Model;
 
@@ -23,6 +24,9 @@ public static class EndpointChangeBuilder
         var desired = NatMapContents.Empty;
         var current = NatMapContents.Empty;
         var owners = new Dictionary<uint, ServicePortKey>();
+        var frontends = new List<NatFrontendKey4>();
+        var existing = new List<KeyValuePair<NatBackendKey, NatBackendValue4>>();
+        var ready = new List<NatBackendValue4>();
         foreach (var serviceKey in changedServices)
         {
             if (!clean.Services.TryGetValue(serviceKey, out var before) || !snapshot.Services.TryGetValue(serviceKey, out var service) ||
@@ -31,7 +35,8 @@ public static class EndpointChangeBuilder
             foreach (var port in service.Ports)
             {
                 var key = DesiredStateBuilder.KeyOf(service, port);
-                var frontends = DesiredStateBuilder.FrontendKeys(service, port);
+                frontends.Clear();
+                DesiredStateBuilder.AddFrontendKeys(service, port, frontends);
                 if (frontends.Count == 0)
                     continue; // not programmed (IPv6 only)
                 if (!ids.TryGet(key, out var id))
@@ -45,18 +50,20 @@ public static class EndpointChangeBuilder
                     count = value.BackendCount;
                     current.Frontends[frontend] = value;
                 }
-                var existing = new Dictionary<uint, NatBackendValue4>();
+                existing.Clear();
                 for (uint ordinal = 0; ordinal < count; ordinal++)
                 {
-                    if (!view.Backends.TryGetValue(new NatBackendKey(id, ordinal), out var backend))
+                    var backendKey = new NatBackendKey(id, ordinal);
+                    if (!view.Backends.TryGetValue(backendKey, out var backend))
                         return null;
-                    existing[ordinal] = backend;
-                    current.Backends[new NatBackendKey(id, ordinal)] = backend;
+                    existing.Add(new KeyValuePair<NatBackendKey, NatBackendValue4>(backendKey, backend));
+                    current.Backends[backendKey] = backend;
                 }
                 if (view.Backends.ContainsKey(new NatBackendKey(id, count!.Value)))
                     return null; // more backends than counted: not the clean state this path assumes
 
-                var assigned = BackendOrdinals.Assign(existing, DesiredStateBuilder.ReadyBackends(snapshot, service, port));
+                DesiredStateBuilder.ReadyBackends(snapshot.SlicesFor(serviceKey), port, ready);
+                var assigned = BackendOrdinals.Place(CollectionsMarshal.AsSpan(existing), CollectionsMarshal.AsSpan(ready));
                 for (var ordinal = 0; ordinal < assigned.Length; ordinal++)
                     desired.Backends[new NatBackendKey(id, (uint)ordinal)] = assigned[ordinal];
                 foreach (var frontend in frontends)

@@ -7,35 +7,50 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// before break: upsert backends, upsert frontends, delete frontends, delete backends. At every
 /// point of that sequence each frontend's count covers only backends that are present: new
 /// backends exist before a frontend counts them, and old ones go only after no frontend does.
-/// Entries already equal are not written.
+/// Entries already equal are not written. Within each group the writes are in <see cref="MapOrder"/>.
 /// </summary>
 public static class MapDiff
 {
     public static IReadOnlyList<MapWrite> Compute(NatMapContents desired, NatMapContents current)
     {
-        var writes = new List<MapWrite>();
+        var upsertBackends = Differing(desired.Backends, current.Backends);
+        var upsertFrontends = Differing(desired.Frontends, current.Frontends);
+        var deleteFrontends = Absent(current.Frontends, desired.Frontends);
+        var deleteBackends = Absent(current.Backends, desired.Backends);
 
-        writes.AddRange(desired.Backends
-            .Where(pair => !current.Backends.TryGetValue(pair.Key, out var existing) || existing != pair.Value)
-            .OrderBy(pair => pair.Key.ServiceId).ThenBy(pair => pair.Key.Ordinal)
-            .Select(pair => new UpsertBackend(pair.Key, pair.Value)));
-
-        writes.AddRange(desired.Frontends
-            .Where(pair => !current.Frontends.TryGetValue(pair.Key, out var existing) || existing != pair.Value)
-            .OrderBy(pair => pair.Key, FrontendKeyOrder.Instance)
-            .Select(pair => new UpsertFrontend(pair.Key, pair.Value)));
-
-        writes.AddRange(current.Frontends
-            .Where(pair => !desired.Frontends.ContainsKey(pair.Key))
-            .OrderBy(pair => pair.Key, FrontendKeyOrder.Instance)
-            .Select(pair => new DeleteFrontend(pair.Key, pair.Value.ServiceId)));
-
+        var writes = new List<MapWrite>(upsertBackends.Count + upsertFrontends.Count + deleteFrontends.Count + deleteBackends.Count);
+        foreach (var (key, value) in MapOrder.Ordered(upsertBackends, static pair => MapOrder.Backend(pair.Key)))
+            writes.Add(new UpsertBackend(key, value));
+        foreach (var (key, value) in MapOrder.Ordered(upsertFrontends, static pair => MapOrder.Frontend(pair.Key)))
+            writes.Add(new UpsertFrontend(key, value));
+        foreach (var (key, value) in MapOrder.Ordered(deleteFrontends, static pair => MapOrder.Frontend(pair.Key)))
+            writes.Add(new DeleteFrontend(key, value.ServiceId));
         // Highest ordinal first, so a half-done deletion still leaves a dense prefix.
-        writes.AddRange(current.Backends.Keys
-            .Where(key => !desired.Backends.ContainsKey(key))
-            .OrderBy(key => key.ServiceId).ThenByDescending(key => key.Ordinal)
-            .Select(key => new DeleteBackend(key)));
-
+        foreach (var (key, _) in MapOrder.Ordered(deleteBackends, static pair => MapOrder.BackendHighestFirst(pair.Key)))
+            writes.Add(new DeleteBackend(key));
         return writes;
+    }
+
+    /// <summary>The entries of <paramref name="wanted"/> that <paramref name="existing"/> lacks or holds with another value.</summary>
+    private static List<KeyValuePair<TKey, TValue>> Differing<TKey, TValue>(Dictionary<TKey, TValue> wanted, Dictionary<TKey, TValue> existing)
+        where TKey : notnull
+        where TValue : IEquatable<TValue>
+    {
+        var differing = new List<KeyValuePair<TKey, TValue>>(existing.Count == 0 ? wanted.Count : 0);
+        foreach (var pair in wanted)
+            if (!existing.TryGetValue(pair.Key, out var value) || !value.Equals(pair.Value))
+                differing.Add(pair);
+        return differing;
+    }
+
+    /// <summary>The entries of <paramref name="existing"/> whose keys <paramref name="wanted"/> lacks.</summary>
+    private static List<KeyValuePair<TKey, TValue>> Absent<TKey, TValue>(Dictionary<TKey, TValue> existing, Dictionary<TKey, TValue> wanted)
+        where TKey : notnull
+    {
+        var absent = new List<KeyValuePair<TKey, TValue>>();
+        foreach (var pair in existing)
+            if (!wanted.ContainsKey(pair.Key))
+                absent.Add(pair);
+        return absent;
     }
 }

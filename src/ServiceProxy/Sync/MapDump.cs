@@ -20,26 +20,10 @@ public static class MapDump
         $"be svc={key.ServiceId} #{key.Ordinal} {value}";
 
     public static IReadOnlyList<string> Lines(NatMapContents contents) =>
-        contents.Frontends.OrderBy(pair => pair.Key, FrontendKeyOrder.Instance).Select(pair => Frontend(pair.Key, pair.Value))
-            .Concat(contents.Backends.OrderBy(pair => pair.Key.ServiceId).ThenBy(pair => pair.Key.Ordinal).Select(pair => Backend(pair.Key, pair.Value)))
+        contents.Frontends.OrderBy(pair => MapOrder.Frontend(pair.Key)).Select(pair => Frontend(pair.Key, pair.Value))
+            .Concat(contents.Backends.OrderBy(pair => MapOrder.Backend(pair.Key)).Select(pair => Backend(pair.Key, pair.Value)))
             .ToList();
 
     public static IReadOnlyList<string> Lines(IBpfMap<NatFrontendKey4, NatFrontendValue> frontends, IBpfMap<NatBackendKey, NatBackendValue4> backends) =>
         Lines(NatMapContents.Read(frontends, backends));
-}
-
-/// <summary>Orders frontend keys by VIP (numerically), port, protocol.</summary>
-internal sealed class FrontendKeyOrder : IComparer<NatFrontendKey4>
-{
-    public static readonly FrontendKeyOrder Instance = new();
-
-    public int Compare(NatFrontendKey4 x, NatFrontendKey4 y)
-    {
-        var order = HostOrder(x.VipNbo).CompareTo(HostOrder(y.VipNbo));
-        if (order == 0) order = x.Port.CompareTo(y.Port);
-        return order != 0 ? order : x.Protocol.CompareTo(y.Protocol);
-    }
-
-    private static uint HostOrder(uint nbo) =>
-        BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(nbo) : nbo;
 }

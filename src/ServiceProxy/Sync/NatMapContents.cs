@@ -14,7 +14,14 @@ public sealed class NatMapContents
         Backends = new Dictionary<NatBackendKey, NatBackendValue4>(backends);
     }
 
-    public static NatMapContents Empty => new([], []);
+    /// <summary>Empty, with room for the given numbers of entries (so filling it does not rehash as it grows).</summary>
+    public NatMapContents(int frontendCapacity, int backendCapacity)
+    {
+        Frontends = new Dictionary<NatFrontendKey4, NatFrontendValue>(frontendCapacity);
+        Backends = new Dictionary<NatBackendKey, NatBackendValue4>(backendCapacity);
+    }
+
+    public static NatMapContents Empty => new(0, 0);
 
     public Dictionary<NatFrontendKey4, NatFrontendValue> Frontends { get; }
     public Dictionary<NatBackendKey, NatBackendValue4> Backends { get; }
@@ -24,11 +31,14 @@ public sealed class NatMapContents
 
     public NatMapContents Clone() => new(Frontends, Backends);
 
-    /// <summary>How many ordinals from 0 up are present for <paramref name="serviceId"/>: the largest count that is safe to publish.</summary>
-    public uint PresentBackendPrefix(uint serviceId)
+    /// <summary>
+    /// How many ordinals from 0 up are present for <paramref name="serviceId"/>: the largest count that is safe to
+    /// publish. Looks no further than <paramref name="atMost"/> (whether a count is safe needs only that many lookups).
+    /// </summary>
+    public uint PresentBackendPrefix(uint serviceId, uint atMost = uint.MaxValue)
     {
         uint count = 0;
-        while (Backends.ContainsKey(new NatBackendKey(serviceId, count)))
+        while (count < atMost && Backends.ContainsKey(new NatBackendKey(serviceId, count)))
             count++;
         return count;
     }

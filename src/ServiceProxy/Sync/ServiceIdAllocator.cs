@@ -53,6 +53,13 @@ public sealed class ServiceIdAllocator
         throw new InvalidOperationException("every service id is in use");
     }
 
+    /// <summary>Makes room for <paramref name="count"/> service ports, so a bulk allocation does not rehash as it grows.</summary>
+    public void EnsureCapacity(int count)
+    {
+        _ids.EnsureCapacity(count);
+        _owners.EnsureCapacity(count);
+    }
+
     public bool Release(ServicePortKey key)
     {
         if (!_ids.Remove(key, out var id))

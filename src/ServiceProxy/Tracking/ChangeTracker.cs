@@ -88,9 +88,9 @@ public sealed class ChangeTracker
             if (!_services.HasPending && !_slices.HasPending)
                 return new TrackerCommit(_snapshot, new HashSet<ObjectKey>(), _snapshot);
 
-            var changed = new SortedSet<ObjectKey>();
             var serviceChanges = _services.Commit();
             var sliceChanges = _slices.Commit();
+            var changed = new HashSet<ObjectKey>(serviceChanges.Count + sliceChanges.Count);
             foreach (var change in serviceChanges)
                 changed.Add(change.Key);
             foreach (var change in sliceChanges)

@@ -19,14 +19,22 @@ internal sealed class ObjectChangeTracker<T> where T : class
     /// <summary>Records <paramref name="value"/> (null = deleted) as the newest state; false when that is already the newest state.</summary>
     public bool Set(ObjectKey key, T? value)
     {
+        // A pending change already carries the committed state, so a key is looked up as few times as possible
+        // (a relist sets every object).
+        if (_pending.TryGetValue(key, out var pending))
+        {
+            if (Equals(pending.Current, value))
+                return false;
+            if (Equals(pending.Previous, value))
+                _pending.Remove(key); // back to the committed state: nothing left to do
+            else
+                _pending[key] = pending with { Current = value };
+            return true;
+        }
         var committed = _committed.GetValueOrDefault(key);
-        var newest = _pending.TryGetValue(key, out var change) ? change.Current : committed;
-        if (Equals(newest, value))
-            return false;
         if (Equals(committed, value))
-            _pending.Remove(key); // back to the committed state: nothing left to do
-        else
-            _pending[key] = new ObjectChange<T>(key, committed, value);
+            return false;
+        _pending.Add(key, new ObjectChange<T>(key, committed, value));
         return true;
     }
 
@@ -34,16 +42,31 @@ internal sealed class ObjectChangeTracker<T> where T : class
     public bool Replace(IEnumerable<T> all, Func<T, ObjectKey> keyOf)
     {
         var changed = false;
-        var present = new HashSet<ObjectKey>();
+        // Only keys known before can go missing: on the first load there is nothing to track.
+        var known = _committed.Count > 0 || _pending.Count > 0;
+        all.TryGetNonEnumeratedCount(out var count); // 0 when unknown
+        var present = known ? new HashSet<ObjectKey>(count) : null;
+        if (count > _pending.Count)
+            _pending.EnsureCapacity(count); // a relist may change everything
         foreach (var value in all)
         {
             var key = keyOf(value);
-            present.Add(key);
+            present?.Add(key);
             changed |= Set(key, value);
         }
-        var newestKeys = _committed.Keys.Concat(_pending.Keys).Distinct().ToList();
-        foreach (var key in newestKeys.Where(key => !present.Contains(key)))
-            changed |= Set(key, null);
+        if (present is null)
+            return changed;
+        // The newest state's keys are the committed ones and the pending ones (a pending key may be new).
+        List<ObjectKey>? absent = null;
+        foreach (var key in _committed.Keys)
+            if (!present.Contains(key))
+                (absent ??= []).Add(key);
+        foreach (var key in _pending.Keys)
+            if (!_committed.ContainsKey(key) && !present.Contains(key))
+                (absent ??= []).Add(key);
+        if (absent is not null)
+            foreach (var key in absent)
+                changed |= Set(key, null);
         return changed;
     }
 
@@ -51,6 +74,7 @@ internal sealed class ObjectChangeTracker<T> where T : class
     public IReadOnlyList<ObjectChange<T>> Commit()
     {
         var changes = _pending.Values.ToList();
+        _committed.EnsureCapacity(_committed.Count + changes.Count);
         foreach (var change in changes)
         {
             if (change.Current is null)

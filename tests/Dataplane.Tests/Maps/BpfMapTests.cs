@@ -92,6 +92,22 @@ public sealed class BpfMapTests
     }
 
     [Test]
+    public void ReadAllReadsMapsLargerThanOneBatch()
+    {
+        // More entries than one BPF_MAP_LOOKUP_BATCH call returns (4,096), in a map of its own size.
+        const int entries = 10_000;
+        using var large = CoreDataplane.Load(new DataplaneOptions { Sizes = new CoreMapSizes(Frontends: 16, Backends: entries, Affinity: 16, Conntrack: 16) });
+        var keys = Enumerable.Range(0, entries).Select(i => new NatBackendKey((uint)(i / 4 + 1), (uint)(i % 4))).ToArray();
+        var values = Enumerable.Range(0, entries).Select(i => new NatBackendValue4(IPAddress.Parse($"10.{i / 65536}.{i / 256 % 256}.{i % 256}"), 8080)).ToArray();
+        large.Backends.UpdateBatch(keys, values);
+
+        var all = large.Backends.ReadAll();
+
+        Assert.That(all, Has.Count.EqualTo(entries), "every entry once");
+        Assert.That(all.ToDictionary(e => e.Key, e => e.Value), Is.EquivalentTo(keys.Zip(values).ToDictionary(pair => pair.First, pair => pair.Second)));
+    }
+
+    [Test]
     public void ReadAllOfAnEmptyMapIsEmpty() => Assert.That(Dataplane.Conntrack.ReadAll(), Is.Empty);
 
     [Test]
