@@ -2,9 +2,10 @@
 /*
  * probe_no_kfunc.bpf.c — TEST ONLY (build/test/, embedded in the test assembly). Calls a kfunc no
  * kernel has, so it fails to load everywhere exactly as tc_nat.bpf.o fails before Linux 6.2,
- * where bpf_cast_to_kern_ctx does not exist: libbpf stops before the kernel sees anything
- * ("extern (func ksym) '...': not found in kernel or module BTFs", ESRCH). The tests check that
- * the loader's probe (src/Dataplane/Loading/VariantProbe.cs) reads what this libbpf really prints.
+ * where bpf_cast_to_kern_ctx does not exist: libbpf stops before the kernel sees anything with
+ * "extern (func ksym) '...': not found in kernel or module BTFs" (ESRCH, or EINVAL from Debian's
+ * libbpf 1.1.2). The tests check that the loader's probe (src/Dataplane/Loading/VariantProbe.cs)
+ * reads what this libbpf really prints.
  */
 #include "pr_common.h"
 

@@ -8,10 +8,11 @@ namespace ProxyReplacement.Dataplane.Loading;
 /// </summary>
 internal static class VariantLoader
 {
+    /// <param name="environment">Where <see cref="DataplaneVariants.EnvironmentVariable"/> is read (the process environment by default).</param>
     public static (T Loaded, LoadedVariant Variant) Load<T>(DataplaneVariant requested, string objectName,
-        Func<DataplaneVariant, T> load, Func<BpfException, string?> whyCompat)
+        Func<DataplaneVariant, T> load, Func<BpfException, string?> whyCompat, Func<string, string?>? environment = null)
     {
-        var (variant, forced) = DataplaneVariants.Resolve(requested, Environment.GetEnvironmentVariable);
+        var (variant, forced) = DataplaneVariants.Resolve(requested, environment ?? Environment.GetEnvironmentVariable);
         if (forced is not null)
             return (load(variant), new LoadedVariant(variant, forced));
 

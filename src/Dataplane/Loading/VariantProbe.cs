@@ -11,7 +11,8 @@ namespace ProxyReplacement.Dataplane.Loading;
 /// <list type="bullet">
 /// <item>a kfunc the kernel does not have: libbpf resolves it against the kernel's BTF before the
 /// kernel sees the object, and stops with "extern (func ksym) 'NAME': not found in kernel or module
-/// BTFs", ESRCH;</item>
+/// BTFs" (Debian's libbpf 1.1.2 returns EINVAL then, measured; the line alone decides, whatever the
+/// errno, as it names the kfunc);</item>
 /// <item>no kernel BTF at all (CONFIG_DEBUG_INFO_BTF off): "Error loading vmlinux BTF: ..." (the kfunc
 /// and the CO-RE read both need it);</item>
 /// <item>a helper the kernel does not have, or not for this program type: the verifier rejects the
@@ -29,13 +30,11 @@ public static partial class VariantProbe
     /// <summary>BPF_FUNC_set_retval (Linux 5.18), which sock_lb.bpf.o calls to refuse with ECONNREFUSED.</summary>
     public const int SetRetvalHelper = 187;
 
-    private const int Esrch = 3;
-
     /// <summary>The kfunc libbpf found in neither the kernel's nor a module's BTF, or null when the load failed otherwise.</summary>
     public static string? MissingKfunc(BpfException error)
     {
         ArgumentNullException.ThrowIfNull(error);
-        if (error.Errno != Esrch || error.LibbpfLog is null)
+        if (error.LibbpfLog is null)
             return null;
         var match = MissingKfuncLine().Match(error.LibbpfLog);
         return match.Success ? match.Groups["name"].Value : null;
