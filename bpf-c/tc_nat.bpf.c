@@ -65,7 +65,9 @@ PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt 
  * entry owns the TCP state; a reply looks it up only when it may change that state (FIN, RST, the
  * handshake's answer) or when the refresh is due, and then refreshes the forward entry's
  * last_seen with its own, so the forward entry stays within PR_CT_REFRESH_NS of the flow's last
- * packet in either direction without a lookup and a write on every reply.
+ * packet in either direction without a lookup and a write on every reply. UDP has no state to
+ * follow, only the refresh: a backend that streams to a silent client keeps the flow (and so the
+ * client's backend) alive, as a client that streams to a silent backend does (pr_ct_touch_reverse).
  */
 PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
 			 struct pr_ct_value4 *rev, int age, __u64 now)
@@ -88,6 +90,11 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 		} else {
 			pr_ct_tcp_advance(&rev->tcp_state, &rev->fin_seen, p->tcp_flags, 0);
 		}
+	} else if (age == PR_CT_TOUCH) {
+		pr_ct_forward_of_reverse(&fwd_key, key, rev);
+		fwd = bpf_map_lookup_elem(&pr_ct4, &fwd_key);
+		if (fwd && fwd->type == PR_CT_FORWARD && fwd->nat_addr == key->src && fwd->nat_port == key->sport)
+			fwd->last_seen_ns = now;
 	}
 	if (pr_snat(skb, p, rev->nat_addr, rev->nat_port) < 0) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);

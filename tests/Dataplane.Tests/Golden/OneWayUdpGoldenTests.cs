@@ -165,6 +165,34 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
         Assert.That(_dp.ConntrackEntry(ReverseKey), Is.EqualTo(theirs));
     }
 
+    /// <summary>
+    /// The mirror case: the backend streams to a client that stays silent for longer than the UDP timeout. Its replies
+    /// refresh the forward entry when due, so the client's next datagram stays with its backend (B here, which the
+    /// Service no longer lists) instead of being balanced anew as an expired flow.
+    /// </summary>
+    [Test]
+    public void Replies_keep_a_silent_clients_flow_with_its_backend()
+    {
+        var reverseKeyB = new ConntrackKey4(UdpBackendB.Address, UdpBackendB.Port, Client.Address, Client.Port, L4Protocol.Udp);
+        var now = Now;
+        _dp.Dataplane.Conntrack.Update(ForwardKey, new ConntrackValue4(Created, now - 9 * Second, ConntrackType.Forward,
+            ConntrackTcpState.None, 0, 0, ServiceId, UdpBackendB.Address, UdpBackendB.Port));
+        _dp.Dataplane.Conntrack.Update(reverseKeyB, Reverse(now - 2 * Second));
+
+        var before = Now;
+        var reply = _dp.Run(Frames.Udp(UdpBackendB, Client, "stream"u8.ToArray()));
+        var after = Now;
+        var refreshed = _dp.ConntrackEntry(ForwardKey).LastSeenNs;
+        Age(ForwardKey, 5 * Second); // the client has now been silent for 14 s, past its 10 s
+        Age(reverseKeyB, 5 * Second);
+        var request = ClientSends();
+
+        Assert.That(refreshed, Is.InRange(before, after), "the reply refreshed the forward entry");
+        GoldenDataplane.AssertFrame(reply.Output, Frames.Udp(UdpVip, Client, "stream"u8.ToArray()));
+        GoldenDataplane.AssertFrame(request.Output, Frames.Udp(Client, UdpBackendB));
+        GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.NatReverse, 1), (CounterReason.NatEstablished, 1));
+    }
+
     /// <summary>The same holds for TCP, whose replies already refreshed the forward entry: now both directions refresh both.</summary>
     [Test]
     public void A_due_tcp_forward_packet_refreshes_the_reverse_entry_too()
