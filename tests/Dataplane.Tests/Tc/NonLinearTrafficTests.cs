@@ -40,6 +40,8 @@ public sealed class NonLinearTrafficTests(DataplaneVariant variant)
     private NodeTopology? _topology;
     private LoadedBpfObject? _probe;
     private readonly List<TcAttachment> _attachments = [];
+    private UdpEchoServer? _server;
+    private Socket? _socket;
 
     [SetUp]
     public void SetUp()
@@ -53,6 +55,8 @@ public sealed class NonLinearTrafficTests(DataplaneVariant variant)
     [TearDown]
     public void TearDown()
     {
+        _socket?.Dispose();
+        _server?.Dispose();
         foreach (var attachment in _attachments)
             attachment.Dispose();
         _attachments.Clear();
@@ -61,8 +65,11 @@ public sealed class NonLinearTrafficTests(DataplaneVariant variant)
         _core?.Dispose();
     }
 
-    /// <summary>MTU 9000 on the pod veths, the UDP Service, the probe in front of the NAT on both pod veths.</summary>
-    private (PodInterface Client, PodInterface Backend) Wire()
+    /// <summary>
+    /// MTU 9000 on the pod veths, the UDP Service, the probe in front of the NAT on both pod veths, the backend's echo
+    /// server, and the client's socket on ClientPort.
+    /// </summary>
+    private (PodInterface Client, PodInterface Backend, Socket Socket, UdpEchoServer Server) Wire()
     {
         var topology = _topology!;
         var core = _core!;
@@ -82,16 +89,16 @@ public sealed class NonLinearTrafficTests(DataplaneVariant variant)
             TcApi.Attach(pod.HostIfIndex, TcDirection.Ingress, probe, priority: 1),
             TcApi.Attach(pod.HostIfIndex, TcDirection.Ingress, core.FromWorkload, priority: 2),
         }).ToList()));
-        return (client, backend);
+        _server = UdpEchoServer.Start(backend.Namespace, new IPEndPoint(backend.Address, BackendPort));
+        _socket = NetnsSockets.CreateUdp(client.Namespace);
+        _socket.Bind(new IPEndPoint(client.Address, ClientPort));
+        return (client, backend, _socket, _server);
     }
 
     [Test]
     public async Task A_datagram_whose_headers_are_in_page_fragments_is_natted_both_ways()
     {
-        var (client, backend) = Wire();
-        using var server = UdpEchoServer.Start(backend.Namespace, new IPEndPoint(backend.Address, BackendPort));
-        using var receiver = NetnsSockets.CreateUdp(client.Namespace);
-        receiver.Bind(new IPEndPoint(client.Address, ClientPort));
+        var (client, _, receiver, server) = Wire();
 
         var payload = Enumerable.Range(0, PayloadLength).Select(i => (byte)('a' + i % 26)).ToArray();
         var sent = SendNonLinear(client, _topology!.NodeNamespace, Ip(client.Address, Vip, IpProtocol.Udp,
@@ -133,10 +140,7 @@ public sealed class NonLinearTrafficTests(DataplaneVariant variant)
     [Test]
     public async Task An_icmp_error_whose_quote_is_in_page_fragments_is_translated_to_the_vip()
     {
-        var (client, backend) = Wire();
-        using var server = UdpEchoServer.Start(backend.Namespace, new IPEndPoint(backend.Address, BackendPort));
-        using var socket = NetnsSockets.CreateUdp(client.Namespace);
-        socket.Bind(new IPEndPoint(client.Address, ClientPort));
+        var (client, backend, socket, _) = Wire();
         await socket.ConnectAsync(new IPEndPoint(Vip, ServicePort));
         var echo = await NetnsSockets.UdpRoundTripAsync(socket, new IPEndPoint(Vip, ServicePort), "open the flow", TimeSpan.FromSeconds(5));
 

@@ -71,7 +71,7 @@ public sealed class VariantSwitchTrafficTests
         _cleanup.AddRange(Attach(topology, pods, second));
         var slots = NetworkNamespace.Run(topology.NodeNamespace,
             () => pods.Select(pod => TcApi.QueryProgramId(pod.HostIfIndex, TcDirection.Ingress)).ToList());
-        var filters = pods.Select(pod => FilterCount(topology.NodeNamespace, pod.HostInterface)).ToList();
+        var filters = pods.Select(pod => TcFilters.BpfCount(topology.NodeNamespace, pod.HostInterface)).ToList();
         var echoAfter = await NetnsSockets.SendLineAndReadEchoAsync(client, "under the second build");
 
         Assert.Multiple(() =>
@@ -93,8 +93,4 @@ public sealed class VariantSwitchTrafficTests
     private static List<TcAttachment> Attach(NodeTopology topology, IEnumerable<PodInterface> pods, CoreDataplane core) =>
         NetworkNamespace.Run(topology.NodeNamespace,
             () => pods.Select(pod => TcApi.Attach(pod.HostIfIndex, TcDirection.Ingress, core.FromWorkload)).ToList());
-
-    private static int FilterCount(string netns, string device) =>
-        IpCommand.InNamespace(netns, "tc", "filter", "show", "dev", device, "ingress")
-            .Split('\n').Count(line => line.Contains(" bpf ", StringComparison.Ordinal) && line.Contains("direct-action", StringComparison.Ordinal));
 }
