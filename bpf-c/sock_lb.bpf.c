@@ -15,7 +15,9 @@
  * recvmsg6, getpeername6) will be siblings reading user_ip6 into a pr_sock_req6.
  *
  * Return values: 1 lets the call proceed; 0 fails it, with the error set by bpf_set_retval
- * (ECONNREFUSED, as a TCP RST would give; without it the kernel reports EPERM).
+ * (ECONNREFUSED, as a TCP RST would give). The compat build (PR_COMPAT, for Linux before 5.18,
+ * which has no bpf_set_retval) returns 0 alone, and the kernel reports EPERM: the refusal is as
+ * fast, and counted the same (PR_CNT_SOCK_REFUSE_*), only the errno differs.
  */
 #include "pr_common.h"
 #include "pr_sock.h"
@@ -45,8 +47,10 @@ PR_INLINE void pr_sock_rewrite(struct bpf_sock_addr *ctx, const struct pr_sock_r
 PR_INLINE int pr_sock_apply_forward(struct bpf_sock_addr *ctx, const struct pr_sock_req *req, int verdict)
 {
 	if (verdict == PR_SOCK_REFUSE) {
+#if !PR_COMPAT
 		bpf_set_retval(-PR_ECONNREFUSED);
-		return 0;
+#endif
+		return 0; /* compat: EPERM */
 	}
 	if (verdict == PR_SOCK_TRANSLATED)
 		pr_sock_rewrite(ctx, req);

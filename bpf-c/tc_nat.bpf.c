@@ -36,12 +36,18 @@ static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, _
 	return pr_reject_udp(skb, p, reason ? reason : PR_CNT_REJECT_UDP_NO_BACKEND);
 }
 
-/* A packet of a known flow, client -> VIP: DNAT to the flow's backend. `age`, `now`: pr_ct_age. */
+/*
+ * A packet of a known flow, client -> VIP: DNAT to the flow's backend. `age`, `now`: pr_ct_age.
+ * A due refresh refreshes the reverse entry too (pr_ct_touch_reverse), so that a backend that
+ * answers only after a long silence still has its reply reverse-NATed.
+ */
 PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt *p,
 				     const struct pr_ct_key4 *key, struct pr_ct_value4 *ct, int age, __u64 now)
 {
-	if (age == PR_CT_TOUCH)
+	if (age == PR_CT_TOUCH) {
 		ct->last_seen_ns = now;
+		pr_ct_touch_reverse(key, ct, now);
+	}
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (PR_TCP_FIN | PR_TCP_RST))) {
 		pr_ct_tcp_advance(&ct->tcp_state, &ct->fin_seen, p->tcp_flags, 1);
 		pr_ct_sync_reverse(key, ct);
@@ -59,7 +65,9 @@ PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt 
  * entry owns the TCP state; a reply looks it up only when it may change that state (FIN, RST, the
  * handshake's answer) or when the refresh is due, and then refreshes the forward entry's
  * last_seen with its own, so the forward entry stays within PR_CT_REFRESH_NS of the flow's last
- * packet in either direction without a lookup and a write on every reply.
+ * packet in either direction without a lookup and a write on every reply. UDP has no state to
+ * follow, only the refresh: a backend that streams to a silent client keeps the flow (and so the
+ * client's backend) alive, as a client that streams to a silent backend does (pr_ct_touch_reverse).
  */
 PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key,
 			 struct pr_ct_value4 *rev, int age, __u64 now)
@@ -82,6 +90,11 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 		} else {
 			pr_ct_tcp_advance(&rev->tcp_state, &rev->fin_seen, p->tcp_flags, 0);
 		}
+	} else if (age == PR_CT_TOUCH) {
+		pr_ct_forward_of_reverse(&fwd_key, key, rev);
+		fwd = bpf_map_lookup_elem(&pr_ct4, &fwd_key);
+		if (fwd && fwd->type == PR_CT_FORWARD && fwd->nat_addr == key->src && fwd->nat_port == key->sport)
+			fwd->last_seen_ns = now;
 	}
 	if (pr_snat(skb, p, rev->nat_addr, rev->nat_port) < 0) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);
@@ -146,6 +159,10 @@ PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
 	int ret;
 
 	if (pr_icmp_is_error(p->icmp_type)) {
+		if (pr_icmp_quote_linear(skb, p) == PR_PARSE_PULL_FAILED) {
+			pr_count(PR_CNT_DROP_PULL_FAILED);
+			return TC_ACT_SHOT;
+		}
 		ret = pr_icmp_error_translate(skb, p);
 		if (ret < 0) {
 			pr_count(PR_CNT_DROP_NAT_FAILED);
@@ -176,6 +193,9 @@ int pr_tc_from_wl(struct __sk_buff *skb)
 	case PR_PARSE_FRAGMENT:
 		pr_count(PR_CNT_PASS_FRAGMENT);
 		return TC_ACT_OK;
+	case PR_PARSE_PULL_FAILED:
+		pr_count(PR_CNT_DROP_PULL_FAILED);
+		return TC_ACT_SHOT;
 	default:
 		pr_count(PR_CNT_DROP_MALFORMED);
 		return TC_ACT_SHOT;

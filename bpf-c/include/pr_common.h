@@ -21,6 +21,22 @@
 
 #define PR_INLINE static __always_inline
 
+/*
+ * PR_COMPAT: every object is built twice (bpf-c/Makefile). The default build uses what current
+ * kernels offer; -DPR_COMPAT=1 (build/<name>_compat.bpf.o) leaves out what older kernels lack,
+ * with the same maps, programs and verdicts, at some cost per packet:
+ *   tc_nat:  no bpf_cast_to_kern_ctx kfunc + CO-RE read of ip_summed (Linux 6.2, and kernel BTF):
+ *            the L4 checksum goes through bpf_l4_csum_replace, which reads ip_summed itself;
+ *            no bpf_ktime_get_coarse_ns (5.11): the exact clock answers the refresh question.
+ *   sock_lb: no bpf_set_retval (5.18): a refused connect()/sendmsg() fails with EPERM, the
+ *            kernel's error for a program's 0, instead of ECONNREFUSED.
+ * The loader tries the default object and loads the compat one only on the failure a kernel
+ * without those gives (src/Dataplane/Loading/VariantProbe.cs). Minimum kernels: bpf-c/README.md.
+ */
+#ifndef PR_COMPAT
+#define PR_COMPAT 0
+#endif
+
 /* linux/icmp.h pulls in libc headers that do not build for the BPF target: our own ICMP bits. */
 struct icmphdr {
 	__u8 type;

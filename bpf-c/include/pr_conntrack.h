@@ -48,7 +48,8 @@ PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, __u8 tcp_state)
  * every packet, and made every TCP reply look up and write the forward entry as well (a lookup
  * per reply, and on a many-core node the CPUs of the two directions of a flow passing that line
  * back and forth; Cilium keeps its conntrack lifetime to the second for the same reason; the
- * reply side is in tc_nat.bpf.c's pr_reverse). What it means: last_seen lags the flow's
+ * reply side is in tc_nat.bpf.c's pr_reverse, and a due forward refresh refreshes the reverse
+ * entry, pr_ct_touch_reverse). What it means: last_seen lags the flow's
  * last packet by less than PR_CT_REFRESH_NS plus a clock tick (see pr_ct_age), so an idle flow
  * expires up to that much early: between (timeout - PR_CT_REFRESH_NS - a tick) and timeout after
  * its last packet. Timeouts are whole seconds, at least 1 s, so an entry younger than the interval
@@ -74,16 +75,23 @@ PR_INLINE int pr_ct_coarse_refresh(__u8 proto, __u8 tcp_state)
  * timekeeping update (never ahead of it, behind by about a tick at most) and costs a few ns, so
  * most packets only ask it whether the refresh is due. Only then is the exact clock read: it sets
  * *now, the value to write, and decides the expiry. Entries keep exact timestamps, so user space
- * and the tests compare them with CLOCK_MONOTONIC as before.
+ * and the tests compare them with CLOCK_MONOTONIC as before. The compat build (PR_COMPAT: Linux
+ * before 5.11 has no coarse clock) reads the exact clock once and asks it both questions.
  */
 PR_INLINE int pr_ct_age(const struct pr_ct_value4 *v, __u8 proto, __u64 *now)
 {
 	__u64 last_seen = v->last_seen_ns;
 
+#if PR_COMPAT
+	*now = bpf_ktime_get_ns();
+	if (pr_ct_coarse_refresh(proto, v->tcp_state) && *now < last_seen + PR_CT_REFRESH_NS)
+		return PR_CT_FRESH;
+#else
 	if (pr_ct_coarse_refresh(proto, v->tcp_state) &&
 	    bpf_ktime_get_coarse_ns() < last_seen + PR_CT_REFRESH_NS)
 		return PR_CT_FRESH;
 	*now = bpf_ktime_get_ns();
+#endif
 	/* last_seen may be a hair ahead of now when another CPU just touched it: alive */
 	if (*now > last_seen && *now - last_seen > pr_ct_timeout_ns(proto, v->tcp_state))
 		return PR_CT_EXPIRED;
@@ -186,6 +194,42 @@ PR_INLINE void pr_ct_sync_reverse(const struct pr_ct_key4 *fwd_key, const struct
 		rev->tcp_state = fwd->tcp_state;
 		rev->fin_seen = fwd->fin_seen;
 	}
+}
+
+/*
+ * A due refresh of a forward entry (PR_CT_TOUCH) refreshes its reverse entry as well, as a due
+ * reply refreshes the forward entry (tc_nat.bpf.c, pr_reverse). Without it a flow whose backend
+ * stays silent while the client keeps sending (one-way UDP: syslog, statsd, a stream answered
+ * rarely) had its reverse entry expire under it, and the backend's first answer after more than
+ * the UDP timeout left un-NATed, from the pod's address. Now the reverse entry's last_seen is
+ * never older than the forward entry's, so it lives as long as the flow does. The lookup also
+ * tells the LRU the reverse entry is in use, so it is not the first to be evicted under pressure.
+ * Cost: one lookup and one write per flow per PR_CT_REFRESH_NS, never on a packet within it.
+ *
+ * A reverse entry that is missing (evicted) is written again from the forward entry: its key is
+ * the flow's own NATed 5-tuple, which no other flow can use while this one is alive. One that
+ * holds another flow's mapping (a nat_addr/nat_port that is not this forward entry's VIP:port,
+ * e.g. two Services with a common backend and the same client port) is left alone.
+ */
+PR_INLINE void pr_ct_touch_reverse(const struct pr_ct_key4 *fwd_key, const struct pr_ct_value4 *fwd, __u64 now)
+{
+	struct pr_ct_key4 rev_key;
+	struct pr_ct_value4 *rev;
+	struct pr_ct_value4 fresh;
+
+	pr_ct_reverse_of_forward(&rev_key, fwd_key, fwd);
+	rev = bpf_map_lookup_elem(&pr_ct4, &rev_key);
+	if (rev) {
+		if (rev->type == PR_CT_REVERSE && rev->nat_addr == fwd_key->dst && rev->nat_port == fwd_key->dport)
+			rev->last_seen_ns = now;
+		return;
+	}
+	fresh = *fwd;
+	fresh.type = PR_CT_REVERSE;
+	fresh.nat_addr = fwd_key->dst;
+	fresh.nat_port = fwd_key->dport;
+	fresh.last_seen_ns = now;
+	bpf_map_update_elem(&pr_ct4, &rev_key, &fresh, BPF_NOEXIST);
 }
 
 #endif /* PR_CONNTRACK_H */

@@ -3,7 +3,8 @@
  * pr_csum.h — Internet checksums (RFC 1071 / RFC 1624).
  *  - NAT rewrites of an address and port (pr_rewrite_addr_port): direct packet writes with
  *    incremental checksums that follow the skb's checksum state (CHECKSUM_PARTIAL skbs from
- *    veths, UDP's "no checksum" zero); the kernel helpers only for CHECKSUM_COMPLETE.
+ *    veths, UDP's "no checksum" zero); the kernel helpers only for CHECKSUM_COMPLETE, and for
+ *    every L4 checksum in the compat build (PR_COMPAT: no kfunc to read the state with).
  *  - Checksums inside packet payload (the packet embedded in an ICMP error) and checksums
  *    of packets built from scratch (reject replies) are computed here.
  * All 16-bit values are raw as stored in the packet: one's complement sums are byte-order
@@ -48,6 +49,7 @@ PR_INLINE __u32 pr_l4_csum_field(__u8 proto)
 /* The largest L4 offset: Ethernet and an IPv4 header with 40 bytes of options. */
 #define PR_L4_OFF_MAX (sizeof(struct ethhdr) + 60)
 
+#if !PR_COMPAT
 /* skb->ip_summed values (include/linux/skbuff.h; unchanged since they exist). */
 #define PR_CHECKSUM_COMPLETE 2
 #define PR_CHECKSUM_PARTIAL 3
@@ -63,6 +65,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
  * The skb's checksum state, which struct __sk_buff does not expose: bpf_cast_to_kern_ctx (a kfunc
  * the verifier turns into a register move; Linux 6.2+) gives the kernel's sk_buff, and a CO-RE
  * bitfield read (libbpf relocates it against the kernel's BTF at load) reads ip_summed. One load.
+ * Not in the compat build (PR_COMPAT), which leaves the L4 checksum to the helper instead.
  */
 PR_INLINE int pr_skb_ip_summed(struct __sk_buff *skb)
 {
@@ -70,6 +73,7 @@ PR_INLINE int pr_skb_ip_summed(struct __sk_buff *skb)
 
 	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
 }
+#endif /* !PR_COMPAT */
 
 /*
  * The TCP/UDP checksum field after the address and port changed, for every checksum state but
@@ -132,7 +136,8 @@ PR_INLINE int pr_l4_csum_by_helper(struct __sk_buff *skb, __u32 csum_off, __u8 p
  * packets gets the verifier's unclone prologue, so the head is the program's to write. The IPv4
  * header checksum is the full one in every skb state; the L4 one depends on the state
  * (pr_l4_csum_after), read from the skb; for CHECKSUM_COMPLETE (from a NIC, not from a veth)
- * the L4 checksum goes through the helpers, which also keep skb->csum right. The IPv4 header
+ * the L4 checksum goes through the helpers, which also keep skb->csum right, and so it does in
+ * every state in the compat build (PR_COMPAT), which cannot read the state. The IPv4 header
  * change (address and checksum together) leaves the header's sum as it was, so skb->csum needs
  * nothing for it, as with the bpf_l3_csum_replace + bpf_skb_store_bytes this replaced.
  */
@@ -142,7 +147,9 @@ PR_INLINE int pr_rewrite_addr_port(struct __sk_buff *skb, __u32 l4_off, __u8 pro
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct iphdr *ip = data + sizeof(struct ethhdr);
+#if !PR_COMPAT
 	int summed = pr_skb_ip_summed(skb);
+#endif
 	__sum16 *check;
 	__be16 *port;
 	void *l4;
@@ -177,6 +184,14 @@ PR_INLINE int pr_rewrite_addr_port(struct __sk_buff *skb, __u32 l4_off, __u8 pro
 	if (old_port != new_port)
 		*port = new_port;
 
+#if PR_COMPAT
+	/* No ip_summed here (the compat build has no kfunc): the helper reads it and does what the
+	 * state needs, skb->csum included. It only applies the (old, new) difference, so the bytes
+	 * written above do not matter to it. */
+	(void)check;
+	return pr_l4_csum_by_helper(skb, l4_off + pr_l4_csum_field(proto), proto, old_addr, new_addr, old_port,
+				    new_port);
+#else
 	if (summed == PR_CHECKSUM_COMPLETE)
 		/* the helper only applies the (old, new) difference: the bytes may already be new */
 		return pr_l4_csum_by_helper(skb, l4_off + pr_l4_csum_field(proto), proto, old_addr, new_addr,
@@ -184,6 +199,7 @@ PR_INLINE int pr_rewrite_addr_port(struct __sk_buff *skb, __u32 l4_off, __u8 pro
 	*check = pr_l4_csum_after(*check, proto, summed == PR_CHECKSUM_PARTIAL, old_addr, new_addr, old_port,
 				  new_port);
 	return 0;
+#endif
 }
 
 #endif /* PR_CSUM_H */

@@ -6,6 +6,7 @@
  * so the quote and the error's source are rewritten back to the VIP before it leaves.
  *
  * Layout: [eth][outer IPv4][ICMP 8][inner IPv4 (20, no options)][inner L4 >= 8 bytes]
+ * The quote must be linear first (pr_icmp_quote_linear).
  */
 #ifndef PR_ICMP_ERR_H
 #define PR_ICMP_ERR_H
@@ -38,6 +39,32 @@ PR_INLINE int pr_icmp_store4(struct __sk_buff *skb, __u32 icmp_csum_off, __u32 o
 	return bpf_skb_store_bytes(skb, off, &new, sizeof(new), BPF_F_RECOMPUTE_CSUM);
 }
 
+/* The largest offset of the quoted L4 header: the outer IPv4 header is at most 60 bytes. */
+#define PR_ICMP_IN_L4_OFF_MAX (sizeof(struct ethhdr) + 60 + sizeof(struct icmphdr) + sizeof(struct iphdr))
+
+/*
+ * Makes the quoted packet linear for pr_icmp_error_translate, which reads and rewrites it by direct
+ * access: the inner IPv4 header and L4 header up to the TCP checksum, or what the error holds of
+ * it. Pulled only when not linear yet (see pr_pull). Returns PR_PARSE_OK (also for a quote too
+ * short to be ours, which the translation then passes) or PR_PARSE_PULL_FAILED.
+ */
+PR_INLINE int pr_icmp_quote_linear(struct __sk_buff *skb, const struct pr_pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 in_l4_off = p->l4_off + sizeof(struct icmphdr) + sizeof(struct iphdr);
+	__u32 want;
+
+	if (in_l4_off > PR_ICMP_IN_L4_OFF_MAX)
+		return PR_PARSE_OK;
+	if (data + in_l4_off + sizeof(struct tcphdr) <= data_end)
+		return PR_PARSE_OK;
+	want = in_l4_off + sizeof(struct tcphdr);
+	if (want > skb->len)
+		want = skb->len;
+	return bpf_skb_pull_data(skb, want) < 0 ? PR_PARSE_PULL_FAILED : PR_PARSE_OK;
+}
+
 /*
  * Returns 1 when the error was about a NATed flow and was translated, 0 when it is not ours
  * (the caller passes it), or a negative errno when a rewrite failed.
@@ -63,7 +90,7 @@ PR_INLINE int pr_icmp_error_translate(struct __sk_buff *skb, const struct pr_pkt
 	int ret;
 
 	/* bounded offsets for the verifier: the outer header is at most 60 bytes */
-	if (in_l4_off > sizeof(struct ethhdr) + 60 + sizeof(struct icmphdr) + sizeof(struct iphdr))
+	if (in_l4_off > PR_ICMP_IN_L4_OFF_MAX)
 		return 0;
 	in_ip = data + in_ip_off;
 	if ((void *)(in_ip + 1) > data_end)

@@ -178,6 +178,7 @@ enum pr_counter {
 	PR_CNT_SOCK_REV_UPDATE_FAILED = 28, /* pr_sk_rev4 insert failed: translated, but replies/peer show the backend */
 	PR_CNT_SOCK_AFFINITY_HOST = 29,  /* host-netns socket to a ClientIP-affinity frontend: balanced at the socket as PR_AFF_CLIENT_HOST */
 	PR_CNT_DROP_AFFINITY_NO_CLIENT = 30, /* TC: packet from 0.0.0.0 to a ClientIP-affinity frontend (no client to key) */
+	PR_CNT_DROP_PULL_FAILED = 31,    /* headers outside the skb's linear part could not be pulled in (bpf_skb_pull_data failed) */
 	PR_CNT_MAX = 32,                 /* array size; room to grow without an ABI bump */
 };
 

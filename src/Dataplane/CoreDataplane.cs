@@ -20,9 +20,10 @@ public sealed class CoreDataplane : IDisposable
     private readonly BpfMap<uint, HostNetns> _hostNetns;
     private bool _disposed;
 
-    private CoreDataplane(LoadedBpfObject loaded)
+    private CoreDataplane(LoadedBpfObject loaded, LoadedVariant variant)
     {
         _object = loaded;
+        Variant = variant;
         var opened = new List<IDisposable>();
         try
         {
@@ -47,7 +48,8 @@ public sealed class CoreDataplane : IDisposable
     }
 
     /// <summary>
-    /// Loads the core object. With <see cref="DataplaneOptions.PinRoot"/>: refuses pins of another
+    /// Loads the core object, the default build or, on a kernel too old for it, the compat one
+    /// (<see cref="DataplaneOptions.Variant"/>, <see cref="Variant"/>). With <see cref="DataplaneOptions.PinRoot"/>: refuses pins of another
     /// ABI version (<see cref="PinnedAbiVersionMismatchException"/>), adopts pinned maps of the same
     /// layout, refuses pinned maps of another layout (<see cref="MapLayoutMismatchException"/>, the
     /// pin untouched), pins the maps it created and writes the default config unless adopted.
@@ -63,23 +65,22 @@ public sealed class CoreDataplane : IDisposable
         }
 
         var sizes = options.Sizes;
-        var spec = new BpfObjectSpec(
-            EmbeddedObjects.Read(CoreObjectNames.ObjectFile),
-            "tc_nat",
-            new Dictionary<string, uint>
-            {
-                [CoreObjectNames.Frontends] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
-                [CoreObjectNames.Backends] = Positive(sizes.Backends, nameof(sizes.Backends)),
-                [CoreObjectNames.Affinity] = Positive(sizes.Affinity, nameof(sizes.Affinity)),
-                [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
-                [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
-            },
-            options.PinRoot);
-
-        var loaded = BpfObjectLoader.Load(spec);
+        var maxEntries = new Dictionary<string, uint>
+        {
+            [CoreObjectNames.Frontends] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
+            [CoreObjectNames.Backends] = Positive(sizes.Backends, nameof(sizes.Backends)),
+            [CoreObjectNames.Affinity] = Positive(sizes.Affinity, nameof(sizes.Affinity)),
+            [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
+            [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
+        };
+        // Both builds declare the same maps: whichever loads adopts (or creates) the same pins.
+        var (loaded, variant) = VariantLoader.Load(options.Variant, CoreObjectNames.ObjectFile,
+            v => BpfObjectLoader.Load(new BpfObjectSpec(
+                EmbeddedObjects.Read(DataplaneVariants.ObjectFile(CoreObjectNames.ObjectFile, v)), "tc_nat", maxEntries, options.PinRoot)),
+            VariantProbe.WhyTcCompat);
         try
         {
-            var dataplane = new CoreDataplane(loaded);
+            var dataplane = new CoreDataplane(loaded, variant);
             // A fresh pr_config, or an adopted one that was pinned but never written (a start that
             // died between pinning and this line), gets the defaults stamped with our ABI version.
             if (!loaded.AdoptedMaps.Contains(CoreObjectNames.Config) || dataplane.ReadConfig().AbiVersion == 0)
@@ -135,6 +136,9 @@ public sealed class CoreDataplane : IDisposable
 
     /// <summary>SEC("tc") pr_tc_pass: returns TC_ACT_OK; the baseline for benchmarks.</summary>
     public BpfProgram PassThrough { get; }
+
+    /// <summary>Which build of tc_nat.bpf.o was loaded (default or compat), and why.</summary>
+    public LoadedVariant Variant { get; }
 
     /// <summary>Names of the maps re-opened from pins rather than created by this load.</summary>
     public IReadOnlySet<string> AdoptedMaps => _object.AdoptedMaps;

@@ -70,6 +70,8 @@ public sealed class PacketSuite : IBenchSuite
                 }
             foreach (var size in sizes)
                 notes.Add(NaiveRepeatEvidence(size.Dataplane, size.Cases, size.Services, settings.PacketRepeat));
+            // PR_DATAPLANE_VARIANT=compat measures the compat build (kernels before 6.2) on a kernel that has the default one
+            notes.Add($"tc_nat build measured: {sizes[0].Dataplane.Variant}.");
         }
         finally
         {

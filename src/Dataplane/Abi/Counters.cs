@@ -36,6 +36,7 @@ public enum CounterReason : uint
     SockRevUpdateFailed = 28,
     SockAffinityHost = 29,
     DropAffinityNoClient = 30,
+    DropPullFailed = 31,
 }
 
 public static class Counters

@@ -3,7 +3,7 @@ namespace ProxyReplacement.Dataplane.Loading;
 /// <summary>Names of the maps and programs of tc_nat.bpf.o (bpf-c/include/pr_maps.h, bpf-c/tc_nat.bpf.c).</summary>
 public static class CoreObjectNames
 {
-    /// <summary>The embedded object (resource <c>bpf/tc_nat.bpf.o</c>).</summary>
+    /// <summary>The embedded object (resource <c>bpf/tc_nat.bpf.o</c>; its compat build: <see cref="DataplaneVariants.ObjectFile"/>).</summary>
     public const string ObjectFile = "tc_nat.bpf.o";
 
     public const string Frontends = "pr_nat_fe4";

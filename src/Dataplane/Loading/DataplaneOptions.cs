@@ -1,3 +1,5 @@
+using ProxyReplacement.Dataplane.Loading;
+
 namespace ProxyReplacement.Dataplane;
 
 /// <summary>Sizes of the core maps, set before load (bpf_map__set_max_entries).</summary>
@@ -15,4 +17,11 @@ public sealed record DataplaneOptions
     public string? PinRoot { get; init; }
 
     public CoreMapSizes Sizes { get; init; } = new();
+
+    /// <summary>
+    /// Which build of tc_nat.bpf.o to load; <see cref="DataplaneVariant.Auto"/> (the default) probes, unless
+    /// <see cref="DataplaneVariants.EnvironmentVariable"/> forces one. Both builds have the same maps, so a
+    /// restart with the other one adopts the pins.
+    /// </summary>
+    public DataplaneVariant Variant { get; init; } = DataplaneVariant.Auto;
 }

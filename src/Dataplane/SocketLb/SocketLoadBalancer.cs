@@ -26,23 +26,40 @@ public sealed class SocketLoadBalancer : IDisposable
     private readonly LoadedBpfObject _object;
     private bool _disposed;
 
-    private SocketLoadBalancer(LoadedBpfObject loaded)
+    private SocketLoadBalancer(LoadedBpfObject loaded, LoadedVariant variant)
     {
         _object = loaded;
+        Variant = variant;
         Programs = SocketHooks.All.ToDictionary(hook => hook, hook => loaded.Program(SocketHooks.ProgramName(hook)));
     }
 
     /// <summary>The loaded program of each hook.</summary>
     public IReadOnlyDictionary<SocketHook, BpfProgram> Programs { get; }
 
-    /// <summary>Loads the socket programs on <paramref name="core"/>'s maps. <paramref name="core"/> must stay loaded meanwhile.</summary>
-    public static SocketLoadBalancer Load(CoreDataplane core)
+    /// <summary>Which build of sock_lb.bpf.o was loaded, and why. The compat one refuses with EPERM (<see cref="RefusalErrno"/>).</summary>
+    public LoadedVariant Variant { get; }
+
+    /// <summary>
+    /// The errno of a connect()/sendmsg() the hooks refuse (a Service without backends, an unclaimed Service
+    /// address): ECONNREFUSED, or EPERM from the compat build, on kernels without bpf_set_retval (before 5.18).
+    /// </summary>
+    public int RefusalErrno => Variant.Variant == DataplaneVariant.Compat ? Errno.EPERM : Errno.ECONNREFUSED;
+
+    /// <summary>
+    /// Loads the socket programs on <paramref name="core"/>'s maps. <paramref name="core"/> must stay loaded
+    /// meanwhile. <paramref name="variant"/>: the default build, or the compat one where the kernel lacks
+    /// bpf_set_retval (<see cref="DataplaneVariant.Auto"/>: probed, as for the core object). Either fails on
+    /// a kernel before 5.8 (no getpeername4 hook); the TC path still serves every socket then.
+    /// </summary>
+    public static SocketLoadBalancer Load(CoreDataplane core, DataplaneVariant variant = DataplaneVariant.Auto)
     {
         ArgumentNullException.ThrowIfNull(core);
-        var loaded = LoadObject(EmbeddedObjects.Read(ObjectFile), "sock_lb", core);
+        var (loaded, chosen) = VariantLoader.Load(variant, ObjectFile,
+            v => LoadObject(EmbeddedObjects.Read(DataplaneVariants.ObjectFile(ObjectFile, v)), "sock_lb", core),
+            VariantProbe.WhySocketCompat);
         try
         {
-            return new SocketLoadBalancer(loaded);
+            return new SocketLoadBalancer(loaded, chosen);
         }
         catch
         {

@@ -51,8 +51,9 @@ public sealed partial class ProxyDaemon : IDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         _dataplane = CoreDataplane.Load(new DataplaneOptions { PinRoot = _options.BpffsRoot, Sizes = _options.MapSizes });
-        LogLoaded(_logger, _options.BpffsRoot,
+        LogLoaded(_logger, _dataplane.Variant.ToString(), _options.BpffsRoot,
             _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
+        Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(_dataplane.Variant.Variant);
 
         _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>());
         LogSource(_logger, _source.Description, _options.HostnameOverride);
@@ -136,8 +137,8 @@ public sealed partial class ProxyDaemon : IDisposable
         _dataplane?.Dispose(); // closes fds only: pins and attachments stay
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded, maps pinned under {Root}; adopted: {Adopted}")]
-    private static partial void LogLoaded(ILogger logger, string root, string adopted);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded: tc_nat build {Variant}; maps pinned under {Root}; adopted: {Adopted}")]
+    private static partial void LogLoaded(ILogger logger, string variant, string root, string adopted);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
     private static partial void LogSource(ILogger logger, string source, string node);

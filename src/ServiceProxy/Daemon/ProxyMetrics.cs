@@ -44,6 +44,9 @@ public sealed class ProxyMetrics
     public MetricCounter SocketLbErrors { get; } = new();
     public Kubernetes.KubernetesMetrics Kubernetes { get; } = new();
 
+    /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb): "fast" or "compat" (older kernels).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);
+
     public string Render(IReadOnlyDictionary<CounterReason, ulong>? dataplaneCounters)
     {
         var text = new StringBuilder();
@@ -64,6 +67,13 @@ public sealed class ProxyMetrics
         Gauge(text, "proxyreplacement_socket_lb_hooks", "Socket hooks (connect-time balancing) attached by this daemon.", SocketLbHooks.Value);
         Counter(text, "proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks.", ("", SocketLbErrors.Value));
         Kubernetes.Render(text);
+        if (!ObjectVariants.IsEmpty)
+        {
+            text.Append("# HELP proxyreplacement_dataplane_variant The build of each loaded BPF object (1): fast, or compat for older kernels.\n");
+            text.Append("# TYPE proxyreplacement_dataplane_variant gauge\n");
+            foreach (var (obj, variant) in ObjectVariants.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+                text.Append("proxyreplacement_dataplane_variant{object=\"").Append(obj).Append("\",variant=\"").Append(variant).Append("\"} 1\n");
+        }
         if (dataplaneCounters is not null)
         {
             Counter(text, "proxyreplacement_dataplane_packets_total", "Packets by dataplane verdict reason.",

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Netns;
 using ProxyReplacement.Dataplane.SocketLb;
 
@@ -33,10 +34,14 @@ public sealed partial class SocketLbAttacher(ILogger<SocketLbAttacher> logger, P
                 foreach (var line in removed)
                     LogRemoved(logger, line);
                 metrics.SocketLbHooks.Set(0);
+                metrics.ObjectVariants.TryRemove("sock_lb", out _);
                 LogOff(logger, cgroupPath is null ? "no --cgroup-path" : "--socket-lb-mode disabled");
                 return true;
             }
             using var programs = SocketLoadBalancer.Load(dataplane);
+            metrics.ObjectVariants["sock_lb"] = DataplaneVariants.Name(programs.Variant.Variant);
+            if (programs.Variant.Variant == DataplaneVariant.Compat)
+                LogCompat(logger, programs.Variant.Reason);
             var changes = PinnedSocketHooks.Ensure(pinRoot, cgroupPath!, programs);
             metrics.SocketLbHooks.Set(changes.Count);
             LogAttached(logger, mode, cgroupPath!, Cgroup.Id(cgroupPath!),
@@ -79,6 +84,9 @@ public sealed partial class SocketLbAttacher(ILogger<SocketLbAttacher> logger, P
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB {Mode}: hooks on cgroup {Cgroup} (id {CgroupId}): {Changes}")]
     private static partial void LogAttached(ILogger logger, SocketLbMode mode, string cgroup, ulong cgroupId, string changes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket LB: compat programs ({Reason}); refusals are counted as sock_refuse_* all the same")]
+    private static partial void LogCompat(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Socket LB off ({Why}): every socket is served by the TC path")]
     private static partial void LogOff(ILogger logger, string why);

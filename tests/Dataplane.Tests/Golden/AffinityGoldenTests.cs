@@ -1,12 +1,13 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
 namespace ProxyReplacement.Dataplane.Tests.Golden;
 
 /// <summary>program.md §6: ClientIP session affinity through pr_aff4.</summary>
-[TestFixture, Category("Privileged")]
-public sealed class AffinityGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class AffinityGoldenTests(DataplaneVariant variant)
 {
     // Short, so that "expired" timestamps stay positive on a machine booted a moment ago
     // (CLOCK_MONOTONIC starts at boot; an underflowed stamp would read as the far future).
@@ -16,7 +17,7 @@ public sealed class AffinityGoldenTests
 
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
 
     [SetUp]

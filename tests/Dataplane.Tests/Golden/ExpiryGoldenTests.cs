@@ -1,19 +1,20 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
 namespace ProxyReplacement.Dataplane.Tests.Golden;
 
 /// <summary>program.md §3: an expired forward entry is treated as absent and the flow is balanced anew.</summary>
-[TestFixture, Category("Privileged")]
-public sealed class ExpiryGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class ExpiryGoldenTests(DataplaneVariant variant)
 {
     private const ulong Second = 1_000_000_000UL;
     private static readonly ConntrackKey4 ForwardKey = new(Client.Address, Client.Port, UdpVip.Address, UdpVip.Port, L4Protocol.Udp);
 
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
 
     [SetUp]

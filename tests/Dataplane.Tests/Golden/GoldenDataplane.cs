@@ -1,4 +1,5 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Maps;
 using ProxyReplacement.Dataplane.Programs;
 using ProxyReplacement.Dataplane.Tests.Packets;
@@ -17,12 +18,12 @@ public sealed class GoldenDataplane : IDisposable
 
     public CoreDataplane Dataplane { get; }
 
-    /// <summary>Call from [OneTimeSetUp]: skips (or fails under CI) where BPF is unavailable.</summary>
-    public static GoldenDataplane Load()
-    {
-        Privileged.Require();
-        return new GoldenDataplane(CoreDataplane.Load(new DataplaneOptions()));
-    }
+    /// <summary>
+    /// Call from [OneTimeSetUp]: skips (or fails under CI) where BPF or the requested build is unavailable.
+    /// Golden fixtures run against both builds of tc_nat (<c>[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat)]</c>):
+    /// the same packets in, the same bytes, verdicts and map entries out.
+    /// </summary>
+    public static GoldenDataplane Load(DataplaneVariant variant = DataplaneVariant.Auto) => new(TestVariants.LoadCore(variant));
 
     /// <summary>Empties every core map, zeroes the counters, writes the default configuration and forgets the host netns.</summary>
     public void Reset()

@@ -1,4 +1,5 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
@@ -9,12 +10,12 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 /// only knows client -> VIP, so the error must come from the VIP and quote the packet the client sent.
 /// The expected frame is therefore the error the client would get had it talked to the VIP directly.
 /// </summary>
-[TestFixture, Category("Privileged")]
-public sealed class IcmpErrorGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class IcmpErrorGoldenTests(DataplaneVariant variant)
 {
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
     [SetUp] public void Reset() => _dp.Reset();
 

@@ -1,16 +1,17 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
 namespace ProxyReplacement.Dataplane.Tests.Golden;
 
 /// <summary>program.md §2: truncated or invalid headers are dropped with a reason; later fragments pass.</summary>
-[TestFixture, Category("Privileged")]
-public sealed class MalformedGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class MalformedGoldenTests(DataplaneVariant variant)
 {
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
 
     [SetUp]

@@ -1,4 +1,5 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
@@ -11,8 +12,8 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 /// "Recent" entries here carry a last_seen ahead of the clock (as when another CPU touched the entry a hair
 /// later): that is within the interval however slowly the test runs. "Due" entries are seconds old.
 /// </summary>
-[TestFixture, Category("Privileged")]
-public sealed class RefreshGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class RefreshGoldenTests(DataplaneVariant variant)
 {
     private const ulong Second = 1_000_000_000UL;
 
@@ -21,7 +22,7 @@ public sealed class RefreshGoldenTests
 
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
 
     [SetUp]

@@ -1,4 +1,5 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
@@ -8,12 +9,12 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 /// program.md §5: a Service without backends is rejected with a TCP RST (RFC 793 "Reset Generation")
 /// or an ICMP port unreachable (RFC 792, RFC 1812 §4.3.2.3), sent back out of the interface.
 /// </summary>
-[TestFixture, Category("Privileged")]
-public sealed class RejectGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class RejectGoldenTests(DataplaneVariant variant)
 {
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
     [SetUp] public void Reset() => _dp.Reset();
 

@@ -1,5 +1,6 @@
 using System.Net;
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
@@ -10,12 +11,12 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 /// Service, a port the Service does not have) is rejected like a Service without backends;
 /// outside the CIDRs it passes untouched. Also the TCP port-reuse rule of conntrack.
 /// </summary>
-[TestFixture, Category("Privileged")]
-public sealed class ServiceCidrGoldenTests
+[TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
+public sealed class ServiceCidrGoldenTests(DataplaneVariant variant)
 {
     private GoldenDataplane _dp = null!;
 
-    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load();
+    [OneTimeSetUp] public void LoadDataplane() => _dp = GoldenDataplane.Load(variant);
     [OneTimeTearDown] public void Unload() => _dp?.Dispose();
 
     [SetUp]

@@ -42,6 +42,7 @@ public sealed class AbiEnumTests
         ["PR_CNT_SOCK_REV_UPDATE_FAILED"] = CounterReason.SockRevUpdateFailed,
         ["PR_CNT_SOCK_AFFINITY_HOST"] = CounterReason.SockAffinityHost,
         ["PR_CNT_DROP_AFFINITY_NO_CLIENT"] = CounterReason.DropAffinityNoClient,
+        ["PR_CNT_DROP_PULL_FAILED"] = CounterReason.DropPullFailed,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()

@@ -1,8 +1,10 @@
 using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Netns;
 using ProxyReplacement.Dataplane.SocketLb;
 using ProxyReplacement.Dataplane.Tc;
 using ProxyReplacement.Dataplane.Tests.Netns;
+using ProxyReplacement.Dataplane.Tests.Support;
 using TcApi = ProxyReplacement.Dataplane.Tc.Tc;
 
 namespace ProxyReplacement.Dataplane.Tests.SocketLb;
@@ -27,17 +29,18 @@ public sealed class SocketLbNode : IDisposable
     public TestCgroup Cgroup { get; private set; } = null!;
     public CgroupAttachment Hooks { get; private set; } = null!;
 
-    public static SocketLbNode Create(int backendCount)
+    /// <param name="variant">The build of both objects (tc_nat, sock_lb); Auto probes, as the daemon does.</param>
+    public static SocketLbNode Create(int backendCount, DataplaneVariant variant = DataplaneVariant.Auto)
     {
         var node = new SocketLbNode();
         try
         {
             node.Topology = NodeTopology.Create(backendCount);
-            node.Core = CoreDataplane.Load(new DataplaneOptions());
+            node.Core = TestVariants.LoadCore(variant);
             var pods = node.Topology.Backends.Prepend(node.Topology.Client).ToList();
             node._tc.AddRange(NetworkNamespace.Run(node.Topology.NodeNamespace,
                 () => pods.Select(pod => TcApi.Attach(pod.HostIfIndex, TcDirection.Ingress, node.Core.FromWorkload)).ToList()));
-            node.SocketLb = SocketLoadBalancer.Load(node.Core);
+            node.SocketLb = TestVariants.LoadSocketLb(node.Core, variant);
             node.Cgroup = TestCgroup.Create($"{node.Topology.Prefix}-sock");
             node.Hooks = node.SocketLb.Attach(node.Cgroup.Path);
             return node;

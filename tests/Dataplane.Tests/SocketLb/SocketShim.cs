@@ -4,6 +4,7 @@ using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Programs;
 using ProxyReplacement.Dataplane.SocketLb;
+using ProxyReplacement.Dataplane.Tests.Support;
 
 namespace ProxyReplacement.Dataplane.Tests.SocketLb;
 
@@ -50,7 +51,7 @@ public sealed class SocketShim : IDisposable
     }
 
     public static SocketShim Load(CoreDataplane core) =>
-        new(SocketLoadBalancer.LoadObject(ReadEmbedded("sock_shim.bpf.o"), "sock_shim", core));
+        new(SocketLoadBalancer.LoadObject(TestObjects.Read("sock_shim.bpf.o"), "sock_shim", core));
 
     /// <summary>
     /// Runs one call. <paramref name="source"/> is the socket's bound address (null: unbound);
@@ -82,13 +83,4 @@ public sealed class SocketShim : IDisposable
     }
 
     public void Dispose() => _object.Dispose();
-
-    private static byte[] ReadEmbedded(string file)
-    {
-        using var stream = typeof(SocketShim).Assembly.GetManifestResourceStream("bpf-test/" + file)
-            ?? throw new FileNotFoundException($"test BPF object {file} is not embedded (bpf-c/build/test)");
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        return bytes;
-    }
 }

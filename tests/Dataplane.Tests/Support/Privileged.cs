@@ -15,8 +15,13 @@ public static class Privileged
     public static void Require()
     {
         var reason = MissingReason();
-        if (reason is null)
-            return;
+        if (reason is not null)
+            Unavailable(reason);
+    }
+
+    /// <summary>Skips the test for <paramref name="reason"/> (something this machine lacks), or fails it under CI.</summary>
+    public static void Unavailable(string reason)
+    {
         if (Required)
             Assert.Fail($"privileged test cannot run here and CI requires it: {reason}");
         Assert.Ignore($"skipped: {reason}");

@@ -213,10 +213,5 @@ public sealed class TcAttachTests
     }
 
     /// <summary>Independent of libbpf: the bpf filters `tc` lists on the scratch veth.</summary>
-    private int FilterCount(TcDirection direction)
-    {
-        var listing = IpCommand.InNamespace(_scratch.Name, "tc", "filter", "show", "dev", VethNamespace.Interface,
-            direction == TcDirection.Ingress ? "ingress" : "egress");
-        return listing.Split('\n').Count(line => line.Contains(" bpf ") && line.Contains("direct-action"));
-    }
+    private int FilterCount(TcDirection direction) => TcFilters.BpfCount(_scratch.Name, VethNamespace.Interface, direction == TcDirection.Ingress);
 }

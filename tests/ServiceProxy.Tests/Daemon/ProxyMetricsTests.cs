@@ -102,6 +102,24 @@ public sealed class ProxyMetricsTests
     }
 
     [Test]
+    public void The_loaded_build_of_each_object_is_an_info_gauge()
+    {
+        var metrics = new ProxyMetrics();
+        Assert.That(metrics.Render(null), Does.Not.Contain("proxyreplacement_dataplane_variant"), "nothing loaded yet");
+
+        metrics.ObjectVariants["tc_nat"] = "compat";
+        metrics.ObjectVariants["sock_lb"] = "fast";
+        var lines = Lines(metrics.Render(null));
+
+        Assert.That(lines.Where(line => line.StartsWith("proxyreplacement_dataplane_variant", StringComparison.Ordinal)), Is.EqualTo(new[]
+        {
+            "proxyreplacement_dataplane_variant{object=\"sock_lb\",variant=\"fast\"} 1",
+            "proxyreplacement_dataplane_variant{object=\"tc_nat\",variant=\"compat\"} 1",
+        }));
+        Assert.That(lines, Does.Contain("# TYPE proxyreplacement_dataplane_variant gauge"));
+    }
+
+    [Test]
     public void Without_dataplane_counters_the_family_is_left_out()
     {
         Assert.That(new ProxyMetrics().Render(null), Does.Not.Contain("proxyreplacement_dataplane_packets_total"));
