@@ -7,6 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
 
+bash scripts/sweep-test-leftovers.sh
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
