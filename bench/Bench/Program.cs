@@ -84,10 +84,13 @@ public static class Program
 
         var context = new BenchContext(settings, Console.Error, stop.Token);
         var sections = new List<ReportSection>();
-        var started = DateTimeOffset.UtcNow;
-        var machine = MachineInfo.Read();
+        DateTimeOffset started;
+        MachineInfo machine;
         try
         {
+            var settled = settings.Smoke ? TimeSpan.Zero : LoadSettler.WaitForQuiet(TimeSpan.FromSeconds(150), Console.Error, stop.Token);
+            machine = MachineInfo.Read() with { SettleWait = settled };
+            started = DateTimeOffset.UtcNow; // the run's duration leaves the wait out
             foreach (var suite in suites)
             {
                 Console.Error.WriteLine($"== {suite.Name}");

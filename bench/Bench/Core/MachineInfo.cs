@@ -5,6 +5,9 @@ namespace ProxyReplacement.Bench.Core;
 /// <summary>The machine a report's numbers came from: they mean little without it.</summary>
 public sealed record MachineInfo(string Kernel, string Cpu, int Cores, string Memory, string Runtime, DateTimeOffset When, string LoadAverage)
 {
+    /// <summary>How long the run waited for the load of the build before it to settle (<see cref="LoadSettler"/>).</summary>
+    public TimeSpan SettleWait { get; init; }
+
     /// <summary>The 1, 5 and 15 minute load averages: other work on the machine makes the numbers noisy.</summary>
     public static string ReadLoadAverage() => FirstLine("/proc/loadavg") is { } line ? string.Join(' ', line.Split(' ').Take(3)) : "unknown";
 

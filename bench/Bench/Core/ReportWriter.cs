@@ -24,7 +24,7 @@ public static class ReportWriter
         text.AppendLine(CultureInfo.InvariantCulture,
             $"- Run {machine.When:yyyy-MM-dd HH:mm} UTC; {settings.Runs} runs per figure; the whole run took {duration.TotalMinutes:F1} min");
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"- Load average (1, 5, 15 min) at the start {machine.LoadAverage}, at the end {loadAtEnd} ({machine.Cores} cores: anything near or above that means other work shared the CPUs and the figures are noisy)");
+            $"- Load average (1, 5, 15 min) at the start {machine.LoadAverage} (after waiting {machine.SettleWait.TotalSeconds:F0} s for the 1-minute figure to fall below {LoadSettler.Quiet}, at most 150 s), at the end {loadAtEnd} ({machine.Cores} cores: anything near or above that means other work shared the CPUs and the figures are noisy)");
         foreach (var section in sections)
         {
             text.AppendLine();

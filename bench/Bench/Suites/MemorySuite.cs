@@ -105,6 +105,7 @@ public sealed class MemorySuite : IBenchSuite
             [dataplane.Affinity.Id] = dataplane.Affinity.Name,
             [dataplane.Conntrack.Id] = dataplane.Conntrack.Name,
             [dataplane.ServiceCidrs.Id] = dataplane.ServiceCidrs.Name,
+            [dataplane.SocketReverse.Id] = dataplane.SocketReverse.Name,
         };
         var maps = FdInfoMemlock(Environment.ProcessId).GroupBy(map => map.Id).Select(group => group.First()).ToList();
         var known = maps.Where(map => names.ContainsKey(map.Id)).Select(map => KeyValuePair.Create(names[map.Id], map.Memlock))
@@ -164,7 +165,8 @@ public sealed class MemorySuite : IBenchSuite
         "Once it logs its first sync of all N Services, VmRSS is read from /proc/PID/status and the memlock of every BPF map fd " +
         "it holds from /proc/PID/fdinfo; then it is stopped and its namespace and bpffs removed. Each run starts every size once " +
         "(the 1-Service daemon is the same-run baseline). The last row loads the core object with the default map sizes " +
-        "(frontends 65,536, backends 262,144, affinity 65,536, conntrack 262,144) in the harness and sums the memlock of its maps " +
-        "(the kernel's own accounting: the LRU maps, conntrack and affinity, are preallocated in full; the NAT maps are " +
+        "(frontends 65,536, backends 262,144, affinity 65,536, conntrack 262,144, socket LB reverse 65,536) in the harness and sums " +
+        "the memlock of its maps (the kernel's own accounting: the LRU maps, conntrack, affinity and socket LB reverse, are " +
+        "preallocated in full; the NAT maps are " +
         "BPF_F_NO_PREALLOC, so their figure is the bucket array plus the entries present: empty here, filled in the daemon rows).";
 }
