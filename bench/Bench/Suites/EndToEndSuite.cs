@@ -18,7 +18,7 @@ public sealed class EndToEndSuite : IBenchSuite
 
     /// <summary>The paths, the first being the baseline (no proxy).</summary>
     private static IReadOnlyList<IEndToEndPath> Paths() =>
-        [new DirectPath(), new TcClusterIpPath(), new SocketClusterIpPath(), new IptablesClusterIpPath()];
+        [new DirectPath(), new PodIpThroughOurTcPath(), new TcClusterIpPath(), new SocketClusterIpPath(), new IptablesClusterIpPath()];
 
     public string Name => "e2e";
 
@@ -139,6 +139,10 @@ public sealed class EndToEndSuite : IBenchSuite
             foreach (var baseline in paths.Where(path => path.Role == PathRole.Iptables))
                 yield return ReportRow.Versus($"{label}: {ours.Name} vs {baseline.Name}", new Measurement(unit, samples[ours]), "iptables",
                     new Measurement(unit, samples[baseline]), oursVersusIptablesTarget);
+        foreach (var ours in paths.Where(path => path.Role == PathRole.Ours))
+            foreach (var reference in paths.Where(path => path.Role == PathRole.Reference))
+                yield return ReportRow.Versus($"{label}: {ours.Name} vs {reference.Name}", new Measurement(unit, samples[ours]), "pod IP",
+                    new Measurement(unit, samples[reference]), null);
     }
 
     private static void Attempt(Action step, List<Exception> failures)
@@ -159,7 +163,11 @@ public sealed class EndToEndSuite : IBenchSuite
             "and a backend pod over veth pairs; see tests/Dataplane.Tests/Netns/NodeTopology.cs). The backend pod holds " +
             $"{EndToEndNode.EndpointCount} addresses, the {EndToEndNode.EndpointCount} endpoints of the measured Service (the one in the " +
             "middle of N: with iptables, a packet to it walks half of KUBE-SERVICES); the other Services point at addresses nothing " +
-            "uses. Paths: **direct** to the first endpoint's pod IP, no program and no rule (the baseline); **ClusterIP, TC path**: the " +
+            "uses. Paths: **direct** to the first endpoint's pod IP, no program and no rule (the baseline); **pod IP on a node running " +
+            "ours**: the same target, with the dataplane of the TC path below loaded and attached, so every packet takes the TC " +
+            "program's pass-through (what pod-to-pod traffic pays once the proxy is installed, and the floor of the socket path, whose " +
+            "packets take the same pass-through; our paths are also compared with it, which isolates what the Service translation " +
+            "adds); **ClusterIP, TC path**: the " +
             "core dataplane loaded with the N Services programmed through the Syncer, `pr_tc_from_wl` attached at TC ingress of the node " +
             "side of both pod veths (as the daemon attaches it); **ClusterIP, socket path**: the same, plus connect-time balancing as " +
             "the daemon sets it up: socket LB mode `tcp` and the cgroup `connect4`, `sendmsg4`, `recvmsg4` and `getpeername4` programs " +
@@ -173,7 +181,8 @@ public sealed class EndToEndSuite : IBenchSuite
             "program or iptables, routing) runs on CPU 0 with the client, server→client work on CPU 1 with the server, and neither " +
             "process competes with its own softirq on the other CPU. The runs take turns between the paths " +
             $"(run 1 of each path, then run 2, ...), {settings.EndToEndSeconds} s each. Each run checks from the dataplane's counters " +
-            "that its traffic took its path, and fails otherwise: through the TC path `nat_new_flow` moved and `sock_connect` did not; " +
+            "that its traffic took its path, and fails otherwise: to the pod IP on a node running ours `pass_no_service` moved and " +
+            "neither `nat_new_flow` nor `sock_connect` did; through the TC path `nat_new_flow` moved and `sock_connect` did not; " +
             "through the socket path `sock_connect` moved by at least the connections the client made, `nat_new_flow` did not move and " +
             "the conntrack map `pr_ct4` stayed empty.";
         return kind switch

@@ -66,7 +66,7 @@ public static class RunCheck
     }
 }
 
-/// <summary>How a path's figures are compared: every path against <see cref="Direct"/>, each of ours also against each <see cref="Iptables"/> path.</summary>
+/// <summary>How a path's figures are compared: every path against <see cref="Direct"/>, each of ours also against each <see cref="Iptables"/> and <see cref="Reference"/> path.</summary>
 public enum PathRole
 {
     /// <summary>No proxy: the baseline of every ratio (the suite's first path).</summary>
@@ -77,6 +77,12 @@ public enum PathRole
 
     /// <summary>The kube-proxy iptables baseline that ours are compared with.</summary>
     Iptables,
+
+    /// <summary>
+    /// Not a Service path: what pod-to-pod traffic costs on a node running ours; compared with direct, and ours with it
+    /// (what the Service translation itself adds on top of having the proxy installed).
+    /// </summary>
+    Reference,
 }
 
 /// <summary>An active path that only needs its own cleanup action.</summary>

@@ -49,6 +49,36 @@ public sealed class TcClusterIpPath : IEndToEndPath
 }
 
 /// <summary>
+/// Pod-to-pod traffic on a node that runs us: the direct path's target (the first endpoint's pod IP), with the same
+/// dataplane and attachments as <see cref="TcClusterIpPath"/>. No Service is involved, so every packet takes the TC
+/// program's pass-through (conntrack, frontend and Service CIDR misses): the per-packet price that every pod pays once
+/// the proxy is installed, and the floor of the socket path, whose packets take the same pass-through. Each run must
+/// have passed packets through and made no NAT flow and no socket translation.
+/// </summary>
+public sealed class PodIpThroughOurTcPath : IEndToEndPath
+{
+    public string Name => "pod IP on a node running ours (TC pass-through)";
+
+    public PathRole Role => PathRole.Reference;
+
+    public IActivePath Prepare(EndToEndNode node, SyntheticServices cluster, int measuredService, BenchContext context) =>
+        new Active(WiredDataplane.Create(node, cluster), new IPEndPoint(node.Endpoints[0], EndToEndNode.ServerPort));
+
+    private sealed class Active(WiredDataplane dataplane, IPEndPoint target) : IActivePath
+    {
+        public IPEndPoint Target { get; } = target;
+
+        public IRunCheck BeginRun() => dataplane.CheckRun("pod IP through TC", (moved, _) =>
+            moved(CounterReason.PassNoService) > 0 && moved(CounterReason.NatNewFlow) == 0 && moved(CounterReason.SockConnect) == 0
+                ? null
+                : $"pass_no_service moved by {moved(CounterReason.PassNoService)} (expected > 0), nat_new_flow by " +
+                  $"{moved(CounterReason.NatNewFlow)} and sock_connect by {moved(CounterReason.SockConnect)} (both expected 0)");
+
+        public void Dispose() => dataplane.Dispose();
+    }
+}
+
+/// <summary>
 /// The baseline: kube-proxy's iptables-mode ruleset for the same cluster (<see cref="KubeProxyRuleset"/>) restored in
 /// the node namespace with the system's default iptables (iptables-nft on Debian); conntrack does the rest.
 /// </summary>
