@@ -62,8 +62,10 @@ int pr_sk_connect4(struct bpf_sock_addr *ctx)
 {
 	struct pr_sock_req req = {};
 
+	if (!pr_sock_wanted((__u8)ctx->protocol))
+		return 1;
 	pr_sock_req_of(ctx, &req);
-	return pr_sock_apply_forward(ctx, &req, pr_sock_forward4(&req, bpf_ktime_get_ns(), PR_CNT_SOCK_CONNECT));
+	return pr_sock_apply_forward(ctx, &req, pr_sock_forward4(&req, PR_SOCK_NOW_UNREAD, PR_CNT_SOCK_CONNECT));
 }
 
 SEC("cgroup/sendmsg4")
@@ -71,11 +73,13 @@ int pr_sk_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	struct pr_sock_req req = {};
 
+	if (!pr_sock_wanted((__u8)ctx->protocol))
+		return 1;
 	pr_sock_req_of(ctx, &req);
 	/* the datagram's own source (IP_PKTINFO) wins over the socket's bound address */
 	if (ctx->msg_src_ip4)
 		req.src = ctx->msg_src_ip4;
-	return pr_sock_apply_forward(ctx, &req, pr_sock_forward4(&req, bpf_ktime_get_ns(), PR_CNT_SOCK_SENDMSG));
+	return pr_sock_apply_forward(ctx, &req, pr_sock_forward4(&req, PR_SOCK_NOW_UNREAD, PR_CNT_SOCK_SENDMSG));
 }
 
 SEC("cgroup/recvmsg4")

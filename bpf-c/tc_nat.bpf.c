@@ -7,7 +7,7 @@
  *   1. a conntrack hit: forward entry -> DNAT to the flow's backend; reverse entry -> the
  *      packet is a reply from a backend: source rewritten back to VIP:port;
  *   2. an ICMP error quoting a NATed flow -> translated back to the VIP;
- *   3. a Service frontend -> a backend is chosen (the two halves of pr_lb_translate4, shared
+ *   3. a Service frontend -> a backend is chosen (pr_lb.h: pr_lb_frontend4 then pr_lb_choose4, shared
  *      with the socket hooks of sock_lb.bpf.c: random, or by ClientIP affinity), the
  *      conntrack pair is created and the packet DNATed; no backends -> reject (RST / ICMP);
  *      an affinity frontend asked from source 0.0.0.0 (no client to key) -> drop;
@@ -105,7 +105,7 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 }
 
 /*
- * The first packet of a flow to a Service: balance (pr_lb_translate4's two halves, shared with the
+ * The first packet of a flow to a Service: balance (pr_lb.h's two halves, shared with the
  * socket hooks), remember, DNAT. Traffic to no Service leaves here without reading the clock.
  */
 PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key)

@@ -3,7 +3,9 @@
  * pr_lb.h — the one service translation shared by the TC path (first packet of a flow) and the
  * socket hooks (connect / sendmsg): VIP:port/proto -> frontend -> backend, with ClientIP affinity.
  * Callers differ only in what they do with the verdict (DNAT or reject a packet; rewrite or
- * refuse a socket call). An IPv6 sibling (pr_lb_translate6) will take the v6 frontend key and
+ * refuse a socket call). Two halves, pr_lb_frontend4 then pr_lb_choose4, so that every caller
+ * reads the clock (which only the backend choice needs, for affinity) only once a frontend was
+ * found: traffic to no Service needs no timestamp. IPv6 siblings will take the v6 frontend key and
  * return the same verdicts.
  */
 #ifndef PR_LB_H
@@ -29,8 +31,7 @@ struct pr_lb_result {
 
 /*
  * The frontend of a destination, or NULL with *verdict set: PR_LB_UNKNOWN_SERVICE inside a Service
- * CIDR, PR_LB_NOT_SERVICE outside. The first half of pr_lb_translate4; the TC path calls the halves
- * itself so that it reads the clock only for a Service (pass-through traffic needs no timestamp).
+ * CIDR, PR_LB_NOT_SERVICE outside. The first half of the translation.
  */
 PR_INLINE struct pr_nat_fe_value *pr_lb_frontend4(const struct pr_nat_fe_key4 *fe_key, int *verdict)
 {
@@ -44,7 +45,13 @@ PR_INLINE struct pr_nat_fe_value *pr_lb_frontend4(const struct pr_nat_fe_key4 *f
 	return fe;
 }
 
-/* The second half of pr_lb_translate4: the backend for the frontend `fe` of `fe_key`. */
+/*
+ * The second half: the backend for the frontend `fe` of `fe_key`. `client` is the client's affinity
+ * identity: its address as the TC path sees it (the packet's source; a pod socket's bound address),
+ * or PR_AFF_CLIENT_HOST for a host-netns socket; `client_known` = 0 lets a caller that cannot know
+ * it (an unbound pod socket, a packet from 0.0.0.0) get PR_LB_NEEDS_CLIENT for affinity frontends
+ * instead of an affinity entry keyed by a wrong address.
+ */
 PR_INLINE int pr_lb_choose4(const struct pr_nat_fe_key4 *fe_key, const struct pr_nat_fe_value *fe, __be32 client,
 			    int client_known, __u64 now, struct pr_lb_result *out)
 {
@@ -62,24 +69,6 @@ PR_INLINE int pr_lb_choose4(const struct pr_nat_fe_key4 *fe_key, const struct pr
 	if (chosen == PR_BACKEND_MISSING)
 		return PR_LB_BACKEND_MISSING;
 	return PR_LB_CHOSEN;
-}
-
-/*
- * Translates one destination. `client` is the client's affinity identity: its address as the TC
- * path sees it (the packet's source; a pod socket's bound address), or PR_AFF_CLIENT_HOST for a
- * host-netns socket; `client_known` = 0 lets a caller that cannot know it (an unbound pod socket,
- * a packet from 0.0.0.0) get PR_LB_NEEDS_CLIENT for affinity frontends instead of an affinity
- * entry keyed by a wrong address.
- */
-PR_INLINE int pr_lb_translate4(const struct pr_nat_fe_key4 *fe_key, __be32 client, int client_known, __u64 now,
-			       struct pr_lb_result *out)
-{
-	int verdict;
-	struct pr_nat_fe_value *fe = pr_lb_frontend4(fe_key, &verdict);
-
-	if (!fe)
-		return verdict;
-	return pr_lb_choose4(fe_key, fe, client, client_known, now, out);
 }
 
 #endif /* PR_LB_H */

@@ -3,7 +3,9 @@
  * pr_sock.h — the decisions of the socket hooks (connect-time balancing), on a plain request
  * struct rather than the kernel's bpf_sock_addr, so that a program type BPF_PROG_TEST_RUN can run
  * (the test shim in bpf-c/test/) executes exactly the code the cgroup programs execute:
- *   pr_sock_forward4: connect()/sendmsg() to VIP:port -> a backend (pr_lb_translate4), with the
+ *   pr_sock_wanted:   whether the mode has the hooks translate the protocol at all (asked first,
+ *                     before the hooks gather the request);
+ *   pr_sock_forward4: connect()/sendmsg() to VIP:port -> a backend (pr_lb.h), with the
  *                     reverse entry (socket cookie, backend) -> VIP:port remembered in pr_sk_rev4;
  *                     ClientIP affinity keyed by the pod's bound address, or for a socket in the
  *                     host netns (pr_host_netns) by PR_AFF_CLIENT_HOST;
@@ -52,6 +54,18 @@ PR_INLINE int pr_sock_mode_covers(__u32 mode, __u8 proto)
 	return 0;
 }
 
+/*
+ * The hooks' first question, before pr_sock_forward4: a call the mode leaves to the TC path (every
+ * UDP sendmsg in the default mode `tcp`) costs one array lookup, no socket or netns cookie.
+ */
+PR_INLINE int pr_sock_wanted(__u8 proto)
+{
+	return pr_sock_mode_covers(pr_sock_lb_mode(), proto);
+}
+
+/* `now` for pr_sock_forward4: read bpf_ktime_get_ns() once a frontend was found (the hooks). */
+#define PR_SOCK_NOW_UNREAD 0
+
 /* Whether the socket lives in the host network namespace (pr_host_netns, written by the daemon). */
 PR_INLINE int pr_sock_in_host_netns(__u64 netns_cookie)
 {
@@ -61,28 +75,36 @@ PR_INLINE int pr_sock_in_host_netns(__u64 netns_cookie)
 	return host && host->cookie != 0 && host->cookie == netns_cookie;
 }
 
-/* connect() (TCP, UDP) and sendmsg() (unconnected UDP); `counter` is counted on a rewrite. */
+/*
+ * connect() (TCP, UDP) and sendmsg() (unconnected UDP) of a protocol pr_sock_wanted; `counter` is
+ * counted on a rewrite. `now`: the clock the affinity code sees, PR_SOCK_NOW_UNREAD to have it read
+ * only for a Service (the test shim passes its own).
+ */
 PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter)
 {
 	struct pr_nat_fe_key4 fe_key = { .vip = req->ip, .port = req->port, .proto = req->proto };
 	struct pr_lb_result lb = {};
 	struct pr_sk_rev_key4 rev_key = {};
 	struct pr_sk_rev_value4 rev = {};
+	struct pr_nat_fe_value *fe;
 	__be32 client = req->src;
-	int host;
+	int verdict = PR_LB_NOT_SERVICE;
+	int host = 0;
 
-	if (!pr_sock_mode_covers(pr_sock_lb_mode(), req->proto))
-		return PR_SOCK_PASS;
-
+	fe = pr_lb_frontend4(&fe_key, &verdict);
 	/* ClientIP affinity needs the client as Kubernetes sees it. A pod socket is its pod's address,
 	 * which only a bound socket knows here (else the TC path, which sees it, balances it). A host
 	 * socket has no TC hook on its path, so it is keyed here, bound or not, by the one identity of
 	 * the host netns: kube-proxy sees every host-network client as the node. */
-	host = pr_sock_in_host_netns(req->netns_cookie);
-	if (host)
-		client = PR_AFF_CLIENT_HOST;
-
-	switch (pr_lb_translate4(&fe_key, client, host || client != 0, now, &lb)) {
+	if (fe) {
+		host = pr_sock_in_host_netns(req->netns_cookie);
+		if (host)
+			client = PR_AFF_CLIENT_HOST;
+		if (now == PR_SOCK_NOW_UNREAD)
+			now = bpf_ktime_get_ns();
+		verdict = pr_lb_choose4(&fe_key, fe, client, host || client != 0, now, &lb);
+	}
+	switch (verdict) {
 	case PR_LB_CHOSEN:
 		break;
 	case PR_LB_NOT_SERVICE:
