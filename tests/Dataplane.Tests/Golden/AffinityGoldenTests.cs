@@ -96,7 +96,7 @@ public sealed class AffinityGoldenTests(DataplaneVariant variant)
     {
         var stored = Backends[5];
         _dp.Dataplane.Affinity.Update(new AffinityKey4(Frontend, Client.Address),
-            new AffinityValue4(Monotonic.NowNs() - 1_000_000_000UL, 5, stored.Address, stored.Port));
+            new AffinityValue4(Monotonic.NowNs() - GoldenClock.Second, 5, stored.Address, stored.Port));
 
         var before = Monotonic.NowNs();
         var result = _dp.Run(Frames.Tcp(Client, TcpVip, TcpFlags.Syn, sequence: 1));
@@ -121,7 +121,7 @@ public sealed class AffinityGoldenTests(DataplaneVariant variant)
         {
             // The entry names ordinal 3, but ordinal 3 now holds another backend.
             Staleness.BackendMoved => new AffinityValue4(now, 3, leftover.Address, leftover.Port),
-            Staleness.Expired => new AffinityValue4(now - (TimeoutSeconds + 2) * 1_000_000_000UL, 3, Backends[3].Address, Backends[3].Port),
+            Staleness.Expired => new AffinityValue4(now - (TimeoutSeconds + 2) * GoldenClock.Second, 3, Backends[3].Address, Backends[3].Port),
             // A backend entry lingers past the count; the ordinal check must keep it out.
             Staleness.OrdinalBeyondCount => new AffinityValue4(now, (uint)Backends.Count, leftover.Address, leftover.Port),
             _ => throw new ArgumentOutOfRangeException(nameof(staleness)),
@@ -143,7 +143,7 @@ public sealed class AffinityGoldenTests(DataplaneVariant variant)
     {
         // 0.0.0.0 is the socket hooks' identity of the host netns (PR_AFF_CLIENT_HOST); a pod that
         // forges it must neither be balanced by nor refresh the host's entry.
-        var hostEntry = new AffinityValue4(Monotonic.NowNs() - 1_000_000_000UL, 2, Backends[2].Address, Backends[2].Port);
+        var hostEntry = new AffinityValue4(Monotonic.NowNs() - GoldenClock.Second, 2, Backends[2].Address, Backends[2].Port);
         var hostKey = new AffinityKey4(Frontend, AffinityKey4.HostClient);
         _dp.Dataplane.Affinity.Update(hostKey, hostEntry);
         var forged = Endpoint.Of("0.0.0.0", 40000);

@@ -1,6 +1,7 @@
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
+using static ProxyReplacement.Dataplane.Tests.Golden.GoldenClock;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
 namespace ProxyReplacement.Dataplane.Tests.Golden;
@@ -9,7 +10,6 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 [TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
 public sealed class ExpiryGoldenTests(DataplaneVariant variant)
 {
-    private const ulong Second = 1_000_000_000UL;
     private static readonly ConntrackKey4 ForwardKey = new(Client.Address, Client.Port, UdpVip.Address, UdpVip.Port, L4Protocol.Udp);
 
     private GoldenDataplane _dp = null!;

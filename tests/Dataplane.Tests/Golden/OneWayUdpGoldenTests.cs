@@ -2,6 +2,7 @@ using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Programs;
 using ProxyReplacement.Dataplane.Tests.Packets;
+using static ProxyReplacement.Dataplane.Tests.Golden.GoldenClock;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
 namespace ProxyReplacement.Dataplane.Tests.Golden;
@@ -16,7 +17,6 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 [TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
 public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
 {
-    private const ulong Second = 1_000_000_000UL;
     private const uint UdpTimeoutSeconds = 10;
 
     private static readonly ConntrackKey4 ForwardKey = new(Client.Address, Client.Port, UdpVip.Address, UdpVip.Port, L4Protocol.Udp);
@@ -36,8 +36,6 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
         _dp.AddService(UdpVip, L4Protocol.Udp, [UdpBackendA]);
     }
 
-    private static ulong Now => Monotonic.NowNs();
-    private static ulong Recent => Monotonic.NowNs() + 3600 * Second;
     private static readonly ulong Created = Monotonic.NowNs() - 600 * Second;
 
     private static ConntrackValue4 Forward(ulong lastSeenNs) =>
@@ -70,12 +68,12 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
     public void A_due_forward_packet_refreshes_the_reverse_entry()
     {
         // the client sent 2 s ago (refresh due); the backend has been silent for 9 of its 10 s
-        var now = Now;
+        var now = NowNs;
         TrackFlow(now - 2 * Second, now - 9 * Second);
 
-        var before = Now;
+        var before = NowNs;
         var result = ClientSends();
-        var after = Now;
+        var after = NowNs;
 
         Assert.That(result.ReturnValue, Is.EqualTo(TcVerdict.Ok));
         GoldenDataplane.AssertFrame(result.Output, Frames.Udp(Client, UdpBackendA));
@@ -95,7 +93,7 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
     [Test]
     public void A_backend_answering_after_longer_than_the_udp_timeout_is_still_reverse_natted()
     {
-        var now = Now;
+        var now = NowNs;
         TrackFlow(now - 2 * Second, now - 9 * Second);
         ClientSends();
         Age(ForwardKey, 5 * Second);
@@ -112,8 +110,8 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
     [Test]
     public void A_forward_packet_within_the_interval_leaves_the_reverse_entry_alone()
     {
-        var reverseLastSeen = Now - 9 * Second;
-        TrackFlow(Recent, reverseLastSeen);
+        var reverseLastSeen = NowNs - 9 * Second;
+        TrackFlow(RecentNs, reverseLastSeen);
         var forward = _dp.ConntrackEntry(ForwardKey);
 
         var result = ClientSends();
@@ -131,11 +129,11 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
     [Test]
     public void A_missing_reverse_entry_is_restored_by_a_due_forward_packet()
     {
-        TrackFlow(Now - 2 * Second, reverseLastSeenNs: null);
+        TrackFlow(NowNs - 2 * Second, reverseLastSeenNs: null);
 
-        var before = Now;
+        var before = NowNs;
         ClientSends();
-        var after = Now;
+        var after = NowNs;
         var restored = _dp.ConntrackEntry(ReverseKey);
         var reply = BackendAnswers();
 
@@ -156,8 +154,8 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
     public void A_reverse_entry_of_another_flow_is_left_alone()
     {
         var otherVip = Endpoint.Of("10.96.0.99", 53);
-        var theirs = Reverse(Now - 9 * Second, otherVip);
-        TrackFlow(Now - 2 * Second, reverseLastSeenNs: null);
+        var theirs = Reverse(NowNs - 9 * Second, otherVip);
+        TrackFlow(NowNs - 2 * Second, reverseLastSeenNs: null);
         _dp.Dataplane.Conntrack.Update(ReverseKey, theirs);
 
         ClientSends();
@@ -174,14 +172,14 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
     public void Replies_keep_a_silent_clients_flow_with_its_backend()
     {
         var reverseKeyB = new ConntrackKey4(UdpBackendB.Address, UdpBackendB.Port, Client.Address, Client.Port, L4Protocol.Udp);
-        var now = Now;
+        var now = NowNs;
         _dp.Dataplane.Conntrack.Update(ForwardKey, new ConntrackValue4(Created, now - 9 * Second, ConntrackType.Forward,
             ConntrackTcpState.None, 0, 0, ServiceId, UdpBackendB.Address, UdpBackendB.Port));
         _dp.Dataplane.Conntrack.Update(reverseKeyB, Reverse(now - 2 * Second));
 
-        var before = Now;
+        var before = NowNs;
         var reply = _dp.Run(Frames.Udp(UdpBackendB, Client, "stream"u8.ToArray()));
-        var after = Now;
+        var after = NowNs;
         var refreshed = _dp.ConntrackEntry(ForwardKey).LastSeenNs;
         Age(ForwardKey, 5 * Second); // the client has now been silent for 14 s, past its 10 s
         Age(reverseKeyB, 5 * Second);
@@ -200,15 +198,15 @@ public sealed class OneWayUdpGoldenTests(DataplaneVariant variant)
         _dp.AddService(TcpVip, L4Protocol.Tcp, [BackendA], serviceId: ServiceId + 1);
         var forwardKey = new ConntrackKey4(Client.Address, Client.Port, TcpVip.Address, TcpVip.Port, L4Protocol.Tcp);
         var reverseKey = new ConntrackKey4(BackendA.Address, BackendA.Port, Client.Address, Client.Port, L4Protocol.Tcp);
-        var now = Now;
+        var now = NowNs;
         _dp.Dataplane.Conntrack.Update(forwardKey, new ConntrackValue4(Created, now - 2 * Second, ConntrackType.Forward,
             ConntrackTcpState.Established, 0, 0, ServiceId + 1, BackendA.Address, BackendA.Port));
         _dp.Dataplane.Conntrack.Update(reverseKey, new ConntrackValue4(Created, now - 50 * Second, ConntrackType.Reverse,
             ConntrackTcpState.Established, 0, 0, ServiceId + 1, TcpVip.Address, TcpVip.Port));
 
-        var before = Now;
+        var before = NowNs;
         var result = _dp.Run(Frames.Tcp(Client, TcpVip, TcpFlags.Ack | TcpFlags.Psh, sequence: 5, acknowledgment: 6, payload: "upload"u8.ToArray()));
-        var after = Now;
+        var after = NowNs;
 
         GoldenDataplane.AssertFrame(result.Output, Frames.Tcp(Client, BackendA, TcpFlags.Ack | TcpFlags.Psh, sequence: 5, acknowledgment: 6, payload: "upload"u8.ToArray()));
         GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.NatEstablished, 1));

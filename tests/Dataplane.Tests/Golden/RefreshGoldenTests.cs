@@ -1,6 +1,7 @@
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Tests.Packets;
+using static ProxyReplacement.Dataplane.Tests.Golden.GoldenClock;
 using static ProxyReplacement.Dataplane.Tests.Golden.Topology;
 
 namespace ProxyReplacement.Dataplane.Tests.Golden;
@@ -15,7 +16,6 @@ namespace ProxyReplacement.Dataplane.Tests.Golden;
 [TestFixture(DataplaneVariant.Fast), TestFixture(DataplaneVariant.Compat), Category("Privileged")]
 public sealed class RefreshGoldenTests(DataplaneVariant variant)
 {
-    private const ulong Second = 1_000_000_000UL;
 
     private static readonly ConntrackKey4 ForwardKey = new(Client.Address, Client.Port, TcpVip.Address, TcpVip.Port, L4Protocol.Tcp);
     private static readonly ConntrackKey4 ReverseKey = new(BackendA.Address, BackendA.Port, Client.Address, Client.Port, L4Protocol.Tcp);
@@ -42,12 +42,10 @@ public sealed class RefreshGoldenTests(DataplaneVariant variant)
             new ConntrackValue4(created, reverseLastSeenNs ?? lastSeenNs, ConntrackType.Reverse, state, 0, 0, ServiceId, TcpVip.Address, TcpVip.Port));
     }
 
-    private static ulong Recent => Monotonic.NowNs() + 3600 * Second;
-
     [Test]
     public void PacketOfAnEstablishedFlowWithinTheIntervalDoesNotWriteLastSeen()
     {
-        var lastSeen = Recent;
+        var lastSeen = RecentNs;
         TrackFlow(ConntrackTcpState.Established, lastSeen);
 
         var result = _dp.Run(Frames.Tcp(Client, TcpVip, TcpFlags.Ack | TcpFlags.Psh, sequence: 5, acknowledgment: 6, payload: "data"u8.ToArray()));
@@ -92,7 +90,7 @@ public sealed class RefreshGoldenTests(DataplaneVariant variant)
     [Test]
     public void ReplyWithinTheIntervalLeavesBothEntriesAlone()
     {
-        TrackFlow(ConntrackTcpState.Established, Recent);
+        TrackFlow(ConntrackTcpState.Established, RecentNs);
         var forward = _dp.ConntrackEntry(ForwardKey);
         var reverse = _dp.ConntrackEntry(ReverseKey);
 
@@ -129,7 +127,7 @@ public sealed class RefreshGoldenTests(DataplaneVariant variant)
     [Test]
     public void ReplyFinWithinTheIntervalStillMovesTheFlowState()
     {
-        var lastSeen = Recent;
+        var lastSeen = RecentNs;
         TrackFlow(ConntrackTcpState.Established, lastSeen);
 
         _dp.Run(Frames.Tcp(BackendA, Client, TcpFlags.Fin | TcpFlags.Ack, sequence: 9, acknowledgment: 10));
