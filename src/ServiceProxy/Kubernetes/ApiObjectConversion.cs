@@ -27,7 +27,7 @@ public static class ApiObjectConversion
 {
     public static Conversion<Service> Service(ApiItem<ServiceObject> item, ProxyLabelFilter filter) =>
         Convert(item, namespaced: true, (service, key, labels) =>
-            !filter.Accepts(labels) ? null : ServiceRules.ToModel(service.Spec, key.Namespace, key.Name, labels));
+            !filter.Accepts(labels) ? null : ServiceRules.ToModel(service.Spec, service.Status, service.Metadata?.Annotations, key.Namespace, key.Name, labels));
 
     public static Conversion<EndpointSlice> EndpointSlice(ApiItem<EndpointSliceObject> item, ProxyLabelFilter filter) =>
         Convert(item, namespaced: true, (slice, key, labels) =>

@@ -20,12 +20,19 @@ public sealed record EndpointConditions(bool? Ready = null, bool? Serving = null
     public bool IsTerminating => Terminating ?? false;
 }
 
+/// <summary>
+/// <c>endpoints[].hints</c> (topology-aware routing, KEP-2433; <c>forNodes</c> from <c>trafficDistribution:
+/// PreferSameNode</c>, KEP-3015): the zones and nodes this endpoint should serve. Null on the endpoint = no hints.
+/// </summary>
+public sealed record EndpointHints(EquatableList<string> ForZones, EquatableList<string> ForNodes);
+
 /// <summary>One entry of <c>endpoints</c> (named so it does not clash with ASP.NET Core's Endpoint). Consumers balance to the first address (as kube-proxy does).</summary>
 public sealed record SliceEndpoint(
     EquatableList<IPAddress> Addresses,
     EndpointConditions Conditions,
     string? NodeName = null,
-    string? Zone = null);
+    string? Zone = null,
+    EndpointHints? Hints = null);
 
 /// <summary>One entry of <c>ports</c>. <see cref="Port"/> null means "all ports" in the API; we skip those.</summary>
 public sealed record EndpointPort(string Name, Protocol Protocol, int? Port);

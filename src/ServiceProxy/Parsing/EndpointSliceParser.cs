@@ -40,7 +40,24 @@ internal static class EndpointSliceParser
                 },
             NodeName = endpoint.String("nodeName", $"{path}.nodeName"),
             Zone = endpoint.String("zone", $"{path}.zone"),
+            Hints = ReadHints(endpoint.Mapping("hints", $"{path}.hints"), $"{path}.hints"),
         };
+    }
+
+    private static EndpointHintsSpec? ReadHints(YamlMappingNode? hints, string path)
+    {
+        if (hints is null)
+            return null;
+        return new EndpointHintsSpec
+        {
+            ForZones = ReadNamed(hints, "forZones", $"{path}.forZones"),
+            ForNodes = ReadNamed(hints, "forNodes", $"{path}.forNodes"),
+        };
+
+        static List<NamedHintSpec?> ReadNamed(YamlMappingNode hints, string key, string path) =>
+            hints.Sequence(key, path).Select((node, i) => node is YamlMappingNode named
+                ? (NamedHintSpec?)new NamedHintSpec { Name = named.String("name", $"{path}[{i}].name") }
+                : throw new ObjectValidationException($"{path}[{i}]: expected an object")).ToList();
     }
 
     private static EndpointPortSpec ReadPort(YamlNode node, string path)

@@ -46,6 +46,18 @@ internal static class EndpointSliceRules
         return new EndpointSlice(@namespace, name, serviceName, addressType, endpoints.ToEquatableList(), ports.ToEquatableList());
     }
 
+    private static EndpointHints? Hints(EndpointHintsSpec? spec, string path)
+    {
+        if (spec is null)
+            return null;
+        return new EndpointHints(Names(spec.ForZones, $"{path}.forZones"), Names(spec.ForNodes, $"{path}.forNodes"));
+
+        static EquatableList<string> Names(List<NamedHintSpec?>? specs, string path) =>
+            (specs ?? []).Select((hint, i) => hint?.Name is { Length: > 0 } name
+                ? name
+                : throw new ObjectValidationException($"{path}[{i}].name: required")).ToEquatableList();
+    }
+
     private static SliceEndpoint Endpoint(EndpointSpec? spec, AddressType addressType, string path)
     {
         if (spec is null)
@@ -68,6 +80,6 @@ internal static class EndpointSliceRules
         }
 
         var conditions = spec.Conditions is { } c ? new EndpointConditions(c.Ready, c.Serving, c.Terminating) : new EndpointConditions();
-        return new SliceEndpoint(addresses.ToEquatableList(), conditions, spec.NodeName, spec.Zone);
+        return new SliceEndpoint(addresses.ToEquatableList(), conditions, spec.NodeName, spec.Zone, Hints(spec.Hints, $"{path}.hints"));
     }
 }

@@ -35,6 +35,32 @@ internal static class FieldRules
         return valid ? new IPAddress(bytes) : throw new ObjectValidationException($"{path}: '{text}' is not a valid IP address");
     }
 
+    /// <summary>A CIDR as Kubernetes writes it: a strict IP literal, '/', a prefix length within the family's bits.</summary>
+    public static IPNetwork Cidr(string? text, string path)
+    {
+        if (string.IsNullOrEmpty(text))
+            throw new ObjectValidationException($"{path}: a CIDR is required");
+        var slash = text.IndexOf('/');
+        if (slash < 0)
+            throw new ObjectValidationException($"{path}: '{text}' is not a CIDR (expected ADDRESS/PREFIX)");
+        var address = IpAddress(text[..slash], path);
+        var bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        var prefixText = text[(slash + 1)..];
+        if (prefixText.Length is 0 or > 3 || !prefixText.All(char.IsAsciiDigit) || int.Parse(prefixText) > bits)
+            throw new ObjectValidationException($"{path}: '{text}' has an invalid prefix length (0-{bits})");
+        var network = new IPNetwork(Mask(address, int.Parse(prefixText)), int.Parse(prefixText));
+        return network;
+    }
+
+    /// <summary>The address with the bits past the prefix cleared (kube-proxy accepts 10.0.0.1/8 as 10.0.0.0/8).</summary>
+    private static IPAddress Mask(IPAddress address, int prefix)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var bit = prefix; bit < bytes.Length * 8; bit++)
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        return new IPAddress(bytes);
+    }
+
     public static int Port(int? value, string path)
     {
         if (value is null)

@@ -24,6 +24,12 @@ internal static class NodeRules
             addresses.Add(new NodeAddress(type, spec.Address, ip));
         }
         var zone = labels.TryGetValue(Node.ZoneLabel, out var value) && value.Length > 0 ? value : null;
-        return new Node(name, addresses.ToEquatableList(), zone);
+        var cidrTexts = node.Spec?.PodCIDRs is { Count: > 0 } list ? list : node.Spec?.PodCIDR is { Length: > 0 } single ? [single] : [];
+        var podCidrs = cidrTexts.Select((text, i) => FieldRules.Cidr(text, $"spec.podCIDRs[{i}]")).ToEquatableList();
+        var taints = (node.Spec?.Taints ?? []).Select((taint, i) => taint?.Key is { Length: > 0 } key
+            ? key
+            : throw new ObjectValidationException($"spec.taints[{i}].key: required")).ToEquatableList();
+        return new Node(name, addresses.ToEquatableList(), zone, podCidrs, taints,
+            BeingDeleted: !string.IsNullOrEmpty(node.Metadata?.DeletionTimestamp));
     }
 }

@@ -12,7 +12,53 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 internal static class ServiceParser
 {
     public static Service? Parse(YamlMappingNode root, string @namespace, string name, Labels labels) =>
-        ServiceRules.ToModel(ReadSpec(root), @namespace, name, labels);
+        ServiceRules.ToModel(ReadSpec(root), ReadStatus(root), ReadAnnotations(root), @namespace, name, labels);
+
+    private static Dictionary<string, string>? ReadAnnotations(YamlMappingNode root)
+    {
+        var annotations = root.Mapping("metadata", "metadata")?.Mapping("annotations", "metadata.annotations");
+        if (annotations is null)
+            return null;
+        var pairs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (keyNode, valueNode) in annotations.Children)
+        {
+            if (keyNode is YamlScalarNode { Value: { Length: > 0 } key } && valueNode is YamlScalarNode value)
+                pairs[key] = value.Value ?? "";
+            else
+                throw new ObjectValidationException("metadata.annotations: keys and values must be strings");
+        }
+        return pairs;
+    }
+
+    private static ServiceStatusSpec? ReadStatus(YamlMappingNode root)
+    {
+        var loadBalancer = root.Mapping("status", "status")?.Mapping("loadBalancer", "status.loadBalancer");
+        if (loadBalancer is null)
+            return null;
+        return new ServiceStatusSpec
+        {
+            LoadBalancer = new LoadBalancerStatusSpec
+            {
+                Ingress = loadBalancer.Sequence("ingress", "status.loadBalancer.ingress").Select((node, i) =>
+                {
+                    var path = $"status.loadBalancer.ingress[{i}]";
+                    if (node is not YamlMappingNode entry)
+                        throw new ObjectValidationException($"{path}: expected an object");
+                    return (LoadBalancerIngressSpec?)new LoadBalancerIngressSpec
+                    {
+                        Ip = entry.String("ip", $"{path}.ip"),
+                        Hostname = entry.String("hostname", $"{path}.hostname"),
+                        IpMode = entry.String("ipMode", $"{path}.ipMode"),
+                    };
+                }).ToList(),
+            },
+        };
+    }
+
+    private static List<string?> Strings(YamlMappingNode spec, string key, string path) =>
+        spec.Sequence(key, path)
+            .Select((node, i) => node is YamlScalarNode scalar ? scalar.Value : throw new ObjectValidationException($"{path}[{i}]: expected a string"))
+            .ToList();
 
     private static ServiceSpec? ReadSpec(YamlMappingNode root)
     {
@@ -26,9 +72,11 @@ internal static class ServiceParser
         {
             Type = spec.String("type", "spec.type"),
             ClusterIP = spec.String("clusterIP", "spec.clusterIP"),
-            ClusterIPs = spec.Sequence("clusterIPs", "spec.clusterIPs")
-                .Select((node, i) => node is YamlScalarNode scalar ? scalar.Value : throw new ObjectValidationException($"spec.clusterIPs[{i}]: expected a string"))
-                .ToList(),
+            ClusterIPs = Strings(spec, "clusterIPs", "spec.clusterIPs"),
+            ExternalIPs = Strings(spec, "externalIPs", "spec.externalIPs"),
+            LoadBalancerSourceRanges = Strings(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges"),
+            HealthCheckNodePort = spec.Integer("healthCheckNodePort", "spec.healthCheckNodePort"),
+            TrafficDistribution = spec.String("trafficDistribution", "spec.trafficDistribution"),
             Ports = spec.Sequence("ports", "spec.ports").Select((node, i) => (ServicePortSpec?)ReadPort(node, $"spec.ports[{i}]")).ToList(),
             SessionAffinity = spec.String("sessionAffinity", "spec.sessionAffinity"),
             SessionAffinityConfig = affinityTimeout is null ? null : new SessionAffinityConfigSpec { ClientIP = new ClientIPConfigSpec { TimeoutSeconds = affinityTimeout } },

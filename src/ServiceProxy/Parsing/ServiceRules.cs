@@ -1,3 +1,4 @@
+using System.Net;
 using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
 using ProxyReplacement.ServiceProxy.Model;
 
@@ -13,7 +14,11 @@ internal static class ServiceRules
 {
     public const int MaxSessionAffinityTimeoutSeconds = 86400;
 
-    public static Service? ToModel(ServiceSpec? spec, string @namespace, string name, Labels labels)
+    public static Service? ToModel(ServiceSpec? spec, string @namespace, string name, Labels labels) =>
+        ToModel(spec, null, null, @namespace, name, labels);
+
+    public static Service? ToModel(ServiceSpec? spec, ServiceStatusSpec? status, IReadOnlyDictionary<string, string>? annotations,
+        string @namespace, string name, Labels labels)
     {
         if (spec is null)
             throw new ObjectValidationException("spec: required");
@@ -56,8 +61,47 @@ internal static class ServiceRules
         var internalPolicy = TrafficPolicyOf(spec.InternalTrafficPolicy, "spec.internalTrafficPolicy");
         var externalPolicy = TrafficPolicyOf(spec.ExternalTrafficPolicy, "spec.externalTrafficPolicy");
 
+        var externalIPs = (spec.ExternalIPs ?? []).Select((text, i) => FieldRules.IpAddress(text, $"spec.externalIPs[{i}]")).ToEquatableList();
+        var sourceRanges = SourceRanges(spec, annotations);
+        int? healthCheckNodePort = spec.HealthCheckNodePort is null or 0 ? null : FieldRules.Port(spec.HealthCheckNodePort, "spec.healthCheckNodePort");
+        var ingress = type == ServiceType.LoadBalancer ? Ingress(status) : EquatableList<LoadBalancerIngress>.Empty;
+
         return new Service(@namespace, name, labels, type, clusterIPs.ToEquatableList(), ports.ToEquatableList(),
-            affinity, timeout, internalPolicy, externalPolicy);
+            affinity, timeout, internalPolicy, externalPolicy, externalIPs, ingress, sourceRanges, healthCheckNodePort,
+            string.IsNullOrEmpty(spec.TrafficDistribution) ? null : spec.TrafficDistribution);
+    }
+
+    /// <summary>The field, or when it is empty the annotation (comma-separated, spaces allowed), as kube-proxy reads them.</summary>
+    private static EquatableList<IPNetwork> SourceRanges(ServiceSpec spec, IReadOnlyDictionary<string, string>? annotations)
+    {
+        if (spec.LoadBalancerSourceRanges is { Count: > 0 } ranges)
+            return ranges.Select((text, i) => FieldRules.Cidr(text?.Trim(), $"spec.loadBalancerSourceRanges[{i}]")).ToEquatableList();
+        if (annotations is not null && annotations.TryGetValue(Service.SourceRangesAnnotation, out var annotation) && annotation.Trim().Length > 0)
+            return annotation.Split(',').Select(text => FieldRules.Cidr(text.Trim(), $"metadata.annotations[{Service.SourceRangesAnnotation}]")).ToEquatableList();
+        return EquatableList<IPNetwork>.Empty;
+    }
+
+    /// <summary>The IPs of <c>status.loadBalancer.ingress</c>; entries with only a hostname carry nothing to program.</summary>
+    private static EquatableList<LoadBalancerIngress> Ingress(ServiceStatusSpec? status)
+    {
+        var specs = status?.LoadBalancer?.Ingress ?? [];
+        var ingress = new List<LoadBalancerIngress>();
+        for (var i = 0; i < specs.Count; i++)
+        {
+            var path = $"status.loadBalancer.ingress[{i}]";
+            var spec = specs[i] ?? throw new ObjectValidationException($"{path}: expected an object");
+            if (string.IsNullOrEmpty(spec.Ip))
+                continue;
+            var ip = FieldRules.IpAddress(spec.Ip, $"{path}.ip");
+            var mode = spec.IpMode switch
+            {
+                null or "VIP" => LoadBalancerIPMode.Vip,
+                "Proxy" => LoadBalancerIPMode.Proxy,
+                var text => throw new ObjectValidationException($"{path}.ipMode: unknown value '{text}' (expected VIP or Proxy)"),
+            };
+            ingress.Add(new LoadBalancerIngress(ip, mode));
+        }
+        return ingress.ToEquatableList();
     }
 
     private static List<ServicePort> Ports(IReadOnlyList<ServicePortSpec?> specs)

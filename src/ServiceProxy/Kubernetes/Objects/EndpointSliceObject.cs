@@ -17,6 +17,18 @@ public sealed record EndpointSpec
     public EndpointConditionsSpec? Conditions { get; init; }
     public string? NodeName { get; init; }
     public string? Zone { get; init; }
+    public EndpointHintsSpec? Hints { get; init; }
+}
+
+public sealed record EndpointHintsSpec
+{
+    public List<NamedHintSpec?>? ForZones { get; init; }
+    public List<NamedHintSpec?>? ForNodes { get; init; }
+}
+
+public sealed record NamedHintSpec
+{
+    public string? Name { get; init; }
 }
 
 public sealed record EndpointConditionsSpec

@@ -6,7 +6,22 @@ public sealed record NodeObject : IKubernetesObject
     public string? ApiVersion { get; init; }
     public string? Kind { get; init; }
     public ObjectMeta? Metadata { get; init; }
+    public NodeSpec? Spec { get; init; }
     public NodeStatusSpec? Status { get; init; }
+}
+
+public sealed record NodeSpec
+{
+    public string? PodCIDR { get; init; }
+    public List<string?>? PodCIDRs { get; init; }
+    public List<NodeTaintSpec?>? Taints { get; init; }
+}
+
+public sealed record NodeTaintSpec
+{
+    public string? Key { get; init; }
+    public string? Value { get; init; }
+    public string? Effect { get; init; }
 }
 
 public sealed record NodeStatusSpec

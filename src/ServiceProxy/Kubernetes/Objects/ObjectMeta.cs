@@ -12,6 +12,8 @@ public sealed record ObjectMeta
     public string? ResourceVersion { get; init; }
     public string? Uid { get; init; }
     public Dictionary<string, string>? Labels { get; init; }
+    public Dictionary<string, string>? Annotations { get; init; }
+    public string? DeletionTimestamp { get; init; }
 }
 
 /// <summary><c>metadata</c> of a List: its resourceVersion (watch from there) and the continue token of the next page.</summary>

@@ -7,6 +7,24 @@ public sealed record ServiceObject : IKubernetesObject
     public string? Kind { get; init; }
     public ObjectMeta? Metadata { get; init; }
     public ServiceSpec? Spec { get; init; }
+    public ServiceStatusSpec? Status { get; init; }
+}
+
+public sealed record ServiceStatusSpec
+{
+    public LoadBalancerStatusSpec? LoadBalancer { get; init; }
+}
+
+public sealed record LoadBalancerStatusSpec
+{
+    public List<LoadBalancerIngressSpec?>? Ingress { get; init; }
+}
+
+public sealed record LoadBalancerIngressSpec
+{
+    public string? Ip { get; init; }
+    public string? Hostname { get; init; }
+    public string? IpMode { get; init; }
 }
 
 public sealed record ServiceSpec
@@ -19,6 +37,10 @@ public sealed record ServiceSpec
     public SessionAffinityConfigSpec? SessionAffinityConfig { get; init; }
     public string? InternalTrafficPolicy { get; init; }
     public string? ExternalTrafficPolicy { get; init; }
+    public List<string?>? ExternalIPs { get; init; }
+    public List<string?>? LoadBalancerSourceRanges { get; init; }
+    public int? HealthCheckNodePort { get; init; }
+    public string? TrafficDistribution { get; init; }
 }
 
 public sealed record ServicePortSpec
