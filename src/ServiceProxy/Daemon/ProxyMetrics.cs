@@ -39,6 +39,7 @@ public sealed class ProxyMetrics
     public MetricCounter InterfaceAttaches { get; } = new();
     public MetricCounter InterfaceAttachErrors { get; } = new();
     public MetricGauge AttachedInterfaces { get; } = new();
+    public MetricGauge AttachedHostInterfaces { get; } = new();
     public MetricGauge Services { get; } = new();
     public MetricGauge SocketLbHooks { get; } = new();
     public MetricCounter SocketLbErrors { get; } = new();
@@ -62,7 +63,8 @@ public sealed class ProxyMetrics
         Counter(text, "proxyreplacement_source_errors_total", "Failures reading the Service source.", ("", SourceErrors.Value));
         Counter(text, "proxyreplacement_interface_attach_total", "TC program attachments to workload interfaces.", ("", InterfaceAttaches.Value));
         Counter(text, "proxyreplacement_interface_attach_errors_total", "Failed TC attachments.", ("", InterfaceAttachErrors.Value));
-        Gauge(text, "proxyreplacement_attached_interfaces", "Interfaces with our TC program attached.", AttachedInterfaces.Value);
+        Gauge(text, "proxyreplacement_attached_interfaces", "Workload interfaces with our TC program attached.", AttachedInterfaces.Value);
+        Gauge(text, "proxyreplacement_attached_host_interfaces", "Host data interfaces with our host-interface TC program attached.", AttachedHostInterfaces.Value);
         Gauge(text, "proxyreplacement_services", "Services in the current snapshot.", Services.Value);
         Gauge(text, "proxyreplacement_socket_lb_hooks", "Socket hooks (connect-time balancing) attached by this daemon.", SocketLbHooks.Value);
         Counter(text, "proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks.", ("", SocketLbErrors.Value));
