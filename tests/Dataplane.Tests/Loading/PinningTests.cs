@@ -108,7 +108,7 @@ public sealed class PinningTests
         {
             Assert.That(error!.MapName, Is.EqualTo(CoreObjectNames.Backends));
             Assert.That(error.PinPath, Is.EqualTo(path));
-            Assert.That(error.Actual.ValueSize, Is.EqualTo(16));
+            Assert.That(error.Actual.ValueSize, Is.EqualTo(24));
             Assert.That(error.Expected.ValueSize, Is.EqualTo(8));
             Assert.That(error.Message, Does.Contain(path).And.Contain("value_size").And.Contain("cleanup"));
             // Nothing else pinned, the foreign map unchanged.
