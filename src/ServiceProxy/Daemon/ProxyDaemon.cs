@@ -28,6 +28,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private CoreDataplane? _dataplane;
     private readonly IServiceSource _source;
     private Syncer? _syncer;
+    private DataplaneMaintenance? _maintenance;
     private bool _cidrsWritten;
     private readonly HeapReclaimer _heap = new();
 
@@ -56,6 +57,8 @@ public sealed partial class ProxyDaemon : IDisposable
         Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(_dataplane.Variant.Variant);
 
         _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>());
+        _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers);
+        _maintenance.ApplyTimeouts();
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
@@ -70,6 +73,7 @@ public sealed partial class ProxyDaemon : IDisposable
             Task.Run(() => _source.RunAsync(_tracker, runner.Trigger, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
+            Task.Run(() => _maintenance.RunAsync(cancellationToken), cancellationToken),
         };
         try
         {
@@ -90,8 +94,9 @@ public sealed partial class ProxyDaemon : IDisposable
             return Task.CompletedTask;
 
         var started = Stopwatch.GetTimestamp();
-        var commit = _tracker.Commit();
+        var commit = _maintenance!.BeforeSync(_tracker.Commit());
         var result = _syncer.Sync(commit, fullResync: kind == RunKind.Full);
+        _maintenance.AfterSync(commit, kind);
         if (!_cidrsWritten || kind == RunKind.Full)
             _cidrsWritten = WriteServiceCidrs();
 
