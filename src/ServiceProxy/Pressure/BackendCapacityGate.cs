@@ -15,6 +15,7 @@ public sealed record HeldBackService(ObjectKey Service, int Needed, int Free, bo
 /// whole: the Syncer sees the version it last programmed (or, for a new Service, no Service at all), never a
 /// version with some of its backends. Every other Service is programmed. Held-back Services are tried again at
 /// every sync (capacity freed by others admits them) and reported (<see cref="Held"/>; the daemon logs and counts).
+/// When not every growing Service fits, the smallest growth is admitted first (as many Services as possible).
 /// </summary>
 /// <remarks>
 /// The count a Service needs is what the Syncer writes for it: one backend entry per distinct ready IPv4 endpoint of
@@ -73,7 +74,8 @@ public sealed class BackendCapacityGate
             }
             growing.Add((key, need, old));
         }
-        foreach (var (key, need, old) in growing)
+        // The smallest growth first: when not everything fits, as many Services as possible are programmed.
+        foreach (var (key, need, old) in growing.OrderBy(g => g.Need - g.Old).ThenBy(g => g.Key))
         {
             var free = _capacity - peak;
             if (need - old <= free)
