@@ -67,6 +67,14 @@ public sealed partial class ProxyDaemon : IDisposable
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
+        if (_dataplane.ResizedMaps.Count > 0)
+        {
+            // Resized maps: swap the TC programs now (the socket hooks were swapped above), then carry over what the old
+            // programs wrote into the old maps since the load.
+            attacher.Reconcile();
+            foreach (var resized in _dataplane.FinishResize())
+                LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
+        }
 
         var tasks = new[]
         {
@@ -144,6 +152,9 @@ public sealed partial class ProxyDaemon : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded: tc_nat build {Variant}; maps pinned under {Root}; adopted: {Adopted}")]
     private static partial void LogLoaded(ILogger logger, string variant, string root, string adopted);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Map {Map} resized from {Old} to {New} entries: {Copied} entries migrated, {Lost} did not fit")]
+    private static partial void LogResized(ILogger logger, string map, uint old, uint @new, int copied, int lost);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
     private static partial void LogSource(ILogger logger, string source, string node);
