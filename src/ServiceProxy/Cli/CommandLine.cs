@@ -42,6 +42,11 @@ public static class CommandLine
           --sync-period DURATION        full resync period, default 30s
           --frontend-map-size N  --backend-map-size N  --affinity-map-size N  --conntrack-map-size N
           --socket-reverse-map-size N   (sockets translated at connect/sendmsg, LRU)
+                                        a changed size migrates the pinned map's entries at start
+          --conntrack-tcp-timeout-syn D  --conntrack-tcp-timeout-established D  --conntrack-tcp-timeout-close D
+          --conntrack-udp-timeout D  --conntrack-generic-timeout D
+                                        idle timeouts, default 60s, 24h, 10s, 60s, 600s
+          --conntrack-sweep-interval D  delete expired conntrack/affinity entries this often, default 10s (0s: never)
           --cleanup                     remove everything ours and exit (kube-proxy compatible)
 
         dump options:     --bpffs-root DIR  -o table|json

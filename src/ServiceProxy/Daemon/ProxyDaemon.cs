@@ -28,6 +28,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private CoreDataplane? _dataplane;
     private readonly IServiceSource _source;
     private Syncer? _syncer;
+    private DataplaneMaintenance? _maintenance;
     private bool _cidrsWritten;
     private volatile FrontendContext _frontendContext = FrontendContext.None;
     private readonly HeapReclaimer _heap = new();
@@ -58,6 +59,8 @@ public sealed partial class ProxyDaemon : IDisposable
 
         _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
             sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames);
+        _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers);
+        _maintenance.ApplyTimeouts();
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
@@ -69,6 +72,15 @@ public sealed partial class ProxyDaemon : IDisposable
         var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, _dataplane.FromHost,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
         UpdateFrontendContext(null);
+        if (_dataplane.ResizedMaps.Count > 0)
+        {
+            // Resized maps: swap the TC programs now (the socket hooks were swapped above), then carry over what the old
+            // programs wrote into the old maps since the load.
+            attacher.Reconcile();
+            hostAttacher.Reconcile();
+            foreach (var resized in _dataplane.FinishResize())
+                LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
+        }
 
         var tasks = new[]
         {
@@ -77,6 +89,7 @@ public sealed partial class ProxyDaemon : IDisposable
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => WatchNodeAddressesAsync(runner.Trigger, cancellationToken), cancellationToken),
+            Task.Run(() => _maintenance.RunAsync(cancellationToken), cancellationToken),
         };
         try
         {
@@ -98,8 +111,9 @@ public sealed partial class ProxyDaemon : IDisposable
 
         var started = Stopwatch.GetTimestamp();
         _syncer.Context = _frontendContext;
-        var commit = _tracker.Commit();
+        var commit = _maintenance!.BeforeSync(_tracker.Commit());
         var result = _syncer.Sync(commit, fullResync: kind == RunKind.Full);
+        _maintenance.AfterSync(commit, kind, _syncer.Context);
         if (!_cidrsWritten || kind == RunKind.Full)
             _cidrsWritten = WriteServiceCidrs();
 
@@ -184,6 +198,9 @@ public sealed partial class ProxyDaemon : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded: tc_nat build {Variant}; maps pinned under {Root}; adopted: {Adopted}")]
     private static partial void LogLoaded(ILogger logger, string variant, string root, string adopted);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Map {Map} resized from {Old} to {New} entries: {Copied} entries migrated, {Lost} did not fit")]
+    private static partial void LogResized(ILogger logger, string map, uint old, uint @new, int copied, int lost);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
     private static partial void LogSource(ILogger logger, string source, string node);

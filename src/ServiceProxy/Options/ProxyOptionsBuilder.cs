@@ -41,6 +41,13 @@ public static class ProxyOptionsBuilder
         ["conntrack-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Conntrack = MapSize(n, v) } },
         ["socket-reverse-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { SocketReverse = MapSize(n, v) } },
         ["cleanup"] = (o, n, v) => o with { Cleanup = Bool(n, v) },
+        // Conntrack lifecycle (src/ServiceProxy/Conntrack): idle timeouts and the sweeper's interval.
+        ["conntrack-tcp-timeout-syn"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpSyn = Timeout(n, v) } },
+        ["conntrack-tcp-timeout-established"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpEstablished = Timeout(n, v) } },
+        ["conntrack-tcp-timeout-close"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpClosing = Timeout(n, v) } },
+        ["conntrack-udp-timeout"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { Udp = Timeout(n, v) } },
+        ["conntrack-generic-timeout"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { Generic = Timeout(n, v) } },
+        ["conntrack-sweep-interval"] = (o, n, v) => o with { ConntrackSweepInterval = Duration(n, v) },
     };
 
     /// <summary>Options whose flag takes no value.</summary>
@@ -259,6 +266,15 @@ public static class ProxyOptionsBuilder
             value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
             return value;
         throw new OptionException(name, $"'{value}' is not a label value (1-63 letters, digits, '-', '_' or '.', alphanumeric at both ends)");
+    }
+
+    /// <summary>A conntrack timeout: whole seconds from 1 s to about 136 years (pr_config holds u32 seconds).</summary>
+    private static TimeSpan Timeout(string name, string value)
+    {
+        var timeout = Duration(name, value);
+        if (timeout < TimeSpan.FromSeconds(1) || timeout.TotalSeconds > uint.MaxValue || timeout.TotalSeconds != Math.Floor(timeout.TotalSeconds))
+            throw new OptionException(name, $"'{value}' is not a conntrack timeout; accepted: whole seconds, at least 1s (e.g. 30s, 10m, 24h)");
+        return timeout;
     }
 
     private static TimeSpan Positive(string name, TimeSpan value) =>
