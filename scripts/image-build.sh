@@ -5,7 +5,8 @@
 #
 #   - a build base: debootstrap bookworm minbase with clang, libbpf-dev and what the .NET SDK needs (for the
 #     bpf stage, whose apt-get install then finds everything installed, and under the SDK);
-#   - an SDK image: that base with this machine's .NET SDK (/usr/share/dotnet) copied in;
+#   - an SDK image: that base with this machine's .NET SDK at /usr/share/dotnet (a read-only volume of every RUN
+#     of the build, which is what the SDK stage sees; the publish stage copies the runtime out of it);
 #   - a runtime base: debootstrap bookworm minbase (the stand-in for debian:bookworm-slim);
 #   then `podman build` of the Dockerfile with those as BPF_BUILDER_IMAGE, SDK_IMAGE and RUNTIME_IMAGE. The
 #   debootstrap tarballs are cached (scripts/image-base.sh); restore reads this machine's NuGet cache.
@@ -50,22 +51,24 @@ step "podman import of the bases"
 pm import --quiet "$build_base" localhost/pr-build-base:bookworm >/dev/null
 pm import --quiet "$runtime_base" localhost/pr-runtime-base:bookworm >/dev/null
 
-step "SDK image: the build base with $dotnet_root"
+step "SDK image: the build base with dotnet on PATH ($dotnet_root comes in as a volume, not a copy)"
 sdk_context=$(mktemp -d "$PR_PODMAN_STATE/tmp/sdk-XXXXXX")
 cat >"$sdk_context/Containerfile" <<'CONTAINERFILE'
 FROM localhost/pr-build-base:bookworm
-RUN cp -a /mnt/dotnet /usr/share/dotnet && ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
+RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
 ENV DOTNET_ROOT=/usr/share/dotnet DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 CONTAINERFILE
-pm build --quiet --network host --volume "$dotnet_root:/mnt/dotnet:ro" \
-  -t localhost/pr-dotnet-sdk:local -f "$sdk_context/Containerfile" "$sdk_context" >/dev/null
+pm build --quiet --network none -t localhost/pr-dotnet-sdk:local -f "$sdk_context/Containerfile" "$sdk_context" >/dev/null
 
 step "podman build of the Dockerfile"
 nuget_cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 mkdir -p "$nuget_cache"
 revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The host's CA certificates: TLS from the build (NuGet) trusts what the host trusts, whatever its egress does.
 pm build --network host --layers=false \
   --volume "$nuget_cache:/root/.nuget/packages" \
+  --volume /etc/ssl/certs:/etc/ssl/certs:ro \
+  --volume "$dotnet_root:/usr/share/dotnet:ro" \
   --build-arg BPF_BUILDER_IMAGE=localhost/pr-build-base:bookworm \
   --build-arg SDK_IMAGE=localhost/pr-dotnet-sdk:local \
   --build-arg RUNTIME_IMAGE=localhost/pr-runtime-base:bookworm \
