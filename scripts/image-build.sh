@@ -61,7 +61,7 @@ CONTAINERFILE
 pm build --quiet --network none -t localhost/pr-dotnet-sdk:local -f "$sdk_context/Containerfile" "$sdk_context" >/dev/null
 
 step "podman build of the Dockerfile"
-nuget_cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+nuget_cache="${NUGET_PACKAGES:-${HOME:-/root}/.nuget/packages}"
 mkdir -p "$nuget_cache"
 revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # The host's CA certificates: TLS from the build (NuGet) trusts what the host trusts, whatever its egress does.
