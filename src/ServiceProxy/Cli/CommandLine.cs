@@ -23,6 +23,7 @@ public static class CommandLine
 
         run options:
           --config FILE                 YAML config; keys are the camelCase option names
+          --validate-config FILE        check a config file (as --config reads it) and exit: 0 valid, 2 not; starts nothing
           --source auto|kubernetes|manifest  default auto: Kubernetes with --kubeconfig, KUBECONFIG or in a pod,
                                         the manifest directory with --manifest-dir
           --kubeconfig FILE             kubeconfig of the Kubernetes API source (default: KUBECONFIG, then in-cluster)
@@ -64,6 +65,7 @@ public static class CommandLine
         {
             return args[0] switch
             {
+                "run" when ValidateConfigCommand.IsRequested(args[1..]) => ValidateConfigCommand.Run(args[1..], Console.Out),
                 "run" => await RunDaemonAsync(args[1..]).ConfigureAwait(false),
                 "dump" => Dump(args[1..]),
                 "cleanup" => Cleanup(ProxyOptionsBuilder.FromArguments(args[1..], new HashSet<string> { "bpffs-root" })),

@@ -141,7 +141,9 @@ public static class ProxyOptionsBuilder
         return flags;
     }
 
-    private static ProxyOptions Validate(ProxyOptions options)
+    /// <param name="checkHostPaths">false: skip what depends on this machine's files (the manifest directory and the
+    /// cgroup exist), for checking a config written for another machine (<c>run --validate-config</c>).</param>
+    internal static ProxyOptions Validate(ProxyOptions options, bool checkHostPaths = true)
     {
         if (options.SyncPeriod <= TimeSpan.Zero)
             throw new OptionException("--sync-period", "must be longer than 0 (e.g. 30s)");
@@ -156,6 +158,8 @@ public static class ProxyOptionsBuilder
             throw new OptionException("--kubeconfig", "not used with --source manifest; remove one of them");
         if (options.Source == SourceKind.Auto && options.ManifestDir is not null && options.Kubeconfig is not null)
             throw new OptionException("--source", "both --kubeconfig and --manifest-dir are given: choose with --source kubernetes|manifest");
+        if (!checkHostPaths)
+            return options;
         if (options.ManifestDir is { } dir && !Directory.Exists(dir))
             throw new OptionException("--manifest-dir", $"directory '{dir}' does not exist");
         if (options.CgroupPath is { } cgroup && !File.Exists(Path.Combine(cgroup, "cgroup.procs")))
