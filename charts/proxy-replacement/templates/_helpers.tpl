@@ -74,6 +74,7 @@ extraConfig wins over the dedicated values.
   "metricsBindAddress" (ternary (printf "0.0.0.0:%d" (int .Values.metrics.port)) "" (gt (int .Values.metrics.port) 0))
   "workloadInterfaces" .Values.interfaces.workload
   "hostInterfaces" .Values.interfaces.host
+  "serviceNodePortRange" .Values.nodePort.range
   "serviceCidrs" .Values.serviceCidrs
   "socketLbMode" .Values.socketLB.mode
   "minSyncInterval" .Values.sync.minInterval
@@ -87,6 +88,9 @@ extraConfig wins over the dedicated values.
 }}
 {{- if ne .Values.socketLB.mode "disabled" }}
 {{- $_ := set $config "cgroupPath" (include "proxy-replacement.cgroupMount" .) }}
+{{- end }}
+{{- with .Values.nodePort.addresses }}
+{{- $_ := set $config "nodeportAddresses" . }}
 {{- end }}
 {{- if .Values.serviceProxyName }}
 {{- $_ := set $config "serviceProxyName" .Values.serviceProxyName }}

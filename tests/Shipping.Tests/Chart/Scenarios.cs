@@ -19,6 +19,9 @@ public static class Scenarios
                   digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
                 serviceCidrs: [10.96.0.0/12, 10.112.0.0/16]
                 serviceProxyName: proxy-replacement
+                nodePort:
+                  addresses: [primary, 192.168.0.0/16]
+                  range: 30000-32000
                 socketLB:
                   mode: enabled
                   hostCgroupRoot: /sys/fs/cgroup/unified

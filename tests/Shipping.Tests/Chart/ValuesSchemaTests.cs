@@ -26,6 +26,8 @@ public sealed class ValuesSchemaTests
     [TestCase("extraConfig.bogusOption=1", "/extraConfig/bogusOption")]
     [TestCase("socketLb.mode=tcp", "/socketLb")] // a misspelt group: an unknown key
     [TestCase("metrics.serviceMonitor.enable=true", "/metrics/serviceMonitor/enable")]
+    [TestCase("nodePort.addresses={secondary}", "/nodePort/addresses/0")]
+    [TestCase("nodePort.range=30000", "/nodePort/range")]
     public void Rejects_a_bad_value(string set, string where)
     {
         var chart = ChartRenderer.TryRender("--set", $"k8sServiceHost={Scenarios.ApiHost}", "--set", set);
@@ -80,6 +82,8 @@ public sealed class ValuesSchemaTests
                 Is.EqualTo(string.Join(',', daemon.HostInterfaces.Patterns)));
             Assert.That(values["serviceCidrs"]!.AsArray().Select(c => (string)c!), Is.EqualTo(daemon.ServiceCidrs.Select(c => c.ToString())));
             Assert.That((string)values["socketLB"]!["mode"]!, Is.EqualTo(daemon.SocketLbMode.ToString().ToLowerInvariant()));
+            Assert.That((string)values["nodePort"]!["range"]!, Is.EqualTo(daemon.ServiceNodePortRange.ToString()));
+            Assert.That(values["nodePort"]!["addresses"]!.AsArray(), Is.Empty, "every address, as the daemon's default");
             Assert.That((int)values["healthz"]!["port"]!, Is.EqualTo(daemon.HealthzBindAddress!.Port));
             Assert.That((int)values["metrics"]!["port"]!, Is.EqualTo(daemon.MetricsBindAddress!.Port));
         });
