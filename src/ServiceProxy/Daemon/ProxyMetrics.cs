@@ -43,6 +43,7 @@ public sealed class ProxyMetrics
     public MetricGauge SocketLbHooks { get; } = new();
     public MetricCounter SocketLbErrors { get; } = new();
     public Kubernetes.KubernetesMetrics Kubernetes { get; } = new();
+    public Health.ServiceHealthMetrics ServiceHealth { get; } = new();
 
     /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb): "fast" or "compat" (older kernels).</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);
@@ -67,6 +68,7 @@ public sealed class ProxyMetrics
         Gauge(text, "proxyreplacement_socket_lb_hooks", "Socket hooks (connect-time balancing) attached by this daemon.", SocketLbHooks.Value);
         Counter(text, "proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks.", ("", SocketLbErrors.Value));
         Kubernetes.Render(text);
+        ServiceHealth.Render(text);
         if (!ObjectVariants.IsEmpty)
         {
             text.Append("# HELP proxyreplacement_dataplane_variant The build of each loaded BPF object (1): fast, or compat for older kernels.\n");
