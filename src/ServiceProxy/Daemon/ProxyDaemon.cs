@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.ServiceProxy.Health;
 using ProxyReplacement.ServiceProxy.Options;
 using ProxyReplacement.ServiceProxy.Sources;
 using ProxyReplacement.ServiceProxy.Sync;
@@ -32,6 +34,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private bool _cidrsWritten;
     private volatile FrontendContext _frontendContext = FrontendContext.None;
     private readonly HeapReclaimer _heap = new();
+    private ServiceHealthServers? _healthChecks;
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
     public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
@@ -67,6 +70,20 @@ public sealed partial class ProxyDaemon : IDisposable
 
         var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
+        _healthChecks = new ServiceHealthServers(IPAddress.Any, () => Health.Healthy, Metrics.ServiceHealth,
+            _loggers.CreateLogger<ServiceHealthServers>());
+        if (_source is INodeSource nodes)
+        {
+            nodes.NodesChanged += () => Health.ReportNode(nodes.ThisNode); // /healthz drains a node going away
+            Health.ReportNode(nodes.ThisNode);
+        }
+        // A change counts for /healthz's timeout once the source is synced (before, nothing may be synced: kube-proxy alike).
+        Action changed = () =>
+        {
+            if (_source.Synced)
+                Health.QueuedUpdate();
+            runner.Trigger();
+        };
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
         var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, _dataplane.FromHost,
@@ -84,7 +101,7 @@ public sealed partial class ProxyDaemon : IDisposable
 
         var tasks = new[]
         {
-            Task.Run(() => _source.RunAsync(_tracker, runner.Trigger, cancellationToken), cancellationToken),
+            Task.Run(() => _source.RunAsync(_tracker, changed, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
@@ -110,6 +127,7 @@ public sealed partial class ProxyDaemon : IDisposable
             return Task.CompletedTask;
 
         var started = Stopwatch.GetTimestamp();
+        Health.SyncStarting();
         _syncer.Context = _frontendContext;
         var commit = _maintenance!.BeforeSync(_tracker.Commit());
         var result = _syncer.Sync(commit, fullResync: kind == RunKind.Full);
@@ -124,7 +142,9 @@ public sealed partial class ProxyDaemon : IDisposable
         Metrics.Services.Set(commit.Snapshot.Services.Count);
         Metrics.LastSyncDurationSeconds.Set(elapsed.TotalSeconds);
         Metrics.LastSyncSeconds.Set(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
-        Health.RecordSync();
+        // Failed or held-back writes leave the change pending (the next sync retries them); a conflict in the snapshot does not.
+        Health.RecordSync(applied: result.Problems.All(problem => problem.Kind == SyncProblemKind.Conflict));
+        _healthChecks?.Update(ServiceHealthChecks.Desired(commit.Snapshot, (_source as INodeSource)?.NodeName ?? _options.HostnameOverride));
         if (_heap.AfterSync(result.Applied.Count))
             Metrics.HeapReclaims.Increment();
         if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
@@ -148,7 +168,7 @@ public sealed partial class ProxyDaemon : IDisposable
     /// <summary>Computes the frontend context; true when it changed (logged).</summary>
     private bool UpdateFrontendContext(Action? trigger)
     {
-        var node = (_source as Kubernetes.KubernetesSource)?.ThisNode;
+        var node = (_source as INodeSource)?.ThisNode;
         IReadOnlyList<InterfaceAddress> host;
         try
         {
@@ -192,6 +212,7 @@ public sealed partial class ProxyDaemon : IDisposable
 
     public void Dispose()
     {
+        _healthChecks?.Dispose();
         (_source as IDisposable)?.Dispose();
         _dataplane?.Dispose(); // closes fds only: pins and attachments stay
     }

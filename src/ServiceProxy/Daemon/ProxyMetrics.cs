@@ -45,6 +45,7 @@ public sealed class ProxyMetrics
     public MetricCounter SocketLbErrors { get; } = new();
     public Kubernetes.KubernetesMetrics Kubernetes { get; } = new();
     public Conntrack.ConntrackMetrics Conntrack { get; } = new();
+    public Health.ServiceHealthMetrics ServiceHealth { get; } = new();
 
     /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb): "fast" or "compat" (older kernels).</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);
@@ -71,6 +72,7 @@ public sealed class ProxyMetrics
         Counter(text, "proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks.", ("", SocketLbErrors.Value));
         Kubernetes.Render(text);
         Conntrack.Render(text);
+        ServiceHealth.Render(text);
         if (!ObjectVariants.IsEmpty)
         {
             text.Append("# HELP proxyreplacement_dataplane_variant The build of each loaded BPF object (1): fast, or compat for older kernels.\n");
