@@ -12,6 +12,22 @@ namespace ProxyReplacement.ServiceProxy.Cli;
 /// </summary>
 public static class DumpCommand
 {
+    /// <summary>
+    /// Which set serves which traffic of a frontend, and why, as the maps say it (null when the cluster set serves
+    /// everything, the usual case): "external traffic: local set, 1 (eTP=Local); internal: cluster set, 3".
+    /// </summary>
+    public static string? SetsText(NatFrontendValue value)
+    {
+        var externalLocal = value.Flags.HasFlag(FrontendFlags.ExternalLocal);
+        var internalLocal = value.Flags.HasFlag(FrontendFlags.InternalLocal);
+        if (!externalLocal && !internalLocal && value.LocalCount == 0)
+            return null;
+        string Set(bool local, string policy) => local
+            ? $"local set, {value.LocalCount} endpoint(s) of this node ({policy}=Local){(value.LocalCount == 0 ? ": dropped" : "")}"
+            : $"cluster set, {value.BackendCount} endpoint(s)";
+        return $"external traffic: {Set(externalLocal, "eTP")}; internal traffic: {Set(internalLocal, "iTP")}";
+    }
+
     public static string Render(PinnedCoreMaps maps, bool json, string? pinRoot = null)
     {
         var now = Monotonic.NowNs();
@@ -39,9 +55,18 @@ public static class DumpCommand
                 ? maps.LbSourceRanges.ReadAll().Where(r => r.Key.ServiceId == fe.Value.ServiceId).Select(r => r.Key.Range.ToString()).ToList()
                 : null,
             backendCount = fe.Value.BackendCount,
+            localCount = fe.Value.LocalCount,
+            sets = SetsText(fe.Value),
             affinityTimeoutSeconds = fe.Value.Flags.HasFlag(FrontendFlags.Affinity) ? (uint?)fe.Value.AffinityTimeoutSeconds : null,
             backends = backends[fe.Value.ServiceId].OrderBy(b => b.Key.Ordinal)
-                .Select(b => new { ordinal = b.Key.Ordinal, address = b.Value.ToString(), counted = b.Key.Ordinal < fe.Value.BackendCount })
+                .Select(b => new
+                {
+                    ordinal = b.Key.Ordinal >= NatFrontendValue.LocalOrdinalBase ? $"L{b.Key.Ordinal - NatFrontendValue.LocalOrdinalBase}" : b.Key.Ordinal.ToString(),
+                    address = b.Value.ToString(),
+                    counted = b.Key.Ordinal >= NatFrontendValue.LocalOrdinalBase
+                        ? b.Key.Ordinal - NatFrontendValue.LocalOrdinalBase < fe.Value.LocalCount
+                        : b.Key.Ordinal < fe.Value.BackendCount,
+                })
                 .ToList(),
         }).ToList();
         var conntrackRows = conntrack.Select(ct => new
@@ -96,6 +121,8 @@ public static class DumpCommand
             var serviceText = fe.service is null ? $"svc {fe.serviceId}" : $"{fe.service}{(fe.port is { Length: > 0 } p ? ":" + p : "")} (svc {fe.serviceId})";
             var rangesText = fe.sourceRanges is null ? "" : $"  source ranges {string.Join(",", fe.sourceRanges)}";
             text.Append($"  {fe.frontend,-26} {fe.kind,-12} {serviceText}  backends {fe.backendCount}{affinityText}{rangesText}{reject}\n");
+            if (fe.sets is { } sets)
+                text.Append($"      {sets}\n");
             foreach (var be in fe.backends)
                 text.Append($"      #{be.ordinal,-3} {be.address}{(be.counted ? "" : "  (beyond count: being removed)")}\n");
         }

@@ -16,7 +16,7 @@ public readonly record struct FlowTarget(NatFrontendKey4 Frontend, NatBackendVal
 /// Only ports of <c>protocols</c> count (UDP by default, as kube-proxy clears conntrack for UDP only: a TCP flow
 /// to a gone backend fails on its own with a reset or a timeout, a UDP flow would send into a black hole until
 /// its entry expires). Frontends and backends are derived exactly as the Syncer derives them
-/// (<see cref="DesiredStateBuilder.AddFrontendKeys"/>, <see cref="DesiredStateBuilder.ReadyBackends"/>).
+/// (<see cref="Frontends.Add"/>, <see cref="BackendSets"/>).
 /// </summary>
 public static class RemovedBackends
 {
@@ -50,7 +50,7 @@ public static class RemovedBackends
     {
         var targets = new HashSet<FlowTarget>();
         var frontends = new List<FrontendEntry>();
-        var backends = new List<NatBackendValue4>();
+        var sets = new BackendSets();
         foreach (var port in service.Ports)
         {
             if (port.Protocol is not (Protocol.Tcp or Protocol.Udp or Protocol.Sctp) || !protocols.Contains(DesiredStateBuilder.ToL4(port.Protocol)))
@@ -59,9 +59,10 @@ public static class RemovedBackends
             Frontends.Add(service, port, context ?? FrontendContext.None, frontends, problems: null);
             if (frontends.Count == 0)
                 continue;
-            DesiredStateBuilder.ReadyBackends(slices, port, backends);
+            // What the dataplane serves: both sets (a terminating endpoint that a set still falls back on is not removed).
+            sets.Select(service, port, slices, (context ?? FrontendContext.None).Node);
             foreach (var frontend in frontends)
-                foreach (var backend in backends)
+                foreach (var backend in sets.Cluster.Concat(sets.Local))
                     targets.Add(new FlowTarget(frontend.Key, backend));
         }
         return targets;

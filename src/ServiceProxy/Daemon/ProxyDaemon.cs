@@ -180,7 +180,8 @@ public sealed partial class ProxyDaemon : IDisposable
             return false;
         }
         var context = new FrontendContext(
-            NodeAddresses.Resolve(node, host, _options.HostInterfaces, _options.NodePortAddresses), _options.ServiceNodePortRange);
+            NodeAddresses.Resolve(node, host, _options.HostInterfaces, _options.NodePortAddresses), _options.ServiceNodePortRange,
+            NodeContext.Of((_source as INodeSource)?.NodeName ?? _options.HostnameOverride, node));
         if (context.Equals(_frontendContext))
             return false;
         _frontendContext = context;

@@ -19,7 +19,7 @@ public sealed record HeldBackService(ObjectKey Service, int Needed, int Free, bo
 /// </summary>
 /// <remarks>
 /// The count a Service needs is what the Syncer writes for it: one backend entry per distinct ready IPv4 endpoint of
-/// each port that has an IPv4 frontend (<see cref="DesiredStateBuilder.ReadyBackends"/>). Within one sync the
+/// each port that has an IPv4 frontend (<see cref="BackendSets"/>). Within one sync the
 /// Syncer writes new backends before it deletes old ones, so a change is admitted only if the map holds it on top
 /// of everything admitted so far, shrinking Services counting their old size until the next sync.
 /// Pure apart from its memory of what it admitted: no I/O.
@@ -115,7 +115,7 @@ public sealed class BackendCapacityGate
     {
         var need = 0;
         var frontends = new List<FrontendEntry>();
-        var backends = new List<NatBackendValue4>();
+        var sets = new BackendSets();
         foreach (var port in service.Ports)
         {
             frontends.Clear();
@@ -124,8 +124,8 @@ public sealed class BackendCapacityGate
             Frontends.Add(service, port, FrontendContext.None, frontends, problems: null);
             if (frontends.Count == 0)
                 continue;
-            DesiredStateBuilder.ReadyBackends(slices, port, backends);
-            need += backends.Count;
+            sets.Select(service, port, slices, FrontendContext.None.Node);
+            need += sets.Cluster.Count + sets.Local.Count;
         }
         return need;
     }

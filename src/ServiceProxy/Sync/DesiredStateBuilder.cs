@@ -40,16 +40,15 @@ public static class DesiredStateBuilder
         var currentBackends = BackendsByService.Index(current.Backends);
         var desired = new NatMapContents(frontendKeys.Count, Math.Max(current.Backends.Count, EndpointCount(snapshot)));
         var owners = new Dictionary<uint, ServicePortKey>(ports.Count);
-        var ready = new List<NatBackendValue4>();
+        var sets = new BackendSets();
+        var node = (context ?? FrontendContext.None).Node;
         foreach (var (service, port, key, slices, first, count) in ports)
         {
             var id = ids.GetOrAllocate(key, takenInMaps);
             owners[id] = key;
 
-            ReadyBackends(slices, port, ready);
-            var backends = BackendOrdinals.Place(currentBackends.Of(id), CollectionsMarshal.AsSpan(ready));
-            for (var ordinal = 0; ordinal < backends.Length; ordinal++)
-                desired.Backends[new NatBackendKey(id, (uint)ordinal)] = backends[ordinal];
+            sets.Select(service, port, slices, node);
+            var (backends, local) = PlaceSets(id, currentBackends.Of(id), sets, desired);
 
             for (var f = first; f < first + count; f++)
             {
@@ -59,10 +58,37 @@ public static class DesiredStateBuilder
                     problems.Add($"{frontend} is claimed by {owners[claimed.ServiceId]} and {key}; {key} is not programmed there");
                     continue;
                 }
-                desired.Frontends[frontend] = Frontends.Value(service, kind, id, (uint)backends.Length);
+                desired.Frontends[frontend] = Frontends.Value(service, kind, id, (uint)backends, (uint)local, sets.FlagsFor(kind));
             }
         }
         return new DesiredState(desired, owners, problems);
+    }
+
+    /// <summary>
+    /// Places both sets of an id (<see cref="BackendOrdinals.Place"/> in each range, so each keeps its ordinals) into
+    /// <paramref name="desired"/>; returns the two counts. <paramref name="existing"/>: the id's entries in ordinal order.
+    /// </summary>
+    internal static (int Cluster, int Local) PlaceSets(uint id, ReadOnlySpan<KeyValuePair<NatBackendKey, NatBackendValue4>> existing,
+        BackendSets sets, NatMapContents desired)
+    {
+        var split = 0;
+        while (split < existing.Length && existing[split].Key.Ordinal < NatFrontendValue.LocalOrdinalBase)
+            split++;
+        var cluster = BackendOrdinals.Place(existing[..split], CollectionsMarshal.AsSpan(sets.Cluster));
+        for (var ordinal = 0; ordinal < cluster.Length; ordinal++)
+            desired.Backends[new NatBackendKey(id, (uint)ordinal)] = cluster[ordinal];
+        if (sets.Local.Count == 0 && split == existing.Length)
+            return (cluster.Length, 0);
+        var rebased = new KeyValuePair<NatBackendKey, NatBackendValue4>[existing.Length - split];
+        for (var i = 0; i < rebased.Length; i++)
+        {
+            var (key, value) = existing[split + i];
+            rebased[i] = new(new NatBackendKey(id, key.Ordinal - NatFrontendValue.LocalOrdinalBase), value);
+        }
+        var local = BackendOrdinals.Place(rebased, CollectionsMarshal.AsSpan(sets.Local));
+        for (var ordinal = 0; ordinal < local.Length; ordinal++)
+            desired.Backends[new NatBackendKey(id, NatFrontendValue.LocalOrdinalBase + (uint)ordinal)] = local[ordinal];
+        return (cluster.Length, local.Length);
     }
 
     /// <summary>
@@ -157,34 +183,4 @@ public static class DesiredStateBuilder
         _ => throw new ArgumentOutOfRangeException(nameof(protocol), protocol, null),
     };
 
-    /// <summary>
-    /// Replaces the contents of <paramref name="into"/> with the port's distinct ready IPv4 backends from its Service's
-    /// <paramref name="slices"/>, in address order
-    /// (<see cref="MapOrder.BackendValue"/>), as <see cref="BackendOrdinals.Place"/> takes them.
-    /// </summary>
-    internal static void ReadyBackends(ImmutableArray<EndpointSlice> slices, ServicePort port, List<NatBackendValue4> into)
-    {
-        into.Clear();
-        foreach (var slice in slices)
-        {
-            if (slice.AddressType != AddressType.IPv4)
-                continue;
-            var targetPort = port.TargetPort.Number ?? NamedPort(slice, port);
-            if (targetPort is null)
-                continue;
-            foreach (var endpoint in slice.Endpoints)
-                if (endpoint.Conditions.IsReady && endpoint.Addresses.Count > 0)
-                    into.Add(new NatBackendValue4(endpoint.Addresses[0], (ushort)targetPort.Value));
-        }
-        BackendOrdinals.SortDistinct(into);
-    }
-
-    /// <summary>The number of the slice's port that carries the Service port's name and protocol, if any.</summary>
-    private static int? NamedPort(EndpointSlice slice, ServicePort port)
-    {
-        foreach (var slicePort in slice.Ports)
-            if (slicePort.Name == port.Name && slicePort.Protocol == port.Protocol && slicePort.Port is not null)
-                return slicePort.Port;
-        return null;
-    }
 }

@@ -9,11 +9,14 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// served on (<see cref="NodeAddresses"/> resolves them from the Node object or the host's interfaces, filtered
 /// by <c>--nodeport-addresses</c>) and the valid NodePort range. A change of either rebuilds every frontend.
 /// </summary>
-public sealed record FrontendContext(EquatableList<IPAddress> NodePortAddresses, PortRange NodePortRange)
+/// <param name="Node">This node's name and zone: which endpoints are local, which topology hints apply.</param>
+public sealed record FrontendContext(EquatableList<IPAddress> NodePortAddresses, PortRange NodePortRange, NodeContext? Node = null)
 {
     /// <summary>No node addresses (no NodePort frontends), the default range: what tests of ClusterIPs alone need.</summary>
     public static readonly FrontendContext None = new(EquatableList<IPAddress>.Empty, PortRange.DefaultNodePorts);
 
+    public NodeContext Node { get; init; } = Node ?? new NodeContext("");
+
     public override string ToString() =>
-        $"NodePort addresses [{string.Join(", ", NodePortAddresses)}], range {NodePortRange}";
+        $"NodePort addresses [{string.Join(", ", NodePortAddresses)}], range {NodePortRange}, node {Node.Name}{(Node.Zone is null ? "" : $" (zone {Node.Zone})")}";
 }

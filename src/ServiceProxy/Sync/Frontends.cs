@@ -79,10 +79,14 @@ public static class Frontends
         };
     }
 
-    /// <summary>The value of one frontend of a service port: the id and backend count, affinity, and what its kind needs.</summary>
-    public static NatFrontendValue Value(Service service, FrontendKind kind, uint id, uint backendCount)
+    /// <summary>
+    /// The value of one frontend of a service port: the id and both backend counts, affinity, what its kind needs, and
+    /// <paramref name="policyFlags"/> (<see cref="BackendSets.FlagsFor"/>: which set the traffic policies pick).
+    /// </summary>
+    public static NatFrontendValue Value(Service service, FrontendKind kind, uint id, uint backendCount, uint localCount = 0,
+        FrontendFlags policyFlags = FrontendFlags.None)
     {
-        var flags = FrontendFlags.None;
+        var flags = policyFlags;
         uint affinityTimeout = 0;
         if (service.SessionAffinity == SessionAffinity.ClientIP)
         {
@@ -91,7 +95,7 @@ public static class Frontends
         }
         if (kind == FrontendKind.LoadBalancer && HasIpv4SourceRanges(service))
             flags |= FrontendFlags.SourceRanges;
-        return new NatFrontendValue(id, backendCount, flags, affinityTimeout, kind);
+        return new NatFrontendValue(id, backendCount, flags, affinityTimeout, kind, localCount);
     }
 
     /// <summary>

@@ -19,8 +19,14 @@ public static class MapDump
         $"fe {key} svc={value.ServiceId} count={value.BackendCount} flags={(uint)value.Flags} affinity={value.AffinityTimeoutSeconds}s" +
         (value.Kind == FrontendKind.ClusterIP ? "" : $" kind={value.Kind}") + (value.LocalCount == 0 ? "" : $" local={value.LocalCount}");
 
-    public static string Backend(NatBackendKey key, NatBackendValue4 value) =>
-        $"be svc={key.ServiceId} #{key.Ordinal} {value}";
+    /// <summary>A local-set backend's ordinal is written <c>#L</c> and its place in that set.</summary>
+    public static string Backend(NatBackendKey key, NatBackendValue4 value) => $"{BackendKey(key)} {value}";
+
+    /// <summary><c>be svc=N #ordinal</c>, or <c>#Lordinal</c> in the local set.</summary>
+    public static string BackendKey(NatBackendKey key) =>
+        key.Ordinal >= NatFrontendValue.LocalOrdinalBase
+            ? $"be svc={key.ServiceId} #L{key.Ordinal - NatFrontendValue.LocalOrdinalBase}"
+            : $"be svc={key.ServiceId} #{key.Ordinal}";
 
     public static IReadOnlyList<string> Lines(NatMapContents contents) =>
         contents.Frontends.OrderBy(pair => MapOrder.Frontend(pair.Key)).Select(pair => Frontend(pair.Key, pair.Value))

@@ -31,5 +31,5 @@ public sealed record DeleteFrontend(NatFrontendKey4 Key, uint ServiceIdBefore) :
 public sealed record DeleteBackend(NatBackendKey Key) : MapWrite
 {
     public override uint ServiceId => Key.ServiceId;
-    public override string ToString() => $"-be svc={Key.ServiceId} #{Key.Ordinal}";
+    public override string ToString() => $"-{MapDump.BackendKey(Key)}";
 }

@@ -32,13 +32,13 @@ public sealed class NatMapContents
     public NatMapContents Clone() => new(Frontends, Backends);
 
     /// <summary>
-    /// How many ordinals from 0 up are present for <paramref name="serviceId"/>: the largest count that is safe to
+    /// How many ordinals from <paramref name="first"/> (0: the cluster set; the local set's base) up are present for <paramref name="serviceId"/>: the largest count that is safe to
     /// publish. Looks no further than <paramref name="atMost"/> (whether a count is safe needs only that many lookups).
     /// </summary>
-    public uint PresentBackendPrefix(uint serviceId, uint atMost = uint.MaxValue)
+    public uint PresentBackendPrefix(uint serviceId, uint atMost = uint.MaxValue, uint first = 0)
     {
         uint count = 0;
-        while (count < atMost && Backends.ContainsKey(new NatBackendKey(serviceId, count)))
+        while (count < atMost && Backends.ContainsKey(new NatBackendKey(serviceId, first + count)))
             count++;
         return count;
     }

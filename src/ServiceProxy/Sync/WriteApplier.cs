@@ -40,7 +40,7 @@ internal sealed partial class WriteApplier
         _applied.Capacity = writes.Count;
         foreach (var conflict in conflicts)
             Report(new SyncProblem(SyncProblemKind.Conflict, conflict));
-        Dictionary<uint, uint>? countedByFrontends = null;
+        Dictionary<uint, (uint Cluster, uint Local)>? countedByFrontends = null;
 
         for (var i = 0; i < writes.Count;)
         {
@@ -62,7 +62,9 @@ internal sealed partial class WriteApplier
                 case DeleteBackend(var key) write:
                     // Frontends are final by now; a frontend whose update or delete failed may still count this backend.
                     countedByFrontends ??= CountedByFrontends(onlyIds);
-                    if (countedByFrontends.TryGetValue(key.ServiceId, out var counted) && key.Ordinal < counted)
+                    if (countedByFrontends.TryGetValue(key.ServiceId, out var counted) && (key.Ordinal >= NatFrontendValue.LocalOrdinalBase
+                            ? key.Ordinal - NatFrontendValue.LocalOrdinalBase < counted.Local
+                            : key.Ordinal < counted.Cluster))
                         Report(new SyncProblem(SyncProblemKind.Deferred, $"a frontend still counts {counted} backends for this id", write, OwnerOf(write)));
                     else
                         Delete(write, _backends, _view.Backends, key);
@@ -99,13 +101,16 @@ internal sealed partial class WriteApplier
         {
             var write = (UpsertFrontend)writes[i];
             var value = write.Value;
-            // A failed backend write leaves a gap: publish only the dense prefix that is really there.
+            // A failed backend write leaves a gap: publish only the dense prefix of each set that is really there.
             var present = _view.PresentBackendPrefix(value.ServiceId, atMost: value.BackendCount);
-            if (present < value.BackendCount)
+            var presentLocal = value.LocalCount == 0 ? 0
+                : _view.PresentBackendPrefix(value.ServiceId, atMost: value.LocalCount, first: NatFrontendValue.LocalOrdinalBase);
+            if (present < value.BackendCount || presentLocal < value.LocalCount)
             {
-                var safe = new NatFrontendValue(value.ServiceId, present, value.Flags, value.AffinityTimeoutSeconds);
+                var safe = value.WithCounts(present, presentLocal);
                 Report(new SyncProblem(SyncProblemKind.Deferred,
-                    $"backend count held at {present} of {value.BackendCount}: backends missing", write, OwnerOf(write)));
+                    $"backend count held at {present} of {value.BackendCount} (local {presentLocal} of {value.LocalCount}): backends missing",
+                    write, OwnerOf(write)));
                 if (_view.Frontends.TryGetValue(write.Key, out var existing) && existing == safe)
                     continue;
                 batch.Add(new UpsertFrontend(write.Key, safe), write.Key, safe);
@@ -141,16 +146,16 @@ internal sealed partial class WriteApplier
         return end;
     }
 
-    /// <summary>The highest backend count any frontend of each id publishes (of <paramref name="onlyIds"/>, when given).</summary>
-    private Dictionary<uint, uint> CountedByFrontends(IReadOnlySet<uint>? onlyIds)
+    /// <summary>The highest backend counts (cluster, local) any frontend of each id publishes (of <paramref name="onlyIds"/>, when given).</summary>
+    private Dictionary<uint, (uint Cluster, uint Local)> CountedByFrontends(IReadOnlySet<uint>? onlyIds)
     {
-        var counted = new Dictionary<uint, uint>();
+        var counted = new Dictionary<uint, (uint Cluster, uint Local)>();
         foreach (var value in _view.Frontends.Values)
         {
             if (onlyIds is not null && !onlyIds.Contains(value.ServiceId))
                 continue;
-            if (!counted.TryGetValue(value.ServiceId, out var highest) || value.BackendCount > highest)
-                counted[value.ServiceId] = value.BackendCount;
+            var highest = counted.GetValueOrDefault(value.ServiceId);
+            counted[value.ServiceId] = (Math.Max(highest.Cluster, value.BackendCount), Math.Max(highest.Local, value.LocalCount));
         }
         return counted;
     }

@@ -14,7 +14,7 @@ namespace ProxyReplacement.ServiceProxy.Tests.Golden;
 /// A <c>RESTART</c> file makes the step start from a fresh tracker, allocator and Syncer on the
 /// existing maps. Every write of every step is checked for make-before-break.
 /// A <c>node.txt</c> sets the frontend context from that step on (<c>addresses: IP, IP</c>: the NodePort
-/// addresses; <c>range: FIRST-LAST</c>: the NodePort range). A <c>problems.txt</c> lists the problems the step
+/// addresses; <c>range: FIRST-LAST</c>: the NodePort range; <c>name</c>, <c>zone</c>: this node, for local endpoints and hints). A <c>problems.txt</c> lists the problems the step
 /// must report (without it, none). Source ranges appear in the dump as <c>src id N CIDR</c> lines.
 /// Lines starting with '#' and blank lines in the expected files are comments.
 /// </summary>
@@ -35,6 +35,7 @@ public sealed class GoldenCaseTests
             "basic-clusterip", "scale-up", "scale-down", "endpoint-not-ready", "targetport-change",
             "service-deleted", "shared-backends", "multi-port-named", "session-affinity", "zero-endpoints", "restart",
             "nodeport", "loadbalancer", "type-changes", "external-ips", "entry-point-conflicts",
+            "rolling-update", "etp-local", "itp-local", "topology-hints",
         }));
     }
 
@@ -103,6 +104,8 @@ public sealed class GoldenCaseTests
                         .Select(System.Net.IPAddress.Parse).ToEquatableList(),
                 },
                 "range" => context with { NodePortRange = ServiceProxy.Options.PortRange.Parse(value) },
+                "name" => context with { Node = context.Node with { Name = value } },
+                "zone" => context with { Node = context.Node with { Zone = value } },
                 _ => throw new InvalidDataException($"{path}: unknown key '{key}'"),
             };
         }

@@ -19,7 +19,7 @@ public sealed class NatMapsUnderTest
         Names = new InMemoryBpfMap<uint, ServiceName>("pr_svc_names", maxFrontends);
         Frontends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Frontend(key, v)}" : $"-fe {key}");
         SourceRanges.AfterWrite = (key, value) => Record(value is null ? $"-src {key}" : $"+src {key}");
-        Backends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Backend(key, v)}" : $"-be svc={key.ServiceId} #{key.Ordinal}");
+        Backends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Backend(key, v)}" : $"-{MapDump.BackendKey(key)}");
     }
 
     public ObservedMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -54,6 +54,10 @@ public sealed class NatMapsUnderTest
             for (uint ordinal = 0; ordinal < value.BackendCount; ordinal++)
                 if (!Backends.Inner.TryLookup(new NatBackendKey(value.ServiceId, ordinal), out _))
                     Violations.Add($"after '{write}': frontend {key} (svc={value.ServiceId} count={value.BackendCount}) lacks backend #{ordinal}");
+        foreach (var (key, value) in Frontends.Inner.ReadAll())
+            for (uint ordinal = 0; ordinal < value.LocalCount; ordinal++)
+                if (!Backends.Inner.TryLookup(new NatBackendKey(value.ServiceId, NatFrontendValue.LocalOrdinalBase + ordinal), out _))
+                    Violations.Add($"after '{write}': frontend {key} (svc={value.ServiceId} local={value.LocalCount}) lacks local backend #L{ordinal}");
         foreach (var (key, value) in Frontends.Inner.ReadAll())
             if (value.Flags.HasFlag(FrontendFlags.SourceRanges) && !SourceRanges.Inner.ReadAll().Any(r => r.Key.ServiceId == value.ServiceId))
                 Violations.Add($"after '{write}': frontend {key} checks source ranges but id {value.ServiceId} has none (every client dropped)");
