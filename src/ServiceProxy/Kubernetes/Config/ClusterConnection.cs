@@ -12,5 +12,5 @@ public sealed record ClusterConnection(KubernetesClientConfiguration Configurati
 {
     public Uri Server => new(Configuration.Host);
 
-    public override string ToString() => $"{Configuration.Host} ({Origin})";
+    public override string ToString() => $"{Server} ({Origin})";
 }

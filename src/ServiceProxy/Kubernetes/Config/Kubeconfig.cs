@@ -56,6 +56,21 @@ public static class Kubeconfig
         if (!Uri.TryCreate(server, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http") || url.Host.Length == 0)
             throw new ClusterConfigException(origin, $"cluster '{cluster.Name}'", $"server: '{server}' is not an https:// or http:// URL");
 
+        // tokenFile is not read by the package, which then finds the user without credentials: read it here first.
+        FileTokenProvider? fileToken = null;
+        if (user?.UserCredentials is { } credentials && string.IsNullOrEmpty(credentials.Token) && TokenFile(files, user.Name) is { } tokenFile)
+        {
+            try
+            {
+                fileToken = new FileTokenProvider(tokenFile);
+            }
+            catch (FileNotFoundException)
+            {
+                throw new ClusterConfigException(origin, $"user '{user.Name}'", $"tokenFile: '{tokenFile}' does not exist or is empty");
+            }
+            credentials.Token = fileToken.Current();
+        }
+
         KubernetesClientConfiguration configuration;
         try
         {
@@ -66,17 +81,10 @@ public static class Kubeconfig
             // the package's KubeConfigException, a FormatException of bad base64, a missing file, an unusable certificate...
             throw new ClusterConfigException(origin, $"context '{name}'", Flatten(error));
         }
-        if (user is not null && configuration.TokenProvider is null && string.IsNullOrEmpty(configuration.AccessToken) &&
-            TokenFile(files, user.Name) is { } tokenFile)
+        if (fileToken is not null)
         {
-            try
-            {
-                configuration.TokenProvider = new FileTokenProvider(tokenFile);
-            }
-            catch (FileNotFoundException)
-            {
-                throw new ClusterConfigException(origin, $"user '{user.Name}'", $"tokenFile: '{tokenFile}' does not exist or is empty");
-            }
+            configuration.AccessToken = null;
+            configuration.TokenProvider = fileToken;
         }
         return new ClusterConnection(configuration, $"{origin}, context {name}");
     }
