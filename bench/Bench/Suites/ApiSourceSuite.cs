@@ -38,18 +38,25 @@ public sealed class ApiSourceSuite : IBenchSuite
             foreach (var services in settings.ApiSourceServiceCounts)
             {
                 var store = Populate(services, settings.EndpointsPerService);
-                var rss = new List<double>();
-                var firstSync = new List<double>();
+                var daemons = new List<(string Label, string Binary)> { ("", DaemonBinary) };
+                if (Environment.GetEnvironmentVariable("PR_BENCH_BASELINE_DAEMON") is { Length: > 0 } baseline)
+                    daemons.Insert(0, (" (baseline)", baseline));
+                var rss = daemons.ToDictionary(d => d.Label, _ => new List<double>());
+                var firstSync = daemons.ToDictionary(d => d.Label, _ => new List<double>());
                 for (var run = 0; run < settings.Runs; run++)
+                    foreach (var (label, binary) in daemons)
+                    {
+                        context.Cancellation.ThrowIfCancellationRequested();
+                        var (rssKib, seconds) = RunDaemon(binary, store, certificates, kubeconfig, services, context);
+                        rss[label].Add(rssKib / 1024.0);
+                        firstSync[label].Add(seconds);
+                        context.Progress($"apisource{label}: {services} Services, run {run + 1}: first list -> first sync {seconds:F2} s, RSS {rssKib / 1024.0:F1} MiB");
+                    }
+                foreach (var (label, _) in daemons)
                 {
-                    context.Cancellation.ThrowIfCancellationRequested();
-                    var (rssKib, seconds) = RunDaemon(store, certificates, kubeconfig, services, context);
-                    rss.Add(rssKib / 1024.0);
-                    firstSync.Add(seconds);
-                    context.Progress($"apisource: {services} Services, run {run + 1}: first list -> first sync {seconds:F2} s, RSS {rssKib / 1024.0:F1} MiB");
+                    rows.Add(new ReportRow($"first list request -> first full sync, {services:N0} Services × {settings.EndpointsPerService}{label}", new Measurement("s", firstSync[label])));
+                    rows.Add(new ReportRow($"daemon RSS after the first sync, {services:N0} Services × {settings.EndpointsPerService}{label}", new Measurement("MiB", rss[label])));
                 }
-                rows.Add(new ReportRow($"first list request -> first full sync, {services:N0} Services × {settings.EndpointsPerService}", new Measurement("s", firstSync)));
-                rows.Add(new ReportRow($"daemon RSS after the first sync, {services:N0} Services × {settings.EndpointsPerService} (API source)", new Measurement("MiB", rss)));
             }
             return [new ReportSection("Kubernetes API source", Method(settings), rows)];
         }
@@ -75,7 +82,7 @@ public sealed class ApiSourceSuite : IBenchSuite
     }
 
     /// <summary>Starts the fake server in a scratch namespace and the daemon there; returns its RSS (KiB) and the first-list-to-sync time (s).</summary>
-    private static (long RssKib, double Seconds) RunDaemon(FakeApiStore store, TestCertificates certificates, string kubeconfig, int services, BenchContext context)
+    private static (long RssKib, double Seconds) RunDaemon(string daemonBinary, FakeApiStore store, TestCertificates certificates, string kubeconfig, int services, BenchContext context)
     {
         using var namespaces = new TestNamespaces();
         var netns = namespaces.Add("api");
@@ -95,7 +102,7 @@ public sealed class ApiSourceSuite : IBenchSuite
             ];
             var synced = $"{services} services";
             long syncedAt = 0;
-            using var daemon = BackgroundProcess.Start("ip", ["netns", "exec", netns, DaemonBinary, .. arguments], line =>
+            using var daemon = BackgroundProcess.Start("ip", ["netns", "exec", netns, daemonBinary, .. arguments], line =>
             {
                 if (!line.Contains("Synced (", StringComparison.Ordinal) || !line.Contains(synced, StringComparison.Ordinal))
                     return false;
@@ -159,5 +166,7 @@ public sealed class ApiSourceSuite : IBenchSuite
         " endpoints (one EndpointSlice each) and one Node. The daemon lists every resource in pages of 500, then watches. " +
         "*First list → first sync*: from the server's first request to the moment the harness reads the daemon's " +
         "`Synced (...): N services` line (the dataplane is programmed then). *RSS*: VmRSS from /proc/PID/status at that moment. " +
+        "With `PR_BENCH_BASELINE_DAEMON=PATH` another build (e.g. the previous commit's `bin/publish/service-proxy`) runs too, " +
+        "alternating with this one run by run, for a before/after under the same load. " +
         "The server runs in the harness process and shares the machine's 2 cores with the daemon: its JSON encoding is part of the time.";
 }
