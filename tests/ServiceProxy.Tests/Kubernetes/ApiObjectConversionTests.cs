@@ -35,6 +35,13 @@ public sealed class ApiObjectConversionTests
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"port\": 80, \"protocol\": \"TCPX\"}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"name\": \"a\", \"port\": 80}, {\"name\": \"a\", \"port\": 81}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"port\": 80, \"targetPort\": \"Not_A_Name\"}]")]
+    // the API server's validation of the other fields read (issue 14: a multi-port Service with an unnamed port)
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"name\": \"a\", \"port\": 80}, {\"port\": 81}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"type\": \"NodePort\", \"ports\": [{\"port\": 80, \"nodePort\": 70000}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"externalIPs\": [\"300.1.1.1\"], \"ports\": [{\"port\": 80}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"sessionAffinity\": \"Cookie\", \"ports\": [{\"port\": 80}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"externalTrafficPolicy\": \"Nearest\", \"type\": \"NodePort\", \"ports\": [{\"port\": 80}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"internalTrafficPolicy\": \"Nearest\", \"ports\": [{\"port\": 80}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"type\": \"Weird\", \"ports\": [{\"port\": 80}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"sessionAffinity\": \"ClientIP\", \"sessionAffinityConfig\": {\"clientIP\": {\"timeoutSeconds\": 0}}, \"ports\": [{\"port\": 80}]")]
     public void A_bad_service_is_rejected_with_the_manifest_readers_words(string spec)
