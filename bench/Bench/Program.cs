@@ -20,6 +20,7 @@ public static class Program
         new ControlPlaneOursSuite(),
         new EndToEndSuite(),
         new MemorySuite(),
+        new ApiSourceSuite(),
     ];
 
     public static int Main(string[] args)

@@ -69,6 +69,9 @@ public sealed record BenchSettings
     /// <summary>Service counts for the daemon's RSS.</summary>
     public IReadOnlyList<int> MemoryServiceCounts { get; init; } = [10_000, 100_000];
 
+    /// <summary>Service counts for the Kubernetes API source (first list to first sync, RSS).</summary>
+    public IReadOnlyList<int> ApiSourceServiceCounts { get; init; } = [10_000, 100_000];
+
     public static BenchSettings Full { get; } = new();
 
     public static BenchSettings SmokeTest { get; } = new()
@@ -87,5 +90,6 @@ public sealed record BenchSettings
         EndToEndSeconds = 2,
         ConnectLatencyWarmup = 10,
         MemoryServiceCounts = [10],
+        ApiSourceServiceCounts = [10],
     };
 }

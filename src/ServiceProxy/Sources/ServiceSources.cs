@@ -20,7 +20,7 @@ public static class ServiceSources
         var connection = choice switch
         {
             SourceChoice.ManifestDirectory manifest => null,
-            SourceChoice.Kubeconfig kubeconfig => KubeConfigLoader.Load(kubeconfig.Paths),
+            SourceChoice.Kubeconfig kubeconfig => Kubeconfig.Load(kubeconfig.Paths),
             SourceChoice.InCluster => InClusterConfig.Load(environment, inClusterDirectory),
             _ => throw new InvalidOperationException($"unknown source choice {choice}"),
         };
@@ -34,6 +34,6 @@ public static class ServiceSources
             NodeName = options.HostnameOverride,
             ServiceProxyName = options.ServiceProxyName,
         };
-        return new KubernetesSource(new KubernetesRestClient(connection, options.ApiTimeout), settings, loggers, metrics, health, ownsApi: true);
+        return new KubernetesSource(new KubernetesApiClient(connection, options.ApiTimeout), settings, loggers, metrics, health, ownsApi: true);
     }
 }

@@ -34,7 +34,7 @@ public static class SourceSelection
 
         if (options.Kubeconfig is { } file)
             return new SourceChoice.Kubeconfig([file], "--kubeconfig");
-        if (environment(KubeconfigVariable) is { Length: > 0 } list && KubeConfigLoader.SplitPathList(list) is { Count: > 0 } paths)
+        if (environment(KubeconfigVariable) is { Length: > 0 } list && Kubeconfig.SplitPathList(list) is { Count: > 0 } paths)
             return new SourceChoice.Kubeconfig(paths, KubeconfigVariable);
         if (InClusterConfig.IsPresent(environment))
             return new SourceChoice.InCluster();

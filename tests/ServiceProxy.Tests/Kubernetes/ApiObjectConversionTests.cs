@@ -22,10 +22,10 @@ public sealed class ApiObjectConversionTests
         """{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "web-1", "namespace": "apps", "labels": {""" + labels + "}}, " + body + "}";
 
     private static Conversion<Service> ApiService(string json) =>
-        ApiObjectConversion.Service(ItemDecoder.Decode(JsonDocument.Parse(json).RootElement, KubernetesJson.Default.ServiceObject), Unnamed);
+        ApiObjectConversion.Service(ApiResources.Services.Decode(JsonDocument.Parse(json).RootElement), Unnamed);
 
     private static Conversion<EndpointSlice> ApiSlice(string json) =>
-        ApiObjectConversion.EndpointSlice(ItemDecoder.Decode(JsonDocument.Parse(json).RootElement, KubernetesJson.Default.EndpointSliceObject), Unnamed);
+        ApiObjectConversion.EndpointSlice(ApiResources.EndpointSlices.Decode(JsonDocument.Parse(json).RootElement), Unnamed);
 
     [TestCase("\"clusterIP\": \"10.96.300.1\", \"ports\": [{\"port\": 80}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"clusterIPs\": [\"10.96.0.2\"], \"ports\": [{\"port\": 80}]")]
@@ -35,6 +35,13 @@ public sealed class ApiObjectConversionTests
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"port\": 80, \"protocol\": \"TCPX\"}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"name\": \"a\", \"port\": 80}, {\"name\": \"a\", \"port\": 81}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"port\": 80, \"targetPort\": \"Not_A_Name\"}]")]
+    // the API server's validation of the other fields read (issue 14: a multi-port Service with an unnamed port)
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"ports\": [{\"name\": \"a\", \"port\": 80}, {\"port\": 81}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"type\": \"NodePort\", \"ports\": [{\"port\": 80, \"nodePort\": 70000}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"externalIPs\": [\"300.1.1.1\"], \"ports\": [{\"port\": 80}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"sessionAffinity\": \"Cookie\", \"ports\": [{\"port\": 80}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"externalTrafficPolicy\": \"Nearest\", \"type\": \"NodePort\", \"ports\": [{\"port\": 80}]")]
+    [TestCase("\"clusterIP\": \"10.96.0.1\", \"internalTrafficPolicy\": \"Nearest\", \"ports\": [{\"port\": 80}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"type\": \"Weird\", \"ports\": [{\"port\": 80}]")]
     [TestCase("\"clusterIP\": \"10.96.0.1\", \"sessionAffinity\": \"ClientIP\", \"sessionAffinityConfig\": {\"clientIP\": {\"timeoutSeconds\": 0}}, \"ports\": [{\"port\": 80}]")]
     public void A_bad_service_is_rejected_with_the_manifest_readers_words(string spec)
@@ -114,13 +121,13 @@ public sealed class ApiObjectConversionTests
     public void An_api_object_must_name_its_namespace_and_a_node_gives_addresses_and_zone()
     {
         var noNamespace = ApiService("""{"metadata": {"name": "web"}, "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 80}]}}""");
-        var node = ApiObjectConversion.Node(ItemDecoder.Decode(JsonDocument.Parse("""
+        var node = ApiObjectConversion.Node(ApiResources.Nodes.Decode(JsonDocument.Parse("""
             {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "z1"}},
              "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.1"}, {"type": "ExternalIP", "address": "203.0.113.9"},
                                       {"type": "Future", "address": "?"}]}}
-            """).RootElement, KubernetesJson.Default.NodeObject));
-        var badNode = ApiObjectConversion.Node(ItemDecoder.Decode(JsonDocument.Parse(
-            """{"metadata": {"name": "n2"}, "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.300"}]}}""").RootElement, KubernetesJson.Default.NodeObject));
+            """).RootElement));
+        var badNode = ApiObjectConversion.Node(ApiResources.Nodes.Decode(JsonDocument.Parse(
+            """{"metadata": {"name": "n2"}, "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.300"}]}}""").RootElement));
 
         Assert.Multiple(() =>
         {

@@ -15,7 +15,7 @@ namespace ProxyReplacement.ServiceProxy.Tests.Kubernetes;
 
 /// <summary>
 /// The whole control path against the fake API server: <see cref="KubernetesSource"/> over a real
-/// <see cref="KubernetesRestClient"/>, the <see cref="ChangeTracker"/>, and the real <see cref="Syncer"/>
+/// <see cref="KubernetesApiClient"/> (KubernetesClient underneath), the <see cref="ChangeTracker"/>, and the real <see cref="Syncer"/>
 /// writing observed in-memory maps (<see cref="NatMapsUnderTest"/>: every write logged, make-before-break
 /// checked). Each change the source reports is synced at once, like the daemon's runner without its
 /// rate limit. Retries are fast (a few ms) and list pages small (2 items), so paging and backoff run in
@@ -40,7 +40,7 @@ internal sealed class ApiSourceUnderTest : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private Task? _running;
 
-    private ApiSourceUnderTest(FakeApiServer server, KubernetesRestClient client, ReflectorSettings settings, string? serviceProxyName, string nodeName)
+    private ApiSourceUnderTest(FakeApiServer server, KubernetesApiClient client, ReflectorSettings settings, string? serviceProxyName, string nodeName, TimeProvider? time)
     {
         Server = server;
         Client = client;
@@ -53,13 +53,13 @@ internal sealed class ApiSourceUnderTest : IAsyncDisposable
             NodeName = nodeName,
             ServiceProxyName = serviceProxyName,
             Reflector = settings,
-        }, _loggers, Metrics, Health);
+        }, _loggers, Metrics, Health, time);
         _syncer = new Syncer(Maps.Frontends, Maps.Backends);
     }
 
     public FakeApiServer Server { get; }
     public FakeApiStore Store => Server.Store;
-    public KubernetesRestClient Client { get; }
+    public KubernetesApiClient Client { get; }
     public KubernetesSource Source { get; }
     public ProxyMetrics Metrics { get; } = new();
     public KubernetesMetrics Kubernetes => Metrics.Kubernetes;
@@ -71,19 +71,22 @@ internal sealed class ApiSourceUnderTest : IAsyncDisposable
     public int Syncs { get; private set; }
 
     /// <summary>The connection a test points the client at the fake server with (token "test-token" unless changed).</summary>
-    public static ClusterConnection ConnectionTo(FakeApiServer server, IBearerToken? token = null, TestCertificates? certificates = null) =>
-        new(server.Url, "test")
+    public static ClusterConnection ConnectionTo(FakeApiServer server, k8s.Authentication.ITokenProvider? token = null, TestCertificates? certificates = null) =>
+        new(new k8s.KubernetesClientConfiguration
         {
-            Token = token ?? new StaticBearerToken("test-token"),
-            CertificateAuthorities = certificates is null ? null : new System.Security.Cryptography.X509Certificates.X509Certificate2Collection(certificates.Ca),
-        };
+            Host = server.Url.ToString(),
+            AccessToken = token is null ? "test-token" : null,
+            TokenProvider = token,
+            SslCaCerts = certificates is null ? null : new System.Security.Cryptography.X509Certificates.X509Certificate2Collection(certificates.Ca),
+        }, "test");
 
     public static async Task<ApiSourceUnderTest> CreateAsync(FakeApiServer server, ClusterConnection? connection = null,
-        ReflectorSettings? settings = null, string? serviceProxyName = null, TimeSpan? requestTimeout = null, string nodeName = "node-a")
+        ReflectorSettings? settings = null, string? serviceProxyName = null, TimeSpan? requestTimeout = null, string nodeName = "node-a",
+        TimeProvider? time = null)
     {
         await Task.CompletedTask;
-        var client = new KubernetesRestClient(connection ?? ConnectionTo(server), requestTimeout ?? TimeSpan.FromSeconds(5));
-        return new ApiSourceUnderTest(server, client, settings ?? FastRetries, serviceProxyName, nodeName);
+        var client = new KubernetesApiClient(connection ?? ConnectionTo(server), requestTimeout ?? TimeSpan.FromSeconds(5));
+        return new ApiSourceUnderTest(server, client, settings ?? FastRetries, serviceProxyName, nodeName, time);
     }
 
     public void Start() => _running = Task.Run(() => Source.RunAsync(_tracker, SyncNow, _stop.Token));

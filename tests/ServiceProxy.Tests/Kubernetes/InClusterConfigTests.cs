@@ -31,7 +31,8 @@ public sealed class InClusterConfigTests
         File.WriteAllText(Path.Combine(_directory, "ca.crt"), certificates.CaPem);
 
         var connection = Load();
-        var first = connection.Token!.Current();
+        var token = (FileTokenProvider)connection.Configuration.TokenProvider!;
+        var first = token.Current();
         var tokenPath = Path.Combine(_directory, "token");
         var written = File.GetLastWriteTimeUtc(tokenPath);
         File.WriteAllText(tokenPath, "sa-token-2"); // the kubelet rotates the projected token
@@ -42,8 +43,8 @@ public sealed class InClusterConfigTests
             Assert.That(InClusterConfig.IsPresent(Environment), Is.True);
             Assert.That(connection.Server, Is.EqualTo(new Uri("https://10.96.0.1:443")));
             Assert.That(first, Is.EqualTo("sa-token-1"));
-            Assert.That(connection.Token.Current(), Is.EqualTo("sa-token-2"), "a rotated token is read again");
-            Assert.That(connection.CertificateAuthorities!.Single().Thumbprint, Is.EqualTo(certificates.Ca.Thumbprint));
+            Assert.That(token.Current(), Is.EqualTo("sa-token-2"), "a rotated token is read again");
+            Assert.That(connection.Configuration.SslCaCerts!.Single().Thumbprint, Is.EqualTo(certificates.Ca.Thumbprint));
         });
     }
 

@@ -332,7 +332,7 @@ public sealed class KubernetesSourceTests
             await File.WriteAllTextAsync(tokenPath, "token-1\n");
             _server.RequiredToken = "token-1";
             PutService("web", 1, "10.244.1.1");
-            var source = await StartAsync(connection: ApiSourceUnderTest.ConnectionTo(_server, new FileBearerToken(tokenPath)));
+            var source = await StartAsync(connection: ApiSourceUnderTest.ConnectionTo(_server, new FileTokenProvider(tokenPath)));
 
             // The server moves to the new token first; the file follows (as a kubelet rotation races).
             _server.RequiredToken = "token-2";

@@ -94,7 +94,7 @@ public sealed class SourceSelectionTests
             {
                 Assert.That(exitCode, Is.EqualTo(2));
                 Assert.That(captured.ToString().Trim(), Is.EqualTo(
-                    $"service-proxy: kubeconfig {kubeconfig}: contexts[0].context.cluster: no cluster named 'missing' (clusters defined: none)"));
+                    $"service-proxy: kubeconfig {kubeconfig}: context 'a': no cluster named 'missing' (clusters defined: none)"));
                 Assert.That(Directory.Exists(Path.Combine(directory, "never-used")), Is.False, "nothing was loaded or pinned");
             });
         }

@@ -1,20 +1,40 @@
+using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using k8s.Models;
 using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
 
 namespace ProxyReplacement.ServiceProxy.Kubernetes.Api;
 
-/// <summary>A resource the proxy lists and watches: its name (for logs and metrics), URL path and JSON type.</summary>
-public sealed record ApiResource<T>(string Name, string Path, JsonTypeInfo<T> TypeInfo) where T : class, IKubernetesObject
+/// <summary>
+/// A resource the proxy lists and watches: its name (for logs and metrics), URL path, and how one raw
+/// object becomes the wire record the rules read: decoded as the KubernetesClient model
+/// (<see cref="V1Service"/>, ...) with the package's JSON, then mapped (<see cref="ModelMapping"/>).
+/// </summary>
+public sealed record ApiResource<T>(string Name, string Path, Func<JsonElement, ApiItem<T>> Decode) where T : class, IKubernetesObject
 {
     public override string ToString() => Name;
 }
 
 public static class ApiResources
 {
-    public static readonly ApiResource<ServiceObject> Services = new("services", "api/v1/services", KubernetesJson.Default.ServiceObject);
+    public static readonly ApiResource<ServiceObject> Services = Create<V1Service, ServiceObject>("services", "api/v1/services", ModelMapping.Service);
 
     public static readonly ApiResource<EndpointSliceObject> EndpointSlices =
-        new("endpointslices", "apis/discovery.k8s.io/v1/endpointslices", KubernetesJson.Default.EndpointSliceObject);
+        Create<V1EndpointSlice, EndpointSliceObject>("endpointslices", "apis/discovery.k8s.io/v1/endpointslices", ModelMapping.EndpointSlice);
 
-    public static readonly ApiResource<NodeObject> Nodes = new("nodes", "api/v1/nodes", KubernetesJson.Default.NodeObject);
+    public static readonly ApiResource<NodeObject> Nodes = Create<V1Node, NodeObject>("nodes", "api/v1/nodes", ModelMapping.Node);
+
+    private static ApiResource<TWire> Create<TModel, TWire>(string name, string path, Func<TModel, TWire> map)
+        where TModel : class
+        where TWire : class, IKubernetesObject
+    {
+        var typeInfo = (JsonTypeInfo<TModel>)PackageJson.Options.GetTypeInfo(typeof(TModel));
+        return new ApiResource<TWire>(name, path, element => ItemDecoder.Decode(element, typeInfo, map));
+    }
+}
+
+/// <summary>KubernetesClient's JSON settings (its source-generated model metadata, camelCase, its date and enum converters).</summary>
+public static class PackageJson
+{
+    public static readonly JsonSerializerOptions Options = new k8s.KubernetesClientConfiguration().JsonSerializerOptions;
 }

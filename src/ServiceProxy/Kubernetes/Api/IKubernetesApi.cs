@@ -3,8 +3,8 @@ using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
 namespace ProxyReplacement.ServiceProxy.Kubernetes.Api;
 
 /// <summary>
-/// The two calls the proxy makes to the API server. <see cref="KubernetesRestClient"/> implements them
-/// over HTTP; the official KubernetesClient could implement them too. Failures are
+/// The two calls the proxy makes to the API server. <see cref="KubernetesApiClient"/> implements them
+/// over KubernetesClient; tests can put anything behind it. Failures are
 /// <see cref="KubernetesApiException"/>s; cancelling the token stops a call without one.
 /// </summary>
 public interface IKubernetesApi

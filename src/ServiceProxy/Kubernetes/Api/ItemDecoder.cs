@@ -11,7 +11,10 @@ namespace ProxyReplacement.ServiceProxy.Kubernetes.Api;
 /// </summary>
 internal static partial class ItemDecoder
 {
-    public static ApiItem<T> Decode<T>(JsonElement element, JsonTypeInfo<T> typeInfo) where T : class
+    /// <summary>Decodes <paramref name="element"/> as <typeparamref name="TModel"/> and maps it to the wire record <typeparamref name="T"/>.</summary>
+    public static ApiItem<T> Decode<TModel, T>(JsonElement element, JsonTypeInfo<TModel> typeInfo, Func<TModel, T> map)
+        where TModel : class
+        where T : class
     {
         var (ns, name, resourceVersion) = Identity(element);
         if (element.ValueKind != JsonValueKind.Object)
@@ -19,7 +22,7 @@ internal static partial class ItemDecoder
         try
         {
             var value = element.Deserialize(typeInfo);
-            return new ApiItem<T>(ns, name, resourceVersion, value, value is null ? "the object is null" : null);
+            return new ApiItem<T>(ns, name, resourceVersion, value is null ? null : map(value), value is null ? "the object is null" : null);
         }
         catch (JsonException error)
         {
@@ -65,7 +68,8 @@ internal static partial class ItemDecoder
             _ when type == typeof(int) || type == typeof(long) => "an integer",
             _ when type == typeof(bool) => "true or false",
             _ when type == typeof(string) => "a string",
-            _ when type == typeof(Objects.IntOrString) => "a number or a name",
+            _ when type == typeof(DateTime) => "a date-time",
+            _ when type == typeof(Objects.IntOrString) || type == typeof(k8s.Models.IntOrString) => "a number or a name",
             _ => info.Kind switch
             {
                 JsonTypeInfoKind.Enumerable => "a list",

@@ -15,6 +15,9 @@ public enum ApiFailure
 
     /// <summary>The answer is not what the API returns (not JSON, cut mid-object, unknown event type).</summary>
     Protocol,
+
+    /// <summary>No credentials to send: an exec plugin failed, an auth-provider refresh was refused, the token file is unreadable.</summary>
+    Credentials,
 }
 
 /// <summary>A failed API call. <see cref="Code"/> labels the request-error metric: the HTTP status, or the failure kind.</summary>

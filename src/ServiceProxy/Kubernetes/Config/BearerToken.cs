@@ -1,38 +1,23 @@
+using System.Net.Http.Headers;
+using k8s.Authentication;
+
 namespace ProxyReplacement.ServiceProxy.Kubernetes.Config;
 
-/// <summary>Where the bearer token of each request comes from.</summary>
-public interface IBearerToken
-{
-    /// <summary>The token to send now (null: send none).</summary>
-    string? Current();
-
-    /// <summary>
-    /// The server refused the token (401): re-read it before the next request. True when that can
-    /// change anything (a token file), so one immediate retry is worth it.
-    /// </summary>
-    bool Refresh();
-}
-
-/// <summary>A token written in the kubeconfig.</summary>
-public sealed class StaticBearerToken(string token) : IBearerToken
-{
-    public string? Current() => token;
-    public bool Refresh() => false;
-}
-
 /// <summary>
-/// A token file (kubeconfig <c>tokenFile</c>, the service-account token): re-read whenever its size or
-/// modification time changed (projected service-account tokens rotate by replacing the file), and when
-/// the server refused the current one. A file that vanished or cannot be read keeps the last token,
-/// so a rotation in progress does not turn into requests without credentials.
+/// A token file (the service-account token) as a KubernetesClient token provider, re-read whenever its size
+/// or modification time changed (a projected service-account token rotates by replacing the file) and
+/// after the server refused the current token (<see cref="Refresh"/>). The package's own <c>TokenFileAuth</c>
+/// re-reads the file once a minute, like client-go: enough for kubelet's rotation (the old token stays valid
+/// for minutes), but a 401 right after a rotation would then last up to a minute. A file that vanished or
+/// cannot be read keeps the last token, so a rotation in progress never turns into requests without one.
 /// </summary>
-public sealed class FileBearerToken : IBearerToken
+public sealed class FileTokenProvider : ITokenProvider
 {
     private readonly Lock _gate = new();
     private string? _token;
     private (long Length, DateTime Written)? _stamp;
 
-    public FileBearerToken(string path)
+    public FileTokenProvider(string path)
     {
         Path = path;
         if (Current() is null)
@@ -41,6 +26,10 @@ public sealed class FileBearerToken : IBearerToken
 
     public string Path { get; }
 
+    public Task<AuthenticationHeaderValue> GetAuthenticationHeaderAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(new AuthenticationHeaderValue("Bearer", Current()));
+
+    /// <summary>The token to send now.</summary>
     public string? Current()
     {
         lock (_gate)
@@ -67,10 +56,10 @@ public sealed class FileBearerToken : IBearerToken
         }
     }
 
-    public bool Refresh()
+    /// <summary>The server refused the token (401): read the file again before the next request.</summary>
+    public void Refresh()
     {
         lock (_gate)
             _stamp = null;
-        return true;
     }
 }

@@ -1,11 +1,15 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using k8s;
 
 namespace ProxyReplacement.ServiceProxy.Kubernetes.Config;
 
 /// <summary>
-/// The configuration of a pod: <c>KUBERNETES_SERVICE_HOST</c>/<c>_PORT</c> name the API server, the
-/// service-account directory holds <c>token</c> (re-read when it rotates) and <c>ca.crt</c>. The
-/// directory is a parameter so tests can use their own.
+/// The configuration of a pod, as KubernetesClient's <c>InClusterConfig()</c> builds it, but from a given
+/// environment and directory (tests use their own) and with errors that name what is missing:
+/// <c>KUBERNETES_SERVICE_HOST</c>/<c>_PORT</c> name the API server, the service-account directory holds
+/// <c>token</c> (re-read when it rotates: <see cref="FileTokenProvider"/>), <c>ca.crt</c> and <c>namespace</c>.
 /// </summary>
 public static class InClusterConfig
 {
@@ -34,28 +38,33 @@ public static class InClusterConfig
 
         var tokenPath = Path.Combine(directory, "token");
         var caPath = Path.Combine(directory, "ca.crt");
-        FileBearerToken token;
+        FileTokenProvider token;
         try
         {
-            token = new FileBearerToken(tokenPath);
+            token = new FileTokenProvider(tokenPath);
         }
         catch (FileNotFoundException)
         {
             throw new ClusterConfigException(Origin, tokenPath, "the service-account token does not exist or is empty (is automountServiceAccountToken off?)");
         }
-        string caPem;
+        var ca = new X509Certificate2Collection();
         try
         {
-            caPem = File.ReadAllText(caPath);
+            ca.ImportFromPemFile(caPath);
         }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or CryptographicException)
         {
             throw new ClusterConfigException(Origin, caPath, $"cannot read the cluster CA: {error.Message}");
         }
-        return new ClusterConnection(server, $"in-cluster, service account {directory}")
+        if (ca.Count == 0)
+            throw new ClusterConfigException(Origin, caPath, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        var namespacePath = Path.Combine(directory, "namespace");
+        return new ClusterConnection(new KubernetesClientConfiguration
         {
-            Token = token,
-            CertificateAuthorities = Pem.Certificates(caPem, Origin, caPath),
-        };
+            Host = server.ToString(),
+            SslCaCerts = ca,
+            TokenProvider = token,
+            Namespace = File.Exists(namespacePath) ? File.ReadAllText(namespacePath).Trim() : null,
+        }, $"in-cluster, service account {directory}");
     }
 }

@@ -37,6 +37,7 @@ public sealed class FakeApiServer : IAsyncDisposable
     private volatile CancellationTokenSource _outage = new();
     private volatile bool _down;
     private volatile string? _requiredToken;
+    private long _firstRequest;
 
     private FakeApiServer(WebApplication app, FakeApiStore store, TestCertificates? certificates)
     {
@@ -87,6 +88,9 @@ public sealed class FakeApiServer : IAsyncDisposable
     }
 
     public IReadOnlyList<RecordedRequest> Requests => _requests.ToArray();
+
+    /// <summary>When the first request arrived (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), 0 before any: the benchmark's start of a cold sync.</summary>
+    public long FirstRequestTimestamp => Interlocked.Read(ref _firstRequest);
 
     public IEnumerable<RecordedRequest> RequestsFor(string resource, ApiVerb verb) => Requests.Where(r => r.Resource == resource && r.Verb == verb);
 
@@ -157,6 +161,7 @@ public sealed class FakeApiServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        Interlocked.CompareExchange(ref _firstRequest, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
         if (_down)
         {
             context.Abort();

@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography.X509Certificates;
+using k8s;
+using WatchEventType = ProxyReplacement.ServiceProxy.Kubernetes.Api.WatchEventType;
 using ProxyReplacement.ServiceProxy.Kubernetes.Api;
 using ProxyReplacement.ServiceProxy.Kubernetes.Config;
 using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
@@ -7,14 +10,21 @@ using static ProxyReplacement.ServiceProxy.Tests.Kubernetes.FakeApi.FakeApiStore
 
 namespace ProxyReplacement.ServiceProxy.Tests.Kubernetes;
 
-/// <summary>The REST client alone against the fake server: TLS verification, authentication, decoding, errors and timeouts.</summary>
+/// <summary>The API client (KubernetesClient underneath) alone against the fake server: TLS verification, authentication, decoding, errors, timeouts and the rest_client metrics.</summary>
 [NonParallelizable]
-public sealed class KubernetesRestClientTests
+public sealed class KubernetesApiClientTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
     private static readonly ListRequest ListAll = new(null, 0);
 
-    private static ClusterConnection Connection(FakeApiServer server) => new(server.Url, "test");
+    private static ClusterConnection Connection(FakeApiServer server, Action<KubernetesClientConfiguration>? setup = null)
+    {
+        var configuration = new KubernetesClientConfiguration { Host = server.Url.ToString() };
+        setup?.Invoke(configuration);
+        return new ClusterConnection(configuration, "test");
+    }
+
+    private static string Base64(string text) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text));
 
     [Test]
     public async Task Tls_is_verified_against_the_ca_of_the_configuration()
@@ -24,10 +34,10 @@ public sealed class KubernetesRestClientTests
         await using var server = await FakeApiServer.StartAsync(certificates: certificates);
         server.Store.Put(Nodes, ApiJson.Node("node-a", "192.168.0.10"));
 
-        using var trusting = new KubernetesRestClient(Connection(server) with { CertificateAuthorities = new X509Certificate2Collection(certificates.Ca) }, Timeout);
-        using var foreign = new KubernetesRestClient(Connection(server) with { CertificateAuthorities = new X509Certificate2Collection(otherCa.Ca) }, Timeout);
-        using var systemRoots = new KubernetesRestClient(Connection(server), Timeout);
-        using var insecure = new KubernetesRestClient(Connection(server) with { InsecureSkipTlsVerify = true }, Timeout);
+        using var trusting = new KubernetesApiClient(Connection(server, c => c.SslCaCerts = new X509Certificate2Collection(certificates.Ca)), Timeout);
+        using var foreign = new KubernetesApiClient(Connection(server, c => c.SslCaCerts = new X509Certificate2Collection(otherCa.Ca)), Timeout);
+        using var systemRoots = new KubernetesApiClient(Connection(server), Timeout);
+        using var insecure = new KubernetesApiClient(Connection(server, c => c.SkipTlsVerify = true), Timeout);
 
         var page = await trusting.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None);
         var foreignError = Assert.ThrowsAsync<KubernetesApiException>(() => foreign.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None));
@@ -51,12 +61,13 @@ public sealed class KubernetesRestClientTests
         using var certificates = TestCertificates.Create();
         await using var server = await FakeApiServer.StartAsync(certificates: certificates);
         server.RequireClientCertificate = true;
-        var verified = Connection(server) with { CertificateAuthorities = new X509Certificate2Collection(certificates.Ca) };
-        using var withCertificate = new KubernetesRestClient(verified with
+        using var withCertificate = new KubernetesApiClient(Connection(server, c =>
         {
-            ClientCertificate = X509Certificate2.CreateFromPem(certificates.ClientCertificatePem, certificates.ClientKeyPem),
-        }, Timeout);
-        using var without = new KubernetesRestClient(verified, Timeout);
+            c.SslCaCerts = new X509Certificate2Collection(certificates.Ca);
+            c.ClientCertificateData = Base64(certificates.ClientCertificatePem);
+            c.ClientCertificateKeyData = Base64(certificates.ClientKeyPem);
+        }), Timeout);
+        using var without = new KubernetesApiClient(Connection(server, c => c.SslCaCerts = new X509Certificate2Collection(certificates.Ca)), Timeout);
 
         var page = await withCertificate.ListAsync(ApiResources.Services, ListAll, CancellationToken.None);
         var refused = Assert.ThrowsAsync<KubernetesApiException>(() => without.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
@@ -74,7 +85,7 @@ public sealed class KubernetesRestClientTests
     public async Task A_watch_streams_events_as_they_happen_and_reports_a_bad_object_with_its_field()
     {
         await using var server = await FakeApiServer.StartAsync();
-        using var client = new KubernetesRestClient(Connection(server), Timeout);
+        using var client = new KubernetesApiClient(Connection(server), Timeout);
         var from = server.Store.ResourceVersion;
         await using var stream = await client.WatchAsync(ApiResources.Services, new WatchRequest(null, from.ToString(), 30), CancellationToken.None);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -116,7 +127,7 @@ public sealed class KubernetesRestClientTests
     public async Task An_error_answer_carries_the_status_message_and_retry_after()
     {
         await using var server = await FakeApiServer.StartAsync();
-        using var client = new KubernetesRestClient(Connection(server), Timeout);
+        using var client = new KubernetesApiClient(Connection(server), Timeout);
         server.Inject(Services, ApiVerb.List, new Fault.Status(429, RetryAfterSeconds: 7));
         server.Inject(Services, ApiVerb.Watch, new Fault.Status(410));
 
@@ -139,8 +150,8 @@ public sealed class KubernetesRestClientTests
     {
         await using var server = await FakeApiServer.StartAsync();
         server.RequiredToken = "right";
-        using var slowClient = new KubernetesRestClient(Connection(server) with { Token = new StaticBearerToken("right") }, TimeSpan.FromMilliseconds(200));
-        using var wrongToken = new KubernetesRestClient(Connection(server) with { Token = new StaticBearerToken("wrong") }, Timeout);
+        using var slowClient = new KubernetesApiClient(Connection(server, c => c.AccessToken = "right"), TimeSpan.FromMilliseconds(200));
+        using var wrongToken = new KubernetesApiClient(Connection(server, c => c.AccessToken = "wrong"), Timeout);
         server.Inject(Nodes, ApiVerb.List, new Fault.Slow(TimeSpan.FromSeconds(10)));
 
         var timeout = Assert.ThrowsAsync<KubernetesApiException>(() => slowClient.ListAsync(ApiResources.Nodes, ListAll, CancellationToken.None));
@@ -161,10 +172,55 @@ public sealed class KubernetesRestClientTests
     public async Task The_server_url_path_prefix_is_kept()
     {
         await using var server = await FakeApiServer.StartAsync();
-        using var client = new KubernetesRestClient(new ClusterConnection(new Uri(server.Url, "/prefix/"), "test"), Timeout);
+        using var client = new KubernetesApiClient(new ClusterConnection(new KubernetesClientConfiguration { Host = new Uri(server.Url, "/prefix/").ToString() }, "test"), Timeout);
 
         var error = Assert.ThrowsAsync<KubernetesApiException>(() => client.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
 
         Assert.That(error!.Message, Is.EqualTo("list services: HTTP 404 NotFound: the server could not find the requested resource /prefix/api/v1/services"));
+    }
+
+    [Test]
+    public async Task Every_request_is_counted_and_timed_in_the_rest_client_metrics()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        using var client = new KubernetesApiClient(Connection(server), Timeout);
+        var counted = new List<(long Value, Dictionary<string, object?> Tags)>();
+        var timed = new List<(double Value, Dictionary<string, object?> Tags)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RestClientMetrics.MeterName)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "rest_client_requests_total")
+                lock (counted) counted.Add((value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "rest_client_request_duration_seconds")
+                lock (timed) timed.Add((value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
+        });
+        listener.Start();
+        var host = $"127.0.0.1:{server.Url.Port}";
+        server.Inject(Services, ApiVerb.List, new Fault.Status(500));
+
+        Assert.ThrowsAsync<KubernetesApiException>(() => client.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
+        await client.ListAsync(ApiResources.Services, ListAll, CancellationToken.None);
+        server.Down = true;
+        Assert.ThrowsAsync<KubernetesApiException>(() => client.ListAsync(ApiResources.Services, ListAll, CancellationToken.None));
+        listener.Dispose();
+
+        Assert.Multiple(() =>
+        {
+            var mine = counted.Where(c => Equals(c.Tags["host"], host)).ToList();
+            Assert.That(mine.Select(c => (c.Value, c.Tags["code"], c.Tags["method"])),
+                Is.EqualTo(new[] { (1L, (object?)"500", (object?)"GET"), (1L, "200", "GET"), (1L, "<error>", "GET") }));
+            var durations = timed.Where(t => Equals(t.Tags["host"], host)).ToList();
+            Assert.That(durations, Has.Count.EqualTo(3));
+            Assert.That(durations, Has.All.Matches<(double Value, Dictionary<string, object?> Tags)>(t => Equals(t.Tags["verb"], "GET") && t.Value >= 0));
+            Assert.That(RestClientMetrics.RequestDuration.Unit, Is.Null, "the name already says seconds: no exporter suffix");
+        });
     }
 }

@@ -10,27 +10,40 @@ using ProxyReplacement.ServiceProxy.Kubernetes.Objects;
 namespace ProxyReplacement.ServiceProxy.Kubernetes.Api;
 
 /// <summary>
-/// <see cref="IKubernetesApi"/> over HTTP: JSON decoded with the source-generated <see cref="KubernetesJson"/>
-/// context, list items and watch objects decoded one by one, the watch stream read as it arrives.
-/// Each request has <see cref="RequestTimeout"/> to answer (a list: to finish); a watch must end by its
-/// own <c>timeoutSeconds</c> plus that margin, which catches a connection that died silently. A 401
-/// with a token file re-reads the file and retries once at once (a rotated service-account token).
+/// <see cref="IKubernetesApi"/> over KubernetesClient: the package's <see cref="k8s.Kubernetes"/> client makes
+/// the connection (TLS with the configured CA or insecure, the client certificate, HTTP proxy settings) and
+/// authenticates each request (token, token file, exec or auth-provider plugin: <c>Credentials</c>); items
+/// are decoded one by one as the package's models (<see cref="ApiResource{T}.Decode"/>), so one undecodable
+/// object is reported with its field path while the rest of the page or stream is used. The list and watch
+/// loop is ours, not the package's generated operations: those decode a whole page at once (one bad object
+/// fails the page) and open a watch only once its first event arrived (a quiet watch would look hung).
+/// Each request has <see cref="RequestTimeout"/> to answer (a list: to finish); a watch must end by its own
+/// <c>timeoutSeconds</c> plus that margin, which catches a connection that died silently. A 401 with a
+/// re-readable token (<see cref="FileTokenProvider"/>) re-reads it and retries once at once.
+/// Every request is counted by <see cref="RestClientMetricsHandler"/> (<c>rest_client_*</c>).
 /// </summary>
-public sealed class KubernetesRestClient : IKubernetesApi, IDisposable
+public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 {
     private const int MaxErrorBodyBytes = 64 * 1024;
 
     private readonly ClusterConnection _connection;
-    private readonly HttpClient _http;
+    private readonly k8s.Kubernetes _client;
 
-    public KubernetesRestClient(ClusterConnection connection, TimeSpan requestTimeout, HttpMessageHandler? handler = null)
+    public KubernetesApiClient(ClusterConnection connection, TimeSpan requestTimeout, TimeProvider? time = null)
     {
         _connection = connection;
         RequestTimeout = requestTimeout;
-        _http = new HttpClient(handler ?? ApiHttpHandler.Create(connection, requestTimeout), disposeHandler: true)
+        var configuration = connection.Configuration;
+        var setup = configuration.FirstMessageHandlerSetup;
+        configuration.FirstMessageHandlerSetup = handler =>
         {
-            Timeout = Timeout.InfiniteTimeSpan, // per request, below: a watch must outlive any fixed client timeout
+            handler.ConnectTimeout = requestTimeout;
+            // A watch is one long response; new connections pick up DNS and server changes.
+            handler.PooledConnectionLifetime = TimeSpan.FromMinutes(10);
+            handler.AutomaticDecompression = DecompressionMethods.All;
+            setup?.Invoke(handler);
         };
+        _client = new k8s.Kubernetes(configuration, new RestClientMetricsHandler(time));
     }
 
     public TimeSpan RequestTimeout { get; }
@@ -52,7 +65,7 @@ public sealed class KubernetesRestClient : IKubernetesApi, IDisposable
             var resourceVersion = list.Metadata?.ResourceVersion;
             if (string.IsNullOrEmpty(resourceVersion))
                 throw new KubernetesApiException(ApiFailure.Protocol, $"{what}: the response has no metadata.resourceVersion");
-            var items = (list.Items ?? []).Select(item => ItemDecoder.Decode(item, resource.TypeInfo)).ToList();
+            var items = (list.Items ?? []).Select(resource.Decode).ToList();
             return new ListPage<T>(resourceVersion, string.IsNullOrEmpty(list.Metadata?.Continue) ? null : list.Metadata.Continue, items);
         }
         catch (Exception error) when (Translate(error, what, cancellationToken) is { } translated)
@@ -87,7 +100,7 @@ public sealed class KubernetesRestClient : IKubernetesApi, IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _client.Dispose();
 
     private async Task<HttpResponseMessage> SendAsync(Uri uri, string what, CancellationToken cancellationToken)
     {
@@ -96,17 +109,37 @@ public sealed class KubernetesRestClient : IKubernetesApi, IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             request.Headers.UserAgent.Add(new ProductInfoHeaderValue("proxy-replacement", "1.0"));
-            if (_connection.Token?.Current() is { } token)
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            await AuthenticateAsync(request, what, cancellationToken).ConfigureAwait(false);
+            if (_connection.Configuration.TlsServerName is { Length: > 0 } serverName)
+                request.Headers.Host = serverName; // as the package does: SocketsHttpHandler takes the TLS name from Host
+            var response = await _client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             if (response.IsSuccessStatusCode)
                 return response;
             using (response)
             {
-                if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _connection.Token?.Refresh() == true)
+                if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _connection.Configuration.TokenProvider is FileTokenProvider token)
+                {
+                    token.Refresh();
                     continue;
+                }
                 throw await ErrorAsync(response, what, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The package's credentials (a token, a token provider: file, exec or auth-provider plugin) on one request.</summary>
+    private async Task AuthenticateAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
+    {
+        if (_client.Credentials is not { } credentials)
+            return;
+        try
+        {
+            await credentials.ProcessHttpRequestAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException && error is not OutOfMemoryException)
+        {
+            // an exec plugin that failed or timed out, an OIDC refresh that was refused, an unreadable token file
+            throw new KubernetesApiException(ApiFailure.Credentials, $"{what}: no credentials: {Flatten(error)}", inner: error);
         }
     }
 
@@ -172,8 +205,9 @@ public sealed class KubernetesRestClient : IKubernetesApi, IDisposable
 
     private Uri Uri<T>(ApiResource<T> resource, string query) where T : class, IKubernetesObject
     {
-        var basePath = _connection.Server.AbsolutePath.TrimEnd('/');
-        var builder = new UriBuilder(_connection.Server) { Path = $"{basePath}/{resource.Path}", Query = query };
+        var server = _client.BaseUri;
+        var basePath = server.AbsolutePath.TrimEnd('/');
+        var builder = new UriBuilder(server) { Path = $"{basePath}/{resource.Path}", Query = query };
         return builder.Uri;
     }
 
@@ -230,7 +264,7 @@ public sealed class KubernetesRestClient : IKubernetesApi, IDisposable
                 _ => throw new KubernetesApiException(ApiFailure.Protocol, $"{what}: unknown watch event type '{raw.Type}'"),
             };
             if (type != WatchEventType.Error)
-                return new WatchEvent<T>(type, ItemDecoder.Decode(raw.Object, resource.TypeInfo), null);
+                return new WatchEvent<T>(type, resource.Decode(raw.Object), null);
             StatusObject? status = null;
             try
             {
