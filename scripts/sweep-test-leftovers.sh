@@ -6,7 +6,7 @@
 # alive (a testhost process), because its objects look the same.
 set -uo pipefail
 
-if pgrep -f 'testhost|vstest.console' > /dev/null; then
+if pgrep -f 'testhost|vstest.console|proxy-bench' > /dev/null; then
   echo "sweep: another test run is alive; leaving prt-* objects alone"
   exit 0
 fi
