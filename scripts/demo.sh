@@ -7,6 +7,8 @@
 #   prdemo-be1 (10.201.2.2) ──veth prdemo-be1──┤ prdemo-node: routes between pods,
 #   prdemo-be2 (10.201.3.2) ──veth prdemo-be2──┤ runs ./bin/service-proxy
 #   prdemo-be3 (10.201.4.2) ──veth prdemo-be3──┘
+#   prdemo-ext (192.168.77.2) ──veth prdemoup── the node's host interface (192.168.77.1): a client
+#                                              outside the cluster, e.g. on the data-centre network
 #
 # Each backend answers HTTP on :8080 with "hello from backend-N". The daemon reads
 # examples/demo/web.yaml (Service web, ClusterIP 10.96.0.10:80 -> the backends' port 8080) from a
@@ -14,7 +16,9 @@
 # veths (--workload-interfaces 'prdemo-*'). The client then curls http://10.96.0.10/ (served by TC
 # NAT), then again from inside the cgroup prdemo-sock, where the daemon's socket hooks (connect-time
 # balancing, --cgroup-path) translate the VIP at connect(): the counters and the conntrack map show
-# which path served which requests. We scale the EndpointSlice to two backends and curl again.
+# which path served which requests. The Service is a NodePort (30080): the outside client curls
+# http://192.168.77.1:30080/, served by the host-interface program (--host-interfaces prdemoup). We
+# scale the EndpointSlice to two backends and curl again.
 # Everything is removed on exit, also on failure.
 set -euo pipefail
 
@@ -27,6 +31,9 @@ requests=12
 node=prdemo-node
 client=prdemo-cli
 backends=(prdemo-be1 prdemo-be2 prdemo-be3)
+external=prdemo-ext
+node_ip=192.168.77.1
+node_port=30080
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
 heading() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$plain"; }
@@ -84,7 +91,7 @@ cleanup() {
   fi
   for pid in "${socat_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${socat_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for ns in "$client" "${backends[@]}" "$node"; do
+  for ns in "$client" "${backends[@]}" "$external" "$node"; do
     ip netns delete "$ns" 2>/dev/null || true
   done
   if mountpoint -q "$bpffs" 2>/dev/null; then umount "$bpffs" || echo "  could not unmount $bpffs" >&2; fi
@@ -106,7 +113,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------------
 heading "Creating the node, a client pod and ${#backends[@]} backend pods (network namespaces)"
-for ns in "$node" "$client" "${backends[@]}"; do
+for ns in "$node" "$client" "${backends[@]}" "$external"; do
   if ip netns list | grep -qw "$ns"; then
     echo "removing $ns left over from an earlier run"
     ip netns delete "$ns"
@@ -136,6 +143,18 @@ add_pod() {
 }
 add_pod "$client" 1
 for i in "${!backends[@]}"; do add_pod "${backends[$i]}" $((i + 2)); done
+
+# The outside client: its own namespace on a link to the node's host interface prdemoup (not a pod veth:
+# the name does not match 'prdemo-*'). It knows the node's address and nothing of the pod network.
+ip netns add "$external"
+ip -n "$external" link set lo up
+ip -n "$node" link add prdemoup type veth peer name eth0 netns "$external"
+ip netns exec "$node" sysctl -q -w net.ipv4.conf.prdemoup.rp_filter=0
+ip -n "$node" address add "$node_ip/24" dev prdemoup
+ip -n "$node" link set prdemoup up
+ip -n "$external" address add 192.168.77.2/24 dev eth0
+ip -n "$external" link set eth0 up
+echo "  $external  192.168.77.2  (outside the cluster; the node's host interface prdemoup is $node_ip)"
 
 heading "Starting an HTTP server on port 8080 in each backend pod"
 for i in "${!backends[@]}"; do
@@ -182,6 +201,7 @@ ip netns exec "$node" "$proxy" run \
   --manifest-dir "$manifests" \
   --bpffs-root "$pinroot" \
   --workload-interfaces 'prdemo-*' \
+  --host-interfaces prdemoup \
   --healthz-bind-address 127.0.0.1:10256 \
   --metrics-bind-address 127.0.0.1:10249 \
   --min-sync-interval 200ms \
@@ -237,11 +257,12 @@ in_cgroup() {
 # tally [--in-cgroup] EXPECTED...: $requests curls from the client to the VIP, the answers and a count
 # per backend. Fails if a request fails or a backend not in EXPECTED answers.
 tally() {
-  local run=(ip netns exec "$client")
+  local run=(ip netns exec "$client") url="http://$vip/"
   if [ "$1" = "--in-cgroup" ]; then run=(in_cgroup); shift; fi
+  if [ "$1" = "--from-outside" ]; then run=(ip netns exec "$external"); url="http://$node_ip:$node_port/"; shift; fi
   local expected=("$@") answers=() answer
   for i in $(seq "$requests"); do
-    answer=$("${run[@]}" curl -sS --max-time 3 "http://$vip/") || fail "request $i to http://$vip/ failed"
+    answer=$("${run[@]}" curl -sS --max-time 3 "$url") || fail "request $i to $url failed"
     printf '  %2d  %s\n' "$i" "$answer"
     answers+=("${answer##* }")
   done
@@ -276,6 +297,16 @@ nat_sock=$(( $(counter nat_new_flow) - nat_before )) sock_sock=$(( $(counter soc
 echo "  socket path: sock_connect +$sock_sock, nat_new_flow +$nat_sock, conntrack entries $ct_before -> $(conntrack_entries)"
 [ "$sock_sock" -eq "$requests" ] && [ "$nat_sock" -eq 0 ] || fail "expected $requests connects translated at the socket and no TC NAT"
 echo "  (curl connected to $vip:80; the packets already carried the backend address, so TC had nothing to NAT)"
+
+heading "$requests requests from outside the node to the NodePort http://$node_ip:$node_port/ (host-interface program)"
+for _ in $(seq 50); do
+  ip netns exec "$node" "$proxy" dump --bpffs-root "$pinroot" | grep -q "^  $node_ip:$node_port/tcp" && break
+  sleep 0.1
+done
+nat_before=$(counter nat_new_flow)
+tally --from-outside backend-1 backend-2 backend-3
+echo "  NodePort: nat_new_flow +$(( $(counter nat_new_flow) - nat_before )) (DNAT at the node's host interface, replies"
+echo "  reverse-NATed to $node_ip:$node_port at the backends' veths)"
 
 heading "service-proxy dump --bpffs-root $pinroot"
 ip netns exec "$node" "$proxy" dump --bpffs-root "$pinroot"

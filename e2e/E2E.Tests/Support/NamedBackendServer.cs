@@ -27,6 +27,9 @@ internal sealed class NamedBackendServer : IDisposable
     /// <summary>Connections accepted so far.</summary>
     public int Accepted => _server.Accepted;
 
+    /// <summary>The client addresses of the accepted connections: what the backend sees as its client.</summary>
+    public IReadOnlyCollection<IPEndPoint> Peers => _server.Peers;
+
     public static NamedBackendServer Start(string netns, IPEndPoint endpoint, string name) => new(netns, endpoint, name);
 
     public void Dispose() => _server.Dispose();
