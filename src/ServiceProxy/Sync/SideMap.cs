@@ -19,9 +19,13 @@ public sealed class SideMap<TKey, TValue>
 
     public SideMap(IBpfMap<TKey, TValue> map) => _map = map;
 
-    /// <summary>Writes the desired entries that are missing or differ; <paramref name="reread"/> reads the map first.</summary>
-    public void AddAndChange(IReadOnlyDictionary<TKey, TValue> desired, bool reread, List<SyncProblem> problems, List<MapWrite>? applied = null)
+    /// <summary>
+    /// Writes the desired entries that are missing or differ; <paramref name="reread"/> reads the map first. Returns the
+    /// keys whose write failed (empty when all went in).
+    /// </summary>
+    public List<TKey> AddAndChange(IReadOnlyDictionary<TKey, TValue> desired, bool reread, List<SyncProblem> problems)
     {
+        var failed = new List<TKey>();
         if (reread || _view is null)
             _view = _map.ReadAll().ToDictionary();
         foreach (var (key, value) in desired)
@@ -35,18 +39,25 @@ public sealed class SideMap<TKey, TValue>
             }
             catch (BpfException error)
             {
+                failed.Add(key);
                 problems.Add(new SyncProblem(SyncProblemKind.WriteFailed, $"{_map.Name}: writing {key}: {error.Message}", Error: error));
             }
         }
+        return failed;
     }
 
-    /// <summary>Deletes the entries that are not desired.</summary>
-    public void DeleteOthers(IReadOnlyDictionary<TKey, TValue> desired, List<SyncProblem> problems)
+    /// <summary>Deletes the entries that are not desired, except those <paramref name="stillNeeded"/> says a live entry elsewhere still uses.</summary>
+    public void DeleteOthers(IReadOnlyDictionary<TKey, TValue> desired, List<SyncProblem> problems, Func<TKey, bool>? stillNeeded = null)
     {
         if (_view is null)
             return;
         foreach (var key in _view.Keys.Where(key => !desired.ContainsKey(key)).ToList())
         {
+            if (stillNeeded?.Invoke(key) == true)
+            {
+                problems.Add(new SyncProblem(SyncProblemKind.Deferred, $"{_map.Name}: {key} kept: a frontend in the map still uses it"));
+                continue;
+            }
             try
             {
                 _map.Delete(key);

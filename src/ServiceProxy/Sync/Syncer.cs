@@ -103,14 +103,21 @@ public sealed partial class Syncer
             var desired = DesiredStateBuilder.Build(snapshot, _ids, view, _context);
             (writes, owners, conflicts) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems);
             side = SideEntries.Of(snapshot, desired.Owners);
-            // A new source-range frontend must find its ranges already there: it would drop every client otherwise.
-            _sourceRanges?.AddAndChange(side.SourceRanges, fullResync, sideProblems);
+            // A new source-range frontend must find its ranges already there: it would drop every client otherwise. When
+            // a range could not be written, the frontends that would check it are held back (a new one stays unpublished,
+            // an existing one keeps its current value) until a later sync gets the ranges in.
+            if (_sourceRanges?.AddAndChange(side.SourceRanges, fullResync, sideProblems) is { Count: > 0 } failedRanges)
+                writes = HoldBackSourceRangeFrontends(writes, failedRanges.Select(range => range.ServiceId).ToHashSet(), sideProblems);
         }
 
         var result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids);
         if (side is not null)
         {
-            _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems);
+            // A frontend whose update failed may still check its ranges: those stay until it no longer does.
+            var checking = view.Frontends.Values.Where(value => value.Flags.HasFlag(FrontendFlags.SourceRanges))
+                .Select(value => value.ServiceId).ToHashSet();
+            _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems,
+                stillNeeded: range => checking.Contains(range.ServiceId) && !side.SourceRanges.Keys.Any(k => k.ServiceId == range.ServiceId));
             _names?.AddAndChange(side.Names, fullResync, sideProblems);
             _names?.DeleteOthers(side.Names, sideProblems);
         }
@@ -120,6 +127,21 @@ public sealed partial class Syncer
         _cleanSnapshot = result.Problems.Count == 0 ? snapshot : null;
         LogSynced(_logger, result.Applied.Count, result.Problems.Count, fullResync);
         return result;
+    }
+
+    private static List<MapWrite> HoldBackSourceRangeFrontends(IReadOnlyList<MapWrite> writes, HashSet<uint> ids, List<SyncProblem> problems)
+    {
+        var kept = new List<MapWrite>(writes.Count);
+        foreach (var write in writes)
+        {
+            if (write is UpsertFrontend { Value: var value } && value.Flags.HasFlag(FrontendFlags.SourceRanges) && ids.Contains(value.ServiceId))
+            {
+                problems.Add(new SyncProblem(SyncProblemKind.Deferred, "held back: its source ranges could not be written", write));
+                continue;
+            }
+            kept.Add(write);
+        }
+        return kept;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Synced NAT maps: {Writes} writes, {Problems} problems (full: {Full})")]

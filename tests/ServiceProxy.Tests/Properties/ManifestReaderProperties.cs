@@ -226,8 +226,12 @@ public sealed class ManifestReaderProperties
             from valid in ManifestGenerators.AnyObject(0).Select(WithNamespace)
             from roll in Gen.Choose(0, 2)
             from obj in roll == 0 ? Gen.Constant(valid) : ManifestGenerators.Mutate(valid)
+            // KubernetesClient's IntOrString keeps a targetPort as text whether the JSON had a number or a string, so a
+            // quoted number cannot be told from a number on the API path; the API server rejects a quoted number there
+            // (a port name needs a letter), so it never sends one.
             where obj.Mutation is null || !(obj.Mutation.Contains("apiVersion") || obj.Mutation.Contains(" kind") ||
-                                            obj.Mutation.StartsWith("removed metadata.namespace", StringComparison.Ordinal))
+                                            obj.Mutation.StartsWith("removed metadata.namespace", StringComparison.Ordinal) ||
+                                            obj.Mutation.Contains("targetPort of the wrong type"))
             select obj), obj =>
         {
             var json = ManifestText.Json(obj.Tree);
@@ -238,12 +242,12 @@ public sealed class ManifestReaderProperties
             string? apiRejection;
             if (obj.Kind == "Service")
             {
-                var conversion = ApiObjectConversion.Service(ItemDecoder.Decode(document.RootElement, KubernetesJson.Default.ServiceObject), filter);
+                var conversion = ApiObjectConversion.Service(ApiResources.Services.Decode(document.RootElement), filter);
                 (apiModel, apiRejection) = (conversion.Value, conversion.Rejection);
             }
             else
             {
-                var conversion = ApiObjectConversion.EndpointSlice(ItemDecoder.Decode(document.RootElement, KubernetesJson.Default.EndpointSliceObject), filter);
+                var conversion = ApiObjectConversion.EndpointSlice(ApiResources.EndpointSlices.Decode(document.RootElement), filter);
                 (apiModel, apiRejection) = (conversion.Value, conversion.Rejection);
             }
             var manifestModel = (object?)manifest.Services.SingleOrDefault() ?? manifest.EndpointSlices.SingleOrDefault();

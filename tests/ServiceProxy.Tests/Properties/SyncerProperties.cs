@@ -156,7 +156,6 @@ public sealed class SyncerProperties
 
     /// <summary>The same with the source-range half of the invariant: fails today (see the two bug tests below).</summary>
     [Property(MaxTest = 150, QuietOnSuccess = true)]
-    [Ignore("bug: under write failures the Syncer publishes a source-range frontend without its ranges, or deletes the ranges of a frontend it failed to update (see the two tests below)")]
     public Property Failed_writes_keep_every_source_range_frontend_with_its_ranges() =>
         Prop.ForAll(Arb.From(Scenarios(faultPercent: 25)), scenario => Run(scenario));
 
@@ -178,7 +177,6 @@ public sealed class SyncerProperties
     /// IP (PR_LB_SOURCE_DENIED) until a later sync writes the range. Make before break says the frontend waits for its ranges.
     /// </summary>
     [Test]
-    [Ignore("bug: Syncer writes a source-range frontend although its pr_lb_src4 entries failed to write: every client of the LB IP is dropped until the next sync")]
     public void A_failed_source_range_write_still_publishes_the_frontend_that_needs_it()
     {
         var maps = new NatMapsUnderTest();
@@ -197,7 +195,6 @@ public sealed class SyncerProperties
     /// asked to be open to all. The ranges must stay until no frontend checks them.
     /// </summary>
     [Test]
-    [Ignore("bug: Syncer deletes pr_lb_src4 entries while a frontend whose update failed still has the source-ranges flag: every client dropped until the next sync")]
     public void A_failed_frontend_update_still_deletes_the_source_ranges_it_checks()
     {
         var maps = new NatMapsUnderTest();
