@@ -16,9 +16,11 @@ public static class Program
     private static IReadOnlyList<IBenchSuite> AllSuites() =>
     [
         new PacketSuite(),
+        new HostPacketSuite(),
         new ControlPlaneSuite(),
         new ControlPlaneOursSuite(),
         new EndToEndSuite(),
+        new NodePortEndToEndSuite(),
         new MemorySuite(),
         new ApiSourceSuite(),
     ];

@@ -22,7 +22,12 @@ namespace ProxyReplacement.Bench.Baseline;
 /// Chain names are <c>KUBE-SVC-</c>/<c>KUBE-SEP-</c> plus 16 base32 characters of a SHA-256 of the service port
 /// (and endpoint), as kube-proxy names them; rules carry kube-proxy's comments (they cost parse time too), except
 /// that above 1,000 endpoints kube-proxy's "large cluster mode" leaves them off the per-endpoint rules, and so do we.
-/// Not modelled: NodePorts, external IPs, load balancers, session affinity, the no-endpoints reject rules,
+/// NodePorts (the first <see cref="SyntheticServices.NodePorts"/> Services; none in the ClusterIP suites): per service
+/// port one rule in the nat <c>KUBE-NODEPORTS</c> chain (<c>-p tcp --dport NODEPORT -j KUBE-EXT-…</c>), reached from the
+/// last rule of <c>KUBE-SERVICES</c> (<c>addrtype --dst-type LOCAL</c>), and a <c>KUBE-EXT-…</c> chain (same hash as the
+/// <c>KUBE-SVC-…</c> chain) that marks the packet for masquerading (externalTrafficPolicy: Cluster) and jumps to
+/// <c>KUBE-SVC-…</c>, as kube-proxy writes them for NodePort Services whose endpoints are ready.
+/// Not modelled: external IPs, load balancers, session affinity, the no-endpoints reject rules,
 /// the firewall and health-check chains, and the generation of this text (only iptables-restore is timed).
 /// </summary>
 public sealed class KubeProxyRuleset
@@ -51,6 +56,10 @@ public sealed class KubeProxyRuleset
         for (var i = 0; i < _cluster.Count; i++)
         {
             text.Write(':'); text.Write(ServiceChain(i)); text.Write(" - [0:0]\n");
+            if (_cluster.IsNodePort(i))
+            {
+                text.Write(':'); text.Write(ExternalChain(i)); text.Write(" - [0:0]\n");
+            }
             for (var j = 0; j < _cluster.EndpointsPerService; j++)
             {
                 text.Write(':'); text.Write(EndpointChain(i, _cluster.Endpoint(i, j))); text.Write(" - [0:0]\n");
@@ -61,6 +70,7 @@ public sealed class KubeProxyRuleset
         text.Write("-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n");
         WriteNatFixedRules(text);
         WriteServicesChain(text);
+        WriteNodePortsChain(text);
         for (var i = 0; i < _cluster.Count; i++)
             WriteServiceChains(text, i, Enumerable.Range(0, _cluster.EndpointsPerService).Select(j => _cluster.Endpoint(i, j)).ToList());
         text.Write("COMMIT\n");
@@ -85,6 +95,7 @@ public sealed class KubeProxyRuleset
         }
         WriteNatFixedRules(text);
         WriteServicesChain(text);
+        WriteNodePortsChain(text);
         WriteServiceChain(text, index, after);
         foreach (var endpoint in added)
             WriteEndpointChain(text, index, endpoint);
@@ -96,6 +107,9 @@ public sealed class KubeProxyRuleset
     }
 
     public static string ServiceChain(int index) => "KUBE-SVC-" + Hash($"{SyntheticServices.Namespace}/{SyntheticServices.ServiceName(index)}:{ServicePortName}tcp");
+
+    /// <summary>The externally-reached chain of a NodePort (or LoadBalancer) service port: <c>KUBE-EXT-</c> with the KUBE-SVC hash.</summary>
+    public static string ExternalChain(int index) => "KUBE-EXT-" + Hash($"{SyntheticServices.Namespace}/{SyntheticServices.ServiceName(index)}:{ServicePortName}tcp");
 
     public static string EndpointChain(int index, IPAddress endpoint) =>
         "KUBE-SEP-" + Hash($"{SyntheticServices.Namespace}/{SyntheticServices.ServiceName(index)}:{ServicePortName}tcp{endpoint}:{SyntheticServices.TargetPort}");
@@ -143,8 +157,21 @@ public sealed class KubeProxyRuleset
                    "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n");
     }
 
+    /// <summary>The nat KUBE-NODEPORTS chain: one rule per NodePort service port, in Service order (the chain is declared, so flushed, with the fixed chains).</summary>
+    private void WriteNodePortsChain(TextWriter text)
+    {
+        for (var i = 0; i < _cluster.NodePorts; i++)
+            text.Write($"-A KUBE-NODEPORTS -m comment --comment \"{PortName(i)}\" -m tcp -p tcp --dport {SyntheticServices.NodePortOf(i)} -j {ExternalChain(i)}\n");
+    }
+
     private void WriteServiceChains(TextWriter text, int index, IReadOnlyList<IPAddress> endpoints)
     {
+        if (_cluster.IsNodePort(index))
+        {
+            var chain = ExternalChain(index);
+            text.Write($"-A {chain} -m comment --comment \"masquerade traffic for {PortName(index)} external destinations\" -j KUBE-MARK-MASQ\n");
+            text.Write($"-A {chain} -j {ServiceChain(index)}\n");
+        }
         WriteServiceChain(text, index, endpoints);
         foreach (var endpoint in endpoints)
             WriteEndpointChain(text, index, endpoint);

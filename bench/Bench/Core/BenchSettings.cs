@@ -22,6 +22,12 @@ public sealed record BenchSettings
     /// <summary>Service counts for the per-packet cost.</summary>
     public IReadOnlyList<int> PacketServiceCounts { get; init; } = [1, 1_000, 10_000, 100_000];
 
+    /// <summary>Service counts for the per-packet cost of the host-interface program (NodePort traffic from outside).</summary>
+    public IReadOnlyList<int> HostPacketServiceCounts { get; init; } = [1, 100_000];
+
+    /// <summary>Service counts for the NodePort end-to-end rates (the NodePort Services are the first min(N, 2,768)).</summary>
+    public IReadOnlyList<int> NodePortEndToEndServiceCounts { get; init; } = [1, 10_000];
+
     /// <summary>Service counts for cold programming (each with <see cref="EndpointsPerService"/> endpoints).</summary>
     public IReadOnlyList<int> ControlPlaneServiceCounts { get; init; } = [1_000, 10_000, 100_000];
 
@@ -80,6 +86,8 @@ public sealed record BenchSettings
         Runs = 1,
         PacketRepeat = 1_000,
         PacketServiceCounts = [1, 10],
+        HostPacketServiceCounts = [1, 10],
+        NodePortEndToEndServiceCounts = [1],
         ControlPlaneServiceCounts = [10],
         ChangeLatencyServices = 10,
         ChangeLatencySamples = 5,

@@ -148,7 +148,7 @@ public sealed class MemorySuite : IBenchSuite
     }
 
     /// <summary>The daemon <c>make build</c> publishes: bin/service-proxy at the repository root.</summary>
-    private static string DaemonBinary
+    internal static string DaemonBinary
     {
         get
         {

@@ -16,26 +16,35 @@ public static class ProgrammedMaps
     /// <summary>The Service CIDR of <see cref="SyntheticServices"/> (10.96.0.0/12), as the daemon's default.</summary>
     public static readonly ServiceCidrKey4 ServiceCidr = new(IPAddress.Parse("10.96.0.0"), 12);
 
-    /// <summary>Map sizes that hold <paramref name="services"/> × <paramref name="endpointsPerService"/> (never below the defaults).</summary>
-    public static CoreMapSizes SizesFor(int services, int endpointsPerService)
+    /// <summary>
+    /// Map sizes that hold <paramref name="services"/> × <paramref name="endpointsPerService"/> (never below the defaults),
+    /// and <paramref name="extraFrontends"/> more frontends (NodePorts) beside one per Service.
+    /// </summary>
+    public static CoreMapSizes SizesFor(int services, int endpointsPerService, int extraFrontends = 0)
     {
         var defaults = new CoreMapSizes();
         return defaults with
         {
-            Frontends = Math.Max(defaults.Frontends, services + 1024),
+            Frontends = Math.Max(defaults.Frontends, services + extraFrontends + 1024),
             Backends = Math.Max(defaults.Backends, services * endpointsPerService + 4096),
         };
     }
 
     /// <summary>Loads a dataplane sized for the cluster (no pins: it lives as long as the returned object).</summary>
-    public static CoreDataplane Load(int services, int endpointsPerService) =>
-        CoreDataplane.Load(new DataplaneOptions { Sizes = SizesFor(services, endpointsPerService) });
+    public static CoreDataplane Load(int services, int endpointsPerService, int extraFrontends = 0) =>
+        CoreDataplane.Load(new DataplaneOptions { Sizes = SizesFor(services, endpointsPerService, extraFrontends) });
 
-    /// <summary>Programs <paramref name="services"/> and <paramref name="slices"/> from cold; throws when a write failed.</summary>
-    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, IEnumerable<Service> services, IEnumerable<EndpointSlice> slices)
+    /// <summary>
+    /// Programs <paramref name="services"/> and <paramref name="slices"/> from cold; throws when a write failed.
+    /// <paramref name="context"/> gives the node addresses NodePorts are served on (none by default).
+    /// </summary>
+    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, IEnumerable<Service> services, IEnumerable<EndpointSlice> slices,
+        FrontendContext? context = null)
     {
         var tracker = new ChangeTracker();
         var syncer = new Syncer(dataplane.Frontends, dataplane.Backends);
+        if (context is not null)
+            syncer.Context = context;
         tracker.ReplaceAll(services, slices);
         var result = syncer.Sync(tracker.Commit(), fullResync: true);
         if (result.Problems.Count > 0)
@@ -44,6 +53,6 @@ public static class ProgrammedMaps
         return (tracker, syncer);
     }
 
-    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, SyntheticServices cluster) =>
-        Program(dataplane, cluster.Services(), cluster.Slices());
+    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, SyntheticServices cluster, FrontendContext? context = null) =>
+        Program(dataplane, cluster.Services(), cluster.Slices(), context);
 }

@@ -9,7 +9,9 @@ namespace ProxyReplacement.Bench.Workload;
 /// Generated clusters of N Services × M endpoints for the benchmarks, as model objects (for the
 /// Syncer) and as manifests (for the real daemon). Service i gets ClusterIP 10.96.0.0/12 + i + 1 and
 /// port 80/TCP; its endpoints come from <c>endpointFor(i, j)</c> on target port 8080, so a benchmark
-/// can point some Services at real backend pods and the rest at addresses nothing answers.
+/// can point some Services at real backend pods and the rest at addresses nothing answers. The first
+/// <see cref="NodePorts"/> Services (at most the whole default NodePort range, 2,768) are type NodePort with
+/// nodePort <see cref="NodePortOf"/>(i) = 30000 + i; the others are ClusterIP only.
 /// </summary>
 public sealed class SyntheticServices
 {
@@ -17,20 +19,38 @@ public sealed class SyntheticServices
     public const int TargetPort = 8080;
     public const string Namespace = "bench";
 
+    /// <summary>The first nodePort (the API server's default range is 30000-32767).</summary>
+    public const int FirstNodePort = 30000;
+
+    /// <summary>How many NodePorts the default range holds: no cluster can have more NodePort Services (one port each).</summary>
+    public const int NodePortRangeSize = 32767 - FirstNodePort + 1;
+
     private static readonly uint ServiceCidrBase = 0x0A60_0000; // 10.96.0.0
     private readonly Func<int, int, IPAddress> _endpointFor;
 
-    public SyntheticServices(int count, int endpointsPerService, Func<int, int, IPAddress>? endpointFor = null)
+    /// <param name="nodePorts">How many Services, from index 0, are type NodePort (0 .. min(count, <see cref="NodePortRangeSize"/>)).</param>
+    public SyntheticServices(int count, int endpointsPerService, Func<int, int, IPAddress>? endpointFor = null, int nodePorts = 0)
     {
         if (count < 1 || count > (1 << 20) - 2)
             throw new ArgumentOutOfRangeException(nameof(count), count, "1 .. 2^20-2 Services fit in 10.96.0.0/12");
+        if (nodePorts < 0 || nodePorts > Math.Min(count, NodePortRangeSize))
+            throw new ArgumentOutOfRangeException(nameof(nodePorts), nodePorts, $"0 .. min(count, {NodePortRangeSize}) NodePort Services");
         Count = count;
         EndpointsPerService = endpointsPerService;
+        NodePorts = nodePorts;
         _endpointFor = endpointFor ?? DefaultEndpoint;
     }
 
     public int Count { get; }
     public int EndpointsPerService { get; }
+
+    /// <summary>Services 0 .. NodePorts-1 are type NodePort.</summary>
+    public int NodePorts { get; }
+
+    /// <summary>The nodePort of Service <paramref name="index"/> (when it is one of the <see cref="NodePorts"/>).</summary>
+    public static int NodePortOf(int index) => FirstNodePort + index;
+
+    public bool IsNodePort(int index) => index < NodePorts;
 
     /// <summary>The ClusterIP of Service <paramref name="index"/>.</summary>
     public static IPAddress ClusterIP(int index) => FromUInt32(ServiceCidrBase + (uint)index + 1);
@@ -44,9 +64,10 @@ public sealed class SyntheticServices
     public IPAddress Endpoint(int service, int endpoint) => _endpointFor(service, endpoint);
 
     public Service Service(int index) => new(
-        Namespace, ServiceName(index), Labels.Empty, ServiceType.ClusterIP,
+        Namespace, ServiceName(index), Labels.Empty, IsNodePort(index) ? ServiceType.NodePort : ServiceType.ClusterIP,
         EquatableList.From(ClusterIP(index)),
-        EquatableList.From(new ServicePort("http", Protocol.Tcp, ServicePort, ServiceProxy.Model.TargetPort.FromNumber(TargetPort))));
+        EquatableList.From(new ServicePort("http", Protocol.Tcp, ServicePort, ServiceProxy.Model.TargetPort.FromNumber(TargetPort),
+            IsNodePort(index) ? NodePortOf(index) : null)));
 
     /// <summary>The Service's one EndpointSlice; <paramref name="generation"/> varies the last endpoint (for change benchmarks).</summary>
     public EndpointSlice Slice(int index, int generation = 0) => new(
@@ -85,8 +106,9 @@ public sealed class SyntheticServices
             kind: Service
             metadata: {"{"}name: {name}, namespace: {Namespace}{"}"}
             spec:
+              {(IsNodePort(index) ? "type: NodePort" : "type: ClusterIP")}
               clusterIP: {ClusterIP(index)}
-              ports: [{"{"}name: http, protocol: TCP, port: {ServicePort}, targetPort: {TargetPort}{"}"}]
+              ports: [{"{"}name: http, protocol: TCP, port: {ServicePort}, targetPort: {TargetPort}{(IsNodePort(index) ? $", nodePort: {NodePortOf(index)}" : "")}{"}"}]
             ---
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
