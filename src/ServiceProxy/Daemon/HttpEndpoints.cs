@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace ProxyReplacement.ServiceProxy.Daemon;
 
@@ -28,8 +29,7 @@ public static class HttpEndpoints
 
         app.MapGet("/healthz", () => Status(daemon.Health.Healthy, daemon.Health));
         app.MapGet("/readyz", () => Status(daemon.Health.Ready, daemon.Health));
-        app.MapGet("/metrics", () => Results.Text(daemon.Metrics.Render(daemon.ReadDataplaneCounters()),
-            "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapMetrics("/metrics", daemon.Metrics.Registry); // prometheus-net: text or OpenMetrics, as the scraper asks
         return app;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
@@ -27,7 +26,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly ChangeTracker _tracker = new();
     private CoreDataplane? _dataplane;
     private readonly IServiceSource _source;
-    private Syncer? _syncer;
+    private SyncPass? _syncPass;
     private bool _cidrsWritten;
     private readonly HeapReclaimer _heap = new();
 
@@ -40,6 +39,8 @@ public sealed partial class ProxyDaemon : IDisposable
         _logger = loggers.CreateLogger<ProxyDaemon>();
         Metrics = metrics;
         Health = health;
+        Metrics.DataplaneCounters = ReadDataplaneCounters;
+        Metrics.ChangeStats = () => _tracker.Stats;
     }
 
     public ProxyMetrics Metrics { get; }
@@ -55,7 +56,7 @@ public sealed partial class ProxyDaemon : IDisposable
             _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
         Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(_dataplane.Variant.Variant);
 
-        _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>());
+        _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>()), Metrics);
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
@@ -67,7 +68,11 @@ public sealed partial class ProxyDaemon : IDisposable
 
         var tasks = new[]
         {
-            Task.Run(() => _source.RunAsync(_tracker, runner.Trigger, cancellationToken), cancellationToken),
+            Task.Run(() => _source.RunAsync(_tracker, () =>
+            {
+                Metrics.RecordQueued(DateTimeOffset.UtcNow);
+                runner.Trigger();
+            }, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
         };
@@ -86,22 +91,14 @@ public sealed partial class ProxyDaemon : IDisposable
     {
         // Never sync before the source delivered its first full view: an empty snapshot would
         // delete every entry a previous daemon left serving.
-        if (_source is not { Synced: true } || _syncer is null || _dataplane is null)
+        if (_source is not { Synced: true } || _syncPass is null || _dataplane is null)
             return Task.CompletedTask;
 
-        var started = Stopwatch.GetTimestamp();
-        var commit = _tracker.Commit();
-        var result = _syncer.Sync(commit, fullResync: kind == RunKind.Full);
-        if (!_cidrsWritten || kind == RunKind.Full)
-            _cidrsWritten = WriteServiceCidrs();
-
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        (kind == RunKind.Full ? Metrics.SyncsFull : Metrics.SyncsTriggered).Increment();
-        Metrics.SyncWrites.Increment(result.Applied.Count);
-        Metrics.SyncProblems.Increment(result.Problems.Count);
-        Metrics.Services.Set(commit.Snapshot.Services.Count);
-        Metrics.LastSyncDurationSeconds.Set(elapsed.TotalSeconds);
-        Metrics.LastSyncSeconds.Set(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
+        var (commit, result, elapsed) = _syncPass.Run(full: kind == RunKind.Full, alsoInside: () =>
+        {
+            if (!_cidrsWritten || kind == RunKind.Full)
+                _cidrsWritten = WriteServiceCidrs();
+        });
         Health.RecordSync();
         if (_heap.AfterSync(result.Applied.Count))
             Metrics.HeapReclaims.Increment();
