@@ -10,7 +10,7 @@ namespace ProxyReplacement.ServiceProxy.Tests.Daemon;
 
 /// <summary>
 /// Scrapes the daemon's real <c>/metrics</c> endpoint (Kestrel + prometheus-net) and checks it against what kube-proxy
-/// dashboards query: the kubernetes-mixin "Kubernetes / Proxy" dashboard (testdata/dashboards) and the rest of
+/// dashboards query: the kubernetes-mixin "Kubernetes / Proxy" dashboard (Dashboards/) and the rest of
 /// kube-proxy's sync metrics.
 /// </summary>
 public sealed class MetricsEndpointTests
@@ -55,7 +55,7 @@ public sealed class MetricsEndpointTests
 
     private static List<DashboardSeries> DashboardData()
     {
-        var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "testdata", "dashboards", "kubernetes-mixin-proxy.txt");
+        var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "Dashboards", "kubernetes-mixin-proxy.txt");
         return File.ReadAllLines(path)
             .Where(line => line.Length > 0 && !line.StartsWith('#'))
             .Select(line => line.Split(' ', 4, StringSplitOptions.RemoveEmptyEntries))
