@@ -224,7 +224,8 @@ public static class PacketExplainer
                 trace.Step("affinity", entry.Reason);
                 var backend = trace.Backends.First(candidate => candidate.Ordinal == entry.Value.Ordinal).Backend!.Value;
                 trace.Choices = [backend];
-                return trace.Finish(ExplainVerdict.Translate, AfterChoice(backend) + " (chosen by the affinity entry)", translated);
+                return trace.Finish(ExplainVerdict.Translate,
+                    AfterChoice(backend) + $" (chosen by the affinity entry: {(socket ? "sock_affinity_hit" : "affinity_hit")})", translated);
             }
             trace.Step("affinity", trace.Affinity?.Reason ?? $"no affinity entry for client {client}: the backend is chosen at random and remembered for it");
         }
