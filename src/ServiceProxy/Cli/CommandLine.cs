@@ -64,7 +64,7 @@ public static class CommandLine
     /// <summary>The command tree; public for tests and for the help text in the README.</summary>
     public static RootCommand Build()
     {
-        var root = new RootCommand("A kube-proxy replacement: Services programmed into an eBPF dataplane.");
+        var root = new RootCommand("A kube-proxy replacement: Services programmed into an eBPF dataplane.") { HelpName = Name };
         root.Add(RunCommand());
         root.Add(DumpCommandLine());
         root.Add(CleanupCommandLine());

@@ -82,6 +82,8 @@ public sealed class ProxyOptionsBuilderTests
         ("kubeconfig", "/etc/kube/config", o => o.Kubeconfig, "/etc/kube/config"),
         ("service-proxy-name", "bpf-proxy.v2", o => o.ServiceProxyName, "bpf-proxy.v2"),
         ("api-timeout", "5s", o => o.ApiTimeout.ToString(), TimeSpan.FromSeconds(5).ToString()),
+        ("logging-format", "json", o => o.LoggingFormat.ToString(), "Json"),
+        ("otlp-endpoint", "http://otel-collector:4317", o => o.OtlpEndpoint?.ToString(), "http://otel-collector:4317/"),
     ];
 
     private static IEnumerable<TestCaseData> FlagCases() =>
