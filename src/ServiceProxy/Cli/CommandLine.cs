@@ -139,11 +139,10 @@ public static class CommandLine
 
     private static Option<string> BpffsRootOption()
     {
-        var help = ProxyOptionHelp.Of("bpffs-root");
         var option = new Option<string>("--bpffs-root")
         {
-            Description = "Where the daemon pinned its maps " + help.Description[help.Description.IndexOf('[', StringComparison.Ordinal)..],
-            HelpName = help.Value,
+            Description = "Where the daemon pinned its maps (its --bpffs-root)",
+            HelpName = ProxyOptionHelp.Of("bpffs-root").Value,
             DefaultValueFactory = _ => ProxyOptions.DefaultBpffsRoot,
         };
         option.Validators.Add(result =>
@@ -159,7 +158,7 @@ public static class CommandLine
     {
         var option = new Option<string>("--output", "-o")
         {
-            Description = $"Output format: {string.Join(" or ", formats)} [default: {formats[0]}]",
+            Description = $"Output format: {string.Join(" or ", formats)}",
             HelpName = string.Join('|', formats),
             DefaultValueFactory = _ => formats[0],
         };
