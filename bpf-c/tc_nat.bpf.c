@@ -17,6 +17,15 @@
  * refresh a conntrack entry's last_seen only every PR_CT_REFRESH_NS and read the exact clock
  * only then (see bpf-c/README.md, "The per-packet path").
  *
+ * pr_tc_from_host: TC ingress on the host's data interfaces (traffic from outside the node): the
+ * same steps, for NodePort, LoadBalancer and external IP frontends (and ClusterIPs routed to the
+ * node), with two differences: a TCP packet that is not a SYN opens no flow (it belongs to a
+ * connection of the host's own, e.g. the reply to an outgoing connection whose port happens to be
+ * a nodePort), and externalTrafficPolicy: Local picks the node-local backends.
+ *
+ * Hairpin (from_wl only): a pod balanced to itself gets the source pr_config.hairpin_addr, so that its
+ * answer leaves the pod, and both directions are sent straight back out of its veth (PR_CT_F_HAIRPIN).
+ *
  * pr_tc_pass: does nothing; the baseline for per-packet cost benchmarks.
  */
 #include "pr_common.h"
@@ -37,6 +46,31 @@ static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, _
 }
 
 /*
+ * Sends a hairpin packet back out of the interface it came in on, to the pod behind it: the
+ * Ethernet addresses swap (the pod's MAC becomes the destination). No routing decision, so no
+ * ICMP redirect and no reverse-path filter sees the link-local source.
+ */
+PR_INLINE int pr_hairpin_out(struct __sk_buff *skb)
+{
+	__u8 macs[2 * ETH_ALEN];
+	__u8 swapped[2 * ETH_ALEN];
+
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0)
+		return TC_ACT_SHOT;
+	__builtin_memcpy(swapped, macs + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(swapped + ETH_ALEN, macs, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) < 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* The source rewrite of a hairpin packet from the client: the hairpin address, the port kept. */
+PR_INLINE int pr_hairpin_snat(struct __sk_buff *skb, const struct pr_pkt *p)
+{
+	return pr_rewrite_addr_port(skb, p->l4_off, p->proto, 1, p->saddr, pr_hairpin_addr(), p->sport, p->sport);
+}
+
+/*
  * A packet of a known flow, client -> VIP: DNAT to the flow's backend. `age`, `now`: pr_ct_age.
  * A due refresh refreshes the reverse entry too (pr_ct_touch_reverse), so that a backend that
  * answers only after a long silence still has its reply reverse-NATed.
@@ -52,12 +86,13 @@ PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt 
 		pr_ct_tcp_advance(&ct->tcp_state, &ct->fin_seen, p->tcp_flags, 1);
 		pr_ct_sync_reverse(key, ct);
 	}
-	if (pr_dnat(skb, p, ct->nat_addr, ct->nat_port) < 0) {
+	if (pr_dnat(skb, p, ct->nat_addr, ct->nat_port) < 0 ||
+	    ((ct->flags & PR_CT_F_HAIRPIN) && pr_hairpin_snat(skb, p) < 0)) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);
 		return TC_ACT_SHOT;
 	}
 	pr_count(PR_CNT_NAT_ESTABLISHED);
-	return TC_ACT_OK;
+	return (ct->flags & PR_CT_F_HAIRPIN) ? pr_hairpin_out(skb) : TC_ACT_OK;
 }
 
 /*
@@ -100,6 +135,15 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 		pr_count(PR_CNT_DROP_NAT_FAILED);
 		return TC_ACT_SHOT;
 	}
+	if (rev->flags & PR_CT_F_HAIRPIN) {
+		/* the reply goes to the hairpin address: back to the client, which is the backend itself */
+		if (pr_rewrite_addr_port(skb, p->l4_off, p->proto, 0, p->daddr, key->src, p->dport, p->dport) < 0) {
+			pr_count(PR_CNT_DROP_NAT_FAILED);
+			return TC_ACT_SHOT;
+		}
+		pr_count(PR_CNT_NAT_REVERSE);
+		return pr_hairpin_out(skb);
+	}
 	pr_count(PR_CNT_NAT_REVERSE);
 	return TC_ACT_OK;
 }
@@ -108,24 +152,36 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
  * The first packet of a flow to a Service: balance (pr_lb.h's two halves, shared with the
  * socket hooks), remember, DNAT. Traffic to no Service leaves here without reading the clock.
  */
-PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key)
+PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const struct pr_ct_key4 *key, int origin)
 {
 	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = p->proto };
 	struct pr_lb_result lb = {};
 	struct pr_nat_fe_value *fe;
 	int verdict = PR_LB_NOT_SERVICE;
+	__u8 ct_flags = 0;
 	__u64 now = 0;
 
 	fe = pr_lb_frontend4(&fe_key, &verdict);
+	if (fe && origin == PR_LB_EXTERNAL && p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (PR_TCP_SYN | PR_TCP_ACK)) != PR_TCP_SYN) {
+		pr_count(PR_CNT_PASS_NOT_NEW);
+		return TC_ACT_OK;
+	}
 	if (fe) {
 		now = bpf_ktime_get_ns();
 		/* A 0.0.0.0 source is no client (the kernel drops it as a martian after us), and 0.0.0.0 is
 		 * the host netns's affinity identity (PR_AFF_CLIENT_HOST): it must not reach pr_aff4 from a pod. */
-		verdict = pr_lb_choose4(&fe_key, fe, p->saddr, p->saddr != PR_AFF_CLIENT_HOST, now, &lb);
+		verdict = pr_lb_choose4(&fe_key, fe, p->saddr, p->saddr != PR_AFF_CLIENT_HOST, origin, now, &lb);
 	}
 	switch (verdict) {
 	case PR_LB_CHOSEN:
 		break;
+	case PR_LB_SOURCE_DENIED:
+		pr_count(PR_CNT_DROP_SOURCE_RANGE);
+		return TC_ACT_SHOT;
+	case PR_LB_NO_LOCAL:
+		pr_count(PR_CNT_DROP_NO_LOCAL_BACKEND);
+		return TC_ACT_SHOT;
 	case PR_LB_NEEDS_CLIENT:
 		pr_count(PR_CNT_DROP_AFFINITY_NO_CLIENT);
 		return TC_ACT_SHOT;
@@ -139,19 +195,26 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
-	if (lb.choice.from_affinity)
+	if (lb.choice.from_affinity) {
 		pr_count(PR_CNT_AFFINITY_HIT);
+		ct_flags |= PR_CT_F_AFFINITY;
+	}
+	if (origin == PR_LB_INTERNAL && lb.choice.addr == p->saddr) {
+		pr_count(PR_CNT_NAT_HAIRPIN);
+		ct_flags |= PR_CT_F_HAIRPIN;
+	}
 
 	if (pr_ct_create(key, lb.choice.addr, lb.choice.port, lb.svc_id, pr_ct_tcp_initial(p->proto, p->tcp_flags),
-			 lb.choice.from_affinity ? PR_CT_F_AFFINITY : 0, now) < 0)
+			 ct_flags, now) < 0)
 		pr_count(PR_CNT_CT_CREATE_FAILED); /* still serve the packet; the next one retries */
 
-	if (pr_dnat(skb, p, lb.choice.addr, lb.choice.port) < 0) {
+	if (pr_dnat(skb, p, lb.choice.addr, lb.choice.port) < 0 ||
+	    ((ct_flags & PR_CT_F_HAIRPIN) && pr_hairpin_snat(skb, p) < 0)) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);
 		return TC_ACT_SHOT;
 	}
 	pr_count(PR_CNT_NAT_NEW_FLOW);
-	return TC_ACT_OK;
+	return (ct_flags & PR_CT_F_HAIRPIN) ? pr_hairpin_out(skb) : TC_ACT_OK;
 }
 
 PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
@@ -177,8 +240,8 @@ PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
 	return TC_ACT_OK;
 }
 
-SEC("tc")
-int pr_tc_from_wl(struct __sk_buff *skb)
+/* Both ingress programs: `origin` (enum pr_lb_origin) is a constant, so each gets its own copy. */
+PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 {
 	struct pr_pkt p = {};
 	struct pr_ct_key4 key = {};
@@ -234,7 +297,19 @@ int pr_tc_from_wl(struct __sk_buff *skb)
 			pr_count(PR_CNT_CT_EXPIRED);
 		}
 	}
-	return pr_new_flow(skb, &p, &key);
+	return pr_new_flow(skb, &p, &key, origin);
+}
+
+SEC("tc")
+int pr_tc_from_wl(struct __sk_buff *skb)
+{
+	return pr_tc_nat(skb, PR_LB_INTERNAL);
+}
+
+SEC("tc")
+int pr_tc_from_host(struct __sk_buff *skb)
+{
+	return pr_tc_nat(skb, PR_LB_EXTERNAL);
 }
 
 SEC("tc")

@@ -126,23 +126,32 @@ PR_INLINE __u8 pr_ct_tcp_initial(__u8 proto, __u8 flags)
 	return PR_TCP_ESTABLISHED;
 }
 
-/* Reverse key of a forward entry: {backend, client, bport, cport}. */
+/* The source of hairpin flows (PR_CT_F_HAIRPIN): pr_config's, or the default. */
+PR_INLINE __be32 pr_hairpin_addr(void)
+{
+	__u32 zero = 0;
+	struct pr_config *cfg = bpf_map_lookup_elem(&pr_config, &zero);
+
+	return cfg && cfg->hairpin_addr ? cfg->hairpin_addr : bpf_htonl(PR_DEFAULT_HAIRPIN_ADDR_HBO);
+}
+
+/* Reverse key of a forward entry: {backend, client, bport, cport}; a hairpin flow's replies go to the hairpin address. */
 PR_INLINE void pr_ct_reverse_of_forward(struct pr_ct_key4 *rev, const struct pr_ct_key4 *fwd,
 					const struct pr_ct_value4 *fwd_val)
 {
 	rev->src = fwd_val->nat_addr;
-	rev->dst = fwd->src;
+	rev->dst = (fwd_val->flags & PR_CT_F_HAIRPIN) ? pr_hairpin_addr() : fwd->src;
 	rev->sport = fwd_val->nat_port;
 	rev->dport = fwd->sport;
 	rev->proto = fwd->proto;
 	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
 }
 
-/* Forward key of a reverse entry: {client, vip, cport, vport}. */
+/* Forward key of a reverse entry: {client, vip, cport, vport}; a hairpin flow's client is its backend. */
 PR_INLINE void pr_ct_forward_of_reverse(struct pr_ct_key4 *fwd, const struct pr_ct_key4 *rev,
 					const struct pr_ct_value4 *rev_val)
 {
-	fwd->src = rev->dst;
+	fwd->src = (rev_val->flags & PR_CT_F_HAIRPIN) ? rev->src : rev->dst;
 	fwd->dst = rev_val->nat_addr;
 	fwd->sport = rev->dport;
 	fwd->dport = rev_val->nat_port;

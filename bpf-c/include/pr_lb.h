@@ -20,7 +20,15 @@ enum pr_lb_verdict {
 	PR_LB_UNKNOWN_SERVICE = 2, /* no frontend, inside a Service CIDR: refuse, do not route on */
 	PR_LB_NO_BACKENDS = 3,     /* frontend with zero backends: refuse */
 	PR_LB_BACKEND_MISSING = 4, /* an ordinal < count has no backend entry: refuse */
-	PR_LB_NEEDS_CLIENT = 5,    /* affinity frontend, but the caller does not know the client address */
+	PR_LB_NEEDS_CLIENT = 5,    /* affinity or source-range frontend, but the caller does not know the client address */
+	PR_LB_SOURCE_DENIED = 6,   /* LoadBalancer source ranges exclude the client: drop */
+	PR_LB_NO_LOCAL = 7,        /* traffic policy Local, no local backend: drop (kube-proxy drops, not rejects) */
+};
+
+/* Where the caller sits, for the traffic policies: from outside the node, or from its pods and host. */
+enum pr_lb_origin {
+	PR_LB_INTERNAL = 0, /* pod veths, socket hooks */
+	PR_LB_EXTERNAL = 1, /* host data interfaces */
 };
 
 struct pr_lb_result {
@@ -50,20 +58,36 @@ PR_INLINE struct pr_nat_fe_value *pr_lb_frontend4(const struct pr_nat_fe_key4 *f
  * identity: its address as the TC path sees it (the packet's source; a pod socket's bound address),
  * or PR_AFF_CLIENT_HOST for a host-netns socket; `client_known` = 0 lets a caller that cannot know
  * it (an unbound pod socket, a packet from 0.0.0.0) get PR_LB_NEEDS_CLIENT for affinity frontends
- * instead of an affinity entry keyed by a wrong address.
+ * instead of an affinity entry keyed by a wrong address. `origin` (enum pr_lb_origin) picks the set under
+ * the traffic policies: the local set when the frontend's *_LOCAL flag for that origin is set.
  */
 PR_INLINE int pr_lb_choose4(const struct pr_nat_fe_key4 *fe_key, const struct pr_nat_fe_value *fe, __be32 client,
-			    int client_known, __u64 now, struct pr_lb_result *out)
+			    int client_known, int origin, __u64 now, struct pr_lb_result *out)
 {
+	struct pr_backend_set set = { .base = 0, .count = fe->backend_count };
 	int chosen;
 
 	out->svc_id = fe->svc_id;
 	out->fe_flags = fe->flags;
-	if (fe->backend_count == 0)
+	if (fe->flags & PR_FE_F_SOURCE_RANGES) {
+		struct pr_lb_src_key4 src = { .prefixlen = 64, .svc_id = fe->svc_id, .addr = client };
+
+		if (!client_known)
+			return PR_LB_NEEDS_CLIENT;
+		if (!bpf_map_lookup_elem(&pr_lb_src4, &src))
+			return PR_LB_SOURCE_DENIED;
+	}
+	if (fe->flags & (origin == PR_LB_EXTERNAL ? PR_FE_F_EXT_LOCAL : PR_FE_F_INT_LOCAL)) {
+		set.base = PR_LOCAL_ORDINAL_BASE;
+		set.count = fe->local_count;
+		if (set.count == 0)
+			return PR_LB_NO_LOCAL;
+	}
+	if (set.count == 0)
 		return PR_LB_NO_BACKENDS;
 	if ((fe->flags & PR_FE_F_AFFINITY) && !client_known)
 		return PR_LB_NEEDS_CLIENT;
-	chosen = pr_choose_backend(fe_key, fe, client, now, &out->choice);
+	chosen = pr_choose_backend(fe_key, fe, &set, client, now, &out->choice);
 	if (chosen == PR_NO_BACKENDS)
 		return PR_LB_NO_BACKENDS;
 	if (chosen == PR_BACKEND_MISSING)

@@ -18,12 +18,15 @@
 
 #include <linux/types.h>
 
-#define PR_ABI_VERSION 1
+/* 2: frontend kinds and the node-local backend set, conntrack room for the multi-node modes,
+ *    LoadBalancer source ranges, the hairpin address, 64 counters. */
+#define PR_ABI_VERSION 2
 
 /* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
 
 struct pr_nat_fe_key4 {
-	__be32 vip;   /* NBO: Service IP (ClusterIP for now) */
+	__be32 vip;   /* NBO: the address a client asks for: ClusterIP, a node address (NodePort),
+	               *      a LoadBalancer ingress IP or an external IP (see enum pr_fe_kind) */
 	__be16 port;  /* NBO: Service port */
 	__u8 proto;   /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 pad;     /* zero */
@@ -31,12 +34,36 @@ struct pr_nat_fe_key4 {
 
 /* The frontend asks for ClientIP session affinity. */
 #define PR_FE_F_AFFINITY (1u << 0)
+/* LoadBalancer source ranges: a source without an entry for svc_id in pr_lb_src4 is dropped. */
+#define PR_FE_F_SOURCE_RANGES (1u << 1)
+/* externalTrafficPolicy: Local: traffic from outside the node (host-interface program) uses the local set. */
+#define PR_FE_F_EXT_LOCAL (1u << 2)
+/* internalTrafficPolicy: Local: traffic from this node's pods and host uses the local set. */
+#define PR_FE_F_INT_LOCAL (1u << 3)
+
+/* Which entry point a frontend is; the dataplane treats every kind alike, `dump` and `explain` show it. */
+enum pr_fe_kind {
+	PR_FE_CLUSTER_IP = 0,
+	PR_FE_NODE_PORT = 1,     /* vip = one of this node's addresses, port = the nodePort */
+	PR_FE_LOAD_BALANCER = 2, /* vip = a status.loadBalancer.ingress IP (ipMode VIP) */
+	PR_FE_EXTERNAL_IP = 3,   /* vip = one of spec.externalIPs */
+};
+
+/*
+ * Backends of a frontend: the cluster set at ordinals [0, backend_count), the node-local set (traffic
+ * policy Local) at ordinals PR_LOCAL_ORDINAL_BASE + [0, local_count). Two ranges of one id, so that
+ * each set keeps stable ordinals of its own and a backend can be in both.
+ */
+#define PR_LOCAL_ORDINAL_BASE 0x80000000u
 
 struct pr_nat_fe_value {
-	__u32 svc_id;             /* HBO: stable id, the key prefix of the backend map */
-	__u32 backend_count;      /* HBO: backends live at ordinals [0, count); 0 = reject */
+	__u32 svc_id;             /* HBO: stable id (one per Service port), the key prefix of the backend map */
+	__u32 backend_count;      /* HBO: cluster set at ordinals [0, count); 0 = reject */
 	__u32 flags;              /* HBO: PR_FE_F_* */
 	__u32 affinity_timeout_s; /* HBO: seconds, with PR_FE_F_AFFINITY */
+	__u32 local_count;        /* HBO: local set at PR_LOCAL_ORDINAL_BASE + [0, local_count); used with *_LOCAL flags */
+	__u8 kind;                /* HBO: enum pr_fe_kind */
+	__u8 pad[3];              /* zero */
 };
 
 /* ---- NAT backend: (service id, ordinal) -> backend address --------------------------- */
@@ -115,6 +142,13 @@ enum pr_ct_tcp_state {
 
 /* ct flags */
 #define PR_CT_F_AFFINITY (1u << 0) /* backend came from the affinity map */
+/*
+ * Hairpin: the client is its own backend. Forward packets also get the source pr_config.hairpin_addr
+ * (an address the pod does not own, so its answer leaves the pod), and the reverse entry is keyed
+ * {backend, hairpin_addr, bport, cport}: its replies get the destination back (the backend's own
+ * address, the reply's source). Both directions go straight back out of the interface they came in on.
+ */
+#define PR_CT_F_HAIRPIN (1u << 1)
 
 struct pr_ct_value4 {
 	__u64 created_ns;   /* HBO: bpf_ktime_get_ns() at creation */
@@ -127,6 +161,12 @@ struct pr_ct_value4 {
 	__be32 nat_addr;    /* NBO: forward: backend IP; reverse: VIP */
 	__be16 nat_port;    /* NBO: forward: backend port; reverse: Service port */
 	__u16 pad;          /* zero */
+	/* reserved for the multi-node modes (SNAT, tunnel, DSR): written zero in ABI 2 */
+	__be32 peer_addr;   /* NBO: forward: the source a packet is given; reverse: its destination (0: kept) */
+	__be16 peer_port;   /* NBO */
+	__u16 pad2;         /* zero */
+	__be32 tunnel_addr; /* NBO: the node a flow is tunnelled to or came from (0: this node) */
+	__u32 pad3;         /* zero */
 };
 
 /* ---- Service address ranges (LPM trie) ------------------------------------------------
@@ -141,6 +181,33 @@ struct pr_svc_cidr_key4 {
 
 struct pr_svc_cidr_value {
 	__u32 flags; /* HBO: reserved, zero */
+};
+
+/* ---- LoadBalancer source ranges (LPM trie): (service id, source prefix) -> allowed --------
+ * For a frontend with PR_FE_F_SOURCE_RANGES, a client is allowed when a lookup with prefixlen
+ * 32 + 32 finds an entry: the service id always matches in full (prefixlen >= 32), the address
+ * by its prefix. The IPv6 sibling takes a 16-byte address.
+ */
+struct pr_lb_src_key4 {
+	__u32 prefixlen; /* HBO: 32 (the id) + the source prefix length, 32..64 */
+	__u32 svc_id;    /* HBO: compared in full */
+	__be32 addr;     /* NBO: source network */
+};
+
+struct pr_lb_src_value {
+	__u32 flags; /* HBO: reserved, zero */
+};
+
+/* ---- Service names (hash): service id -> namespace/name/port -----------------------------
+ * Not read by any program: the daemon writes it so that `dump` and `explain` can name what an id
+ * is from the pinned maps alone, without the daemon. NUL-terminated, zero-padded.
+ */
+struct pr_svc_name {
+	char ns[64];   /* namespace (at most 63 characters) */
+	char name[64]; /* Service name (at most 63) */
+	char port[16]; /* port name (at most 15; "" for an unnamed port) */
+	__u8 proto;    /* IPPROTO_* of the port */
+	__u8 pad[7];   /* zero */
 };
 
 /* ---- Counters (per-CPU array): one slot per verdict reason ------------------------------ */
@@ -179,7 +246,12 @@ enum pr_counter {
 	PR_CNT_SOCK_AFFINITY_HOST = 29,  /* host-netns socket to a ClientIP-affinity frontend: balanced at the socket as PR_AFF_CLIENT_HOST */
 	PR_CNT_DROP_AFFINITY_NO_CLIENT = 30, /* TC: packet from 0.0.0.0 to a ClientIP-affinity frontend (no client to key) */
 	PR_CNT_DROP_PULL_FAILED = 31,    /* headers outside the skb's linear part could not be pulled in (bpf_skb_pull_data failed) */
-	PR_CNT_MAX = 32,                 /* array size; room to grow without an ABI bump */
+	PR_CNT_DROP_SOURCE_RANGE = 32,   /* to a LoadBalancer IP from outside its loadBalancerSourceRanges */
+	PR_CNT_NAT_HAIRPIN = 33,         /* a new flow whose backend is its own client: source set to the hairpin address */
+	PR_CNT_DROP_NO_LOCAL_BACKEND = 34, /* traffic policy Local and no local endpoint: dropped, not rejected */
+	PR_CNT_PASS_NOT_NEW = 35,        /* host interface: TCP without SYN, no conntrack entry: not a new flow of ours */
+	PR_CNT_SOCK_PASS_SOURCE_RANGE = 36, /* socket call to a source-range frontend: left to the TC path, which sees the source */
+	PR_CNT_MAX = 64,                 /* array size; room to grow without an ABI bump */
 };
 
 /* ---- Socket reverse translation (LRU): (socket cookie, backend) -> VIP:port -------------
@@ -234,7 +306,13 @@ struct pr_config {
 	__u32 udp_timeout_s;             /* HBO */
 	__u32 generic_timeout_s;         /* HBO: other protocols */
 	__u32 sock_lb_mode;              /* HBO: enum pr_sock_lb_mode (was zero padding: same layout) */
+	__be32 hairpin_addr;             /* NBO: source of hairpin flows (PR_CT_F_HAIRPIN); 0: PR_DEFAULT_HAIRPIN_ADDR */
+	__u32 pad;                       /* zero */
 };
+
+/* The hairpin source when pr_config holds none: 169.254.7.1 (link-local: no pod owns it, no route
+ * leads anywhere with it; clear of 169.254.1.1, 169.254.169.254 and the node-local DNS addresses). */
+#define PR_DEFAULT_HAIRPIN_ADDR_HBO 0xA9FE0701u
 
 /* Defaults used when the config entry holds zero for a timeout. */
 #define PR_DEFAULT_TCP_SYN_TIMEOUT_S 60

@@ -33,9 +33,18 @@ PR_INLINE struct pr_nat_be_value4 *pr_backend_at(__u32 svc_id, __u32 ordinal)
 	return bpf_map_lookup_elem(&pr_nat_be4, &key);
 }
 
+/*
+ * The set a choice is made from: ordinals [base, base + count) of the frontend's id, the cluster set
+ * (base 0, backend_count) or the node-local set (PR_LOCAL_ORDINAL_BASE, local_count).
+ */
+struct pr_backend_set {
+	__u32 base;
+	__u32 count;
+};
+
 /* The affinity backend of this client, when still valid (fresh, and the backend set did not move). */
 PR_INLINE int pr_affinity_lookup(const struct pr_aff_key4 *key, const struct pr_nat_fe_value *fe,
-				 __u64 now, struct pr_backend_choice *out)
+				 const struct pr_backend_set *set, __u64 now, struct pr_backend_choice *out)
 {
 	struct pr_aff_value4 *aff = bpf_map_lookup_elem(&pr_aff4, key);
 	struct pr_nat_be_value4 *be;
@@ -47,7 +56,7 @@ PR_INLINE int pr_affinity_lookup(const struct pr_aff_key4 *key, const struct pr_
 						    : PR_DEFAULT_AFFINITY_TIMEOUT_S) * PR_NS_PER_SEC;
 	if (now > aff->last_used_ns && now - aff->last_used_ns > timeout_ns)
 		return 0;
-	if (aff->ordinal >= fe->backend_count)
+	if (aff->ordinal < set->base || aff->ordinal - set->base >= set->count)
 		return 0;
 	be = pr_backend_at(fe->svc_id, aff->ordinal);
 	if (!be || be->addr != aff->backend_addr || be->port != aff->backend_port)
@@ -61,18 +70,18 @@ PR_INLINE int pr_affinity_lookup(const struct pr_aff_key4 *key, const struct pr_
 }
 
 PR_INLINE int pr_choose_backend(const struct pr_nat_fe_key4 *fe_key, const struct pr_nat_fe_value *fe,
-				__be32 client, __u64 now, struct pr_backend_choice *out)
+				const struct pr_backend_set *set, __be32 client, __u64 now, struct pr_backend_choice *out)
 {
 	struct pr_aff_key4 aff_key = { .fe = *fe_key, .client = client };
 	struct pr_nat_be_value4 *be;
 	int affinity = fe->flags & PR_FE_F_AFFINITY;
 
-	if (fe->backend_count == 0)
+	if (set->count == 0)
 		return PR_NO_BACKENDS;
-	if (affinity && pr_affinity_lookup(&aff_key, fe, now, out))
+	if (affinity && pr_affinity_lookup(&aff_key, fe, set, now, out))
 		return PR_CHOSEN;
 
-	out->ordinal = bpf_get_prandom_u32() % fe->backend_count;
+	out->ordinal = set->base + bpf_get_prandom_u32() % set->count;
 	out->from_affinity = 0;
 	be = pr_backend_at(fe->svc_id, out->ordinal);
 	if (!be)

@@ -98,11 +98,15 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 	 * the host netns: kube-proxy sees every host-network client as the node. */
 	if (fe) {
 		host = pr_sock_in_host_netns(req->netns_cookie);
-		if (host)
+		/* Source ranges are checked against a real source address: only a bound socket has one
+		 * here (host or pod); an unbound one is left to the path that sees its packets. */
+		if (host && !(fe->flags & PR_FE_F_SOURCE_RANGES))
 			client = PR_AFF_CLIENT_HOST;
+		else
+			host = 0;
 		if (now == PR_SOCK_NOW_UNREAD)
 			now = bpf_ktime_get_ns();
-		verdict = pr_lb_choose4(&fe_key, fe, client, host || client != 0, now, &lb);
+		verdict = pr_lb_choose4(&fe_key, fe, client, host || client != 0, PR_LB_INTERNAL, now, &lb);
 	}
 	switch (verdict) {
 	case PR_LB_CHOSEN:
@@ -112,9 +116,16 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 		return PR_SOCK_PASS;
 	case PR_LB_NEEDS_CLIENT:
 		/* An unbound pod socket: only the TC path sees the address the kernel will pick for it,
-		 * so TC keeps its affinity per pod address; translating here would key it wrongly. */
-		pr_count(PR_CNT_SOCK_PASS_AFFINITY);
+		 * so TC keeps its affinity (and checks source ranges) per pod address; translating here
+		 * would key it wrongly. */
+		pr_count((fe->flags & PR_FE_F_SOURCE_RANGES) ? PR_CNT_SOCK_PASS_SOURCE_RANGE : PR_CNT_SOCK_PASS_AFFINITY);
 		return PR_SOCK_PASS;
+	case PR_LB_SOURCE_DENIED:
+		pr_count(PR_CNT_DROP_SOURCE_RANGE);
+		return PR_SOCK_REFUSE;
+	case PR_LB_NO_LOCAL:
+		pr_count(PR_CNT_DROP_NO_LOCAL_BACKEND);
+		return PR_SOCK_REFUSE;
 	case PR_LB_UNKNOWN_SERVICE:
 		pr_count(PR_CNT_SOCK_REFUSE_UNKNOWN_SERVICE);
 		return PR_SOCK_REFUSE;

@@ -33,10 +33,13 @@ public sealed class CoreDataplane : IDisposable
             Conntrack = Track(opened, new BpfMap<ConntrackKey4, ConntrackValue4>(CoreObjectNames.Conntrack, loaded.DuplicateMapFd(CoreObjectNames.Conntrack)));
             ServiceCidrs = Track(opened, new BpfMap<ServiceCidrKey4, ServiceCidrValue>(CoreObjectNames.ServiceCidrs, loaded.DuplicateMapFd(CoreObjectNames.ServiceCidrs)));
             SocketReverse = Track(opened, new BpfMap<SocketReverseKey4, SocketReverseValue4>(CoreObjectNames.SocketReverse, loaded.DuplicateMapFd(CoreObjectNames.SocketReverse)));
+            LbSourceRanges = Track(opened, new BpfMap<LbSourceRangeKey4, LbSourceRangeValue>(CoreObjectNames.LbSourceRanges, loaded.DuplicateMapFd(CoreObjectNames.LbSourceRanges)));
+            ServiceNames = Track(opened, new BpfMap<uint, ServiceName>(CoreObjectNames.ServiceNames, loaded.DuplicateMapFd(CoreObjectNames.ServiceNames)));
             _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
             _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
             _hostNetns = Track(opened, new BpfMap<uint, HostNetns>(CoreObjectNames.HostNetns, loaded.DuplicateMapFd(CoreObjectNames.HostNetns)));
             FromWorkload = loaded.Program(CoreObjectNames.FromWorkloadProgram);
+            FromHost = loaded.Program(CoreObjectNames.FromHostProgram);
             PassThrough = loaded.Program(CoreObjectNames.PassThroughProgram);
         }
         catch
@@ -72,6 +75,9 @@ public sealed class CoreDataplane : IDisposable
             [CoreObjectNames.Affinity] = Positive(sizes.Affinity, nameof(sizes.Affinity)),
             [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
             [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
+            [CoreObjectNames.LbSourceRanges] = Positive(sizes.LbSourceRanges, nameof(sizes.LbSourceRanges)),
+            // one name per service id, and every id has a frontend
+            [CoreObjectNames.ServiceNames] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
         };
         // Both builds declare the same maps: whichever loads adopts (or creates) the same pins.
         var (loaded, variant) = VariantLoader.Load(options.Variant, CoreObjectNames.ObjectFile,
@@ -131,8 +137,17 @@ public sealed class CoreDataplane : IDisposable
     /// <summary>pr_sk_rev4 (LRU): (socket cookie, backend) -> VIP:port, for the socket hooks' reverse translation.</summary>
     public BpfMap<SocketReverseKey4, SocketReverseValue4> SocketReverse { get; }
 
+    /// <summary>pr_lb_src4 (LPM trie): (service id, source prefix) allowed by loadBalancerSourceRanges.</summary>
+    public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
+
+    /// <summary>pr_svc_names: service id -> namespace/name/port, for dump and explain (no program reads it).</summary>
+    public BpfMap<uint, ServiceName> ServiceNames { get; }
+
     /// <summary>SEC("tc") pr_tc_from_wl: host-side veth ingress (packets leaving a pod).</summary>
     public BpfProgram FromWorkload { get; }
+
+    /// <summary>SEC("tc") pr_tc_from_host: host data interface ingress (NodePort, LoadBalancer, external IPs from outside).</summary>
+    public BpfProgram FromHost { get; }
 
     /// <summary>SEC("tc") pr_tc_pass: returns TC_ACT_OK; the baseline for benchmarks.</summary>
     public BpfProgram PassThrough { get; }
@@ -198,6 +213,8 @@ public sealed class CoreDataplane : IDisposable
         Conntrack.Dispose();
         ServiceCidrs.Dispose();
         SocketReverse.Dispose();
+        LbSourceRanges.Dispose();
+        ServiceNames.Dispose();
         _counters.Dispose();
         _config.Dispose();
         _hostNetns.Dispose();

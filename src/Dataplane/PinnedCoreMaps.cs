@@ -25,6 +25,8 @@ public sealed class PinnedCoreMaps : IDisposable
         // Likewise pins from before host-netns affinity have no pr_host_netns.
         var hostNetns = PinRoot.PathOf(root, CoreObjectNames.HostNetns);
         HostNetns = File.Exists(hostNetns) ? BpfMap<uint, HostNetns>.OpenPinned(hostNetns) : null;
+        LbSourceRanges = BpfMap<LbSourceRangeKey4, LbSourceRangeValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.LbSourceRanges));
+        ServiceNames = BpfMap<uint, ServiceName>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.ServiceNames));
     }
 
     public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -36,6 +38,8 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfMap<SocketReverseKey4, SocketReverseValue4>? SocketReverse { get; }
     public BpfMap<uint, DataplaneConfig> Config { get; }
     public BpfMap<uint, HostNetns>? HostNetns { get; }
+    public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
+    public BpfMap<uint, ServiceName> ServiceNames { get; }
 
     /// <summary>pr_config[0], or null when it was never written.</summary>
     public DataplaneConfig? ReadConfig() => Config.TryLookup(0, out var config) ? config : null;
@@ -50,6 +54,7 @@ public sealed class PinnedCoreMaps : IDisposable
             throw new BpfException(
                 $"no pinned maps under {root}: no daemon has run with --bpffs-root {root} (or `cleanup` removed them)",
                 Errno.ENOENT);
+        PinnedConfigCheck.EnsureCompatible(root);
         return new PinnedCoreMaps(root);
     }
 
@@ -66,5 +71,7 @@ public sealed class PinnedCoreMaps : IDisposable
         SocketReverse?.Dispose();
         Config.Dispose();
         HostNetns?.Dispose();
+        LbSourceRanges.Dispose();
+        ServiceNames.Dispose();
     }
 }

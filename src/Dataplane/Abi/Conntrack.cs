@@ -63,11 +63,13 @@ public enum ConntrackTcpState : byte
 /// <code>
 /// struct pr_ct_value4 { __u64 created_ns; __u64 last_seen_ns; __u8 type; __u8 tcp_state;
 ///                       __u8 fin_seen; __u8 flags; __u32 svc_id; __be32 nat_addr;
-///                       __be16 nat_port; __u16 pad; };
+///                       __be16 nat_port; __u16 pad;
+///                       __be32 peer_addr; __be16 peer_port; __u16 pad2; __be32 tunnel_addr; __u32 pad3; };
 /// </code>
 /// Forward entries: nat = backend. Reverse entries: nat = the VIP:port replies are rewritten to.
+/// peer_* and tunnel_addr are reserved for the multi-node modes and written zero in ABI 2.
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 32)]
+[StructLayout(LayoutKind.Explicit, Size = 48)]
 public readonly record struct ConntrackValue4
 {
     [FieldOffset(0)] public readonly ulong CreatedNs;
@@ -80,6 +82,11 @@ public readonly record struct ConntrackValue4
     [FieldOffset(24)] public readonly uint NatAddressNbo;
     [FieldOffset(28)] public readonly ushort NatPortNbo;
     [FieldOffset(30)] private readonly ushort _pad;
+    [FieldOffset(32)] public readonly uint PeerAddressNbo;
+    [FieldOffset(36)] public readonly ushort PeerPortNbo;
+    [FieldOffset(38)] private readonly ushort _pad2;
+    [FieldOffset(40)] public readonly uint TunnelAddressNbo;
+    [FieldOffset(44)] private readonly uint _pad3;
 
     public ConntrackValue4(ulong createdNs, ulong lastSeenNs, ConntrackType type, ConntrackTcpState tcpState,
         byte finSeen, byte flags, uint serviceId, IPAddress natAddress, ushort natPort)

@@ -37,10 +37,15 @@ public enum CounterReason : uint
     SockAffinityHost = 29,
     DropAffinityNoClient = 30,
     DropPullFailed = 31,
+    DropSourceRange = 32,
+    NatHairpin = 33,
+    DropNoLocalBackend = 34,
+    PassNotNew = 35,
+    SockPassSourceRange = 36,
 }
 
 public static class Counters
 {
     /// <summary><c>PR_CNT_MAX</c>: the size of the counters array.</summary>
-    public const int Slots = 32;
+    public const int Slots = 64;
 }

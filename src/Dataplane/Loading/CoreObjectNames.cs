@@ -15,7 +15,10 @@ public static class CoreObjectNames
     public const string Counters = "pr_counters";
     public const string Config = "pr_config";
     public const string HostNetns = "pr_host_netns";
+    public const string LbSourceRanges = "pr_lb_src4";
+    public const string ServiceNames = "pr_svc_names";
 
     public const string FromWorkloadProgram = "pr_tc_from_wl";
+    public const string FromHostProgram = "pr_tc_from_host";
     public const string PassThroughProgram = "pr_tc_pass";
 }

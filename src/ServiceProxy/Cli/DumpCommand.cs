@@ -23,11 +23,21 @@ public static class DumpCommand
         var cidrs = maps.ServiceCidrs.ReadAll().Select(e => e.Key.ToString()).Order(StringComparer.Ordinal).ToList();
         var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
         var socketLb = SocketLbDump.Read(maps, pinRoot);
+        var names = maps.ServiceNames.ReadAll().ToDictionary(e => e.Key, e => e.Value);
+        var nodeAddresses = frontends.Where(fe => fe.Value.Kind == FrontendKind.NodePort).Select(fe => fe.Key.Vip)
+            .Distinct().OrderBy(ip => ip.GetAddressBytes(), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)))
+            .Select(ip => ip.ToString()).ToList();
 
         var frontendRows = frontends.Select(fe => new
         {
             frontend = fe.Key.ToString(),
+            kind = fe.Value.Kind.ToString(),
+            service = names.TryGetValue(fe.Value.ServiceId, out var name) ? $"{name.Namespace}/{name.Name}" : null,
+            port = names.TryGetValue(fe.Value.ServiceId, out var portName) ? portName.Port : null,
             serviceId = fe.Value.ServiceId,
+            sourceRanges = fe.Value.Flags.HasFlag(FrontendFlags.SourceRanges)
+                ? maps.LbSourceRanges.ReadAll().Where(r => r.Key.ServiceId == fe.Value.ServiceId).Select(r => r.Key.Range.ToString()).ToList()
+                : null,
             backendCount = fe.Value.BackendCount,
             affinityTimeoutSeconds = fe.Value.Flags.HasFlag(FrontendFlags.Affinity) ? (uint?)fe.Value.AffinityTimeoutSeconds : null,
             backends = backends[fe.Value.ServiceId].OrderBy(b => b.Key.Ordinal)
@@ -61,6 +71,7 @@ public static class DumpCommand
             return JsonSerializer.Serialize(new
             {
                 frontends = frontendRows,
+                nodePortAddresses = nodeAddresses,
                 serviceCidrs = cidrs,
                 conntrack = conntrackRows,
                 affinity = affinityRows,
@@ -82,10 +93,15 @@ public static class DumpCommand
         {
             var affinityText = fe.affinityTimeoutSeconds is { } t ? $"  affinity ClientIP {t}s" : "";
             var reject = fe.backendCount == 0 ? "  (no backends: rejected)" : "";
-            text.Append($"  {fe.frontend,-26} svc {fe.serviceId,-5} backends {fe.backendCount}{affinityText}{reject}\n");
+            var serviceText = fe.service is null ? $"svc {fe.serviceId}" : $"{fe.service}{(fe.port is { Length: > 0 } p ? ":" + p : "")} (svc {fe.serviceId})";
+            var rangesText = fe.sourceRanges is null ? "" : $"  source ranges {string.Join(",", fe.sourceRanges)}";
+            text.Append($"  {fe.frontend,-26} {fe.kind,-12} {serviceText}  backends {fe.backendCount}{affinityText}{rangesText}{reject}\n");
             foreach (var be in fe.backends)
                 text.Append($"      #{be.ordinal,-3} {be.address}{(be.counted ? "" : "  (beyond count: being removed)")}\n");
         }
+        text.Append($"\nNODEPORT ADDRESSES ({nodeAddresses.Count})\n");
+        if (nodeAddresses.Count > 0)
+            text.Append($"  {string.Join(", ", nodeAddresses)}\n");
         text.Append($"\nSERVICE CIDRS ({cidrs.Count})\n");
         foreach (var cidr in cidrs)
             text.Append($"  {cidr}\n");

@@ -21,11 +21,15 @@ public sealed partial class InterfaceAttacher
     private readonly BpfProgram _program;
     private readonly ILogger _logger;
     private readonly ProxyMetrics _metrics;
+    private readonly MetricGauge _attachedGauge;
     private readonly Dictionary<string, int> _attached = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _failed = new(StringComparer.Ordinal);
 
-    public InterfaceAttacher(InterfacePatterns patterns, BpfProgram program, ILogger<InterfaceAttacher> logger, ProxyMetrics metrics)
+    /// <param name="attachedGauge">Where the number of attached interfaces goes (default: the workload interfaces' gauge).</param>
+    public InterfaceAttacher(InterfacePatterns patterns, BpfProgram program, ILogger<InterfaceAttacher> logger, ProxyMetrics metrics,
+        MetricGauge? attachedGauge = null)
     {
+        _attachedGauge = attachedGauge ?? metrics.AttachedInterfaces;
         _patterns = patterns;
         _program = program;
         _logger = logger;
@@ -75,7 +79,7 @@ public sealed partial class InterfaceAttacher
                 _failed[name] = error.Message;
             }
         }
-        _metrics.AttachedInterfaces.Set(_attached.Count);
+        _attachedGauge.Set(_attached.Count);
     }
 
     /// <summary>The interfaces of this network namespace as (name, ifindex).</summary>

@@ -28,6 +28,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly IServiceSource _source;
     private SyncPass? _syncPass;
     private bool _cidrsWritten;
+    private volatile FrontendContext _frontendContext = FrontendContext.None;
     private readonly HeapReclaimer _heap = new();
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
@@ -56,7 +57,8 @@ public sealed partial class ProxyDaemon : IDisposable
             _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
         Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(_dataplane.Variant.Variant);
 
-        _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>()), Metrics);
+        _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
+            sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames), Metrics);
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
@@ -65,6 +67,9 @@ public sealed partial class ProxyDaemon : IDisposable
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
+        var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, _dataplane.FromHost,
+            _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
+        UpdateFrontendContext(null);
 
         var tasks = new[]
         {
@@ -75,6 +80,8 @@ public sealed partial class ProxyDaemon : IDisposable
             }, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
+            Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
+            Task.Run(() => WatchNodeAddressesAsync(runner.Trigger, cancellationToken), cancellationToken),
         };
         try
         {
@@ -94,6 +101,7 @@ public sealed partial class ProxyDaemon : IDisposable
         if (_source is not { Synced: true } || _syncPass is null || _dataplane is null)
             return Task.CompletedTask;
 
+        _syncPass.Syncer.Context = _frontendContext;
         var (commit, result, elapsed) = _syncPass.Run(full: kind == RunKind.Full, alsoInside: () =>
         {
             if (!_cidrsWritten || kind == RunKind.Full)
@@ -105,6 +113,43 @@ public sealed partial class ProxyDaemon : IDisposable
         if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
             LogSynced(_logger, kind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Re-resolves the NodePort addresses every interface poll (the host's interfaces, or this Node object's addresses
+    /// with the Kubernetes source) and triggers a sync when they changed: frontends follow an address added to or
+    /// removed from the node within about a second.
+    /// </summary>
+    private async Task WatchNodeAddressesAsync(Action trigger, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(InterfacePollInterval);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            if (UpdateFrontendContext(trigger))
+                trigger();
+    }
+
+    /// <summary>Computes the frontend context; true when it changed (logged).</summary>
+    private bool UpdateFrontendContext(Action? trigger)
+    {
+        var node = (_source as Kubernetes.KubernetesSource)?.ThisNode;
+        IReadOnlyList<InterfaceAddress> host;
+        try
+        {
+            host = NodeAddresses.OfHost();
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException error)
+        {
+            LogAddressesFailed(_logger, error.Message);
+            return false;
+        }
+        var context = new FrontendContext(
+            NodeAddresses.Resolve(node, host, _options.HostInterfaces, _options.NodePortAddresses), _options.ServiceNodePortRange);
+        if (context.Equals(_frontendContext))
+            return false;
+        _frontendContext = context;
+        LogNodeAddresses(_logger, string.Join(", ", context.NodePortAddresses), node is null ? "host interfaces" : $"Node {node.Name}",
+            _options.NodePortAddresses.ToString());
+        return true;
     }
 
     /// <summary>Makes the Service CIDR map hold exactly the configured ranges.</summary>
@@ -145,6 +190,12 @@ public sealed partial class ProxyDaemon : IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write the Service CIDR map: {Reason}; retrying at the next sync")]
     private static partial void LogCidrFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NodePort addresses: [{Addresses}] (from {From}; --nodeport-addresses {Filter})")]
+    private static partial void LogNodeAddresses(ILogger logger, string addresses, string from, string filter);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot list the host's addresses: {Reason}; NodePort frontends keep the last ones")]
+    private static partial void LogAddressesFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopped; the dataplane keeps serving from {Root} (run `service-proxy cleanup` to remove it)")]
     private static partial void LogStopped(ILogger logger, string root);

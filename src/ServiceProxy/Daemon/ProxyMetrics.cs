@@ -114,7 +114,8 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
         SourceErrors = new MetricCounter(Counter("proxyreplacement_source_errors_total", "Failures reading the Service source."));
         InterfaceAttaches = new MetricCounter(Counter("proxyreplacement_interface_attach_total", "TC program attachments to workload interfaces."));
         InterfaceAttachErrors = new MetricCounter(Counter("proxyreplacement_interface_attach_errors_total", "Failed TC attachments."));
-        AttachedInterfaces = GaugeOf("proxyreplacement_attached_interfaces", "Interfaces with our TC program attached.");
+        AttachedInterfaces = GaugeOf("proxyreplacement_attached_interfaces", "Workload interfaces with our TC program attached.");
+        AttachedHostInterfaces = GaugeOf("proxyreplacement_attached_host_interfaces", "Host data interfaces with our host-interface TC program attached.");
         Services = GaugeOf("proxyreplacement_services", "Services in the current snapshot.");
         SocketLbHooks = GaugeOf("proxyreplacement_socket_lb_hooks", "Socket hooks (connect-time balancing) attached by this daemon.");
         SocketLbErrors = new MetricCounter(Counter("proxyreplacement_socket_lb_errors_total", "Failures setting up the socket hooks."));
@@ -151,6 +152,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     public MetricCounter InterfaceAttaches { get; }
     public MetricCounter InterfaceAttachErrors { get; }
     public MetricGauge AttachedInterfaces { get; }
+    public MetricGauge AttachedHostInterfaces { get; }
     public MetricGauge Services { get; }
     public MetricGauge SocketLbHooks { get; }
     public MetricCounter SocketLbErrors { get; }

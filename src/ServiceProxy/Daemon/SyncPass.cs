@@ -28,6 +28,8 @@ public sealed class SyncPass
         _time = time ?? TimeProvider.System;
     }
 
+    public Syncer Syncer => _syncer;
+
     /// <param name="full">A full resync (maps re-read, drift repaired) rather than a triggered one.</param>
     /// <param name="alsoInside">More writes of the same pass (the daemon's Service CIDRs), traced and timed with it.</param>
     public SyncOutcome Run(bool full, Action? alsoInside = null)

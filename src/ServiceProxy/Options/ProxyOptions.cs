@@ -45,6 +45,12 @@ public sealed record ProxyOptions
     /// <summary>Name patterns of host data interfaces (NodePort and external traffic).</summary>
     public InterfacePatterns HostInterfaces { get; init; } = InterfacePatterns.Parse("eth*,ens*,enp*");
 
+    /// <summary>kube-proxy's <c>--nodeport-addresses</c>: the node addresses that serve NodePorts (default all).</summary>
+    public NodePortAddressFilter NodePortAddresses { get; init; } = NodePortAddressFilter.All;
+
+    /// <summary>The valid NodePort range (the API server's <c>--service-node-port-range</c>); nodePorts outside it are reported and skipped.</summary>
+    public PortRange ServiceNodePortRange { get; init; } = PortRange.DefaultNodePorts;
+
     /// <summary>cgroup v2 directory for the socket hooks of connect-time balancing; null: no hooks.</summary>
     public string? CgroupPath { get; init; }
 

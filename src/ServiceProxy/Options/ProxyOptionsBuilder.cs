@@ -28,6 +28,8 @@ public static class ProxyOptionsBuilder
         ["bpffs-root"] = (o, n, v) => o with { BpffsRoot = AbsolutePath(n, v) },
         ["workload-interfaces"] = (o, n, v) => o with { WorkloadInterfaces = Patterns(n, v) },
         ["host-interfaces"] = (o, n, v) => o with { HostInterfaces = Patterns(n, v) },
+        ["nodeport-addresses"] = (o, n, v) => o with { NodePortAddresses = Parsed(n, v, NodePortAddressFilter.Parse, "comma-separated CIDRs and/or the keyword primary, or empty for every address") },
+        ["service-node-port-range"] = (o, n, v) => o with { ServiceNodePortRange = Parsed(n, v, PortRange.Parse, "FIRST-LAST, e.g. 30000-32767") },
         ["cgroup-path"] = (o, n, v) => o with { CgroupPath = AbsolutePath(n, v) },
         ["socket-lb-mode"] = (o, n, v) => o with { SocketLbMode = SocketMode(n, v) },
         ["service-cidrs"] = (o, n, v) => o with { ServiceCidrs = Cidrs(n, v) },
@@ -210,6 +212,18 @@ public static class ProxyOptionsBuilder
         catch (FormatException error)
         {
             throw new OptionException(name, $"{error.Message}; expected comma-separated name globs such as veth*,cali*");
+        }
+    }
+
+    private static T Parsed<T>(string name, string value, Func<string, T> parse, string accepted)
+    {
+        try
+        {
+            return parse(value);
+        }
+        catch (FormatException error)
+        {
+            throw new OptionException(name, $"{error.Message}; expected {accepted}");
         }
     }
 

@@ -7,8 +7,9 @@ using ProxyReplacement.ServiceProxy.Model;
 namespace ProxyReplacement.ServiceProxy.Sync;
 
 /// <summary>
-/// Snapshot -> desired NAT map entries. For each port of each Service: one frontend per IPv4
-/// ClusterIP (svc id, backend count, affinity), and the ready IPv4 endpoints of its slices as
+/// Snapshot -> desired NAT map entries. For each port of each Service: its frontends (<see cref="Frontends"/>:
+/// ClusterIPs, NodePorts on the node's addresses, LoadBalancer and external IPs; svc id, backend count, affinity,
+/// kind), and the ready IPv4 endpoints of its slices as
 /// backends, deduplicated, placed by <see cref="BackendOrdinals"/> so existing ones stay put.
 /// Backend port: a numeric targetPort as written; a named one resolved by each slice's port
 /// carrying the Service port's name and protocol (a slice without it contributes nothing).
@@ -22,11 +23,11 @@ public static class DesiredStateBuilder
     private readonly record struct PortEntry(Service Service, ServicePort Port, ServicePortKey Key, ImmutableArray<EndpointSlice> Slices,
         int FirstFrontend, int FrontendCount);
 
-    public static DesiredState Build(ServiceSnapshot snapshot, ServiceIdAllocator ids, NatMapContents current)
+    public static DesiredState Build(ServiceSnapshot snapshot, ServiceIdAllocator ids, NatMapContents current, FrontendContext? context = null)
     {
         var problems = new List<string>();
-        var frontendKeys = new List<NatFrontendKey4>(snapshot.Services.Count);
-        var ports = ProgrammedPorts(snapshot, frontendKeys);
+        var frontendKeys = new List<FrontendEntry>(snapshot.Services.Count);
+        var ports = ProgrammedPorts(snapshot, frontendKeys, context ?? FrontendContext.None, problems);
 
         // Adopt ids before allocating any, so a new port cannot take an id a restarted one still owns.
         AdoptAndRelease(ports, frontendKeys, ids, current);
@@ -50,16 +51,15 @@ public static class DesiredStateBuilder
             for (var ordinal = 0; ordinal < backends.Length; ordinal++)
                 desired.Backends[new NatBackendKey(id, (uint)ordinal)] = backends[ordinal];
 
-            var value = FrontendValue(service, id, (uint)backends.Length);
             for (var f = first; f < first + count; f++)
             {
-                var frontend = frontendKeys[f];
+                var (frontend, kind) = frontendKeys[f];
                 if (desired.Frontends.TryGetValue(frontend, out var claimed))
                 {
                     problems.Add($"{frontend} is claimed by {owners[claimed.ServiceId]} and {key}; {key} is not programmed there");
                     continue;
                 }
-                desired.Frontends[frontend] = value;
+                desired.Frontends[frontend] = Frontends.Value(service, kind, id, (uint)backends.Length);
             }
         }
         return new DesiredState(desired, owners, problems);
@@ -69,7 +69,7 @@ public static class DesiredStateBuilder
     /// Gives each port without an id the id of its frontend found in the maps (a restart), then releases the ids of
     /// service ports that are gone.
     /// </summary>
-    private static void AdoptAndRelease(List<PortEntry> ports, List<NatFrontendKey4> frontendKeys, ServiceIdAllocator ids, NatMapContents current)
+    private static void AdoptAndRelease(List<PortEntry> ports, List<FrontendEntry> frontendKeys, ServiceIdAllocator ids, NatMapContents current)
     {
         var liveWithId = 0;
         for (var i = 0; i < ports.Count; i++)
@@ -83,7 +83,7 @@ public static class DesiredStateBuilder
                 continue;
             }
             for (var f = first; f < first + count; f++)
-                if (current.Frontends.TryGetValue(frontendKeys[f], out var existing) && ids.TryAdopt(key, existing.ServiceId))
+                if (current.Frontends.TryGetValue(frontendKeys[f].Key, out var existing) && ids.TryAdopt(key, existing.ServiceId))
                 {
                     liveWithId++;
                     break;
@@ -94,8 +94,9 @@ public static class DesiredStateBuilder
             ids.RetainOnly(ports.Select(entry => entry.Key).ToHashSet());
     }
 
-    /// <summary>The service ports that have an IPv4 frontend, in key order; their frontend keys appended to <paramref name="frontendKeys"/>.</summary>
-    private static List<PortEntry> ProgrammedPorts(ServiceSnapshot snapshot, List<NatFrontendKey4> frontendKeys)
+    /// <summary>The service ports that have an IPv4 frontend, in key order; their frontends appended to <paramref name="frontendKeys"/>.</summary>
+    private static List<PortEntry> ProgrammedPorts(ServiceSnapshot snapshot, List<FrontendEntry> frontendKeys, FrontendContext context,
+        List<string> problems)
     {
         var ports = new List<PortEntry>(snapshot.Services.Count);
         // Services and slices are both sorted by the Service's namespace/name: walked side by side, each Service finds
@@ -119,7 +120,7 @@ public static class DesiredStateBuilder
         void Add(Service service, ServicePort port, ImmutableArray<EndpointSlice> slices)
         {
             var first = frontendKeys.Count;
-            AddFrontendKeys(service, port, frontendKeys);
+            Frontends.Add(service, port, context, frontendKeys, problems);
             if (frontendKeys.Count > first) // IPv6-only for now: nothing to program
                 ports.Add(new PortEntry(service, port, KeyOf(service, port), slices, first, frontendKeys.Count - first));
         }
@@ -145,11 +146,6 @@ public static class DesiredStateBuilder
         return ids;
     }
 
-    private static NatFrontendValue FrontendValue(Service service, uint id, uint backendCount) =>
-        service.SessionAffinity == SessionAffinity.ClientIP
-            ? new NatFrontendValue(id, backendCount, FrontendFlags.Affinity, (uint)service.SessionAffinityTimeoutSeconds)
-            : new NatFrontendValue(id, backendCount);
-
     public static ServicePortKey KeyOf(Service service, ServicePort port) =>
         new(service.Namespace, service.Name, port.Name, port.Protocol);
 
@@ -160,14 +156,6 @@ public static class DesiredStateBuilder
         Protocol.Sctp => L4Protocol.Sctp,
         _ => throw new ArgumentOutOfRangeException(nameof(protocol), protocol, null),
     };
-
-    /// <summary>Appends the port's frontend keys: one per IPv4 ClusterIP.</summary>
-    internal static void AddFrontendKeys(Service service, ServicePort port, List<NatFrontendKey4> into)
-    {
-        foreach (var ip in service.ClusterIPs)
-            if (ip.AddressFamily == AddressFamily.InterNetwork)
-                into.Add(new NatFrontendKey4(ip, (ushort)port.Port, ToL4(port.Protocol)));
-    }
 
     /// <summary>
     /// Replaces the contents of <paramref name="into"/> with the port's distinct ready IPv4 backends from its Service's

@@ -19,12 +19,12 @@ public static class EndpointChangeBuilder
 {
     /// <param name="clean">The snapshot the previous sync applied without any problem (the maps hold exactly its desired state).</param>
     public static PartialSync? TryBuild(ServiceSnapshot clean, ServiceSnapshot snapshot, IReadOnlySet<ObjectKey> changedServices,
-        ServiceIdAllocator ids, NatMapContents view)
+        ServiceIdAllocator ids, NatMapContents view, FrontendContext? context = null)
     {
         var desired = NatMapContents.Empty;
         var current = NatMapContents.Empty;
         var owners = new Dictionary<uint, ServicePortKey>();
-        var frontends = new List<NatFrontendKey4>();
+        var frontends = new List<FrontendEntry>();
         var existing = new List<KeyValuePair<NatBackendKey, NatBackendValue4>>();
         var ready = new List<NatBackendValue4>();
         foreach (var serviceKey in changedServices)
@@ -36,14 +36,14 @@ public static class EndpointChangeBuilder
             {
                 var key = DesiredStateBuilder.KeyOf(service, port);
                 frontends.Clear();
-                DesiredStateBuilder.AddFrontendKeys(service, port, frontends);
+                Frontends.Add(service, port, context ?? FrontendContext.None, frontends, problems: null);
                 if (frontends.Count == 0)
                     continue; // not programmed (IPv6 only)
                 if (!ids.TryGet(key, out var id))
                     return null;
                 // Every frontend of this port must be this id's in the maps, with one count (else a conflict lost it).
                 uint? count = null;
-                foreach (var frontend in frontends)
+                foreach (var (frontend, _) in frontends)
                 {
                     if (!view.Frontends.TryGetValue(frontend, out var value) || value.ServiceId != id || (count is { } c && c != value.BackendCount))
                         return null;
@@ -66,10 +66,10 @@ public static class EndpointChangeBuilder
                 var assigned = BackendOrdinals.Place(CollectionsMarshal.AsSpan(existing), CollectionsMarshal.AsSpan(ready));
                 for (var ordinal = 0; ordinal < assigned.Length; ordinal++)
                     desired.Backends[new NatBackendKey(id, (uint)ordinal)] = assigned[ordinal];
-                foreach (var frontend in frontends)
+                foreach (var (frontend, _) in frontends)
                 {
                     var old = current.Frontends[frontend];
-                    desired.Frontends[frontend] = new NatFrontendValue(id, (uint)assigned.Length, old.Flags, old.AffinityTimeoutSeconds);
+                    desired.Frontends[frontend] = old.WithCounts((uint)assigned.Length, old.LocalCount);
                 }
                 owners[id] = key;
             }

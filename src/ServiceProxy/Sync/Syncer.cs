@@ -22,23 +22,47 @@ public sealed partial class Syncer
     private readonly IBpfMap<NatBackendKey, NatBackendValue4> _backends;
     private readonly ServiceIdAllocator _ids;
     private readonly ILogger _logger;
+    private readonly SideMap<LbSourceRangeKey4, LbSourceRangeValue>? _sourceRanges;
+    private readonly SideMap<uint, ServiceName>? _names;
 
     private NatMapContents? _view;
     private ServiceSnapshot? _cleanSnapshot;
+    private FrontendContext _context = FrontendContext.None;
 
     public Syncer(
         IBpfMap<NatFrontendKey4, NatFrontendValue> frontends,
         IBpfMap<NatBackendKey, NatBackendValue4> backends,
         ServiceIdAllocator? ids = null,
-        ILogger<Syncer>? logger = null)
+        ILogger<Syncer>? logger = null,
+        IBpfMap<LbSourceRangeKey4, LbSourceRangeValue>? sourceRanges = null,
+        IBpfMap<uint, ServiceName>? names = null)
     {
         _frontends = frontends;
         _backends = backends;
+        _sourceRanges = sourceRanges is null ? null : new SideMap<LbSourceRangeKey4, LbSourceRangeValue>(sourceRanges);
+        _names = names is null ? null : new SideMap<uint, ServiceName>(names);
         _ids = ids ?? new ServiceIdAllocator();
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
     public ServiceIdAllocator Ids => _ids;
+
+    /// <summary>
+    /// The node addresses and NodePort range the frontends are built with. Set it before a sync; a change makes the
+    /// next sync rebuild every frontend (the incremental path assumes the frontends of the last clean sync).
+    /// </summary>
+    public FrontendContext Context
+    {
+        get => _context;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.Equals(_context))
+                return;
+            _context = value;
+            _cleanSnapshot = null;
+        }
+    }
 
     /// <summary>
     /// Brings the maps to the state of <paramref name="snapshot"/>, rebuilding the whole desired state. The first
@@ -76,14 +100,16 @@ public sealed partial class Syncer
             using var build = ProxyActivitySources.Sync.StartActivity("build");
             build?.SetTag("path", "endpoints-only");
             build?.SetTag("services.changed", changedServices.Count);
-            partial = EndpointChangeBuilder.TryBuild(clean, snapshot, changedServices, _ids, view);
+            partial = EndpointChangeBuilder.TryBuild(clean, snapshot, changedServices, _ids, view, _context);
             build?.SetTag("taken", partial is not null);
         }
         IReadOnlyList<MapWrite> writes;
         IReadOnlyDictionary<uint, ServicePortKey> owners;
         IReadOnlyList<string> conflicts;
+        var sideProblems = new List<SyncProblem>();
+        SideEntries? side = null;
         if (partial is not null)
-            (writes, owners, conflicts) = (partial.Writes, partial.Owners, []);
+            (writes, owners, conflicts) = (partial.Writes, partial.Owners, []); // endpoints only: no id or Service changed
         else
         {
             DesiredState desired;
@@ -91,17 +117,30 @@ public sealed partial class Syncer
             {
                 build?.SetTag("path", "rebuild");
                 build?.SetTag("services", snapshot.Services.Count);
-                desired = DesiredStateBuilder.Build(snapshot, _ids, view);
+                desired = DesiredStateBuilder.Build(snapshot, _ids, view, _context);
             }
-            using var diff = ProxyActivitySources.Sync.StartActivity("diff");
-            (writes, owners, conflicts) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems);
-            diff?.SetTag("writes", writes.Count);
+            using (var diff = ProxyActivitySources.Sync.StartActivity("diff"))
+            {
+                (writes, owners, conflicts) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems);
+                diff?.SetTag("writes", writes.Count);
+            }
+            side = SideEntries.Of(snapshot, desired.Owners);
+            // A new source-range frontend must find its ranges already there: it would drop every client otherwise.
+            _sourceRanges?.AddAndChange(side.SourceRanges, fullResync, sideProblems);
         }
 
         SyncResult result;
         using (var apply = ProxyActivitySources.Sync.StartActivity("apply"))
         {
             result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids);
+            if (side is not null)
+            {
+                _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems);
+                _names?.AddAndChange(side.Names, fullResync, sideProblems);
+                _names?.DeleteOthers(side.Names, sideProblems);
+            }
+            if (sideProblems.Count > 0)
+                result = result with { Problems = [.. result.Problems, .. sideProblems] };
             apply?.SetTag("writes", result.Applied.Count);
             apply?.SetTag("problems", result.Problems.Count);
             if (result.Problems.Count > 0)

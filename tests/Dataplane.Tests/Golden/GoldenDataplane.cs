@@ -33,6 +33,7 @@ public sealed class GoldenDataplane : IDisposable
         Clear(Dataplane.Affinity);
         Clear(Dataplane.Conntrack);
         Clear(Dataplane.ServiceCidrs);
+        Clear(Dataplane.LbSourceRanges);
         Dataplane.ResetCounters();
         Dataplane.WriteConfig(DataplaneConfig.Default);
         Dataplane.SetHostNetnsCookie(0);
@@ -40,15 +41,19 @@ public sealed class GoldenDataplane : IDisposable
 
     /// <summary>Writes the backends at ordinals 0..n-1, then the frontend (make before break).</summary>
     public void AddService(Endpoint vip, L4Protocol protocol, IReadOnlyList<Endpoint> backends, uint serviceId = Topology.ServiceId,
-        FrontendFlags flags = FrontendFlags.None, uint affinityTimeoutSeconds = 0)
+        FrontendFlags flags = FrontendFlags.None, uint affinityTimeoutSeconds = 0, FrontendKind kind = FrontendKind.ClusterIP)
     {
         for (var ordinal = 0; ordinal < backends.Count; ordinal++)
             Dataplane.Backends.Update(new NatBackendKey(serviceId, (uint)ordinal), new NatBackendValue4(backends[ordinal].Address, backends[ordinal].Port));
         Dataplane.Frontends.Update(Topology.FrontendKey(vip, protocol),
-            new NatFrontendValue(serviceId, (uint)backends.Count, flags, affinityTimeoutSeconds));
+            new NatFrontendValue(serviceId, (uint)backends.Count, flags, affinityTimeoutSeconds, kind));
     }
 
+    /// <summary>pr_tc_from_wl: the packet leaves a pod (host side of its veth, ingress).</summary>
     public TestRunResult Run(byte[] frame) => ProgramTestRun.Run(Dataplane.FromWorkload, frame);
+
+    /// <summary>pr_tc_from_host: the packet arrives from outside the node (host data interface, ingress).</summary>
+    public TestRunResult RunFromHost(byte[] frame) => ProgramTestRun.Run(Dataplane.FromHost, frame);
 
     /// <summary>The counters that are not zero: tests compare the whole set, so a stray count fails too.</summary>
     public IReadOnlyDictionary<CounterReason, ulong> Counters() =>

@@ -43,6 +43,11 @@ public sealed class AbiEnumTests
         ["PR_CNT_SOCK_AFFINITY_HOST"] = CounterReason.SockAffinityHost,
         ["PR_CNT_DROP_AFFINITY_NO_CLIENT"] = CounterReason.DropAffinityNoClient,
         ["PR_CNT_DROP_PULL_FAILED"] = CounterReason.DropPullFailed,
+        ["PR_CNT_DROP_SOURCE_RANGE"] = CounterReason.DropSourceRange,
+        ["PR_CNT_NAT_HAIRPIN"] = CounterReason.NatHairpin,
+        ["PR_CNT_DROP_NO_LOCAL_BACKEND"] = CounterReason.DropNoLocalBackend,
+        ["PR_CNT_PASS_NOT_NEW"] = CounterReason.PassNotNew,
+        ["PR_CNT_SOCK_PASS_SOURCE_RANGE"] = CounterReason.SockPassSourceRange,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()
@@ -76,6 +81,17 @@ public sealed class AbiEnumTests
         Assert.That(Enum.GetValues<CounterReason>().Max(), Is.LessThan((CounterReason)Abi.Counters.Slots));
     }
 
+    private static readonly Dictionary<string, FrontendKind> FrontendKinds = new()
+    {
+        ["PR_FE_CLUSTER_IP"] = FrontendKind.ClusterIP,
+        ["PR_FE_NODE_PORT"] = FrontendKind.NodePort,
+        ["PR_FE_LOAD_BALANCER"] = FrontendKind.LoadBalancer,
+        ["PR_FE_EXTERNAL_IP"] = FrontendKind.ExternalIP,
+    };
+
+    [Test]
+    public void FrontendKindMatchesEnumPrFeKind() => AssertSame(CEnum("pr_fe_kind"), FrontendKinds);
+
     [Test]
     public void SocketLbModeMatchesEnumPrSockLbMode() => AssertSame(CEnum("pr_sock_lb_mode"), SocketLbModes);
 
@@ -99,6 +115,13 @@ public sealed class AbiEnumTests
             Assert.That(defaults.UdpTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_UDP_TIMEOUT_S")));
             Assert.That(defaults.GenericTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_GENERIC_TIMEOUT_S")));
             Assert.That(Ipv4.ToNbo(AffinityKey4.HostClient), Is.EqualTo(AbiHeader.Define("PR_AFF_CLIENT_HOST")), "PR_AFF_CLIENT_HOST");
+            Assert.That(AbiHeader.Define("PR_LOCAL_ORDINAL_BASE"), Is.EqualTo(NatFrontendValue.LocalOrdinalBase), "PR_LOCAL_ORDINAL_BASE");
+            Assert.That(AbiHeader.Define("PR_FE_F_AFFINITY"), Is.EqualTo((uint)FrontendFlags.Affinity), "PR_FE_F_AFFINITY");
+            Assert.That(AbiHeader.Define("PR_FE_F_SOURCE_RANGES"), Is.EqualTo((uint)FrontendFlags.SourceRanges), "PR_FE_F_SOURCE_RANGES");
+            Assert.That(AbiHeader.Define("PR_FE_F_EXT_LOCAL"), Is.EqualTo((uint)FrontendFlags.ExternalLocal), "PR_FE_F_EXT_LOCAL");
+            Assert.That(AbiHeader.Define("PR_FE_F_INT_LOCAL"), Is.EqualTo((uint)FrontendFlags.InternalLocal), "PR_FE_F_INT_LOCAL");
+            Assert.That(new System.Net.IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)AbiHeader.Define("PR_DEFAULT_HAIRPIN_ADDR_HBO"))),
+                Is.EqualTo(DataplaneConfig.DefaultHairpinAddress), "PR_DEFAULT_HAIRPIN_ADDR_HBO");
         });
     }
 

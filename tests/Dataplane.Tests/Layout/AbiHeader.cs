@@ -22,10 +22,16 @@ public static partial class AbiHeader
 
     public static long Define(string name)
     {
-        var match = Regex.Match(Text, $@"^#define\s+{Regex.Escape(name)}\s+(\d+)\b", RegexOptions.Multiline);
+        // decimal, hex (0x...u) or a flag bit ((1u << n))
+        var match = Regex.Match(Text, $@"^#define\s+{Regex.Escape(name)}\s+(?:(?<hex>0x[0-9A-Fa-f]+)u?|(?<dec>\d+)u?|\(1u << (?<bit>\d+)\))(?:\s|$)",
+            RegexOptions.Multiline);
         if (!match.Success)
             throw new KeyNotFoundException($"#define {name} not in pr_map_abi.h");
-        return long.Parse(match.Groups[1].Value);
+        if (match.Groups["hex"].Success)
+            return Convert.ToInt64(match.Groups["hex"].Value, 16);
+        if (match.Groups["bit"].Success)
+            return 1L << int.Parse(match.Groups["bit"].Value);
+        return long.Parse(match.Groups["dec"].Value);
     }
 
     /// <summary>The explicit enumerators (NAME = value) of <c>enum name { ... };</c>.</summary>

@@ -98,8 +98,8 @@ public sealed class PinningTests
     {
         Directory.CreateDirectory(PinRootPath);
         var path = Path.Combine(PinRootPath, CoreObjectNames.Backends);
-        // Same name, value of 16 bytes instead of 8: e.g. what an IPv6-capable build might pin.
-        using var foreign = CreatePinnedHash(path, keySize: 8, valueSize: 16, maxEntries: 64);
+        // Same name, value of 24 bytes instead of 8: e.g. what an IPv6-capable build might pin.
+        using var foreign = CreatePinnedHash(path, keySize: 8, valueSize: 24, maxEntries: 64);
         foreign.Update(new NatBackendKey(1, 2), new NatFrontendValue(9, 9, FrontendFlags.None, 9));
 
         var error = Assert.Throws<MapLayoutMismatchException>(() => LoadPinned());
@@ -108,7 +108,7 @@ public sealed class PinningTests
         {
             Assert.That(error!.MapName, Is.EqualTo(CoreObjectNames.Backends));
             Assert.That(error.PinPath, Is.EqualTo(path));
-            Assert.That(error.Actual.ValueSize, Is.EqualTo(16));
+            Assert.That(error.Actual.ValueSize, Is.EqualTo(24));
             Assert.That(error.Expected.ValueSize, Is.EqualTo(8));
             Assert.That(error.Message, Does.Contain(path).And.Contain("value_size").And.Contain("cleanup"));
             // Nothing else pinned, the foreign map unchanged.

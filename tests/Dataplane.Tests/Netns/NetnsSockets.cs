@@ -11,11 +11,14 @@ public static class NetnsSockets
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>A TCP socket created in <paramref name="netns"/> and connected to <paramref name="remote"/> from there.</summary>
-    public static async Task<Socket> ConnectTcpAsync(string netns, IPEndPoint remote, TimeSpan? timeout = null)
+    /// <param name="local">The source address (and port, 0: any) to bind first; null leaves the choice to the kernel.</param>
+    public static async Task<Socket> ConnectTcpAsync(string netns, IPEndPoint remote, TimeSpan? timeout = null, IPEndPoint? local = null)
     {
         var socket = NetworkNamespace.Run(netns, () => new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
         try
         {
+            if (local is not null)
+                socket.Bind(local);
             using var deadline = new CancellationTokenSource(timeout ?? DefaultTimeout);
             await socket.ConnectAsync(remote, deadline.Token);
             return socket;

@@ -73,6 +73,36 @@ public sealed class NodeTopology : IDisposable
         return backend;
     }
 
+    /// <summary>
+    /// A client outside the node: namespace <c>prefix-ext</c> whose <c>eth0</c> holds <see cref="ExternalNetwork"/> .2
+    /// (and any <paramref name="extraAddresses"/>), joined to the node's host data interface <c>prefixup0</c>
+    /// (<see cref="ExternalClient.NodeInterface"/>, holding .1, the node address the client talks to). The node
+    /// interface's name does not match the pods' <c>prefix-*</c> pattern. The client routes nothing else via the node;
+    /// a test adds routes for the LoadBalancer or external IPs it uses (<see cref="ExternalClient.RouteViaNode"/>).
+    /// </summary>
+    public ExternalClient AddExternalClient(params IPAddress[] extraAddresses)
+    {
+        var netns = _namespaces.Add("ext");
+        var nodeInterface = $"{Prefix}up0";
+        var nodeAddress = IPAddress.Parse("192.168.77.1");
+        var clientAddress = IPAddress.Parse("192.168.77.2");
+        IpCommand.Ip("-n", NodeNamespace, "link", "add", nodeInterface, "type", "veth", "peer", "name", "eth0", "netns", netns);
+        IpCommand.Sysctl(NodeNamespace, $"net.ipv4.conf.{nodeInterface}.rp_filter", "0");
+        IpCommand.Ip("-n", NodeNamespace, "address", "add", $"{nodeAddress}/24", "dev", nodeInterface);
+        IpCommand.Ip("-n", NodeNamespace, "link", "set", nodeInterface, "up");
+        IpCommand.Ip("-n", netns, "address", "add", $"{clientAddress}/24", "dev", "eth0");
+        foreach (var extra in extraAddresses)
+            IpCommand.Ip("-n", netns, "address", "add", $"{extra}/32", "dev", "eth0");
+        IpCommand.Ip("-n", netns, "link", "set", "eth0", "up");
+        // The node answers the client directly on the shared link; the pod networks stay unreachable from outside.
+        foreach (var extra in extraAddresses)
+            IpCommand.Ip("-n", NodeNamespace, "route", "add", $"{extra}/32", "dev", nodeInterface);
+        return new ExternalClient(netns, nodeInterface, nodeAddress, clientAddress);
+    }
+
+    /// <summary>The network between the node and <see cref="AddExternalClient"/>'s client.</summary>
+    public const string ExternalNetwork = "192.168.77.0/24";
+
     public void Dispose() => _namespaces.Dispose();
 
     private static PodInterface AddPod(TestNamespaces namespaces, string node, string role, int subnet)

@@ -1,3 +1,4 @@
+using ProxyReplacement.ServiceProxy.Model;
 using ProxyReplacement.ServiceProxy.Parsing;
 using ProxyReplacement.ServiceProxy.Sync;
 using ProxyReplacement.ServiceProxy.Tests.Support;
@@ -12,6 +13,9 @@ namespace ProxyReplacement.ServiceProxy.Tests.Golden;
 /// <c>expected.txt</c>, and when <c>writes.txt</c> exists the ordered writes must equal it.
 /// A <c>RESTART</c> file makes the step start from a fresh tracker, allocator and Syncer on the
 /// existing maps. Every write of every step is checked for make-before-break.
+/// A <c>node.txt</c> sets the frontend context from that step on (<c>addresses: IP, IP</c>: the NodePort
+/// addresses; <c>range: FIRST-LAST</c>: the NodePort range). A <c>problems.txt</c> lists the problems the step
+/// must report (without it, none). Source ranges appear in the dump as <c>src id N CIDR</c> lines.
 /// Lines starting with '#' and blank lines in the expected files are comments.
 /// </summary>
 public sealed class GoldenCaseTests
@@ -30,6 +34,7 @@ public sealed class GoldenCaseTests
         {
             "basic-clusterip", "scale-up", "scale-down", "endpoint-not-ready", "targetport-change",
             "service-deleted", "shared-backends", "multi-port-named", "session-affinity", "zero-endpoints", "restart",
+            "nodeport", "loadbalancer", "type-changes", "external-ips", "entry-point-conflicts",
         }));
     }
 
@@ -44,7 +49,8 @@ public sealed class GoldenCaseTests
 
         var maps = new NatMapsUnderTest();
         var tracker = new ChangeTracker();
-        var syncer = new Syncer(maps.Frontends, maps.Backends);
+        var syncer = maps.NewSyncer();
+        var context = FrontendContext.None;
 
         foreach (var step in steps)
         {
@@ -52,8 +58,11 @@ public sealed class GoldenCaseTests
             if (File.Exists(Path.Combine(step, "RESTART")))
             {
                 tracker = new ChangeTracker();
-                syncer = new Syncer(maps.Frontends, maps.Backends);
+                syncer = maps.NewSyncer();
             }
+            if (File.Exists(Path.Combine(step, "node.txt")))
+                context = ReadContext(Path.Combine(step, "node.txt"));
+            syncer.Context = context;
 
             var manifests = ManifestReader.LoadDirectory(step);
             Assert.That(manifests.Diagnostics, Is.Empty, $"{stepName}: manifest diagnostics");
@@ -65,16 +74,39 @@ public sealed class GoldenCaseTests
 
             Assert.Multiple(() =>
             {
-                Assert.That(result.Problems, Is.Empty, $"{stepName}: sync problems");
+                var problemsFile = Path.Combine(step, "problems.txt");
+                Assert.That(result.Problems.Select(problem => problem.ToString()),
+                    Is.EqualTo(File.Exists(problemsFile) ? ReadExpected(problemsFile) : []), $"{stepName}: sync problems");
                 Assert.That(maps.Violations, Is.Empty, $"{stepName}: make-before-break violated");
                 Assert.That(maps.Dump(), Is.EqualTo(ReadExpected(Path.Combine(step, "expected.txt"))), $"{stepName}: map dump");
-                Assert.That(result.Applied.Select(write => write.ToString()), Is.EqualTo(maps.WriteLog),
+                // Applied reports the NAT writes; the side maps' (source ranges) are in the log alone.
+                Assert.That(result.Applied.Select(write => write.ToString()), Is.EqualTo(maps.WriteLog.Where(write => !write.StartsWith("+src") && !write.StartsWith("-src"))),
                     $"{stepName}: the Syncer's report of applied writes differs from what reached the maps");
                 var writesFile = Path.Combine(step, "writes.txt");
                 if (File.Exists(writesFile))
                     Assert.That(maps.WriteLog, Is.EqualTo(ReadExpected(writesFile)), $"{stepName}: write sequence");
             });
         }
+    }
+
+    private static FrontendContext ReadContext(string path)
+    {
+        var context = FrontendContext.None;
+        foreach (var line in ReadExpected(path))
+        {
+            var (key, value) = (line[..line.IndexOf(':')].Trim(), line[(line.IndexOf(':') + 1)..].Trim());
+            context = key switch
+            {
+                "addresses" => context with
+                {
+                    NodePortAddresses = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(System.Net.IPAddress.Parse).ToEquatableList(),
+                },
+                "range" => context with { NodePortRange = ServiceProxy.Options.PortRange.Parse(value) },
+                _ => throw new InvalidDataException($"{path}: unknown key '{key}'"),
+            };
+        }
+        return context;
     }
 
     private static List<string> ReadExpected(string path) =>

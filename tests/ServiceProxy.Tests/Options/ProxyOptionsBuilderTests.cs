@@ -84,6 +84,8 @@ public sealed class ProxyOptionsBuilderTests
         ("api-timeout", "5s", o => o.ApiTimeout.ToString(), TimeSpan.FromSeconds(5).ToString()),
         ("logging-format", "json", o => o.LoggingFormat.ToString(), "Json"),
         ("otlp-endpoint", "http://otel-collector:4317", o => o.OtlpEndpoint?.ToString(), "http://otel-collector:4317/"),
+        ("nodeport-addresses", "primary, 192.168.0.0/16", o => o.NodePortAddresses.ToString(), "primary,192.168.0.0/16"),
+        ("service-node-port-range", "20000-22767", o => o.ServiceNodePortRange.ToString(), "20000-22767"),
     ];
 
     private static IEnumerable<TestCaseData> FlagCases() =>
@@ -352,6 +354,25 @@ public sealed class ProxyOptionsBuilderTests
         Assert.That(error.Option, Is.EqualTo("--service-cidrs"));
         Assert.That(error.Message, Does.Contain("is not an IPv4 CIDR (expected e.g. 10.96.0.0/12)"));
         Assert.That(error.Message, Does.EndWith("expected comma-separated IPv4 CIDRs, or empty for none"));
+    }
+
+    [TestCase("--nodeport-addresses", "10.0.0.1/8", "is neither a CIDR (e.g. 192.168.0.0/16) nor the keyword primary")]
+    [TestCase("--nodeport-addresses", "primary,eth0", "'eth0' is neither a CIDR")]
+    [TestCase("--service-node-port-range", "32767-30000", "is not a port range (expected FIRST-LAST within 1-65535")]
+    [TestCase("--service-node-port-range", "30000", "is not a port range")]
+    [TestCase("--service-node-port-range", "0-100", "is not a port range")]
+    public void Bad_nodeport_options_are_rejected_with_what_is_accepted(string flag, string value, string message)
+    {
+        var error = Rejects(flag, value);
+
+        Assert.That(error.Option, Is.EqualTo(flag));
+        Assert.That(error.Message, Does.Contain(message));
+    }
+
+    [Test]
+    public void Empty_nodeport_addresses_mean_every_address()
+    {
+        Assert.That(Build("--nodeport-addresses=").NodePortAddresses.IsAll, Is.True);
     }
 
     [Test]

@@ -15,12 +15,20 @@ public sealed class NatMapsUnderTest
     {
         Frontends = new ObservedMap<NatFrontendKey4, NatFrontendValue>(new InMemoryBpfMap<NatFrontendKey4, NatFrontendValue>("pr_nat_fe4", maxFrontends));
         Backends = new ObservedMap<NatBackendKey, NatBackendValue4>(new InMemoryBpfMap<NatBackendKey, NatBackendValue4>("pr_nat_be4", maxBackends));
+        SourceRanges = new ObservedMap<LbSourceRangeKey4, LbSourceRangeValue>(new InMemoryBpfMap<LbSourceRangeKey4, LbSourceRangeValue>("pr_lb_src4", 256));
+        Names = new InMemoryBpfMap<uint, ServiceName>("pr_svc_names", maxFrontends);
         Frontends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Frontend(key, v)}" : $"-fe {key}");
+        SourceRanges.AfterWrite = (key, value) => Record(value is null ? $"-src {key}" : $"+src {key}");
         Backends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Backend(key, v)}" : $"-be svc={key.ServiceId} #{key.Ordinal}");
     }
 
     public ObservedMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
     public ObservedMap<NatBackendKey, NatBackendValue4> Backends { get; }
+
+    /// <summary>pr_lb_src4: a frontend with the source-ranges flag must find a range of its id (else it drops every client).</summary>
+    public ObservedMap<LbSourceRangeKey4, LbSourceRangeValue> SourceRanges { get; }
+
+    public InMemoryBpfMap<uint, ServiceName> Names { get; }
 
     /// <summary>Every write since the last <see cref="ClearLog"/>, in order.</summary>
     public List<string> WriteLog { get; } = [];
@@ -28,7 +36,14 @@ public sealed class NatMapsUnderTest
     /// <summary>Each invariant violation seen, with the write that caused it.</summary>
     public List<string> Violations { get; } = [];
 
-    public IReadOnlyList<string> Dump() => MapDump.Lines(Frontends, Backends);
+    /// <summary>The NAT maps' canonical dump, then one <c>src id=N CIDR</c> line per source range (none in most cases).</summary>
+    public IReadOnlyList<string> Dump() =>
+        MapDump.Lines(Frontends, Backends)
+            .Concat(SourceRanges.Inner.ReadAll().Select(e => $"src {e.Key}").Order(StringComparer.Ordinal))
+            .ToList();
+
+    /// <summary>A Syncer on these maps, the side maps included.</summary>
+    public Syncer NewSyncer() => new(Frontends, Backends, sourceRanges: SourceRanges, names: Names);
 
     public void ClearLog() => WriteLog.Clear();
 
@@ -39,5 +54,8 @@ public sealed class NatMapsUnderTest
             for (uint ordinal = 0; ordinal < value.BackendCount; ordinal++)
                 if (!Backends.Inner.TryLookup(new NatBackendKey(value.ServiceId, ordinal), out _))
                     Violations.Add($"after '{write}': frontend {key} (svc={value.ServiceId} count={value.BackendCount}) lacks backend #{ordinal}");
+        foreach (var (key, value) in Frontends.Inner.ReadAll())
+            if (value.Flags.HasFlag(FrontendFlags.SourceRanges) && !SourceRanges.Inner.ReadAll().Any(r => r.Key.ServiceId == value.ServiceId))
+                Violations.Add($"after '{write}': frontend {key} checks source ranges but id {value.ServiceId} has none (every client dropped)");
     }
 }
