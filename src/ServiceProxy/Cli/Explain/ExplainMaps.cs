@@ -15,11 +15,14 @@ public sealed record ExplainMaps(
     IBpfMap<ConntrackKey4, ConntrackValue4> Conntrack,
     IBpfMap<ServiceCidrKey4, ServiceCidrValue> ServiceCidrs,
     DataplaneConfig? Config,
-    ulong? HostNetnsCookie)
+    ulong? HostNetnsCookie,
+    IBpfMap<LbSourceRangeKey4, LbSourceRangeValue>? SourceRanges = null,
+    IBpfMap<uint, ServiceName>? Names = null)
 {
     public static ExplainMaps Of(PinnedCoreMaps maps)
     {
         ArgumentNullException.ThrowIfNull(maps);
-        return new(maps.Frontends, maps.Backends, maps.Affinity, maps.Conntrack, maps.ServiceCidrs, maps.ReadConfig(), maps.ReadHostNetnsCookie());
+        return new(maps.Frontends, maps.Backends, maps.Affinity, maps.Conntrack, maps.ServiceCidrs, maps.ReadConfig(), maps.ReadHostNetnsCookie(),
+            maps.LbSourceRanges, maps.ServiceNames);
     }
 }

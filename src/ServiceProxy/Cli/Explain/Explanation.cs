@@ -21,16 +21,19 @@ public enum ExplainVerdict
 public sealed record ExplainStep(string Name, string Text);
 
 /// <summary>
-/// The frontend a destination matched, as <see cref="PacketExplainer.ReadFrontend"/> reads it. <see cref="Kind"/> is
-/// what the frontend serves (ClusterIP only in ABI v1; v2's kind byte adds NodePort, LoadBalancer, ExternalIP).
+/// The frontend a destination matched, as <see cref="PacketExplainer.ReadFrontend"/> reads it: the entry point it is
+/// (ClusterIP, NodePort, LoadBalancer, ExternalIP) and the Service port it belongs to (pr_svc_names), when known.
 /// </summary>
-public sealed record FrontendInfo(NatFrontendKey4 Key, NatFrontendValue Value, string Kind)
+public sealed record FrontendInfo(NatFrontendKey4 Key, NatFrontendValue Value, string Kind, string? Service = null)
 {
     public bool Affinity => Value.Flags.HasFlag(FrontendFlags.Affinity);
 
     /// <summary>The affinity timeout the dataplane applies (the frontend's, or Kubernetes' default of 3 hours).</summary>
     public uint AffinityTimeoutSeconds => Value.AffinityTimeoutSeconds != 0 ? Value.AffinityTimeoutSeconds : PacketExplainer.DefaultAffinityTimeoutSeconds;
 }
+
+/// <summary>The backends a choice is made from (<c>struct pr_backend_set</c>): ordinals [Base, Base + Count).</summary>
+public sealed record BackendSet(uint Base, uint Count, string Name);
 
 /// <summary>One backend ordinal of a frontend and whether the choice may land on it.</summary>
 /// <param name="Backend">The backend map's entry; null when the ordinal is counted but absent (a choice of it is rejected).</param>
@@ -52,6 +55,7 @@ public sealed record Explanation(
     string Outcome,
     CounterReason? Counter,
     FrontendInfo? Frontend,
+    BackendSet? Set,
     IReadOnlyList<BackendCandidate> Backends,
     IReadOnlyList<TrackedFlow> Flows,
     AffinityEntry? Affinity,

@@ -44,11 +44,15 @@ public static class ExplanationRenderer
                 {
                     key = fe.Key.ToString(),
                     kind = fe.Kind,
+                    service = fe.Service,
+                    localCount = fe.Value.LocalCount,
+                    flags = fe.Value.Flags.ToString(),
                     serviceId = fe.Value.ServiceId,
                     backendCount = fe.Value.BackendCount,
                     affinityTimeoutSeconds = fe.Affinity ? (uint?)fe.AffinityTimeoutSeconds : null,
                 }
                 : null,
+            set = explanation.Set is { } set ? new { name = set.Name, @base = set.Base, count = set.Count } : null,
             backends = explanation.Backends.Select(candidate => new
             {
                 ordinal = candidate.Ordinal,

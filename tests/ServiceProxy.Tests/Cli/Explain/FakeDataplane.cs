@@ -15,19 +15,27 @@ public sealed class FakeDataplane
     public InMemoryBpfMap<AffinityKey4, AffinityValue4> Affinity { get; } = new("pr_aff4", 64);
     public InMemoryBpfMap<ConntrackKey4, ConntrackValue4> Conntrack { get; } = new("pr_ct4", 64);
     public InMemoryBpfMap<ServiceCidrKey4, ServiceCidrValue> ServiceCidrs { get; } = new("pr_svc_cidr4", 8);
+    public InMemoryBpfMap<LbSourceRangeKey4, LbSourceRangeValue> SourceRanges { get; } = new("pr_lb_src4", 16);
+    public InMemoryBpfMap<uint, ServiceName> Names { get; } = new("pr_svc_names", 16);
     public DataplaneConfig? Config { get; set; } = DataplaneConfig.Default.WithSocketLbMode(SocketLbMode.Tcp);
     public ulong? HostNetnsCookie { get; set; } = 4096;
 
     public FakeDataplane() => ServiceCidrs.Update(new ServiceCidrKey4(IPAddress.Parse("10.96.0.0"), 12), default);
 
-    public ExplainMaps Maps => new(Frontends, Backends, Affinity, Conntrack, ServiceCidrs, Config, HostNetnsCookie);
+    public ExplainMaps Maps => new(Frontends, Backends, Affinity, Conntrack, ServiceCidrs, Config, HostNetnsCookie, SourceRanges, Names);
 
     public static NatFrontendKey4 Key(string vip, ushort port, L4Protocol protocol = L4Protocol.Tcp) => new(IPAddress.Parse(vip), port, protocol);
 
     /// <summary>A frontend with its backends at ordinals 0.. (count: as many as given unless said).</summary>
-    public void Service(NatFrontendKey4 key, uint id, string[] backends, uint? count = null, FrontendFlags flags = FrontendFlags.None, uint affinityTimeout = 0)
+    public void Service(NatFrontendKey4 key, uint id, string[] backends, uint? count = null, FrontendFlags flags = FrontendFlags.None, uint affinityTimeout = 0,
+        FrontendKind kind = FrontendKind.ClusterIP, string[]? local = null)
     {
-        Frontends.Update(key, new NatFrontendValue(id, count ?? (uint)backends.Length, flags, affinityTimeout));
+        Frontends.Update(key, new NatFrontendValue(id, count ?? (uint)backends.Length, flags, affinityTimeout, kind, (uint)(local?.Length ?? 0)));
+        for (var i = 0; i < (local?.Length ?? 0); i++)
+        {
+            var endpoint = IPEndPoint.Parse(local![i]);
+            Backends.Update(new NatBackendKey(id, NatFrontendValue.LocalOrdinalBase + (uint)i), new NatBackendValue4(endpoint.Address, (ushort)endpoint.Port));
+        }
         for (var i = 0; i < backends.Length; i++)
         {
             if (backends[i].Length == 0)

@@ -58,7 +58,7 @@ public sealed class PacketExplainerTests
     [TestCase("host", "0.0.0.0", "10.96.0.30:80/tcp", ExplainVerdict.Refuse, CounterReason.SockRefuseNoBackend, "")]
     [TestCase("host", "0.0.0.0", "10.96.9.9:80/tcp", ExplainVerdict.Refuse, CounterReason.SockRefuseUnknownService, "")]
     [TestCase("host", "0.0.0.0", "192.168.1.1:80/tcp", ExplainVerdict.Pass, CounterReason.SockPassNoService, "")]
-    [TestCase("external", "203.0.113.9", "10.96.0.10:80/tcp", ExplainVerdict.Pass, null, "")]
+    [TestCase("external", "203.0.113.9", "10.96.0.10:80/tcp", ExplainVerdict.Translate, CounterReason.NatNewFlow, "10.0.1.1:8080 10.0.1.2:8080")] // a ClusterIP routed to the node
     public void Verdict_counter_and_choices(string from, string source, string destination, ExplainVerdict verdict, CounterReason? counter, string choices)
     {
         var explanation = _dataplane.Explain(from, source, destination);
@@ -144,10 +144,10 @@ public sealed class PacketExplainerTests
             program: pr_tc_from_wl (TC ingress on the pod's host-side veth)
              1. packet: IPv4 TCP 10.0.0.5 -> 10.96.0.10:80/tcp
              2. conntrack: no tracked flow from 10.0.0.5 to 10.96.0.10:80/tcp (any source port): the packet starts a new flow
-             3. frontend: 10.96.0.10:80/tcp (ClusterIP) -> service id 1, 2 backends, no session affinity
-             4. backends: 2 of 2 counted eligible
-                  #0 10.0.1.1:8080: eligible, counted by the frontend
-                  #1 10.0.1.2:8080: eligible, counted by the frontend
+             3. frontend: 10.96.0.10:80/tcp (ClusterIP) -> service id 1, 2 backends, 0 node-local, no session affinity
+             4. backends: 2 of 2 in the cluster set eligible
+                  #0 10.0.1.1:8080: eligible, in the cluster set
+                  #1 10.0.1.2:8080: eligible, in the cluster set
              5. choice: random: bpf_get_prandom_u32() % 2, each ordinal 1/2: 10.0.1.1:8080, 10.0.1.2:8080
             result: translate: DNAT to one of the backends above, chosen at random; a conntrack pair is created (counter nat_new_flow)
             """));
@@ -185,11 +185,11 @@ public sealed class PacketExplainerTests
     public void Golden_text_missing_ordinal()
     {
         Assert.That(_dataplane.Text("pod", "10.0.0.5", "10.96.0.40:80/tcp"), Does.Contain("""
-             4. backends: 2 of 3 counted eligible
-                  #0 10.0.5.1:80: eligible, counted by the frontend
+             4. backends: 2 of 3 in the cluster set eligible
+                  #0 10.0.5.1:80: eligible, in the cluster set
                   #1 (none): not eligible, counted, but no backend entry: a choice of it is rejected
-                  #2 10.0.5.3:80: eligible, counted by the frontend
-                  #3 10.0.5.4:80: not eligible, not counted (the frontend counts 3): being added or removed
+                  #2 10.0.5.3:80: eligible, in the cluster set
+                  #3 10.0.5.4:80: not eligible, not counted (the cluster set counts 3): being added or removed
              5. choice: random: bpf_get_prandom_u32() % 3, each ordinal 1/3: 10.0.5.1:80, 10.0.5.3:80; 1/3 of the time the ordinal has no entry and the packet is rejected
             """));
     }
@@ -202,11 +202,11 @@ public sealed class PacketExplainerTests
             program: cgroup connect4 / sendmsg4 (connect-time balancing, sockets in the --cgroup-path cgroup)
              1. socket: connect() of a host-network TCP socket (unbound) to 10.96.0.20:443/tcp
              2. mode: socket LB mode tcp translates TCP
-             3. frontend: 10.96.0.20:443/tcp (ClusterIP) -> service id 3, 2 backends, ClientIP affinity for 600 s
+             3. frontend: 10.96.0.20:443/tcp (ClusterIP) -> service id 3, 2 backends, 0 node-local, ClientIP affinity for 600 s
              4. client: the socket is in the host network namespace (pr_host_netns cookie 4096): its affinity client is the node, 0.0.0.0
-             5. backends: 2 of 2 counted eligible
-                  #0 10.0.3.1:8443: eligible, counted by the frontend
-                  #1 10.0.3.2:8443: eligible, counted by the frontend
+             5. backends: 2 of 2 in the cluster set eligible
+                  #0 10.0.3.1:8443: eligible, in the cluster set
+                  #1 10.0.3.2:8443: eligible, in the cluster set
              6. affinity: the affinity entry of the host holds: 10.0.3.1:8443 (#0), idle 5 s of 600 s
             result: translate: connect() goes straight to 10.0.3.1:8443: no conntrack entry, no per-packet NAT; replies and getpeername() show 10.96.0.20:443 (pr_sk_rev4) (chosen by the affinity entry: sock_affinity_hit) (counter sock_connect)
             """));
@@ -222,7 +222,7 @@ public sealed class PacketExplainerTests
             Assert.That(_dataplane.Text("pod", "10.0.0.5", "10.96.0.30:80/tcp"), Does.EndWith(
                 "result: reject: rejected with a TCP RST: the Service has no ready backends (counter reject_tcp_no_backend)"));
             Assert.That(_dataplane.Text("pod", "0.0.0.0", "10.96.0.20:443/tcp"), Does.EndWith(
-                "result: drop: dropped: no client address to key the affinity by (counter drop_affinity_no_client)"));
+                "result: drop: dropped: no client address to decide by (counter drop_affinity_no_client)"));
         });
     }
 
@@ -257,6 +257,79 @@ public sealed class PacketExplainerTests
         _dataplane.Explain("host", "0.0.0.0", "10.96.0.10:80/tcp");
 
         Assert.That((_dataplane.Affinity.ReadAll().Count, _dataplane.Conntrack.ReadAll().Count), Is.EqualTo(before));
+    }
+
+    // ---- every entry point (ABI 2): kinds, traffic policies, source ranges, hairpin ----------------------------------
+
+    private static readonly NatFrontendKey4 NodePort = FakeDataplane.Key("192.168.1.10", 30080);
+    private static readonly NatFrontendKey4 NodePortNoLocal = FakeDataplane.Key("192.168.1.10", 30081);
+    private static readonly NatFrontendKey4 Balancer = FakeDataplane.Key("198.51.100.7", 443);
+
+    private void EntryPoints()
+    {
+        _dataplane.Service(NodePort, 10, ["10.0.1.1:8080", "10.0.1.2:8080"], flags: FrontendFlags.ExternalLocal, kind: FrontendKind.NodePort,
+            local: ["10.0.1.2:8080"]);
+        _dataplane.Names.Update(10, new ServiceName("shop", "web", "http", L4Protocol.Tcp));
+        _dataplane.Service(NodePortNoLocal, 11, ["10.0.1.1:8080"], flags: FrontendFlags.ExternalLocal, kind: FrontendKind.NodePort);
+        _dataplane.Service(Balancer, 12, ["10.0.3.1:8443"], flags: FrontendFlags.SourceRanges, kind: FrontendKind.LoadBalancer);
+        _dataplane.SourceRanges.Update(new LbSourceRangeKey4(12, System.Net.IPNetwork.Parse("203.0.113.0/24")), default);
+        _dataplane.SourceRanges.Update(new LbSourceRangeKey4(12, System.Net.IPNetwork.Parse("10.0.0.0/24")), default);
+    }
+
+    [TestCase("external", "203.0.113.9", "192.168.1.10:30080/tcp", ExplainVerdict.Translate, CounterReason.NatNewFlow, "10.0.1.2:8080")] // local set only
+    [TestCase("pod", "10.0.0.5", "192.168.1.10:30080/tcp", ExplainVerdict.Translate, CounterReason.NatNewFlow, "10.0.1.1:8080 10.0.1.2:8080")] // internal: cluster set
+    [TestCase("external", "203.0.113.9", "192.168.1.10:30081/tcp", ExplainVerdict.Drop, CounterReason.DropNoLocalBackend, "")]
+    [TestCase("external", "203.0.113.9", "198.51.100.7:443/tcp", ExplainVerdict.Translate, CounterReason.NatNewFlow, "10.0.3.1:8443")]
+    [TestCase("external", "192.0.2.1", "198.51.100.7:443/tcp", ExplainVerdict.Drop, CounterReason.DropSourceRange, "")]
+    [TestCase("pod", "10.0.0.5", "198.51.100.7:443/tcp", ExplainVerdict.Translate, CounterReason.NatNewFlow, "10.0.3.1:8443")]
+    [TestCase("pod", "10.0.9.5", "198.51.100.7:443/tcp", ExplainVerdict.Drop, CounterReason.DropSourceRange, "")]
+    [TestCase("host", "10.0.0.5", "198.51.100.7:443/tcp", ExplainVerdict.Translate, CounterReason.SockConnect, "10.0.3.1:8443")] // the bound address
+    [TestCase("host", "192.0.2.1", "198.51.100.7:443/tcp", ExplainVerdict.Refuse, CounterReason.DropSourceRange, "")]
+    [TestCase("host", "0.0.0.0", "198.51.100.7:443/tcp", ExplainVerdict.Pass, CounterReason.SockPassSourceRange, "")] // unbound: left to TC
+    public void Entry_points(string from, string source, string destination, ExplainVerdict verdict, CounterReason? counter, string choices)
+    {
+        EntryPoints();
+
+        Verdict_counter_and_choices(from, source, destination, verdict, counter, choices);
+    }
+
+    [Test]
+    public void Golden_text_node_port_with_external_traffic_policy_local()
+    {
+        EntryPoints();
+
+        Assert.That(_dataplane.Text("external", "203.0.113.9", "192.168.1.10:30080/tcp"), Is.EqualTo("""
+            external 203.0.113.9 -> 192.168.1.10:30080/tcp
+            program: pr_tc_from_host (TC ingress on the host's data interfaces)
+             1. packet: IPv4 TCP 203.0.113.9 -> 192.168.1.10:30080/tcp, arriving on a host interface (a SYN: a TCP packet that is not one and has no conntrack entry passes untouched, pass_not_new)
+             2. conntrack: no tracked flow from 203.0.113.9 to 192.168.1.10:30080/tcp (any source port): the packet starts a new flow
+             3. frontend: 192.168.1.10:30080/tcp (NodePort of shop/web:http/tcp) -> service id 10, 2 backends, 1 node-local, no session affinity, externalTrafficPolicy Local
+             4. backends: 1 of 1 in the node-local set (externalTrafficPolicy: Local) eligible
+                  #local 0 10.0.1.2:8080: eligible, in the node-local set (externalTrafficPolicy: Local)
+                  #0 10.0.1.1:8080: not eligible, in the cluster set, but this origin's traffic policy is Local: only node-local backends
+                  #1 10.0.1.2:8080: not eligible, in the cluster set, but this origin's traffic policy is Local: only node-local backends
+             5. choice: the only backend: 10.0.1.2:8080
+            result: translate: DNAT to 10.0.1.2:8080; a conntrack pair is created, so the flow's later packets follow it (counter nat_new_flow)
+            """));
+    }
+
+    [Test]
+    public void Golden_text_source_ranges_deny()
+    {
+        EntryPoints();
+
+        Assert.That(_dataplane.Text("external", "192.0.2.1", "198.51.100.7:443/tcp"), Does.EndWith("""
+             4. source ranges: 192.0.2.1 is in none of the Service's loadBalancerSourceRanges (pr_lb_src4)
+            result: drop: dropped: the client is outside the source ranges (counter drop_source_range)
+            """.TrimEnd()));
+    }
+
+    [Test]
+    public void A_pod_balanced_to_itself_is_a_hairpin()
+    {
+        var text = _dataplane.Text("pod", "10.0.2.1", "10.96.0.53:53/udp");
+
+        Assert.That(text, Does.Contain("the backend is the client itself: hairpin, the source becomes 169.254.7.1 and the packet goes straight back out of the veth (nat_hairpin)"));
     }
 
     [TestCase("10.96.0.10:80/tcp", true, "")]
