@@ -71,17 +71,19 @@ public sealed partial class ProxyDaemon : IDisposable
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
         UpdateFrontendContext(null);
 
+        // Every change that queues a sync stamps kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds.
+        void Queue()
+        {
+            Metrics.RecordQueued(DateTimeOffset.UtcNow);
+            runner.Trigger();
+        }
         var tasks = new[]
         {
-            Task.Run(() => _source.RunAsync(_tracker, () =>
-            {
-                Metrics.RecordQueued(DateTimeOffset.UtcNow);
-                runner.Trigger();
-            }, cancellationToken), cancellationToken),
+            Task.Run(() => _source.RunAsync(_tracker, Queue, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
-            Task.Run(() => WatchNodeAddressesAsync(runner.Trigger, cancellationToken), cancellationToken),
+            Task.Run(() => WatchNodeAddressesAsync(Queue, cancellationToken), cancellationToken),
         };
         try
         {
