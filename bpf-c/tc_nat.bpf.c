@@ -64,6 +64,38 @@ PR_INLINE int pr_hairpin_out(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/*
+ * Routes a reverse-NATed reply whose source is now one of this node's addresses (PR_CT_F_LOCAL_VIP) and
+ * sends it out of the interface the FIB picks, the neighbour subsystem filling in the Ethernet header.
+ * Left to the kernel (TC_ACT_OK) when the FIB has no forwarding answer.
+ */
+PR_INLINE int pr_route_reply(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	if ((void *)(ip + 1) > data_end)
+		return TC_ACT_OK;
+	fib.family = AF_INET;
+	fib.tos = ip->tos;
+	fib.l4_protocol = ip->protocol;
+	fib.tot_len = bpf_ntohs(ip->tot_len);
+	fib.ipv4_src = ip->saddr;
+	fib.ipv4_dst = ip->daddr;
+	fib.ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return TC_ACT_OK;
+}
+
 /* The source rewrite of a hairpin packet from the client: the hairpin address, the port kept. */
 PR_INLINE int pr_hairpin_snat(struct __sk_buff *skb, const struct pr_pkt *p)
 {
@@ -145,7 +177,7 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 		return pr_hairpin_out(skb);
 	}
 	pr_count(PR_CNT_NAT_REVERSE);
-	return TC_ACT_OK;
+	return (rev->flags & PR_CT_F_LOCAL_VIP) ? pr_route_reply(skb) : TC_ACT_OK;
 }
 
 /*
@@ -199,6 +231,8 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		pr_count(PR_CNT_AFFINITY_HIT);
 		ct_flags |= PR_CT_F_AFFINITY;
 	}
+	if (fe->kind == PR_FE_NODE_PORT)
+		ct_flags |= PR_CT_F_LOCAL_VIP;
 	if (origin == PR_LB_INTERNAL && lb.choice.addr == p->saddr) {
 		pr_count(PR_CNT_NAT_HAIRPIN);
 		ct_flags |= PR_CT_F_HAIRPIN;

@@ -12,7 +12,7 @@ bash scripts/sweep-test-leftovers.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-dotnet test ProxyReplacement.slnx -c "${CONFIGURATION:-Release}" --nologo -v q \
+dotnet test ProxyReplacement.sln -c "${CONFIGURATION:-Release}" --nologo -v q \
   -p:TestTfmsInParallel=false -m:1 --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 

@@ -33,5 +33,11 @@ if [ -n "$cgroup2" ]; then
   done
 fi
 
+# The private podman of a killed image test: its containers, images, storage and libpod_parent cgroups.
+for state in /tmp/prt-podman-*; do
+  [ -d "$state" ] || continue
+  (export PR_PODMAN_STATE=$state; . "$(dirname "$0")/lib/podman.sh"; pm_teardown) && swept=$((swept + 1)) && echo "sweep: removed podman state $state"
+done
+
 [ "$swept" -eq 0 ] || echo "sweep: $swept leftover(s) of a killed test run removed"
 exit 0

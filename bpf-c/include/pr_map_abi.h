@@ -149,6 +149,13 @@ enum pr_ct_tcp_state {
  * address, the reply's source). Both directions go straight back out of the interface they came in on.
  */
 #define PR_CT_F_HAIRPIN (1u << 1)
+/*
+ * The flow's VIP is one of this node's own addresses (a NodePort). Its replies, reverse-NATed to that
+ * address, would be dropped by the kernel's routing as "martian" (a forwarded packet may not come from a
+ * local address), so they are routed by the program itself (FIB lookup) and sent out with
+ * bpf_redirect_neigh.
+ */
+#define PR_CT_F_LOCAL_VIP (1u << 2)
 
 struct pr_ct_value4 {
 	__u64 created_ns;   /* HBO: bpf_ktime_get_ns() at creation */

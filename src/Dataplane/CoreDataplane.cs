@@ -155,6 +155,16 @@ public sealed class CoreDataplane : IDisposable
     /// <summary>Which build of tc_nat.bpf.o was loaded (default or compat), and why.</summary>
     public LoadedVariant Variant { get; }
 
+    /// <summary>Pinned maps of another size that this load replaced by maps of the configured size, entries copied.</summary>
+    public IReadOnlyList<ResizedMap> ResizedMaps => _object.Resized;
+
+    /// <summary>
+    /// After the programs attached before this load were replaced (TC and socket hooks): copies into each resized map
+    /// the entries its old map gained since the load, and releases the old maps. Until then they stay open. Returns
+    /// the resized maps with <see cref="ResizedMap.CaughtUp"/> set; empty when nothing was resized.
+    /// </summary>
+    public IReadOnlyList<ResizedMap> FinishResize() => _object.FinishResize();
+
     /// <summary>Names of the maps re-opened from pins rather than created by this load.</summary>
     public IReadOnlySet<string> AdoptedMaps => _object.AdoptedMaps;
 

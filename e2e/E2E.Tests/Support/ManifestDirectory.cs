@@ -79,6 +79,9 @@ internal sealed class ManifestDirectory
 
     public void DeleteService() => File.Delete(System.IO.Path.Combine(Path, ServiceFile));
 
+    /// <summary>Writes any manifest (replacing <paramref name="fileName"/> atomically), for Services the helpers above do not cover.</summary>
+    public void Write(string fileName, string yaml) => Replace(fileName, yaml);
+
     private void Replace(string fileName, string content)
     {
         var staged = System.IO.Path.Combine(_staging, fileName + ".tmp");

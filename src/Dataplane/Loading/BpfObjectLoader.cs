@@ -51,25 +51,58 @@ internal static unsafe class BpfObjectLoader
                 ReuseShared(spec, maps);
 
             var adopted = new HashSet<string>(StringComparer.Ordinal);
+            // Pinned maps of another size only: migrated into the new map after the load (MapResize).
+            var resizing = new Dictionary<string, (BpfFdHandle Old, BpfMapLayout Layout)>(StringComparer.Ordinal);
             if (spec.PinRoot is not null && spec.SharedMapFds is null)
             {
                 PinRoot.Prepare(spec.PinRoot);
-                foreach (var (name, map) in maps)
-                    if (PinRoot.IsPinnable(name) && AdoptPinned(spec.PinRoot, name, map))
-                        adopted.Add(name);
+                try
+                {
+                    foreach (var (name, map) in maps)
+                        if (PinRoot.IsPinnable(name) && AdoptPinned(spec.PinRoot, name, map, resizing))
+                            adopted.Add(name);
+                }
+                catch
+                {
+                    foreach (var (old, _) in resizing.Values)
+                        old.Dispose();
+                    throw;
+                }
             }
 
-            using (var log = LibBpfLog.Begin())
+            var resized = new List<ResizedMap>();
+            try
             {
-                var rc = LibBpf.bpf_object__load(obj.Pointer);
-                if (rc < 0)
-                    throw new BpfException($"loading BPF object {spec.ObjectName} into the kernel", -rc, log.Text);
+                using (var log = LibBpfLog.Begin())
+                {
+                    var rc = LibBpf.bpf_object__load(obj.Pointer);
+                    if (rc < 0)
+                        throw new BpfException($"loading BPF object {spec.ObjectName} into the kernel", -rc, log.Text);
+                }
+                // Copy before any pin moves: a failure here leaves the old pins as they were.
+                foreach (var (name, (old, layout)) in resizing)
+                {
+                    var (copied, notCopied) = MapResize.Copy(old.Fd, LibBpf.bpf_map__fd(maps[name]), layout, onlyMissing: false, name);
+                    resized.Add(new ResizedMap(name, layout.MaxEntries, LibBpf.bpf_map__max_entries(maps[name]), copied, notCopied));
+                }
+                foreach (var name in resizing.Keys)
+                    MapResize.Repin(maps[name], PinRoot.PathOf(spec.PinRoot!, name), name);
+            }
+            catch
+            {
+                foreach (var (old, _) in resizing.Values)
+                    old.Dispose();
+                throw;
             }
 
             var pinned = spec.PinRoot is null || spec.SharedMapFds is not null
                 ? new HashSet<string>()
-                : PinCreated(spec.PinRoot, maps, adopted);
-            return new LoadedBpfObject(obj, maps, adopted, pinned);
+                : PinCreated(spec.PinRoot, maps, adopted.Union(resizing.Keys).ToHashSet(StringComparer.Ordinal));
+            return new LoadedBpfObject(obj, maps, adopted, pinned)
+            {
+                Resized = resized,
+                ResizeSources = resizing.ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal),
+            };
         }
         catch
         {
@@ -114,7 +147,7 @@ internal static unsafe class BpfObjectLoader
         }
     }
 
-    private static bool AdoptPinned(string root, string name, nint map)
+    private static bool AdoptPinned(string root, string name, nint map, Dictionary<string, (BpfFdHandle Old, BpfMapLayout Layout)> resizing)
     {
         var path = PinRoot.PathOf(root, name);
         if (!File.Exists(path))
@@ -122,18 +155,27 @@ internal static unsafe class BpfObjectLoader
         var fd = LibBpf.bpf_obj_get(path);
         if (fd < 0)
             throw new BpfException($"opening pinned map {path}", -fd);
-        using var pinned = BpfFdHandle.Own(fd);
+        var pinned = BpfFdHandle.Own(fd);
+        using var closeUnlessResizing = new ClosesUnlessKept(pinned);
         if (!BpfObjectInfo.IsMap(fd))
             throw new BpfException(
                 $"{path} is pinned but is not a map; remove it (run the `cleanup` command) so that map {name} can be pinned there",
                 Errno.EINVAL);
         var (actual, _, _) = BpfObjectInfo.Map(fd, path);
         var wanted = WantedLayout(map);
+        if (MapResize.CanMigrate(actual, wanted))
+        {
+            // Let libbpf create the map at the new size; its entries are copied in after the load.
+            resizing[name] = (pinned, actual);
+            closeUnlessResizing.Keep();
+            return false;
+        }
         if (actual != wanted)
             throw new MapLayoutMismatchException(name, path, actual, wanted,
                 "The pinned map was left untouched. It was probably created by another version of the dataplane or with " +
-                "other map sizes. Run the `cleanup` command to remove the old pins (this drops their state, e.g. the NAT " +
-                "of established connections), or start with the sizes it was created with.");
+                "other map sizes. Only a different max_entries of a hash map is migrated at start; this difference is not. " +
+                "Run the `cleanup` command to remove the old pins (this drops their state, e.g. the NAT " +
+                "of established connections), or start with the version that created them.");
         // libbpf keeps its own duplicate of the fd; ours is closed by the using above.
         var rc = LibBpf.bpf_map__reuse_fd(map, fd);
         if (rc < 0)
@@ -164,6 +206,18 @@ internal static unsafe class BpfObjectLoader
             foreach (var name in pinned)
                 File.Delete(PinRoot.PathOf(root, name));
             throw;
+        }
+    }
+
+    /// <summary>Disposes the fd at the end of a scope unless <see cref="Keep"/> was called.</summary>
+    private sealed class ClosesUnlessKept(BpfFdHandle fd) : IDisposable
+    {
+        private bool _kept;
+        public void Keep() => _kept = true;
+        public void Dispose()
+        {
+            if (!_kept)
+                fd.Dispose();
         }
     }
 }

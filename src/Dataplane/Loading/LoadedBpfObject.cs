@@ -22,6 +22,32 @@ internal sealed class LoadedBpfObject : IDisposable
 
     public IReadOnlySet<string> AdoptedMaps { get; }
 
+    /// <summary>Pinned maps of another size that this load replaced, with what was copied (<see cref="MapResize"/>).</summary>
+    public IReadOnlyList<ResizedMap> Resized { get; init; } = [];
+
+    /// <summary>The old maps of <see cref="Resized"/>, kept open until <see cref="FinishResize"/>.</summary>
+    internal Dictionary<string, (BpfFdHandle Old, Maps.BpfMapLayout Layout)> ResizeSources { get; init; } = new();
+
+    /// <summary>
+    /// Copies into each resized map the entries its old map gained since the load (programs attached before the
+    /// restart kept writing there until they were replaced), keeping what the new map holds; then releases the old maps.
+    /// </summary>
+    public IReadOnlyList<ResizedMap> FinishResize()
+    {
+        var finished = new List<ResizedMap>();
+        foreach (var resized in Resized)
+        {
+            if (!ResizeSources.Remove(resized.Name, out var source))
+                continue;
+            using (source.Old)
+            {
+                var (caughtUp, _) = MapResize.Copy(source.Old.Fd, LibBpf.bpf_map__fd(_maps[resized.Name]), source.Layout, onlyMissing: true, resized.Name);
+                finished.Add(resized with { CaughtUp = caughtUp });
+            }
+        }
+        return finished;
+    }
+
     /// <summary>Maps this load created and pinned (empty without a pin root).</summary>
     public IReadOnlySet<string> PinnedMaps { get; }
 
@@ -51,5 +77,11 @@ internal sealed class LoadedBpfObject : IDisposable
         return new BpfProgram(name, fd, BpfObjectInfo.ProgramId(fd, $"program {name}"));
     }
 
-    public void Dispose() => _object.Dispose();
+    public void Dispose()
+    {
+        foreach (var (old, _) in ResizeSources.Values)
+            old.Dispose();
+        ResizeSources.Clear();
+        _object.Dispose();
+    }
 }

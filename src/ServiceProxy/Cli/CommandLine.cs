@@ -85,12 +85,25 @@ public static class CommandLine
             command.Add(option);
             options.Add((name, option));
         }
+        var validate = new Option<string>(ValidateConfigCommand.Flag)
+        {
+            Description = "Check a config file as --config reads it and exit: 0 valid, 2 not; starts nothing (no other option with it)",
+            HelpName = "FILE",
+        };
+        command.Add(validate);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var flags = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, option) in options)
                 if (Given(parse, option) is { } value)
                     flags[name] = value;
+            if (Given(parse, validate) is { } file)
+            {
+                // The file alone is checked: ValidateConfigCommand refuses any other flag, naming it.
+                var arguments = new List<string> { ValidateConfigCommand.Flag, file };
+                arguments.AddRange(flags.Keys.Select(name => "--" + name));
+                return ValidateConfigCommand.Run(arguments, parse.InvocationConfiguration.Output);
+            }
             return await DaemonCommand.RunAsync(ProxyOptionsBuilder.FromFlags(flags), cancellationToken).ConfigureAwait(false);
         });
         return command;

@@ -1,7 +1,9 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.ServiceProxy.Health;
 using ProxyReplacement.ServiceProxy.Options;
 using ProxyReplacement.ServiceProxy.Sources;
 using ProxyReplacement.ServiceProxy.Sync;
@@ -27,9 +29,11 @@ public sealed partial class ProxyDaemon : IDisposable
     private CoreDataplane? _dataplane;
     private readonly IServiceSource _source;
     private SyncPass? _syncPass;
+    private DataplaneMaintenance? _maintenance;
     private bool _cidrsWritten;
     private volatile FrontendContext _frontendContext = FrontendContext.None;
     private readonly HeapReclaimer _heap = new();
+    private ServiceHealthServers? _healthChecks;
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
     public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
@@ -59,17 +63,42 @@ public sealed partial class ProxyDaemon : IDisposable
 
         _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
             sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames), Metrics);
+        _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers);
+        _maintenance.ApplyTimeouts();
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
 
         var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
+        _healthChecks = new ServiceHealthServers(IPAddress.Any, () => Health.Healthy, Metrics.ServiceHealth,
+            _loggers.CreateLogger<ServiceHealthServers>());
+        if (_source is INodeSource nodes)
+        {
+            nodes.NodesChanged += () => Health.ReportNode(nodes.ThisNode); // /healthz drains a node going away
+            Health.ReportNode(nodes.ThisNode);
+        }
+        // A change counts for /healthz's timeout once the source is synced (before, nothing may be synced: kube-proxy alike).
+        Action changed = () =>
+        {
+            if (_source.Synced)
+                Health.QueuedUpdate();
+            Queue();
+        };
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
         var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, _dataplane.FromHost,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
         UpdateFrontendContext(null);
+        if (_dataplane.ResizedMaps.Count > 0)
+        {
+            // Resized maps: swap the TC programs now (the socket hooks were swapped above), then carry over what the old
+            // programs wrote into the old maps since the load.
+            attacher.Reconcile();
+            hostAttacher.Reconcile();
+            foreach (var resized in _dataplane.FinishResize())
+                LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
+        }
 
         // Every change that queues a sync stamps kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds.
         void Queue()
@@ -79,11 +108,12 @@ public sealed partial class ProxyDaemon : IDisposable
         }
         var tasks = new[]
         {
-            Task.Run(() => _source.RunAsync(_tracker, Queue, cancellationToken), cancellationToken),
+            Task.Run(() => _source.RunAsync(_tracker, changed, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => WatchNodeAddressesAsync(Queue, cancellationToken), cancellationToken),
+            Task.Run(() => _maintenance.RunAsync(cancellationToken), cancellationToken),
         };
         try
         {
@@ -103,13 +133,21 @@ public sealed partial class ProxyDaemon : IDisposable
         if (_source is not { Synced: true } || _syncPass is null || _dataplane is null)
             return Task.CompletedTask;
 
-        _syncPass.Syncer.Context = _frontendContext;
-        var (commit, result, elapsed) = _syncPass.Run(full: kind == RunKind.Full, alsoInside: () =>
-        {
-            if (!_cidrsWritten || kind == RunKind.Full)
-                _cidrsWritten = WriteServiceCidrs();
-        });
-        Health.RecordSync();
+        Health.SyncStarting();
+        var pass = _syncPass;
+        var maintenance = _maintenance!;
+        pass.Syncer.Context = _frontendContext;
+        var (commit, result, elapsed) = pass.Run(full: kind == RunKind.Full,
+            beforeSync: maintenance.BeforeSync,
+            alsoInside: committed =>
+            {
+                maintenance.AfterSync(committed, kind, pass.Syncer.Context);
+                if (!_cidrsWritten || kind == RunKind.Full)
+                    _cidrsWritten = WriteServiceCidrs();
+            });
+        // Failed or held-back writes leave the change pending (the next sync retries them); a conflict in the snapshot does not.
+        Health.RecordSync(applied: result.Problems.All(problem => problem.Kind == SyncProblemKind.Conflict));
+        _healthChecks?.Update(ServiceHealthChecks.Desired(commit.Snapshot, (_source as INodeSource)?.NodeName ?? _options.HostnameOverride));
         if (_heap.AfterSync(result.Applied.Count))
             Metrics.HeapReclaims.Increment();
         if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
@@ -133,7 +171,7 @@ public sealed partial class ProxyDaemon : IDisposable
     /// <summary>Computes the frontend context; true when it changed (logged).</summary>
     private bool UpdateFrontendContext(Action? trigger)
     {
-        var node = (_source as Kubernetes.KubernetesSource)?.ThisNode;
+        var node = (_source as INodeSource)?.ThisNode;
         IReadOnlyList<InterfaceAddress> host;
         try
         {
@@ -177,12 +215,16 @@ public sealed partial class ProxyDaemon : IDisposable
 
     public void Dispose()
     {
+        _healthChecks?.Dispose();
         (_source as IDisposable)?.Dispose();
         _dataplane?.Dispose(); // closes fds only: pins and attachments stay
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded: tc_nat build {Variant}; maps pinned under {Root}; adopted: {Adopted}")]
     private static partial void LogLoaded(ILogger logger, string variant, string root, string adopted);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Map {Map} resized from {Old} to {New} entries: {Copied} entries migrated, {Lost} did not fit")]
+    private static partial void LogResized(ILogger logger, string map, uint old, uint @new, int copied, int lost);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
     private static partial void LogSource(ILogger logger, string source, string node);

@@ -128,6 +128,8 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
                 .Select(pair => new Measurement<double>(pair.Value, new KeyValuePair<string, object?>("reason", SnakeCase(pair.Key.ToString())))),
             "reason");
         Kubernetes = new Kubernetes.KubernetesMetrics(this);
+        Conntrack = new Conntrack.ConntrackMetrics(this);
+        ServiceHealth = new Health.ServiceHealthMetrics(this);
     }
 
     /// <summary>The meter every instrument of the daemon is declared on (an OTLP exporter subscribes by <see cref="MeterName"/>).</summary>
@@ -157,6 +159,8 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     public MetricGauge SocketLbHooks { get; }
     public MetricCounter SocketLbErrors { get; }
     public Kubernetes.KubernetesMetrics Kubernetes { get; }
+    public Conntrack.ConntrackMetrics Conntrack { get; }
+    public Health.ServiceHealthMetrics ServiceHealth { get; }
 
     /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb): "fast" or "compat" (older kernels).</summary>
     public ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);

@@ -31,8 +31,9 @@ public sealed class SyncPass
     public Syncer Syncer => _syncer;
 
     /// <param name="full">A full resync (maps re-read, drift repaired) rather than a triggered one.</param>
-    /// <param name="alsoInside">More writes of the same pass (the daemon's Service CIDRs), traced and timed with it.</param>
-    public SyncOutcome Run(bool full, Action? alsoInside = null)
+    /// <param name="alsoInside">More work of the same pass after the Syncer (conntrack purges, the daemon's Service CIDRs), traced and timed with it.</param>
+    /// <param name="beforeSync">Adjusts the commit before the Syncer sees it (the backend capacity gate).</param>
+    public SyncOutcome Run(bool full, Action<TrackerCommit>? alsoInside = null, Func<TrackerCommit, TrackerCommit>? beforeSync = null)
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = ProxyActivitySources.Sync.StartActivity("sync");
@@ -42,11 +43,13 @@ public sealed class SyncPass
         using (var span = ProxyActivitySources.Sync.StartActivity("commit"))
         {
             commit = _tracker.Commit();
+            if (beforeSync is not null)
+                commit = beforeSync(commit);
             span?.SetTag("services.changed", commit.ChangedServices.Count);
             span?.SetTag("trigger_times", commit.TriggerTimes.Count);
         }
         var result = _syncer.Sync(commit, fullResync: full);
-        alsoInside?.Invoke();
+        alsoInside?.Invoke(commit);
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         var seconds = elapsed.TotalSeconds;

@@ -19,7 +19,7 @@ namespace ProxyReplacement.ServiceProxy.Kubernetes;
 /// source is degraded (reported to <see cref="HealthState"/> and the <c>api_up</c> gauge) and the
 /// tracker keeps the last state.
 /// </summary>
-public sealed partial class KubernetesSource : IServiceSource, IDisposable
+public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDisposable
 {
     private readonly IKubernetesApi _api;
     private readonly bool _ownsApi;
@@ -84,6 +84,13 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
 
     /// <summary>Every Node by name.</summary>
     public ImmutableSortedDictionary<string, Node> Nodes => Volatile.Read(ref _nodeSnapshot);
+
+    IReadOnlyDictionary<string, Node> INodeSource.Nodes => Nodes;
+
+    public string NodeName => _settings.NodeName;
+
+    /// <summary>Raised when the Nodes changed in a field the model keeps (not on every status heartbeat).</summary>
+    public event Action? NodesChanged;
 
     /// <summary>This node (<see cref="KubernetesSourceSettings.NodeName"/>), once listed.</summary>
     public Node? ThisNode => Nodes.GetValueOrDefault(_settings.NodeName);
@@ -165,9 +172,13 @@ public sealed partial class KubernetesSource : IServiceSource, IDisposable
     private void PublishNodes(IReadOnlyCollection<Node> nodes)
     {
         var previous = ThisNode;
+        var before = Nodes;
         Volatile.Write(ref _nodeSnapshot, nodes.ToImmutableSortedDictionary(node => node.Name, node => node, StringComparer.Ordinal));
         if (ThisNode is { } current && current != previous)
             LogThisNode(_logger, current.ToString());
+        var after = Nodes;
+        if (before.Count != after.Count || before.Any(pair => !after.TryGetValue(pair.Key, out var node) || node != pair.Value))
+            NodesChanged?.Invoke();
         CheckSynced();
     }
 

@@ -68,6 +68,12 @@ public sealed record ProxyOptions
 
     public CoreMapSizes MapSizes { get; init; } = new();
 
+    /// <summary>Idle timeouts of conntrack entries, written into pr_config at start (<c>--conntrack-*-timeout</c>).</summary>
+    public Conntrack.ConntrackTimeouts ConntrackTimeouts { get; init; } = new();
+
+    /// <summary>How often the sweeper deletes expired conntrack and affinity entries; zero disables it.</summary>
+    public TimeSpan ConntrackSweepInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>kube-proxy's <c>--cleanup</c>: remove everything ours and exit.</summary>
     public bool Cleanup { get; init; }
 

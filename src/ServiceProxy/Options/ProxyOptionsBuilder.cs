@@ -43,6 +43,13 @@ public static class ProxyOptionsBuilder
         ["cleanup"] = (o, n, v) => o with { Cleanup = Bool(n, v) },
         ["logging-format"] = (o, n, v) => o with { LoggingFormat = Logging(n, v) },
         ["otlp-endpoint"] = (o, n, v) => o with { OtlpEndpoint = HttpUri(n, v) },
+        // Conntrack lifecycle (src/ServiceProxy/Conntrack): idle timeouts and the sweeper's interval.
+        ["conntrack-tcp-timeout-syn"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpSyn = Timeout(n, v) } },
+        ["conntrack-tcp-timeout-established"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpEstablished = Timeout(n, v) } },
+        ["conntrack-tcp-timeout-close"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpClosing = Timeout(n, v) } },
+        ["conntrack-udp-timeout"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { Udp = Timeout(n, v) } },
+        ["conntrack-generic-timeout"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { Generic = Timeout(n, v) } },
+        ["conntrack-sweep-interval"] = (o, n, v) => o with { ConntrackSweepInterval = Duration(n, v) },
     };
 
     /// <summary>Options whose flag takes no value.</summary>
@@ -159,7 +166,9 @@ public static class ProxyOptionsBuilder
         return flags;
     }
 
-    private static ProxyOptions Validate(ProxyOptions options)
+    /// <param name="checkHostPaths">false: skip what depends on this machine's files (the manifest directory and the
+    /// cgroup exist), for checking a config written for another machine (<c>run --validate-config</c>).</param>
+    internal static ProxyOptions Validate(ProxyOptions options, bool checkHostPaths = true)
     {
         if (options.SyncPeriod <= TimeSpan.Zero)
             throw new OptionException("--sync-period", "must be longer than 0 (e.g. 30s)");
@@ -174,6 +183,8 @@ public static class ProxyOptionsBuilder
             throw new OptionException("--kubeconfig", "not used with --source manifest; remove one of them");
         if (options.Source == SourceKind.Auto && options.ManifestDir is not null && options.Kubeconfig is not null)
             throw new OptionException("--source", "both --kubeconfig and --manifest-dir are given: choose with --source kubernetes|manifest");
+        if (!checkHostPaths)
+            return options;
         if (options.ManifestDir is { } dir && !Directory.Exists(dir))
             throw new OptionException("--manifest-dir", $"directory '{dir}' does not exist");
         if (options.CgroupPath is { } cgroup && !File.Exists(Path.Combine(cgroup, "cgroup.procs")))
@@ -300,6 +311,15 @@ public static class ProxyOptionsBuilder
         if (Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
             return uri;
         throw new OptionException(name, $"'{value}' is not an http(s) URL (e.g. http://otel-collector:4317), or empty for none");
+    }
+
+    /// <summary>A conntrack timeout: whole seconds from 1 s to about 136 years (pr_config holds u32 seconds).</summary>
+    private static TimeSpan Timeout(string name, string value)
+    {
+        var timeout = Duration(name, value);
+        if (timeout < TimeSpan.FromSeconds(1) || timeout.TotalSeconds > uint.MaxValue || timeout.TotalSeconds != Math.Floor(timeout.TotalSeconds))
+            throw new OptionException(name, $"'{value}' is not a conntrack timeout; accepted: whole seconds, at least 1s (e.g. 30s, 10m, 24h)");
+        return timeout;
     }
 
     private static TimeSpan Positive(string name, TimeSpan value) =>

@@ -8,7 +8,8 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 /// Reads Kubernetes manifests (YAML or JSON, several documents per file, <c>kind: List</c>) into
 /// the model. Each object is validated on its own: a malformed one becomes a
 /// <see cref="ManifestDiagnostic"/> and is skipped while the rest of the file still loads.
-/// Kinds other than Service and EndpointSlice are ignored, as are headless and ExternalName Services.
+/// Kinds other than Service, EndpointSlice and Node are ignored, as are headless and ExternalName Services.
+/// Nodes are cluster-scoped: a <c>metadata.namespace</c> on one is ignored.
 /// The first object with a given kind and namespace/name wins; later duplicates are reported.
 /// </summary>
 public sealed class ManifestReader
@@ -17,6 +18,7 @@ public sealed class ManifestReader
 
     private readonly List<Service> _services = [];
     private readonly List<EndpointSlice> _slices = [];
+    private readonly List<Node> _nodes = [];
     private readonly List<ManifestDiagnostic> _diagnostics = [];
     private readonly Dictionary<(string Kind, ObjectKey Key), string> _seen = [];
 
@@ -51,7 +53,7 @@ public sealed class ManifestReader
 
     public void AddFile(string path) => Add(File.ReadAllText(path), path);
 
-    public ManifestSet Build() => new(_services.ToList(), _slices.ToList(), _diagnostics.ToList());
+    public ManifestSet Build() => new(_services.ToList(), _slices.ToList(), _diagnostics.ToList(), _nodes.ToList());
 
     /// <summary>Reads one string of manifests.</summary>
     public static ManifestSet Parse(string text, string filePath)
@@ -117,16 +119,18 @@ public sealed class ManifestReader
         try
         {
             kind = root.String("kind", "kind");
-            if (kind is not ("Service" or "EndpointSlice"))
+            if (kind is not ("Service" or "EndpointSlice" or "Node"))
                 return; // Deployments, ConfigMaps, ...: not the proxy's business
 
             var apiVersion = root.String("apiVersion", "apiVersion");
-            var expectedApiVersion = kind == "Service" ? "v1" : "discovery.k8s.io/v1";
+            var expectedApiVersion = kind == "EndpointSlice" ? "discovery.k8s.io/v1" : "v1";
             var metadata = root.Mapping("metadata", "metadata") ?? throw new ObjectValidationException("metadata: required");
             var rawName = metadata.String("name", "metadata.name");
-            var @namespace = metadata.String("namespace", "metadata.namespace") ?? DefaultNamespace;
-            objectName = $"{@namespace}/{rawName ?? "<unnamed>"}";
-            ObjectMetaRules.Namespace(@namespace);
+            var clusterScoped = kind == "Node";
+            var @namespace = clusterScoped ? "" : metadata.String("namespace", "metadata.namespace") ?? DefaultNamespace;
+            objectName = clusterScoped ? rawName ?? "<unnamed>" : $"{@namespace}/{rawName ?? "<unnamed>"}";
+            if (!clusterScoped)
+                ObjectMetaRules.Namespace(@namespace);
             var name = FieldRules.ObjectName(rawName, "metadata.name");
             if (apiVersion != expectedApiVersion)
                 throw new ObjectValidationException($"apiVersion: '{apiVersion}' is not supported for {kind} (expected {expectedApiVersion})");
@@ -137,7 +141,11 @@ public sealed class ManifestReader
             if (_seen.TryGetValue((kind, key), out var firstLocation))
                 throw new ObjectValidationException($"duplicate {kind} (first defined at {firstLocation}); skipped");
 
-            if (kind == "Service")
+            if (kind == "Node")
+            {
+                _nodes.Add(NodeParser.Parse(root, name, labels));
+            }
+            else if (kind == "Service")
             {
                 var service = ServiceParser.Parse(root, @namespace, name, labels);
                 if (service is not null)

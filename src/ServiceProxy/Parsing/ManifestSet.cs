@@ -6,4 +6,9 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 public sealed record ManifestSet(
     IReadOnlyList<Service> Services,
     IReadOnlyList<EndpointSlice> EndpointSlices,
-    IReadOnlyList<ManifestDiagnostic> Diagnostics);
+    IReadOnlyList<ManifestDiagnostic> Diagnostics,
+    IReadOnlyList<Node>? Nodes = null)
+{
+    /// <summary>The <c>v1 Node</c> objects (cluster-scoped: their names, zone labels, addresses, pod CIDRs and taints).</summary>
+    public IReadOnlyList<Node> Nodes { get; init; } = Nodes ?? [];
+}

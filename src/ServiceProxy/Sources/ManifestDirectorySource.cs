@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.ServiceProxy.Daemon;
 using ProxyReplacement.ServiceProxy.Parsing;
@@ -6,12 +7,13 @@ using ProxyReplacement.ServiceProxy.Tracking;
 namespace ProxyReplacement.ServiceProxy.Sources;
 
 /// <summary>
-/// A directory of Service and EndpointSlice manifests, re-read when a file changes. The directory is
+/// A directory of Service, EndpointSlice and Node manifests, re-read when a file changes. Its Nodes are this daemon's
+/// <see cref="INodeSource"/>: this node is the one named by <c>--hostname-override</c>. The directory is
 /// the complete state: a removed file removes its objects. A malformed object is reported with its
 /// file and reason (once, until the file changes) and skipped; the rest keeps working. Change
 /// detection is a cheap poll of names, sizes and modification times, woken early by a file watcher.
 /// </summary>
-public sealed partial class ManifestDirectorySource : IServiceSource, IDisposable
+public sealed partial class ManifestDirectorySource : IServiceSource, INodeSource, IDisposable
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
@@ -23,9 +25,12 @@ public sealed partial class ManifestDirectorySource : IServiceSource, IDisposabl
     private Dictionary<string, ManifestSet> _lastGoodByFile = [];
     private string? _lastFingerprint;
     private volatile bool _synced;
+    private ImmutableSortedDictionary<string, Model.Node> _nodes = ImmutableSortedDictionary<string, Model.Node>.Empty;
 
-    public ManifestDirectorySource(string directory, ILogger<ManifestDirectorySource> logger, ProxyMetrics metrics)
+    /// <param name="nodeName">This node's name (<c>--hostname-override</c>): <see cref="ThisNode"/> is the Node of that name.</param>
+    public ManifestDirectorySource(string directory, ILogger<ManifestDirectorySource> logger, ProxyMetrics metrics, string? nodeName = null)
     {
+        NodeName = nodeName ?? Environment.MachineName;
         _directory = directory;
         _logger = logger;
         _metrics = metrics;
@@ -34,6 +39,14 @@ public sealed partial class ManifestDirectorySource : IServiceSource, IDisposabl
     public string Description => $"manifest directory {_directory}";
 
     public bool Synced => _synced;
+
+    public string NodeName { get; }
+
+    public IReadOnlyDictionary<string, Model.Node> Nodes => Volatile.Read(ref _nodes);
+
+    public Model.Node? ThisNode => Volatile.Read(ref _nodes).GetValueOrDefault(NodeName);
+
+    public event Action? NodesChanged;
 
     public async Task RunAsync(ChangeTracker tracker, Action changed, CancellationToken cancellationToken)
     {
@@ -73,6 +86,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, IDisposabl
         var diagnostics = new List<ManifestDiagnostic>();
         var seenServices = new HashSet<Model.ObjectKey>();
         var seenSlices = new HashSet<Model.ObjectKey>();
+        var nodes = ImmutableSortedDictionary.CreateBuilder<string, Model.Node>(StringComparer.Ordinal);
         var lastGood = new Dictionary<string, ManifestSet>();
         foreach (var path in ManifestFiles())
         {
@@ -95,15 +109,37 @@ public sealed partial class ManifestDirectorySource : IServiceSource, IDisposabl
                     slices.Add(slice);
                 else
                     diagnostics.Add(new ManifestDiagnostic(path, 0, null, "EndpointSlice", slice.Key.ToString(), "duplicate of an object in an earlier file; skipped"));
+            foreach (var node in set.Nodes)
+                if (!nodes.TryAdd(node.Name, node))
+                    diagnostics.Add(new ManifestDiagnostic(path, 0, null, "Node", node.Name, "duplicate of an object in an earlier file; skipped"));
         }
         _lastGoodByFile = lastGood;
         ReportDiagnostics(diagnostics);
         _lastFingerprint = fingerprint;
         var anyChange = tracker.ReplaceAll(services, slices);
-        LogLoaded(_logger, _directory, services.Count, slices.Count, diagnostics.Count);
+        var nodesChanged = PublishNodes(nodes.ToImmutable());
+        LogLoaded(_logger, _directory, services.Count, slices.Count, nodes.Count, diagnostics.Count);
         _synced = true;
+        if (nodesChanged)
+            NodesChanged?.Invoke();
         if (anyChange)
             changed();
+        return true;
+    }
+
+    /// <summary>Replaces the Nodes when they differ; returns whether they did.</summary>
+    private bool PublishNodes(ImmutableSortedDictionary<string, Model.Node> nodes)
+    {
+        var previous = Volatile.Read(ref _nodes);
+        if (previous.Count == nodes.Count && previous.All(pair => nodes.TryGetValue(pair.Key, out var node) && node == pair.Value))
+            return false;
+        var previousThis = previous.GetValueOrDefault(NodeName);
+        Volatile.Write(ref _nodes, nodes);
+        var thisNode = nodes.GetValueOrDefault(NodeName);
+        if (thisNode is not null && thisNode != previousThis)
+            LogThisNode(_logger, thisNode.ToString());
+        else if (thisNode is null && nodes.Count > 0)
+            LogNodeMissing(_logger, NodeName);
         return true;
     }
 
@@ -173,8 +209,14 @@ public sealed partial class ManifestDirectorySource : IServiceSource, IDisposabl
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Directory}: {Services} services, {Slices} endpoint slices, {Skipped} objects skipped")]
-    private static partial void LogLoaded(ILogger logger, string directory, int services, int slices, int skipped);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Directory}: {Services} services, {Slices} endpoint slices, {Nodes} nodes, {Skipped} objects skipped")]
+    private static partial void LogLoaded(ILogger logger, string directory, int services, int slices, int nodes, int skipped);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This node: {Node}")]
+    private static partial void LogThisNode(ILogger logger, string node);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The manifests hold Nodes but none named {Node} (check --hostname-override): node addresses and zone are unknown")]
+    private static partial void LogNodeMissing(ILogger logger, string node);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Skipped a manifest object: {Diagnostic}")]
     private static partial void LogSkipped(ILogger logger, string diagnostic);

@@ -25,7 +25,8 @@ public static class ServiceSources
             _ => throw new InvalidOperationException($"unknown source choice {choice}"),
         };
         if (connection is null)
-            return new ManifestDirectorySource(((SourceChoice.ManifestDirectory)choice).Directory, loggers.CreateLogger<ManifestDirectorySource>(), metrics);
+            return new ManifestDirectorySource(((SourceChoice.ManifestDirectory)choice).Directory, loggers.CreateLogger<ManifestDirectorySource>(), metrics,
+                options.HostnameOverride);
 
         var settings = new KubernetesSourceSettings
         {

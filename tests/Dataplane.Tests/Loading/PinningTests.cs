@@ -120,14 +120,94 @@ public sealed class PinningTests
     }
 
     [Test]
-    public void APinnedMapOfAnotherSizeIsRefused()
+    public void APinnedMapOfAnotherSizeIsMigratedIntoANewMapAtTheNewSize()
     {
-        using (LoadPinned())
+        var flows = Enumerable.Range(0, 100).Select(i => KeyValuePair.Create(
+            new ConntrackKey4(IPAddress.Parse("10.0.0.5"), (ushort)(40000 + i), IPAddress.Parse("10.96.0.10"), 80, L4Protocol.Tcp),
+            new ConntrackValue4(1, 2, ConntrackType.Forward, ConntrackTcpState.Established, 0, 0, 3, IPAddress.Parse("10.1.0.1"), 8080))).ToList();
+        var frontend = new NatFrontendKey4(IPAddress.Parse("10.96.0.10"), 80, L4Protocol.Tcp);
+        uint oldId, frontendId;
+        using (var first = LoadPinned())
         {
+            foreach (var (key, value) in flows)
+                first.Conntrack.Update(key, value);
+            first.Frontends.Update(frontend, new NatFrontendValue(3, 1));
+            oldId = first.Conntrack.Id;
+            frontendId = first.Frontends.Id;
         }
-        var error = Assert.Throws<MapLayoutMismatchException>(() => LoadPinned(Small with { Conntrack = 256 }));
-        Assert.That(error!.MapName, Is.EqualTo(CoreObjectNames.Conntrack));
-        Assert.That(error.Message, Does.Contain("max_entries"));
+
+        using var second = LoadPinned(Small with { Conntrack = 256 });
+        var resized = second.ResizedMaps;
+        using var pinned = BpfMap<ConntrackKey4, ConntrackValue4>.OpenPinned(Path.Combine(PinRootPath, CoreObjectNames.Conntrack));
+        Assert.Multiple(() =>
+        {
+            Assert.That(resized.Select(r => (r.Name, r.OldMaxEntries, r.NewMaxEntries, r.Copied, r.NotCopied)),
+                Is.EqualTo(new[] { (CoreObjectNames.Conntrack, 128u, 256u, 100, 0) }));
+            Assert.That(second.AdoptedMaps, Does.Not.Contain(CoreObjectNames.Conntrack).And.Contain(CoreObjectNames.Frontends));
+            Assert.That(second.Conntrack.MaxEntries, Is.EqualTo(256));
+            Assert.That(second.Conntrack.Id, Is.Not.EqualTo(oldId), "a new map");
+            Assert.That(second.Conntrack.ReadAll(), Is.EquivalentTo(flows), "every entry carried over");
+            Assert.That(pinned.Id, Is.EqualTo(second.Conntrack.Id), "the pin now names the new map");
+            Assert.That(second.Frontends.Id, Is.EqualTo(frontendId), "maps of the same size are adopted as before");
+            Assert.That(Directory.EnumerateFileSystemEntries(PinRootPath).Select(Path.GetFileName), Is.EquivalentTo(CoreMaps), "no staging pin left");
+        });
+    }
+
+    [Test]
+    public void EntriesTheOldMapGainsBeforeTheProgramsAreSwappedAreCaughtUp()
+    {
+        var early = new ConntrackKey4(IPAddress.Parse("10.0.0.5"), 40000, IPAddress.Parse("10.96.0.10"), 80, L4Protocol.Tcp);
+        var late = new ConntrackKey4(IPAddress.Parse("10.0.0.5"), 40001, IPAddress.Parse("10.96.0.10"), 80, L4Protocol.Tcp);
+        var value = new ConntrackValue4(1, 2, ConntrackType.Forward, ConntrackTcpState.Established, 0, 0, 3, IPAddress.Parse("10.1.0.1"), 8080);
+        var newer = new ConntrackValue4(1, 9, ConntrackType.Forward, ConntrackTcpState.Closing, 1, 0, 3, IPAddress.Parse("10.1.0.1"), 8080);
+        BpfMap<ConntrackKey4, ConntrackValue4> old;
+        using (var first = LoadPinned())
+        {
+            first.Conntrack.Update(early, value);
+            old = BpfMap<ConntrackKey4, ConntrackValue4>.OpenPinned(Path.Combine(PinRootPath, CoreObjectNames.Conntrack));
+        }
+        using (old)
+        {
+            using var second = LoadPinned(Small with { Conntrack = 512 });
+            // The programs of the previous daemon still write the old map: a new flow, and a change the new map already has newer.
+            old.Update(late, value);
+            second.Conntrack.Update(early, newer);
+            var finished = second.FinishResize();
+            Assert.Multiple(() =>
+            {
+                Assert.That(finished.Single().CaughtUp, Is.EqualTo(1));
+                Assert.That(second.Conntrack.TryLookup(late, out var l) ? l : default, Is.EqualTo(value), "the late flow carried over");
+                Assert.That(second.Conntrack.TryLookup(early, out var e) ? e : default, Is.EqualTo(newer), "what the new map holds is kept");
+                Assert.That(second.FinishResize(), Is.Empty, "once");
+            });
+        }
+    }
+
+    [Test]
+    public void AShrunkenHashMapKeepsWhatFitsAndCountsTheRest()
+    {
+        using (var first = LoadPinned())
+            for (uint i = 0; i < 40; i++)
+                first.Backends.Update(new NatBackendKey(1, i), new NatBackendValue4(IPAddress.Parse("10.1.0.1"), (ushort)(8000 + i)));
+
+        using var second = LoadPinned(Small with { Backends = 16 });
+        var resized = second.ResizedMaps.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That((resized.Copied, resized.NotCopied), Is.EqualTo((16, 24)));
+            Assert.That(second.Backends.ReadAll(), Has.Count.EqualTo(16));
+        });
+    }
+
+    [Test]
+    public void APinnedMapOfAnotherSizeAndTypeIsStillRefused()
+    {
+        Directory.CreateDirectory(PinRootPath);
+        var path = Path.Combine(PinRootPath, CoreObjectNames.Backends);
+        // The helper wraps the map with NatFrontendValue (24 bytes); the backend map wants 8.
+        using var foreign = CreatePinnedHash(path, keySize: 8, valueSize: 24, maxEntries: 16);
+        var error = Assert.Throws<MapLayoutMismatchException>(() => LoadPinned());
+        Assert.That(error!.Message, Does.Contain("value_size").And.Contain("Only a different max_entries"));
     }
 
     [Test]

@@ -12,19 +12,20 @@ public sealed class HealthStateTests
     private static readonly TimeSpan HealthyFor = SyncPeriod * 2 + TimeSpan.FromSeconds(5);
 
     [Test]
-    public void Before_the_first_sync_it_is_neither_ready_nor_healthy()
+    public void Before_the_first_sync_it_is_not_ready_but_healthy_while_starting_up()
     {
         var time = new FakeTimeProvider(Start);
         var health = new HealthState(time, SyncPeriod);
 
-        time.Advance(TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromMinutes(10));
 
         Assert.Multiple(() =>
         {
             Assert.That(health.Ready, Is.False);
-            Assert.That(health.Healthy, Is.False);
+            Assert.That(health.Healthy, Is.True, "kube-proxy is healthy while starting up (e.g. its API server is not reachable yet)");
+            Assert.That(health.NodeEligible, Is.True);
             Assert.That(health.LastSync, Is.Null);
-            Assert.That(health.Now, Is.EqualTo(Start + TimeSpan.FromSeconds(1)));
+            Assert.That(health.Now, Is.EqualTo(Start + TimeSpan.FromMinutes(10)));
         });
     }
 
@@ -114,5 +115,108 @@ public sealed class HealthStateTests
         });
         health.ReportSource(SourceCondition.Ok);
         Assert.That(health.Source.Degraded, Is.False);
+    }
+
+    [Test]
+    public void A_queued_change_not_applied_within_two_sync_periods_makes_it_unhealthy()
+    {
+        var time = new FakeTimeProvider(Start);
+        var health = new HealthState(time, SyncPeriod);
+        health.RecordSync();
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        health.QueuedUpdate();
+        time.Advance(TimeSpan.FromSeconds(10));
+        health.QueuedUpdate(); // a later change: the oldest one counts
+        time.Advance(SyncPeriod * 2 - TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        var justBefore = health.Healthy;
+        time.Advance(TimeSpan.FromTicks(1));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(health.Timeout, Is.EqualTo(SyncPeriod * 2));
+            Assert.That(justBefore, Is.True);
+            Assert.That(health.Healthy, Is.False, "the change queued 2 periods ago is still not applied");
+            Assert.That(health.PendingSince, Is.EqualTo(Start + TimeSpan.FromSeconds(1)));
+        });
+        health.RecordSync();
+        Assert.That(health.Healthy, Is.True);
+        Assert.That(health.PendingSince, Is.Null);
+    }
+
+    [Test]
+    public void A_queued_change_before_the_first_sync_counts_too()
+    {
+        var time = new FakeTimeProvider(Start);
+        var health = new HealthState(time, SyncPeriod);
+
+        health.QueuedUpdate();
+        time.Advance(SyncPeriod * 2);
+
+        Assert.That(health.Healthy, Is.False, "the source delivered its view, but no sync applied it (a hung sync loop)");
+    }
+
+    [Test]
+    public void A_sync_whose_writes_failed_leaves_the_change_pending()
+    {
+        var time = new FakeTimeProvider(Start);
+        var health = new HealthState(time, SyncPeriod);
+        health.QueuedUpdate();
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        health.SyncStarting();
+        health.RecordSync(applied: false);
+        time.Advance(SyncPeriod * 2);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(health.Healthy, Is.False);
+            Assert.That(health.Ready, Is.True, "readiness only needs the first sync to have run");
+            Assert.That(health.PendingSince, Is.EqualTo(Start));
+        });
+    }
+
+    [Test]
+    public void A_change_queued_while_a_sync_runs_stays_pending_after_it()
+    {
+        var time = new FakeTimeProvider(Start);
+        var health = new HealthState(time, SyncPeriod);
+        health.QueuedUpdate();
+        health.SyncStarting();
+        time.Advance(TimeSpan.FromSeconds(2));
+        health.QueuedUpdate(); // may have missed the sync's commit
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        health.RecordSync();
+
+        Assert.That(health.PendingSince, Is.EqualTo(Start + TimeSpan.FromSeconds(2)));
+        health.SyncStarting();
+        health.RecordSync();
+        Assert.That(health.PendingSince, Is.Null);
+    }
+
+    [Test]
+    public void A_draining_node_is_not_eligible_but_stays_healthy()
+    {
+        var time = new FakeTimeProvider(Start);
+        var health = new HealthState(time, SyncPeriod);
+        health.RecordSync();
+        var node = new Model.Node("node-a", Model.EquatableList<Model.NodeAddress>.Empty, "zone-a");
+
+        health.ReportNode(node with { TaintKeys = Model.EquatableList.From<string>(Model.Node.ToBeDeletedTaint) });
+        var tainted = (health.NodeEligible, health.Healthy);
+        health.ReportNode(node);
+        var untainted = health.NodeEligible;
+        health.ReportNode(node with { BeingDeleted = true });
+        var deleted = health.NodeEligible;
+        health.ReportNode(null);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(tainted, Is.EqualTo((false, true)));
+            Assert.That(untainted, Is.True);
+            Assert.That(deleted, Is.False);
+            Assert.That(health.NodeEligible, Is.True, "an unknown node counts as eligible, as in kube-proxy");
+        });
     }
 }

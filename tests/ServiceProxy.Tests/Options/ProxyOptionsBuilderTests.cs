@@ -54,6 +54,9 @@ public sealed class ProxyOptionsBuilderTests
             Assert.That(options.CgroupPath, Is.Null);
             Assert.That(options.SocketLbMode, Is.EqualTo(SocketLbMode.Tcp), "Calico's default: connect-time balancing for TCP");
             Assert.That(options.Cleanup, Is.False);
+            // kube-proxy's --conntrack-tcp-timeout-established 24h; the rest as the Conntrack README compares them.
+            Assert.That(options.ConntrackTimeouts.TcpEstablished, Is.EqualTo(TimeSpan.FromHours(24)));
+            Assert.That(options.ConntrackSweepInterval, Is.EqualTo(TimeSpan.FromSeconds(10)));
         });
     }
 
@@ -86,6 +89,12 @@ public sealed class ProxyOptionsBuilderTests
         ("otlp-endpoint", "http://otel-collector:4317", o => o.OtlpEndpoint?.ToString(), "http://otel-collector:4317/"),
         ("nodeport-addresses", "primary, 192.168.0.0/16", o => o.NodePortAddresses.ToString(), "primary,192.168.0.0/16"),
         ("service-node-port-range", "20000-22767", o => o.ServiceNodePortRange.ToString(), "20000-22767"),
+        ("conntrack-tcp-timeout-syn", "20s", o => o.ConntrackTimeouts.TcpSyn.ToString(), TimeSpan.FromSeconds(20).ToString()),
+        ("conntrack-tcp-timeout-established", "1h", o => o.ConntrackTimeouts.TcpEstablished.ToString(), TimeSpan.FromHours(1).ToString()),
+        ("conntrack-tcp-timeout-close", "30s", o => o.ConntrackTimeouts.TcpClosing.ToString(), TimeSpan.FromSeconds(30).ToString()),
+        ("conntrack-udp-timeout", "2m", o => o.ConntrackTimeouts.Udp.ToString(), TimeSpan.FromMinutes(2).ToString()),
+        ("conntrack-generic-timeout", "5m", o => o.ConntrackTimeouts.Generic.ToString(), TimeSpan.FromMinutes(5).ToString()),
+        ("conntrack-sweep-interval", "0s", o => o.ConntrackSweepInterval.ToString(), TimeSpan.Zero.ToString()),
     ];
 
     private static IEnumerable<TestCaseData> FlagCases() =>
@@ -120,6 +129,15 @@ public sealed class ProxyOptionsBuilderTests
 
         Assert.That(read(options), Is.EqualTo(Resolve(expected)));
         Assert.That(read(new ProxyOptions()), Is.Not.EqualTo(Resolve(expected)), "the case must differ from the default");
+    }
+
+    [TestCase("0s")]
+    [TestCase("500ms")]
+    [TestCase("1.5s")]
+    public void A_conntrack_timeout_must_be_whole_seconds_of_at_least_one(string value)
+    {
+        var error = Assert.Throws<OptionException>(() => Build(["--conntrack-udp-timeout", value]));
+        Assert.That(error!.Message, Does.Contain("--conntrack-udp-timeout").And.Contain("at least 1s"));
     }
 
     [Test]

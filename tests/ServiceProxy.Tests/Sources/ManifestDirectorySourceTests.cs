@@ -25,7 +25,7 @@ public sealed class ManifestDirectorySourceTests
         _directory = Path.Combine(Path.GetTempPath(), "prt-manifests-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(_directory);
         _metrics = new ProxyMetrics();
-        _source = new ManifestDirectorySource(_directory, NullLogger<ManifestDirectorySource>.Instance, _metrics);
+        _source = new ManifestDirectorySource(_directory, NullLogger<ManifestDirectorySource>.Instance, _metrics, nodeName: "node-a");
         _tracker = new ChangeTracker();
         _changedCalls = 0;
         _nextWriteTime = DateTime.UtcNow.AddHours(-1);
@@ -345,5 +345,77 @@ public sealed class ManifestDirectorySourceTests
     public void Describes_itself_by_its_directory()
     {
         Assert.That(_source.Description, Is.EqualTo($"manifest directory {_directory}"));
+    }
+
+    private static string NodeYaml(string name, string zone, string ip, string extra = "") => $"""
+        apiVersion: v1
+        kind: Node
+        metadata: {"{"}name: {name}, labels: {"{"}topology.kubernetes.io/zone: {zone}{"}"}{"}"}
+        spec: {"{"}podCIDRs: [10.244.0.0/24]{extra}{"}"}
+        status: {"{"}addresses: [{"{"}type: InternalIP, address: {ip}{"}"}]{"}"}
+
+        """;
+
+    [Test]
+    public void Nodes_are_read_and_this_node_is_the_one_named_by_hostname_override()
+    {
+        var raised = 0;
+        _source.NodesChanged += () => raised++;
+        Write("nodes.yaml", NodeYaml("node-a", "zone-a", "192.168.1.10") + "---\n" + NodeYaml("node-b", "zone-b", "192.168.1.11"));
+        Write("web.yaml", ServiceYaml("web", "10.96.0.10"));
+
+        Reload();
+
+        INodeSource nodes = _source;
+        Assert.Multiple(() =>
+        {
+            Assert.That(nodes.NodeName, Is.EqualTo("node-a"));
+            Assert.That(nodes.Nodes.Keys, Is.EqualTo(new[] { "node-a", "node-b" }));
+            Assert.That(nodes.ThisNode?.Zone, Is.EqualTo("zone-a"));
+            Assert.That(nodes.ThisNode?.IPs(NodeAddressType.InternalIP), Is.EqualTo(new[] { IPAddress.Parse("192.168.1.10") }));
+            Assert.That(raised, Is.EqualTo(1));
+            Assert.That(Commit().Services.Keys, Is.EqualTo(new[] { Web }), "Nodes are not Services");
+        });
+    }
+
+    [Test]
+    public void A_node_change_is_raised_once_and_an_unrelated_edit_raises_nothing()
+    {
+        var raised = 0;
+        _source.NodesChanged += () => raised++;
+        Write("nodes.yaml", NodeYaml("node-a", "zone-a", "192.168.1.10"));
+        Reload();
+
+        Write("web.yaml", ServiceYaml("web", "10.96.0.10"));
+        Reload();
+        Assert.That(raised, Is.EqualTo(1), "a Service edit leaves the Nodes as they were");
+
+        Write("nodes.yaml", NodeYaml("node-a", "zone-b", "192.168.1.10"));
+        Reload();
+        Assert.That(raised, Is.EqualTo(2));
+        Assert.That(_source.ThisNode?.Zone, Is.EqualTo("zone-b"), "the zone label changed");
+
+        Write("nodes.yaml", NodeYaml("node-a", "zone-b", "192.168.1.10", ", taints: [{key: ToBeDeletedByClusterAutoscaler, effect: NoSchedule}]"));
+        Reload();
+        Assert.That(_source.ThisNode?.Draining, Is.True);
+
+        Delete("nodes.yaml");
+        Reload();
+        Assert.That(raised, Is.EqualTo(4));
+        Assert.That(_source.ThisNode, Is.Null);
+        Assert.That(_source.Nodes, Is.Empty);
+    }
+
+    [Test]
+    public void Without_a_node_of_its_name_this_node_is_unknown_and_a_duplicate_node_is_skipped()
+    {
+        Write("a.yaml", NodeYaml("node-b", "zone-b", "192.168.1.11"));
+        Write("b.yaml", NodeYaml("node-b", "zone-c", "192.168.1.12"));
+
+        Reload();
+
+        Assert.That(_source.ThisNode, Is.Null);
+        Assert.That(_source.Nodes["node-b"].Zone, Is.EqualTo("zone-b"), "the first file wins");
+        Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(1));
     }
 }
