@@ -45,8 +45,12 @@ internal sealed class ManifestDirectory
 
         """);
 
-    public void WriteEndpointSlice(ServiceUnderTest service, IEnumerable<IPAddress> backends)
+    /// <param name="triggerTime">Written as the endpoints.kubernetes.io/last-change-trigger-time annotation.</param>
+    public void WriteEndpointSlice(ServiceUnderTest service, IEnumerable<IPAddress> backends, DateTimeOffset? triggerTime = null)
     {
+        var annotations = triggerTime is { } time
+            ? $"\n  annotations:\n    endpoints.kubernetes.io/last-change-trigger-time: \"{time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\""
+            : "";
         var endpoints = new StringBuilder();
         foreach (var address in backends)
             endpoints.Append($"""
@@ -62,7 +66,7 @@ internal sealed class ManifestDirectory
               name: {service.Name}-e2e01
               namespace: {service.Namespace}
               labels:
-                kubernetes.io/service-name: {service.Name}
+                kubernetes.io/service-name: {service.Name}{annotations}
             addressType: IPv4
             ports:
               - name: {service.PortName}

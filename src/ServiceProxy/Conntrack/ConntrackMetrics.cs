@@ -1,60 +1,88 @@
 using System.Collections.Concurrent;
-using System.Text;
+using System.Diagnostics.Metrics;
 using ProxyReplacement.ServiceProxy.Daemon;
 
 namespace ProxyReplacement.ServiceProxy.Conntrack;
 
 /// <summary>
-/// Metrics of conntrack maintenance and map pressure, rendered into the daemon's /metrics by
-/// <see cref="ProxyMetrics.Render"/>.
+/// Metrics of conntrack maintenance and map pressure, declared on <see cref="ProxyMetrics.Meter"/> (served on /metrics
+/// and exported over OTLP with the rest). The parameterless constructor makes a set that nobody exports (tests).
 /// </summary>
 public sealed class ConntrackMetrics
 {
-    public MetricCounter Sweeps { get; } = new();
-    public MetricCounter SweepErrors { get; } = new();
-    public MetricCounter ExpiredFlows { get; } = new();
-    public MetricCounter OrphanReverses { get; } = new();
-    public MetricCounter EntriesDeleted { get; } = new();
-    public MetricCounter AffinityDeleted { get; } = new();
+    public ConntrackMetrics()
+    {
+        Sweeps = new();
+        SweepErrors = new();
+        ExpiredFlows = new();
+        OrphanReverses = new();
+        EntriesDeleted = new();
+        AffinityDeleted = new();
+        SweepDuration = null;
+        BackendPurges = new();
+        BackendPurgedEntries = new();
+        BackendPurgeErrors = new();
+        ServicesNotFitting = new();
+    }
+
+    public ConntrackMetrics(ProxyMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        Sweeps = new(metrics.Counter("proxyreplacement_conntrack_sweeps_total", "Conntrack sweeps run."));
+        SweepErrors = new(metrics.Counter("proxyreplacement_conntrack_sweep_errors_total", "Conntrack sweeps that failed (retried at the next interval)."));
+        var expired = metrics.Counter("proxyreplacement_conntrack_expired_total", "Conntrack entries the sweeper found past their timeout, by kind.", "kind");
+        ExpiredFlows = new(expired, new KeyValuePair<string, object?>("kind", "flow"));
+        OrphanReverses = new(expired, new KeyValuePair<string, object?>("kind", "orphan_reverse"));
+        EntriesDeleted = new(metrics.Counter("proxyreplacement_conntrack_swept_entries_total", "Conntrack entries deleted by the sweeper (both entries of a flow count)."));
+        AffinityDeleted = new(metrics.Counter("proxyreplacement_affinity_swept_entries_total",
+            "Session-affinity entries deleted by the sweeper (expired, or their frontend gone)."));
+        SweepDuration = metrics.Histogram("proxyreplacement_conntrack_sweep_duration_seconds", "Duration of the conntrack sweeps.",
+            ProxyMetrics.SyncDurationBuckets);
+        BackendPurges = new(metrics.Counter("proxyreplacement_conntrack_backend_purges_total", "Purges of the flows of removed backends."));
+        BackendPurgedEntries = new(metrics.Counter("proxyreplacement_conntrack_backend_purged_entries_total",
+            "Conntrack entries deleted because their backend left its Service."));
+        BackendPurgeErrors = new(metrics.Counter("proxyreplacement_conntrack_backend_purge_errors_total", "Failed purges of removed backends' flows."));
+        ServicesNotFitting = new(metrics.Counter("proxyreplacement_services_not_fitting_total",
+            "Times a Service's backends did not fit the backend map (the Service was left as it was)."));
+        metrics.ObservableGauge("proxyreplacement_services_held_back",
+            "Services currently not programmed (or left at an older version) because their backends do not fit.",
+            () => [new Measurement<double>(ServicesHeldBack.Value)]);
+        metrics.ObservableGauge("proxyreplacement_map_entries", "Entries in each BPF map (counted at full resyncs).",
+            () => Fills().Select(fill => new Measurement<double>(fill.Value.Entries, new KeyValuePair<string, object?>("map", fill.Key))), "map");
+        metrics.ObservableGauge("proxyreplacement_map_capacity", "max_entries of each BPF map.",
+            () => Fills().Select(fill => new Measurement<double>(fill.Value.Capacity, new KeyValuePair<string, object?>("map", fill.Key))), "map");
+        metrics.ObservableGauge("proxyreplacement_map_fill_ratio", "Entries / capacity of each BPF map (a warning is logged at 0.9).",
+            () => Fills().Select(fill => new Measurement<double>(fill.Value.Capacity > 0 ? (double)fill.Value.Entries / fill.Value.Capacity : 0,
+                new KeyValuePair<string, object?>("map", fill.Key))), "map");
+    }
+
+    public MetricCounter Sweeps { get; }
+    public MetricCounter SweepErrors { get; }
+    public MetricCounter ExpiredFlows { get; }
+    public MetricCounter OrphanReverses { get; }
+    public MetricCounter EntriesDeleted { get; }
+    public MetricCounter AffinityDeleted { get; }
+
+    /// <summary>The last sweep's duration (kept for tests and logs); every sweep is also observed in a histogram.</summary>
     public MetricGauge LastSweepDurationSeconds { get; } = new();
-    public MetricCounter BackendPurges { get; } = new();
-    public MetricCounter BackendPurgedEntries { get; } = new();
-    public MetricCounter BackendPurgeErrors { get; } = new();
-    public MetricCounter ServicesNotFitting { get; } = new();
+
+    private Histogram<double>? SweepDuration { get; }
+
+    public MetricCounter BackendPurges { get; }
+    public MetricCounter BackendPurgedEntries { get; }
+    public MetricCounter BackendPurgeErrors { get; }
+    public MetricCounter ServicesNotFitting { get; }
     public MetricGauge ServicesHeldBack { get; } = new();
 
     /// <summary>Map name -> (entries, capacity), from the last count (at each full resync).</summary>
     public ConcurrentDictionary<string, (long Entries, long Capacity)> MapFill { get; } = new(StringComparer.Ordinal);
 
-    public void Render(StringBuilder text)
+    /// <summary>Records one sweep's duration: the last value and the histogram (durations are histograms).</summary>
+    public void RecordSweep(TimeSpan duration)
     {
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_sweeps_total", "Conntrack sweeps run.", ("", Sweeps.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_sweep_errors_total", "Conntrack sweeps that failed (retried at the next interval).", ("", SweepErrors.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_expired_total", "Conntrack entries the sweeper found past their timeout, by kind.",
-            ("kind=\"flow\"", ExpiredFlows.Value), ("kind=\"orphan_reverse\"", OrphanReverses.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_swept_entries_total", "Conntrack entries deleted by the sweeper (both entries of a flow count).", ("", EntriesDeleted.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_affinity_swept_entries_total", "Session-affinity entries deleted by the sweeper (expired, or their frontend gone).", ("", AffinityDeleted.Value));
-        ProxyMetrics.Gauge(text, "proxyreplacement_conntrack_sweep_last_duration_seconds", "Duration of the last conntrack sweep.", LastSweepDurationSeconds.Value);
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_backend_purges_total", "Purges of the flows of removed backends.", ("", BackendPurges.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_backend_purged_entries_total", "Conntrack entries deleted because their backend left its Service.", ("", BackendPurgedEntries.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_conntrack_backend_purge_errors_total", "Failed purges of removed backends' flows.", ("", BackendPurgeErrors.Value));
-        ProxyMetrics.Counter(text, "proxyreplacement_services_not_fitting_total", "Times a Service's backends did not fit the backend map (the Service was left as it was).", ("", ServicesNotFitting.Value));
-        ProxyMetrics.Gauge(text, "proxyreplacement_services_held_back", "Services currently not programmed (or left at an older version) because their backends do not fit.", ServicesHeldBack.Value);
-        if (MapFill.IsEmpty)
-            return;
-        var fills = MapFill.OrderBy(pair => pair.Key, StringComparer.Ordinal).ToList();
-        Labelled(text, "proxyreplacement_map_entries", "Entries in each BPF map (counted at full resyncs).", fills.Select(f => (f.Key, (double)f.Value.Entries)));
-        Labelled(text, "proxyreplacement_map_capacity", "max_entries of each BPF map.", fills.Select(f => (f.Key, (double)f.Value.Capacity)));
-        Labelled(text, "proxyreplacement_map_fill_ratio", "Entries / capacity of each BPF map (a warning is logged at 0.9).",
-            fills.Select(f => (f.Key, f.Value.Capacity > 0 ? (double)f.Value.Entries / f.Value.Capacity : 0)));
+        LastSweepDurationSeconds.Set(duration.TotalSeconds);
+        SweepDuration?.Record(duration.TotalSeconds);
     }
 
-    private static void Labelled(StringBuilder text, string name, string help, IEnumerable<(string Map, double Value)> samples)
-    {
-        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-        text.Append("# TYPE ").Append(name).Append(" gauge\n");
-        foreach (var (map, value) in samples)
-            text.Append(name).Append("{map=\"").Append(map).Append("\"} ")
-                .Append(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
-    }
+    private IEnumerable<KeyValuePair<string, (long Entries, long Capacity)>> Fills() => MapFill.OrderBy(pair => pair.Key, StringComparer.Ordinal);
 }

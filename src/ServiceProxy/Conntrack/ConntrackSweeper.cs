@@ -63,7 +63,7 @@ public sealed partial class ConntrackSweeper
         _metrics.OrphanReverses.Increment(plan.OrphanReverses);
         _metrics.EntriesDeleted.Increment(deleted);
         _metrics.AffinityDeleted.Increment(affinityDeleted);
-        _metrics.LastSweepDurationSeconds.Set(elapsed.TotalSeconds);
+        _metrics.RecordSweep(elapsed);
         _metrics.MapFill[_conntrack.Name] = (entries.Count - deleted, _conntrack.MaxEntries);
         var result = new SweepResult(plan.Scanned, plan.ExpiredFlows, plan.OrphanReverses, deleted, affinityDeleted, elapsed);
         if (deleted > 0 || affinityDeleted > 0)

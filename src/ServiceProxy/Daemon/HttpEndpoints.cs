@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace ProxyReplacement.ServiceProxy.Daemon;
 
@@ -26,8 +27,7 @@ public static class HttpEndpoints
         var app = builder.Build();
 
         Health.NodeHealthEndpoints.Map(app, daemon.Health); // /healthz, /livez, /readyz
-        app.MapGet("/metrics", () => Results.Text(daemon.Metrics.Render(daemon.ReadDataplaneCounters()),
-            "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapMetrics("/metrics", daemon.Metrics.Registry); // prometheus-net: text or OpenMetrics, as the scraper asks
         return app;
     }
 }

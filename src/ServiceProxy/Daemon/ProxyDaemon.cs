@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
@@ -29,7 +28,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly ChangeTracker _tracker = new();
     private CoreDataplane? _dataplane;
     private readonly IServiceSource _source;
-    private Syncer? _syncer;
+    private SyncPass? _syncPass;
     private DataplaneMaintenance? _maintenance;
     private bool _cidrsWritten;
     private volatile FrontendContext _frontendContext = FrontendContext.None;
@@ -45,6 +44,8 @@ public sealed partial class ProxyDaemon : IDisposable
         _logger = loggers.CreateLogger<ProxyDaemon>();
         Metrics = metrics;
         Health = health;
+        Metrics.DataplaneCounters = ReadDataplaneCounters;
+        Metrics.ChangeStats = () => _tracker.Stats;
     }
 
     public ProxyMetrics Metrics { get; }
@@ -60,8 +61,8 @@ public sealed partial class ProxyDaemon : IDisposable
             _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
         Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(_dataplane.Variant.Variant);
 
-        _syncer = new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
-            sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames);
+        _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
+            sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames), Metrics);
         _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers);
         _maintenance.ApplyTimeouts();
         LogSource(_logger, _source.Description, _options.HostnameOverride);
@@ -82,7 +83,7 @@ public sealed partial class ProxyDaemon : IDisposable
         {
             if (_source.Synced)
                 Health.QueuedUpdate();
-            runner.Trigger();
+            Queue();
         };
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
@@ -99,13 +100,19 @@ public sealed partial class ProxyDaemon : IDisposable
                 LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
         }
 
+        // Every change that queues a sync stamps kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds.
+        void Queue()
+        {
+            Metrics.RecordQueued(DateTimeOffset.UtcNow);
+            runner.Trigger();
+        }
         var tasks = new[]
         {
             Task.Run(() => _source.RunAsync(_tracker, changed, cancellationToken), cancellationToken),
             Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
             Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
-            Task.Run(() => WatchNodeAddressesAsync(runner.Trigger, cancellationToken), cancellationToken),
+            Task.Run(() => WatchNodeAddressesAsync(Queue, cancellationToken), cancellationToken),
             Task.Run(() => _maintenance.RunAsync(cancellationToken), cancellationToken),
         };
         try
@@ -123,25 +130,21 @@ public sealed partial class ProxyDaemon : IDisposable
     {
         // Never sync before the source delivered its first full view: an empty snapshot would
         // delete every entry a previous daemon left serving.
-        if (_source is not { Synced: true } || _syncer is null || _dataplane is null)
+        if (_source is not { Synced: true } || _syncPass is null || _dataplane is null)
             return Task.CompletedTask;
 
-        var started = Stopwatch.GetTimestamp();
         Health.SyncStarting();
-        _syncer.Context = _frontendContext;
-        var commit = _maintenance!.BeforeSync(_tracker.Commit());
-        var result = _syncer.Sync(commit, fullResync: kind == RunKind.Full);
-        _maintenance.AfterSync(commit, kind, _syncer.Context);
-        if (!_cidrsWritten || kind == RunKind.Full)
-            _cidrsWritten = WriteServiceCidrs();
-
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        (kind == RunKind.Full ? Metrics.SyncsFull : Metrics.SyncsTriggered).Increment();
-        Metrics.SyncWrites.Increment(result.Applied.Count);
-        Metrics.SyncProblems.Increment(result.Problems.Count);
-        Metrics.Services.Set(commit.Snapshot.Services.Count);
-        Metrics.LastSyncDurationSeconds.Set(elapsed.TotalSeconds);
-        Metrics.LastSyncSeconds.Set(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
+        var pass = _syncPass;
+        var maintenance = _maintenance!;
+        pass.Syncer.Context = _frontendContext;
+        var (commit, result, elapsed) = pass.Run(full: kind == RunKind.Full,
+            beforeSync: maintenance.BeforeSync,
+            alsoInside: committed =>
+            {
+                maintenance.AfterSync(committed, kind, pass.Syncer.Context);
+                if (!_cidrsWritten || kind == RunKind.Full)
+                    _cidrsWritten = WriteServiceCidrs();
+            });
         // Failed or held-back writes leave the change pending (the next sync retries them); a conflict in the snapshot does not.
         Health.RecordSync(applied: result.Problems.All(problem => problem.Kind == SyncProblemKind.Conflict));
         _healthChecks?.Update(ServiceHealthChecks.Desired(commit.Snapshot, (_source as INodeSource)?.NodeName ?? _options.HostnameOverride));

@@ -31,7 +31,7 @@ public static class ApiObjectConversion
 
     public static Conversion<EndpointSlice> EndpointSlice(ApiItem<EndpointSliceObject> item, ProxyLabelFilter filter) =>
         Convert(item, namespaced: true, (slice, key, labels) =>
-            !filter.Accepts(labels) ? null : EndpointSliceRules.ToModel(slice, key.Namespace, key.Name, labels));
+            !filter.Accepts(labels) ? null : EndpointSliceRules.ToModel(slice, key.Namespace, key.Name, labels, slice.Metadata?.Annotations));
 
     /// <summary>Nodes are cluster-scoped: the key's namespace is "".</summary>
     public static Conversion<Node> Node(ApiItem<NodeObject> item) =>

@@ -50,4 +50,35 @@ public sealed record EndpointSlice(
 
     public ObjectKey Key => new(Namespace, Name);
     public ObjectKey ServiceKey => new(Namespace, ServiceName);
+
+    /// <summary>The annotation the EndpointSlice controller sets to the time of the change (a Pod's) that led to this version.</summary>
+    public const string LastChangeTriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time";
+
+    /// <summary>
+    /// <see cref="LastChangeTriggerTimeAnnotation"/>, for <c>kubeproxy_network_programming_duration_seconds</c>. Not part
+    /// of equality (<see cref="ChangeTriggerTime"/> always compares equal): a new trigger time on an otherwise equal
+    /// slice is no change, as in kube-proxy's EndpointSlice cache.
+    /// </summary>
+    public ChangeTriggerTime LastChangeTriggerTime { get; init; }
+}
+
+/// <summary>
+/// A value carried beside an object's fields without taking part in its equality: any two compare equal, so an
+/// update that changes only this stays a no-op for the change tracker.
+/// </summary>
+public readonly struct ChangeTriggerTime(DateTimeOffset? value) : IEquatable<ChangeTriggerTime>
+{
+    public DateTimeOffset? Value { get; } = value;
+
+    public bool Equals(ChangeTriggerTime other) => true;
+
+    public override bool Equals(object? obj) => obj is ChangeTriggerTime;
+
+    public override int GetHashCode() => 0;
+
+    public static bool operator ==(ChangeTriggerTime left, ChangeTriggerTime right) => true;
+
+    public static bool operator !=(ChangeTriggerTime left, ChangeTriggerTime right) => false;
+
+    public override string ToString() => Value?.ToString("O") ?? "";
 }

@@ -76,4 +76,16 @@ public sealed record ProxyOptions
 
     /// <summary>kube-proxy's <c>--cleanup</c>: remove everything ours and exit.</summary>
     public bool Cleanup { get; init; }
+
+    /// <summary>The Kubernetes components' <c>--logging-format</c>: text (one line per event) or json (one object per line).</summary>
+    public LoggingFormat LoggingFormat { get; init; } = LoggingFormat.Text;
+
+    /// <summary>Where to send traces and metrics over OTLP; null: <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, or no export.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+}
+
+public enum LoggingFormat
+{
+    Text,
+    Json,
 }

@@ -41,6 +41,8 @@ public static class ProxyOptionsBuilder
         ["conntrack-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Conntrack = MapSize(n, v) } },
         ["socket-reverse-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { SocketReverse = MapSize(n, v) } },
         ["cleanup"] = (o, n, v) => o with { Cleanup = Bool(n, v) },
+        ["logging-format"] = (o, n, v) => o with { LoggingFormat = Logging(n, v) },
+        ["otlp-endpoint"] = (o, n, v) => o with { OtlpEndpoint = HttpUri(n, v) },
         // Conntrack lifecycle (src/ServiceProxy/Conntrack): idle timeouts and the sweeper's interval.
         ["conntrack-tcp-timeout-syn"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpSyn = Timeout(n, v) } },
         ["conntrack-tcp-timeout-established"] = (o, n, v) => o with { ConntrackTimeouts = o.ConntrackTimeouts with { TcpEstablished = Timeout(n, v) } },
@@ -54,6 +56,29 @@ public static class ProxyOptionsBuilder
     private static readonly HashSet<string> Switches = ["cleanup"];
 
     public static IReadOnlyCollection<string> OptionNames => Setters.Keys;
+
+    /// <summary>Whether the flag of <paramref name="name"/> takes no value (<c>--cleanup</c>).</summary>
+    public static bool IsSwitch(string name) => Switches.Contains(name);
+
+    /// <summary>Checks one flag's value alone (its own rules, not how it combines with others): the command-line parser's validator.</summary>
+    public static void CheckValue(string name, string value) => Setters[name](new ProxyOptions(), "--" + name, value);
+
+    /// <summary>
+    /// Builds options from flags already split by the command-line parser (name without dashes -> value; a switch given
+    /// without a value as "true"); <c>config</c> names the YAML file, which the other flags override.
+    /// </summary>
+    public static ProxyOptions FromFlags(IReadOnlyDictionary<string, string> flags)
+    {
+        var options = new ProxyOptions();
+        if (flags.TryGetValue("config", out var configPath))
+            options = ApplyConfigFile(options, configPath);
+        foreach (var (name, value) in flags)
+            if (name != "config")
+                options = Setters.TryGetValue(name, out var setter)
+                    ? setter(options, "--" + name, value)
+                    : throw new OptionException("--" + name, "unknown option");
+        return Validate(options);
+    }
 
     /// <summary>Builds options from command-line arguments (after the command word).</summary>
     public static ProxyOptions FromArguments(IReadOnlyList<string> args, IReadOnlySet<string>? allowed = null)
@@ -270,6 +295,22 @@ public static class ProxyOptionsBuilder
             value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
             return value;
         throw new OptionException(name, $"'{value}' is not a label value (1-63 letters, digits, '-', '_' or '.', alphanumeric at both ends)");
+    }
+
+    private static LoggingFormat Logging(string name, string value) => value switch
+    {
+        "text" => LoggingFormat.Text,
+        "json" => LoggingFormat.Json,
+        _ => throw new OptionException(name, $"'{value}' is not a logging format; accepted: text, json"),
+    };
+
+    private static Uri? HttpUri(string name, string value)
+    {
+        if (value.Length == 0)
+            return null;
+        if (Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+            return uri;
+        throw new OptionException(name, $"'{value}' is not an http(s) URL (e.g. http://otel-collector:4317), or empty for none");
     }
 
     /// <summary>A conntrack timeout: whole seconds from 1 s to about 136 years (pr_config holds u32 seconds).</summary>

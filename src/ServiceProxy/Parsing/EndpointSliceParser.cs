@@ -11,7 +11,7 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 internal static class EndpointSliceParser
 {
     public static EndpointSlice Parse(YamlMappingNode root, string @namespace, string name, Labels labels) =>
-        EndpointSliceRules.ToModel(Read(root), @namespace, name, labels);
+        EndpointSliceRules.ToModel(Read(root), @namespace, name, labels, ServiceParser.ReadAnnotations(root));
 
     private static EndpointSliceObject Read(YamlMappingNode root) => new()
     {

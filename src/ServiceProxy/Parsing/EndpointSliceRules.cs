@@ -10,7 +10,10 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 /// </summary>
 internal static class EndpointSliceRules
 {
-    public static EndpointSlice ToModel(EndpointSliceObject slice, string @namespace, string name, Labels labels)
+    /// <param name="annotations">Read only for <see cref="EndpointSlice.LastChangeTriggerTimeAnnotation"/>; carried as
+    /// <see cref="EndpointSlice.LastChangeTriggerTime"/>, which is not part of the slice's equality.</param>
+    public static EndpointSlice ToModel(EndpointSliceObject slice, string @namespace, string name, Labels labels,
+        IReadOnlyDictionary<string, string>? annotations = null)
     {
         if (!labels.TryGetValue(EndpointSlice.ServiceNameLabel, out var serviceName) || serviceName.Length == 0)
             throw new ObjectValidationException($"metadata.labels: no '{EndpointSlice.ServiceNameLabel}' label naming the Service");
@@ -43,7 +46,24 @@ internal static class EndpointSliceRules
             ports.Add(new EndpointPort(portName, protocol, port));
         }
 
-        return new EndpointSlice(@namespace, name, serviceName, addressType, endpoints.ToEquatableList(), ports.ToEquatableList());
+        return new EndpointSlice(@namespace, name, serviceName, addressType, endpoints.ToEquatableList(), ports.ToEquatableList())
+        {
+            LastChangeTriggerTime = new ChangeTriggerTime(
+                annotations?.GetValueOrDefault(EndpointSlice.LastChangeTriggerTimeAnnotation) is { } trigger ? TriggerTime(trigger) : null),
+        };
+    }
+
+    /// <summary>
+    /// The annotation's RFC 3339 time (the EndpointSlice controller writes nanoseconds; .NET parses 7 fraction
+    /// digits). A value that does not parse is ignored, as kube-proxy ignores it: it only feeds a metric.
+    /// </summary>
+    internal static DateTimeOffset? TriggerTime(string text)
+    {
+        var trimmed = System.Text.RegularExpressions.Regex.Replace(text.Trim(), @"(\.\d{7})\d+", "$1");
+        return DateTimeOffset.TryParse(trimmed, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var time)
+            ? time
+            : null;
     }
 
     private static EndpointHints? Hints(EndpointHintsSpec? spec, string path)

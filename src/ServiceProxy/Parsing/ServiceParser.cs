@@ -14,7 +14,7 @@ internal static class ServiceParser
     public static Service? Parse(YamlMappingNode root, string @namespace, string name, Labels labels) =>
         ServiceRules.ToModel(ReadSpec(root), ReadStatus(root), ReadAnnotations(root), @namespace, name, labels);
 
-    private static Dictionary<string, string>? ReadAnnotations(YamlMappingNode root)
+    internal static Dictionary<string, string>? ReadAnnotations(YamlMappingNode root)
     {
         var annotations = root.Mapping("metadata", "metadata")?.Mapping("annotations", "metadata.annotations");
         if (annotations is null)

@@ -97,7 +97,7 @@ public sealed class BackendCapacityGate
         _lastGated = gated;
         return ReferenceEquals(gated, snapshot) && ReferenceEquals(previous, commit.Previous) && ReferenceEquals(changed, commit.ChangedServices)
             ? commit
-            : new TrackerCommit(gated, changed, previous);
+            : new TrackerCommit(gated, changed, previous) { TriggerTimes = commit.TriggerTimes };
 
         void Admit(ObjectKey key, int need, int old)
         {

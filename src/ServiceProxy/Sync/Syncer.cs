@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Maps;
 using ProxyReplacement.ServiceProxy.Model;
+using ProxyReplacement.ServiceProxy.Telemetry;
 using ProxyReplacement.ServiceProxy.Tracking;
 
 namespace ProxyReplacement.ServiceProxy.Sync;
@@ -82,15 +83,26 @@ public sealed partial class Syncer
     private SyncResult Sync(ServiceSnapshot snapshot, bool fullResync, ServiceSnapshot? previous, IReadOnlySet<ObjectKey>? changedServices)
     {
         if (fullResync || _view is null)
+        {
+            using var read = ProxyActivitySources.Sync.StartActivity("read maps");
             _view = NatMapContents.Read(_frontends, _backends);
+            read?.SetTag("frontends", _view.Frontends.Count);
+        }
         var view = _view;
         var clean = _cleanSnapshot;
         _cleanSnapshot = null; // until this sync has finished without a problem
 
         // Only a commit made right on top of the last clean snapshot lists every change since then.
-        var partial = !fullResync && clean is not null && changedServices is not null && ReferenceEquals(previous, clean)
-            ? EndpointChangeBuilder.TryBuild(clean, snapshot, changedServices, _ids, view, _context)
-            : null;
+        PartialSync? partial = null;
+        if (!fullResync && clean is not null && changedServices is not null && ReferenceEquals(previous, clean))
+        {
+            // The endpoint-only path builds and diffs the changed Services in one step: its "diff" is part of "build".
+            using var build = ProxyActivitySources.Sync.StartActivity("build");
+            build?.SetTag("path", "endpoints-only");
+            build?.SetTag("services.changed", changedServices.Count);
+            partial = EndpointChangeBuilder.TryBuild(clean, snapshot, changedServices, _ids, view, _context);
+            build?.SetTag("taken", partial is not null);
+        }
         IReadOnlyList<MapWrite> writes;
         IReadOnlyDictionary<uint, ServicePortKey> owners;
         IReadOnlyList<string> conflicts;
@@ -100,8 +112,18 @@ public sealed partial class Syncer
             (writes, owners, conflicts) = (partial.Writes, partial.Owners, []); // endpoints only: no id or Service changed
         else
         {
-            var desired = DesiredStateBuilder.Build(snapshot, _ids, view, _context);
-            (writes, owners, conflicts) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems);
+            DesiredState desired;
+            using (var build = ProxyActivitySources.Sync.StartActivity("build"))
+            {
+                build?.SetTag("path", "rebuild");
+                build?.SetTag("services", snapshot.Services.Count);
+                desired = DesiredStateBuilder.Build(snapshot, _ids, view, _context);
+            }
+            using (var diff = ProxyActivitySources.Sync.StartActivity("diff"))
+            {
+                (writes, owners, conflicts) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems);
+                diff?.SetTag("writes", writes.Count);
+            }
             side = SideEntries.Of(snapshot, desired.Owners);
             // A new source-range frontend must find its ranges already there: it would drop every client otherwise. When
             // a range could not be written, the frontends that would check it are held back (a new one stays unpublished,
@@ -110,19 +132,28 @@ public sealed partial class Syncer
                 writes = HoldBackSourceRangeFrontends(writes, failedRanges.Select(range => range.ServiceId).ToHashSet(), sideProblems);
         }
 
-        var result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids);
-        if (side is not null)
+        SyncResult result;
+        using (var apply = ProxyActivitySources.Sync.StartActivity("apply"))
         {
-            // A frontend whose update failed may still check its ranges: those stay until it no longer does.
-            var checking = view.Frontends.Values.Where(value => value.Flags.HasFlag(FrontendFlags.SourceRanges))
-                .Select(value => value.ServiceId).ToHashSet();
-            _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems,
-                stillNeeded: range => checking.Contains(range.ServiceId) && !side.SourceRanges.Keys.Any(k => k.ServiceId == range.ServiceId));
-            _names?.AddAndChange(side.Names, fullResync, sideProblems);
-            _names?.DeleteOthers(side.Names, sideProblems);
+            result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids);
+            if (side is not null)
+            {
+                // A frontend whose update failed may still check its ranges: those stay until it no longer does.
+                var checking = view.Frontends.Values.Where(value => value.Flags.HasFlag(FrontendFlags.SourceRanges))
+                    .Select(value => value.ServiceId).ToHashSet();
+                var withRanges = side.SourceRanges.Keys.Select(range => range.ServiceId).ToHashSet();
+                _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems,
+                    stillNeeded: range => checking.Contains(range.ServiceId) && !withRanges.Contains(range.ServiceId));
+                _names?.AddAndChange(side.Names, fullResync, sideProblems);
+                _names?.DeleteOthers(side.Names, sideProblems);
+            }
+            if (sideProblems.Count > 0)
+                result = result with { Problems = [.. result.Problems, .. sideProblems] };
+            apply?.SetTag("writes", result.Applied.Count);
+            apply?.SetTag("problems", result.Problems.Count);
+            if (result.Problems.Count > 0)
+                apply?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.Problems[0].ToString());
         }
-        if (sideProblems.Count > 0)
-            result = result with { Problems = [.. result.Problems, .. sideProblems] };
         // The endpoint-only path relies on the maps holding exactly the desired state of the last sync.
         _cleanSnapshot = result.Problems.Count == 0 ? snapshot : null;
         LogSynced(_logger, result.Applied.Count, result.Problems.Count, fullResync);

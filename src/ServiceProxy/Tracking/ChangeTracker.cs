@@ -9,7 +9,17 @@ namespace ProxyReplacement.ServiceProxy.Tracking;
 public sealed record TrackerCommit(ServiceSnapshot Snapshot, IReadOnlySet<ObjectKey> ChangedServices, ServiceSnapshot Previous)
 {
     public bool HasChanges => ChangedServices.Count > 0;
+
+    /// <summary>
+    /// The <c>endpoints.kubernetes.io/last-change-trigger-time</c> of every EndpointSlice update in this commit (later
+    /// than the tracker's start, as kube-proxy counts them): once the sync has written the commit, each one's age is a
+    /// <c>kubeproxy_network_programming_duration_seconds</c> sample.
+    /// </summary>
+    public IReadOnlyList<DateTimeOffset> TriggerTimes { get; init; } = [];
 }
+
+/// <summary>kube-proxy's change counters: updates that changed something since the start, and those not yet committed.</summary>
+public readonly record struct ChangeTrackerStats(long ServiceChanges, long EndpointChanges, int ServiceChangesPending, int EndpointChangesPending);
 
 /// <summary>
 /// Collects Service and EndpointSlice updates from a source (manifest directory, API watch) and
@@ -23,6 +33,20 @@ public sealed class ChangeTracker
     private readonly ObjectChangeTracker<Service> _services = new();
     private readonly ObjectChangeTracker<EndpointSlice> _slices = new();
     private ServiceSnapshot _snapshot = ServiceSnapshot.Empty;
+    private readonly DateTimeOffset _started;
+    private List<DateTimeOffset> _triggerTimes = [];
+
+    /// <param name="time">The clock whose start bounds the trigger times counted (older ones predate this proxy: a
+    /// first list would report them as hours of latency).</param>
+    public ChangeTracker(TimeProvider? time = null)
+    {
+        _started = (time ?? TimeProvider.System).GetUtcNow();
+    }
+
+    public ChangeTrackerStats Stats
+    {
+        get { lock (_gate) return new(_services.Changes, _slices.Changes, _services.PendingCount, _slices.PendingCount); }
+    }
 
     /// <summary>The snapshot of the last commit.</summary>
     public ServiceSnapshot Snapshot
@@ -58,7 +82,19 @@ public sealed class ChangeTracker
 
     public bool UpsertEndpointSlice(EndpointSlice slice)
     {
-        lock (_gate) return _slices.Set(slice.Key, slice);
+        lock (_gate)
+        {
+            if (!_slices.Set(slice.Key, slice))
+                return false;
+            NoteTriggerTime(slice);
+            return true;
+        }
+    }
+
+    private void NoteTriggerTime(EndpointSlice slice)
+    {
+        if (slice.LastChangeTriggerTime.Value is { } time && time > _started)
+            _triggerTimes.Add(time);
     }
 
     public bool DeleteEndpointSlice(ObjectKey key)
@@ -75,7 +111,7 @@ public sealed class ChangeTracker
         lock (_gate)
         {
             var servicesChanged = _services.Replace(services, service => service.Key);
-            var slicesChanged = _slices.Replace(slices, slice => slice.Key);
+            var slicesChanged = _slices.Replace(slices, slice => slice.Key, NoteTriggerTime);
             return servicesChanged || slicesChanged;
         }
     }
@@ -85,6 +121,9 @@ public sealed class ChangeTracker
     {
         lock (_gate)
         {
+            var triggerTimes = _triggerTimes;
+            if (triggerTimes.Count > 0)
+                _triggerTimes = [];
             if (!_services.HasPending && !_slices.HasPending)
                 return new TrackerCommit(_snapshot, new HashSet<ObjectKey>(), _snapshot);
 
@@ -105,7 +144,7 @@ public sealed class ChangeTracker
             _snapshot = serviceChanges.Count + sliceChanges.Count <= Math.Max(64, previous.Services.Count / 8)
                 ? previous.With(serviceChanges, sliceChanges)
                 : ServiceSnapshot.Create(_services.Committed, _slices.Committed);
-            return new TrackerCommit(_snapshot, changed, previous);
+            return new TrackerCommit(_snapshot, changed, previous) { TriggerTimes = triggerTimes };
         }
     }
 }

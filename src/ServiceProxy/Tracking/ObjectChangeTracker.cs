@@ -13,11 +13,23 @@ internal sealed class ObjectChangeTracker<T> where T : class
     private readonly Dictionary<ObjectKey, ObjectChange<T>> _pending = [];
 
     public bool HasPending => _pending.Count > 0;
+    public int PendingCount => _pending.Count;
+
+    /// <summary>Updates that changed the newest state (kube-proxy's <c>..._changes_total</c>).</summary>
+    public long Changes { get; private set; }
     public IReadOnlyCollection<T> Committed => _committed.Values;
     public IReadOnlyList<ObjectChange<T>> Pending => _pending.Values.OrderBy(change => change.Key).ToList();
 
     /// <summary>Records <paramref name="value"/> (null = deleted) as the newest state; false when that is already the newest state.</summary>
     public bool Set(ObjectKey key, T? value)
+    {
+        if (!SetCore(key, value))
+            return false;
+        Changes++;
+        return true;
+    }
+
+    private bool SetCore(ObjectKey key, T? value)
     {
         // A pending change already carries the committed state, so a key is looked up as few times as possible
         // (a relist sets every object).
@@ -39,9 +51,10 @@ internal sealed class ObjectChangeTracker<T> where T : class
     }
 
     /// <summary>Makes <paramref name="all"/> the complete newest state: absent keys become deletions.</summary>
-    public bool Replace(IEnumerable<T> all, Func<T, ObjectKey> keyOf)
+    /// <param name="changed">Called with each listed value that changed the newest state.</param>
+    public bool Replace(IEnumerable<T> all, Func<T, ObjectKey> keyOf, Action<T>? changed = null)
     {
-        var changed = false;
+        var anyChanged = false;
         // Only keys known before can go missing: on the first load there is nothing to track.
         var known = _committed.Count > 0 || _pending.Count > 0;
         all.TryGetNonEnumeratedCount(out var count); // 0 when unknown
@@ -52,10 +65,14 @@ internal sealed class ObjectChangeTracker<T> where T : class
         {
             var key = keyOf(value);
             present?.Add(key);
-            changed |= Set(key, value);
+            if (Set(key, value))
+            {
+                anyChanged = true;
+                changed?.Invoke(value);
+            }
         }
         if (present is null)
-            return changed;
+            return anyChanged;
         // The newest state's keys are the committed ones and the pending ones (a pending key may be new).
         List<ObjectKey>? absent = null;
         foreach (var key in _committed.Keys)
@@ -66,8 +83,8 @@ internal sealed class ObjectChangeTracker<T> where T : class
                 (absent ??= []).Add(key);
         if (absent is not null)
             foreach (var key in absent)
-                changed |= Set(key, null);
-        return changed;
+                anyChanged |= Set(key, null);
+        return anyChanged;
     }
 
     /// <summary>Applies the pending changes; returns them in no particular order (sorting 100k keys costs more than the rest).</summary>

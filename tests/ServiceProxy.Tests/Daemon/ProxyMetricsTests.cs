@@ -1,128 +1,155 @@
-using System.Globalization;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.ServiceProxy.Daemon;
+using ProxyReplacement.ServiceProxy.Kubernetes;
 
 namespace ProxyReplacement.ServiceProxy.Tests.Daemon;
 
 public sealed class ProxyMetricsTests
 {
-    private static string[] Lines(string text) => text.Split('\n')[..^1];
+    private ProxyMetrics _metrics = null!;
+
+    [SetUp]
+    public void SetUp() => _metrics = new ProxyMetrics();
+
+    [TearDown]
+    public void TearDown() => _metrics.Dispose();
+
+    private Exposition Scrape() => new(_metrics.ScrapeAsync().GetAwaiter().GetResult());
 
     [Test]
-    public void Every_family_has_help_and_type_before_its_samples_and_appears_once()
+    public void Every_family_of_ours_has_our_prefix_and_every_counter_ends_in_total()
     {
-        var metrics = new ProxyMetrics();
-        metrics.Kubernetes.Enabled = true;
-        metrics.Kubernetes.Relists.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("services", "reason", "gone"));
-        var text = metrics.Render(new Dictionary<CounterReason, ulong> { [CounterReason.NatNewFlow] = 1 });
+        _metrics.Kubernetes.Enabled = true;
+        var exposition = Scrape();
 
-        Assert.That(text, Does.EndWith("\n"));
-        var declared = new Dictionary<string, string>();
-        string? current = null;
-        foreach (var line in Lines(text))
-        {
-            Assert.That(line, Is.Not.Empty, "no blank lines inside the exposition");
-            var parts = line.Split(' ');
-            if (line.StartsWith("# HELP ", StringComparison.Ordinal))
-            {
-                Assert.That(declared.ContainsKey(parts[2]), Is.False, $"{parts[2]} declared twice");
-                current = parts[2];
-                declared[current] = "";
-                Assert.That(line.Length, Is.GreaterThan("# HELP ".Length + current.Length + 1), "the help text is not empty");
-            }
-            else if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
-            {
-                Assert.That(parts[2], Is.EqualTo(current), "TYPE follows the family's HELP");
-                Assert.That(parts[3], Is.AnyOf("counter", "gauge"));
-                declared[parts[2]] = parts[3];
-            }
-            else
-            {
-                var name = parts[0].Split('{')[0];
-                Assert.That(name, Is.EqualTo(current), $"sample '{line}' belongs to the family declared last");
-                Assert.That(parts, Has.Length.EqualTo(2));
-                Assert.That(double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out _), Is.True, line);
-                if (declared[name] == "counter")
-                    Assert.That(name, Does.EndWith("_total"), "counters end in _total");
-            }
-        }
-        Assert.That(declared.Keys, Has.All.Match("^proxyreplacement_[a-z_]+$"));
-        Assert.That(declared.Values, Has.None.Empty, "every family has a TYPE");
+        var ours = exposition.Types.Keys.Where(name => !name.StartsWith("process_", StringComparison.Ordinal)
+            && !name.StartsWith("dotnet_", StringComparison.Ordinal) && !name.StartsWith("kubeproxy_", StringComparison.Ordinal)).ToList();
+        Assert.That(ours, Is.Not.Empty);
+        Assert.That(ours, Has.All.Match("^proxyreplacement_[a-z_]+$"));
+        var counters = exposition.Types.Where(pair => pair.Value == "counter").Select(pair => pair.Key).ToList();
+        Assert.That(counters, Has.All.EndsWith("_total"));
     }
 
     [Test]
-    public void Counters_and_gauges_render_their_current_values()
+    public void Counters_and_gauges_show_their_current_values()
     {
-        var metrics = new ProxyMetrics();
-        metrics.SyncsFull.Increment();
-        metrics.SyncsTriggered.Increment(41);
-        metrics.SyncsTriggered.Increment();
-        metrics.ManifestErrors.Increment(3);
-        metrics.LastSyncSeconds.Set(1700000000.25);
-        metrics.LastSyncDurationSeconds.Set(0.0042);
-        metrics.Services.Set(7);
+        _metrics.SyncsFull.Increment();
+        _metrics.SyncsTriggered.Increment(41);
+        _metrics.SyncsTriggered.Increment();
+        _metrics.ManifestErrors.Increment(3);
+        _metrics.Services.Set(7);
+        _metrics.RecordSyncTime(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_250));
 
-        var lines = Lines(metrics.Render(null));
+        var exposition = Scrape();
 
-        Assert.That(lines, Is.SupersetOf(new[]
+        Assert.Multiple(() =>
         {
-            "# HELP proxyreplacement_sync_total Syncs of the NAT maps by kind.",
-            "# TYPE proxyreplacement_sync_total counter",
-            "proxyreplacement_sync_total{kind=\"full\"} 1",
-            "proxyreplacement_sync_total{kind=\"triggered\"} 42",
-            "proxyreplacement_manifest_errors_total 3",
-            "# TYPE proxyreplacement_sync_last_timestamp_seconds gauge",
-            "proxyreplacement_sync_last_timestamp_seconds 1700000000.25",
-            "proxyreplacement_sync_last_duration_seconds 0.0042",
-            "proxyreplacement_services 7",
-            "proxyreplacement_sync_writes_total 0",
-        }));
+            Assert.That(exposition.Types["proxyreplacement_sync_total"], Is.EqualTo("counter"));
+            Assert.That(exposition.Value("proxyreplacement_sync_total{kind=\"full\"}"), Is.EqualTo(1));
+            Assert.That(exposition.Value("proxyreplacement_sync_total{kind=\"triggered\"}"), Is.EqualTo(42));
+            Assert.That(exposition.Value("proxyreplacement_manifest_errors_total"), Is.EqualTo(3));
+            Assert.That(exposition.Value("proxyreplacement_sync_writes_total"), Is.Zero);
+            Assert.That(exposition.Value("proxyreplacement_services"), Is.EqualTo(7));
+            Assert.That(exposition.Types["kubeproxy_sync_proxy_rules_last_timestamp_seconds"], Is.EqualTo("gauge"));
+            Assert.That(exposition.Value("kubeproxy_sync_proxy_rules_last_timestamp_seconds"), Is.EqualTo(1_700_000_000.25));
+            Assert.That(_metrics.SyncsTriggered.Value, Is.EqualTo(42));
+        });
     }
 
     [Test]
-    public void Dataplane_counters_are_labelled_by_snake_case_reason_in_reason_order()
+    public void Sync_durations_are_histograms_with_kube_proxy_buckets()
     {
-        var counters = new Dictionary<CounterReason, ulong>
+        _metrics.SyncDuration.Record(0.003);
+        _metrics.SyncDuration.Record(20);
+        _metrics.NetworkProgrammingDuration.Record(0.3);
+
+        var exposition = Scrape();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exposition.Types["kubeproxy_sync_proxy_rules_duration_seconds"], Is.EqualTo("histogram"));
+            Assert.That(exposition.Value("kubeproxy_sync_proxy_rules_duration_seconds_count"), Is.EqualTo(2));
+            Assert.That(exposition.Value("kubeproxy_sync_proxy_rules_duration_seconds_bucket{le=\"0.002\"}"), Is.Zero);
+            Assert.That(exposition.Value("kubeproxy_sync_proxy_rules_duration_seconds_bucket{le=\"0.004\"}"), Is.EqualTo(1));
+            Assert.That(exposition.Value("kubeproxy_sync_proxy_rules_duration_seconds_bucket{le=\"16.384\"}"), Is.EqualTo(1));
+            Assert.That(exposition.Value("kubeproxy_sync_proxy_rules_duration_seconds_bucket{le=\"+Inf\"}"), Is.EqualTo(2));
+            Assert.That(exposition.Value("kubeproxy_network_programming_duration_seconds_bucket{le=\"0.25\"}"), Is.Zero);
+            Assert.That(exposition.Value("kubeproxy_network_programming_duration_seconds_bucket{le=\"0.5\"}"), Is.EqualTo(1));
+            Assert.That(exposition.Value("kubeproxy_network_programming_duration_seconds_bucket{le=\"300\"}"), Is.EqualTo(1));
+            Assert.That(exposition.Types["kubeproxy_sync_full_proxy_rules_duration_seconds"], Is.EqualTo("histogram"));
+            Assert.That(exposition.Types["kubeproxy_sync_partial_proxy_rules_duration_seconds"], Is.EqualTo("histogram"));
+        });
+    }
+
+    [Test]
+    public void Change_counters_are_read_from_the_tracker_at_scrape_time()
+    {
+        var tracker = new ProxyReplacement.ServiceProxy.Tracking.ChangeTracker();
+        _metrics.ChangeStats = () => tracker.Stats;
+        tracker.UpsertService(Support.Objects.Service("a", "10.96.0.1"));
+        tracker.UpsertService(Support.Objects.Service("a", "10.96.0.1")); // no-op: not a change
+        tracker.UpsertEndpointSlice(Support.Objects.Slice("a-1", "a", "10.0.0.1"));
+        tracker.UpsertEndpointSlice(Support.Objects.Slice("a-1", "a", "10.0.0.2"));
+
+        var before = Scrape();
+        tracker.Commit();
+        var after = Scrape();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before.Value("kubeproxy_sync_proxy_rules_service_changes_total"), Is.EqualTo(1));
+            Assert.That(before.Value("kubeproxy_sync_proxy_rules_service_changes_pending"), Is.EqualTo(1));
+            Assert.That(before.Value("kubeproxy_sync_proxy_rules_endpoint_changes_total"), Is.EqualTo(2));
+            Assert.That(before.Value("kubeproxy_sync_proxy_rules_endpoint_changes_pending"), Is.EqualTo(1), "one slice, changed twice");
+            Assert.That(after.Value("kubeproxy_sync_proxy_rules_endpoint_changes_total"), Is.EqualTo(2));
+            Assert.That(after.Value("kubeproxy_sync_proxy_rules_endpoint_changes_pending"), Is.Zero);
+            Assert.That(after.Types["kubeproxy_sync_proxy_rules_endpoint_changes_total"], Is.EqualTo("counter"));
+            Assert.That(after.Types["kubeproxy_sync_proxy_rules_service_changes_pending"], Is.EqualTo("gauge"));
+        });
+    }
+
+    [Test]
+    public void Dataplane_counters_are_read_at_scrape_time_by_snake_case_reason()
+    {
+        var exposition = Scrape();
+        Assert.That(exposition.HasSample("proxyreplacement_dataplane_packets_total"), Is.False, "no dataplane loaded yet");
+
+        _metrics.DataplaneCounters = () => new Dictionary<CounterReason, ulong>
         {
             [CounterReason.RejectTcpNoBackend] = 2,
             [CounterReason.NatNewFlow] = 10,
             [CounterReason.PassNotIpv4] = 5,
         };
+        exposition = Scrape();
 
-        var lines = Lines(new ProxyMetrics().Render(counters));
-
-        var samples = lines.Where(line => line.StartsWith("proxyreplacement_dataplane_packets_total", StringComparison.Ordinal)).ToList();
-        Assert.That(samples, Is.EqualTo(new[]
+        Assert.Multiple(() =>
         {
-            "proxyreplacement_dataplane_packets_total{reason=\"pass_not_ipv4\"} 5",
-            "proxyreplacement_dataplane_packets_total{reason=\"nat_new_flow\"} 10",
-            "proxyreplacement_dataplane_packets_total{reason=\"reject_tcp_no_backend\"} 2",
-        }));
-        Assert.That(lines, Does.Contain("# TYPE proxyreplacement_dataplane_packets_total counter"));
+            Assert.That(exposition.Types["proxyreplacement_dataplane_packets_total"], Is.EqualTo("counter"));
+            Assert.That(exposition.Value("proxyreplacement_dataplane_packets_total{reason=\"pass_not_ipv4\"}"), Is.EqualTo(5));
+            Assert.That(exposition.Value("proxyreplacement_dataplane_packets_total{reason=\"nat_new_flow\"}"), Is.EqualTo(10));
+            Assert.That(exposition.Value("proxyreplacement_dataplane_packets_total{reason=\"reject_tcp_no_backend\"}"), Is.EqualTo(2));
+        });
     }
 
     [Test]
-    public void The_loaded_build_of_each_object_is_an_info_gauge()
+    public void The_loaded_build_of_each_object_is_an_info_gauge_that_follows_unloading()
     {
-        var metrics = new ProxyMetrics();
-        Assert.That(metrics.Render(null), Does.Not.Contain("proxyreplacement_dataplane_variant"), "nothing loaded yet");
+        Assert.That(Scrape().HasSample("proxyreplacement_dataplane_variant"), Is.False, "nothing loaded yet");
 
-        metrics.ObjectVariants["tc_nat"] = "compat";
-        metrics.ObjectVariants["sock_lb"] = "fast";
-        var lines = Lines(metrics.Render(null));
+        _metrics.ObjectVariants["tc_nat"] = "compat";
+        _metrics.ObjectVariants["sock_lb"] = "fast";
+        var loaded = Scrape();
+        _metrics.ObjectVariants.TryRemove("sock_lb", out _);
+        var unloaded = Scrape();
 
-        Assert.That(lines.Where(line => line.StartsWith("proxyreplacement_dataplane_variant", StringComparison.Ordinal)), Is.EqualTo(new[]
+        Assert.Multiple(() =>
         {
-            "proxyreplacement_dataplane_variant{object=\"sock_lb\",variant=\"fast\"} 1",
-            "proxyreplacement_dataplane_variant{object=\"tc_nat\",variant=\"compat\"} 1",
-        }));
-        Assert.That(lines, Does.Contain("# TYPE proxyreplacement_dataplane_variant gauge"));
-    }
-
-    [Test]
-    public void Without_dataplane_counters_the_family_is_left_out()
-    {
-        Assert.That(new ProxyMetrics().Render(null), Does.Not.Contain("proxyreplacement_dataplane_packets_total"));
+            Assert.That(loaded.Types["proxyreplacement_dataplane_variant"], Is.EqualTo("gauge"));
+            Assert.That(loaded.Value("proxyreplacement_dataplane_variant{object=\"sock_lb\",variant=\"fast\"}"), Is.EqualTo(1));
+            Assert.That(loaded.Value("proxyreplacement_dataplane_variant{object=\"tc_nat\",variant=\"compat\"}"), Is.EqualTo(1));
+            Assert.That(unloaded.HasSample("proxyreplacement_dataplane_variant{object=\"sock_lb\""), Is.False);
+            Assert.That(unloaded.Value("proxyreplacement_dataplane_variant{object=\"tc_nat\",variant=\"compat\"}"), Is.EqualTo(1));
+        });
     }
 
     [TestCase("PassNotIpv4", "pass_not_ipv4")]
@@ -144,44 +171,48 @@ public sealed class ProxyMetricsTests
     }
 
     [Test]
-    public void Gauges_go_up_and_down_and_counters_only_add()
+    public void The_kubernetes_families_show_samples_once_the_source_runs_with_their_labels_in_order()
     {
-        var gauge = new MetricGauge();
-        gauge.Set(5);
-        gauge.Set(-2.5);
-        var counter = new MetricCounter();
-        counter.Increment();
-        counter.Increment(4);
-
-        Assert.That(gauge.Value, Is.EqualTo(-2.5));
-        Assert.That(counter.Value, Is.EqualTo(5));
-    }
-
-    [Test]
-    public void The_kubernetes_families_appear_once_the_source_runs_with_their_labels()
-    {
-        var metrics = new ProxyMetrics();
-        var before = metrics.Render(null);
-        var kubernetes = metrics.Kubernetes;
+        var before = Scrape();
+        var kubernetes = _metrics.Kubernetes;
         kubernetes.Enabled = true;
-        kubernetes.Relists.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("services", "reason", "initial"));
-        kubernetes.Relists.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("services", "reason", "gone"), 2);
-        kubernetes.WatchRestarts.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("nodes", "reason", "dropped"));
-        kubernetes.RequestErrors.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabels("endpointslices", "code", "429"));
-        kubernetes.ObjectsRejected.Increment(ProxyReplacement.ServiceProxy.Kubernetes.KubernetesMetrics.ResourceLabel("services"));
+        kubernetes.Relists.Increment(KubernetesMetrics.ResourceLabels("services", "reason", "initial"));
+        kubernetes.Relists.Increment(KubernetesMetrics.ResourceLabels("services", "reason", "gone"), 2);
+        kubernetes.WatchRestarts.Increment(KubernetesMetrics.ResourceLabels("nodes", "reason", "dropped"));
+        kubernetes.RequestErrors.Increment(KubernetesMetrics.ResourceLabels("endpointslices", "code", "429"));
+        kubernetes.ObjectsRejected.Increment(KubernetesMetrics.ResourceLabel("services"));
         kubernetes.ApiUp.Set(1);
 
-        var lines = Lines(metrics.Render(null));
+        var after = Scrape();
 
         Assert.Multiple(() =>
         {
-            Assert.That(before, Does.Not.Contain("kubernetes"), "a manifest-directory daemon shows no Kubernetes families");
-            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_relists_total{resource=\"services\",reason=\"gone\"} 2"));
-            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_relists_total{resource=\"services\",reason=\"initial\"} 1"));
-            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_watch_restarts_total{resource=\"nodes\",reason=\"dropped\"} 1"));
-            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_request_errors_total{resource=\"endpointslices\",code=\"429\"} 1"));
-            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_objects_rejected_total{resource=\"services\"} 1"));
-            Assert.That(lines, Does.Contain("proxyreplacement_kubernetes_api_up 1"));
+            Assert.That(before.Samples.Where(line => line.Contains("kubernetes", StringComparison.Ordinal)), Is.Empty,
+                "a manifest-directory daemon shows no Kubernetes samples");
+            Assert.That(after.Samples, Does.Contain("proxyreplacement_kubernetes_relists_total{resource=\"services\",reason=\"gone\"} 2"));
+            Assert.That(after.Samples, Does.Contain("proxyreplacement_kubernetes_relists_total{resource=\"services\",reason=\"initial\"} 1"));
+            Assert.That(after.Samples, Does.Contain("proxyreplacement_kubernetes_watch_restarts_total{resource=\"nodes\",reason=\"dropped\"} 1"));
+            Assert.That(after.Samples, Does.Contain("proxyreplacement_kubernetes_request_errors_total{resource=\"endpointslices\",code=\"429\"} 1"));
+            Assert.That(after.Samples, Does.Contain("proxyreplacement_kubernetes_objects_rejected_total{resource=\"services\"} 1"));
+            Assert.That(after.Samples, Does.Contain("proxyreplacement_kubernetes_api_up 1"));
+            Assert.That(kubernetes.Relists.Value(KubernetesMetrics.ResourceLabels("services", "reason", "gone")), Is.EqualTo(2));
+            Assert.That(kubernetes.Relists.Total, Is.EqualTo(3));
+        });
+    }
+
+    [Test]
+    public void The_standard_process_metrics_are_there()
+    {
+        var exposition = Scrape();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exposition.Types["process_cpu_seconds_total"], Is.EqualTo("counter"));
+            Assert.That(exposition.Types["process_resident_memory_bytes"], Is.EqualTo("gauge"));
+            Assert.That(exposition.Value("process_resident_memory_bytes"), Is.GreaterThan(1_000_000));
+            Assert.That(exposition.Types["process_start_time_seconds"], Is.EqualTo("gauge"));
+            Assert.That(exposition.Value("process_open_fds"), Is.GreaterThan(2));
+            Assert.That(exposition.Types["process_virtual_memory_bytes"], Is.EqualTo("gauge"));
         });
     }
 }

@@ -85,6 +85,8 @@ public sealed class ProxyOptionsBuilderTests
         ("kubeconfig", "/etc/kube/config", o => o.Kubeconfig, "/etc/kube/config"),
         ("service-proxy-name", "bpf-proxy.v2", o => o.ServiceProxyName, "bpf-proxy.v2"),
         ("api-timeout", "5s", o => o.ApiTimeout.ToString(), TimeSpan.FromSeconds(5).ToString()),
+        ("logging-format", "json", o => o.LoggingFormat.ToString(), "Json"),
+        ("otlp-endpoint", "http://otel-collector:4317", o => o.OtlpEndpoint?.ToString(), "http://otel-collector:4317/"),
         ("nodeport-addresses", "primary, 192.168.0.0/16", o => o.NodePortAddresses.ToString(), "primary,192.168.0.0/16"),
         ("service-node-port-range", "20000-22767", o => o.ServiceNodePortRange.ToString(), "20000-22767"),
         ("conntrack-tcp-timeout-syn", "20s", o => o.ConntrackTimeouts.TcpSyn.ToString(), TimeSpan.FromSeconds(20).ToString()),

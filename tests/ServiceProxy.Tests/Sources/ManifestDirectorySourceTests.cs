@@ -35,6 +35,7 @@ public sealed class ManifestDirectorySourceTests
     public void DeleteDirectory()
     {
         _source.Dispose();
+        _metrics.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 

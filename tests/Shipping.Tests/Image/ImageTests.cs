@@ -66,7 +66,7 @@ public sealed class ImageTests
             Assert.That(contents.Output, Does.Contain("Microsoft.NETCore.App").And.Contain("Microsoft.AspNetCore.App"));
             Assert.That(contents.Output, Does.Contain("no-sdk").And.Contain("no-clang"));
             Assert.That(help.ExitCode, Is.Zero, help.ToString);
-            Assert.That(help.Output, Does.Contain("usage: service-proxy"));
+            Assert.That(help.Output, Does.Contain("service-proxy [command] [options]"));
         });
     }
 

@@ -70,6 +70,8 @@ public sealed partial class Reflector<T> where T : class, IKubernetesObject
         while (true)
         {
             _metrics.Relists.Increment(KubernetesMetrics.ResourceLabels(_resource.Name, "reason", reason));
+            using var span = Telemetry.ProxyActivitySources.Source.StartActivity("list")
+                ?.SetTag("resource", _resource.Name).SetTag("reason", reason);
             // After two expired continue tokens in a row the server compacts faster than we page: ask for everything at once.
             var limit = expiredInARow >= 2 ? 0 : _settings.PageSize;
             var items = new List<ApiItem<T>>();
@@ -102,6 +104,7 @@ public sealed partial class Reflector<T> where T : class, IKubernetesObject
                 continue;
             }
 
+            span?.SetTag("items", items.Count).SetTag("pages", pages);
             _sink.Replace(items);
             Volatile.Write(ref _resourceVersion, resourceVersion);
             _sink.Condition(null);
@@ -216,8 +219,12 @@ public sealed partial class Reflector<T> where T : class, IKubernetesObject
     private void RecordError(KubernetesApiException error) =>
         _metrics.RequestErrors.Increment(KubernetesMetrics.ResourceLabels(_resource.Name, "code", error.Code));
 
-    private void RecordRestart(string reason) =>
+    private void RecordRestart(string reason)
+    {
         _metrics.WatchRestarts.Increment(KubernetesMetrics.ResourceLabels(_resource.Name, "reason", reason));
+        // A point in time rather than a span: the restart is the moment the watch is reopened.
+        Telemetry.ProxyActivitySources.Source.StartActivity("watch restart")?.SetTag("resource", _resource.Name).SetTag("reason", reason).Dispose();
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listed {Resource}: {Count} objects in {Pages} pages at resourceVersion {ResourceVersion} ({Reason})")]
     private static partial void LogListed(ILogger logger, string resource, int count, int pages, string resourceVersion, string reason);
