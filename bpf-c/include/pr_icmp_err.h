@@ -92,6 +92,9 @@ PR_INLINE int pr_icmp_error_translate(struct __sk_buff *skb, const struct pr_pkt
 	/* bounded offsets for the verifier: the outer header is at most 60 bytes */
 	if (in_l4_off > PR_ICMP_IN_L4_OFF_MAX)
 		return 0;
+	/* a quote in bytes past the IPv4 total length is padding, not part of the message: nothing to translate */
+	if (in_l4_off + PR_ICMP_QUOTE_L4 > p->l3_off + p->tot_len)
+		return 0;
 	in_ip = data + in_ip_off;
 	if ((void *)(in_ip + 1) > data_end)
 		return 0;
