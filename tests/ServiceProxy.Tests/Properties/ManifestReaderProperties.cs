@@ -231,7 +231,8 @@ public sealed class ManifestReaderProperties
             // (a port name needs a letter), so it never sends one.
             where obj.Mutation is null || !(obj.Mutation.Contains("apiVersion") || obj.Mutation.Contains(" kind") ||
                                             obj.Mutation.StartsWith("removed metadata.namespace", StringComparison.Ordinal) ||
-                                            obj.Mutation.Contains("targetPort of the wrong type"))
+                                            obj.Mutation.Contains("targetPort of the wrong type") ||
+                                            (obj.Mutation.Contains("targetPort") && obj.Mutation.Contains('"')))
             select obj), obj =>
         {
             var json = ManifestText.Json(obj.Tree);
