@@ -55,11 +55,18 @@ public unsafe struct ServiceName : IEquatable<ServiceName>
         return Encoding.ASCII.GetString(end < 0 ? bytes : bytes[..end]);
     }
 
-    public readonly bool Equals(ServiceName other) =>
-        Protocol == other.Protocol && Namespace == other.Namespace && Name == other.Name && Port == other.Port;
+    /// <summary>Byte for byte (the Syncer compares every name of a full sync with the map's: no strings decoded).</summary>
+    public readonly bool Equals(ServiceName other) => Bytes(this).SequenceEqual(Bytes(other));
 
     public override readonly bool Equals(object? obj) => obj is ServiceName other && Equals(other);
-    public override readonly int GetHashCode() => HashCode.Combine(Namespace, Name, Port, Protocol);
+    public override readonly int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.AddBytes(Bytes(this));
+        return hash.ToHashCode();
+    }
+
+    private static ReadOnlySpan<byte> Bytes(in ServiceName name) => MemoryMarshal.AsBytes(new ReadOnlySpan<ServiceName>(in name));
 
     public override readonly string ToString() => $"{Namespace}/{Name}:{(Port.Length > 0 ? Port : "<unnamed>")}/{L4.ToString().ToLowerInvariant()}";
 }

@@ -40,6 +40,7 @@ public static class DumpCommand
         var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
         var socketLb = SocketLbDump.Read(maps, pinRoot);
         var names = maps.ServiceNames.ReadAll().ToDictionary(e => e.Key, e => e.Value);
+        var sourceRanges = maps.LbSourceRanges.ReadAll().ToLookup(e => e.Key.ServiceId, e => e.Key.Range);
         var nodeAddresses = frontends.Where(fe => fe.Value.Kind == FrontendKind.NodePort).Select(fe => fe.Key.Vip)
             .Distinct().OrderBy(ip => ip.GetAddressBytes(), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)))
             .Select(ip => ip.ToString()).ToList();
@@ -52,7 +53,7 @@ public static class DumpCommand
             port = names.TryGetValue(fe.Value.ServiceId, out var portName) ? portName.Port : null,
             serviceId = fe.Value.ServiceId,
             sourceRanges = fe.Value.Flags.HasFlag(FrontendFlags.SourceRanges)
-                ? maps.LbSourceRanges.ReadAll().Where(r => r.Key.ServiceId == fe.Value.ServiceId).Select(r => r.Key.Range.ToString()).ToList()
+                ? sourceRanges[fe.Value.ServiceId].Select(range => range.ToString()).ToList()
                 : null,
             backendCount = fe.Value.BackendCount,
             localCount = fe.Value.LocalCount,

@@ -89,7 +89,7 @@ public sealed partial class ProxyDaemon : IDisposable
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
         var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, _dataplane.FromHost,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
-        UpdateFrontendContext(null);
+        UpdateFrontendContext();
         if (_dataplane.ResizedMaps.Count > 0)
         {
             // Resized maps: swap the TC programs now (the socket hooks were swapped above), then carry over what the old
@@ -164,12 +164,12 @@ public sealed partial class ProxyDaemon : IDisposable
     {
         using var timer = new PeriodicTimer(InterfacePollInterval);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            if (UpdateFrontendContext(trigger))
+            if (UpdateFrontendContext())
                 trigger();
     }
 
     /// <summary>Computes the frontend context; true when it changed (logged).</summary>
-    private bool UpdateFrontendContext(Action? trigger)
+    private bool UpdateFrontendContext()
     {
         var node = (_source as INodeSource)?.ThisNode;
         IReadOnlyList<InterfaceAddress> host;
