@@ -19,8 +19,11 @@
 #include <linux/types.h>
 
 /* 2: frontend kinds and the node-local backend set, conntrack room for the multi-node modes,
- *    LoadBalancer source ranges, the hairpin address, 64 counters. */
-#define PR_ABI_VERSION 2
+ *    LoadBalancer source ranges, the hairpin address, 64 counters.
+ * 3: many nodes: the routes map (pod CIDR -> owning node), the external service modes (SNAT, tunnel,
+ *    DSR; pr_config fields, frontend mode flags, conntrack flags and the tunnel-return entry type),
+ *    the Geneve DSR option. */
+#define PR_ABI_VERSION 3
 
 /* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
 
@@ -40,6 +43,14 @@ struct pr_nat_fe_key4 {
 #define PR_FE_F_EXT_LOCAL (1u << 2)
 /* internalTrafficPolicy: Local: traffic from this node's pods and host uses the local set. */
 #define PR_FE_F_INT_LOCAL (1u << 3)
+/*
+ * The external service mode of this frontend (the per-Service annotation), for traffic from outside the node
+ * whose backend is on another node; none set: pr_config.ext_mode. At most one is set.
+ */
+#define PR_FE_F_MODE_SNAT (1u << 4)
+#define PR_FE_F_MODE_TUNNEL (1u << 5)
+#define PR_FE_F_MODE_DSR (1u << 6)
+#define PR_FE_F_MODE_MASK (PR_FE_F_MODE_SNAT | PR_FE_F_MODE_TUNNEL | PR_FE_F_MODE_DSR)
 
 /* Which entry point a frontend is; the dataplane treats every kind alike, `dump` and `explain` show it. */
 enum pr_fe_kind {
@@ -126,6 +137,13 @@ struct pr_ct_key4 {
 enum pr_ct_type {
 	PR_CT_FORWARD = 1,
 	PR_CT_REVERSE = 2,
+	/*
+	 * On the backend's node, a flow another node tunnelled here (tunnel mode), keyed like a reverse entry
+	 * {backend, client, bport, cport}: its replies are encapsulated back to tunnel_addr, the ingress node,
+	 * which reverse-NATs them. No NAT here (nat_addr:nat_port = the backend, for dumps). Written by the
+	 * decapsulating path on every due refresh, so it follows the flow while the flow lives.
+	 */
+	PR_CT_TUNNEL_RETURN = 3,
 };
 
 enum pr_ct_tcp_state {
@@ -156,6 +174,20 @@ enum pr_ct_tcp_state {
  * bpf_redirect_neigh.
  */
 #define PR_CT_F_LOCAL_VIP (1u << 2)
+/*
+ * External service modes, for a flow from outside the node whose backend is on another node (pr_routes4):
+ *  SNAT:   forward packets also get the source peer_addr:peer_port (this node, a port of pr_config's SNAT
+ *          range) and are routed to the backend; the reverse entry is keyed {backend, peer_addr, bport,
+ *          peer_port}, its peer_addr:peer_port is the client, the destination its replies get back.
+ *  TUNNEL: forward packets are DNATed and encapsulated (Geneve) to tunnel_addr, the backend's node; the
+ *          replies come back through the tunnel and are reverse-NATed here (the reverse entry as usual).
+ *  DSR:    as TUNNEL, with a Geneve option naming the frontend; the backend's node answers the client
+ *          itself. On the backend's node the flow's reverse entry carries PR_CT_F_DSR too (nat = the
+ *          frontend, tunnel_addr = the ingress node): replies are SNATed to the frontend and routed directly.
+ */
+#define PR_CT_F_SNAT (1u << 3)
+#define PR_CT_F_TUNNEL (1u << 4)
+#define PR_CT_F_DSR (1u << 5)
 
 struct pr_ct_value4 {
 	__u64 created_ns;   /* HBO: bpf_ktime_get_ns() at creation */
@@ -168,11 +200,11 @@ struct pr_ct_value4 {
 	__be32 nat_addr;    /* NBO: forward: backend IP; reverse: VIP */
 	__be16 nat_port;    /* NBO: forward: backend port; reverse: Service port */
 	__u16 pad;          /* zero */
-	/* reserved for the multi-node modes (SNAT, tunnel, DSR): written zero in ABI 2 */
-	__be32 peer_addr;   /* NBO: forward: the source a packet is given; reverse: its destination (0: kept) */
-	__be16 peer_port;   /* NBO */
+	/* the multi-node modes (PR_CT_F_SNAT, _TUNNEL, _DSR, PR_CT_TUNNEL_RETURN); zero otherwise */
+	__be32 peer_addr;   /* NBO: SNAT forward: the source a packet is given; SNAT reverse: its destination (the client) */
+	__be16 peer_port;   /* NBO: the port that goes with peer_addr */
 	__u16 pad2;         /* zero */
-	__be32 tunnel_addr; /* NBO: the node a flow is tunnelled to or came from (0: this node) */
+	__be32 tunnel_addr; /* NBO: the node a flow is tunnelled to or came from (0: none) */
 	__u32 pad3;         /* zero */
 };
 
@@ -203,6 +235,47 @@ struct pr_lb_src_key4 {
 
 struct pr_lb_src_value {
 	__u32 flags; /* HBO: reserved, zero */
+};
+
+/* ---- Routes (LPM trie): pod CIDR or node address -> the node that owns it -----------------
+ * Written by the routing module from the cluster's Node objects: every Node's spec.podCIDRs and its
+ * InternalIP (/32, PR_ROUTE_F_NODE: also the peers a tunnelled packet may come from). The NAT programs look
+ * a chosen backend up here to learn whether it lives on this node and, if not, which node to send to. An
+ * address without an entry is treated as local (routed by the kernel, as on a single node). The IPv6
+ * sibling pr_routes6 takes a 16-byte address and shares the value.
+ */
+struct pr_route_key4 {
+	__u32 prefixlen; /* HBO: 0..32 */
+	__be32 addr;     /* NBO: network address */
+};
+
+#define PR_ROUTE_F_LOCAL (1u << 0)  /* owned by this node */
+#define PR_ROUTE_F_REMOTE (1u << 1) /* owned by another node: node_addr4 */
+#define PR_ROUTE_F_NODE (1u << 2)   /* the entry is a node's own address (/32), not a pod CIDR */
+
+struct pr_route_value {
+	__u32 flags;          /* HBO: PR_ROUTE_F_* */
+	__be32 node_addr4;    /* NBO: the owning node's IPv4 InternalIP (the tunnel endpoint); 0 for none */
+	__u8 node_addr6[16];  /* reserved for an IPv6 underlay: zero */
+};
+
+/* ---- The Geneve DSR option -------------------------------------------------------------------
+ * A wire format between the daemons of one cluster (so versioned with this ABI): in dsr mode the ingress
+ * node adds it to every encapsulated packet of a flow, and the backend's node learns from it the frontend
+ * its replies must come from. Geneve (RFC 8926) option class 0xFFF0 is for experimental use; the type's
+ * critical bit is clear. The header's length counts the 4-byte words after it (2).
+ */
+#define PR_GENEVE_OPT_CLASS 0xFFF0
+#define PR_GENEVE_OPT_TYPE_DSR4 0x01
+
+struct pr_geneve_dsr_opt4 {
+	__be16 opt_class; /* NBO: PR_GENEVE_OPT_CLASS */
+	__u8 type;        /* PR_GENEVE_OPT_TYPE_DSR4 */
+	__u8 length;      /* 2: the reserved bits are the high three, zero */
+	__be32 vip;       /* NBO: the frontend the client talked to */
+	__be16 port;      /* NBO: its port */
+	__u8 proto;       /* IPPROTO_* */
+	__u8 pad;         /* zero */
 };
 
 /* ---- Service names (hash): service id -> namespace/name/port -----------------------------
@@ -258,6 +331,17 @@ enum pr_counter {
 	PR_CNT_DROP_NO_LOCAL_BACKEND = 34, /* traffic policy Local and no local endpoint: dropped, not rejected */
 	PR_CNT_PASS_NOT_NEW = 35,        /* host interface: TCP without SYN, no conntrack entry: not a new flow of ours */
 	PR_CNT_SOCK_PASS_SOURCE_RANGE = 36, /* socket call to a source-range frontend: left to the TC path, which sees the source */
+	/* many nodes (external traffic whose backend is on another node) */
+	PR_CNT_NAT_SNAT = 37,            /* new external flow to a remote backend, SNATed to this node */
+	PR_CNT_TUNNEL_ENCAP = 38,        /* packet encapsulated to another node (tunnel, DSR, tunnel return) */
+	PR_CNT_TUNNEL_DECAP = 39,        /* packet decapsulated from another node */
+	PR_CNT_DSR_REPLY = 40,           /* backend's node: a DSR reply SNATed to the frontend and sent to the client */
+	PR_CNT_DROP_TUNNEL_PEER = 41,    /* a Geneve packet from an address that is no node (pr_routes4 PR_ROUTE_F_NODE) */
+	PR_CNT_DROP_SNAT_PORTS = 42,     /* no free port in the SNAT range for a new flow */
+	PR_CNT_DROP_TUNNEL_FAILED = 43,  /* encapsulation, decapsulation or the route to the peer failed */
+	PR_CNT_TCP_MSS_CLAMPED = 44,     /* a SYN's MSS lowered to fit the tunnel */
+	PR_CNT_DROP_TOO_BIG = 45,        /* a packet too big for the tunnel: ICMP fragmentation-needed sent */
+	PR_CNT_DROP_TUNNEL_MISROUTED = 46, /* decapsulated, but the inner destination is no local pod and no flow of ours */
 	PR_CNT_MAX = 64,                 /* array size; room to grow without an ABI bump */
 };
 
@@ -315,7 +399,33 @@ struct pr_config {
 	__u32 sock_lb_mode;              /* HBO: enum pr_sock_lb_mode (was zero padding: same layout) */
 	__be32 hairpin_addr;             /* NBO: source of hairpin flows (PR_CT_F_HAIRPIN); 0: PR_DEFAULT_HAIRPIN_ADDR */
 	__u32 pad;                       /* zero */
+	/* many nodes */
+	__u32 ext_mode;                  /* HBO: enum pr_ext_mode, for frontends without a PR_FE_F_MODE_* flag */
+	__be32 node_addr4;               /* NBO: this node's address: the SNAT source and the tunnel's outer source; 0: no remote backends served */
+	__be16 tunnel_port;              /* NBO: Geneve UDP port (0: PR_DEFAULT_TUNNEL_PORT) */
+	__u16 tunnel_mtu;                /* HBO: the largest inner IP packet the tunnel carries (0: PR_DEFAULT_TUNNEL_MTU) */
+	__u32 tunnel_vni;                /* HBO: Geneve VNI, 24 bits */
+	__u16 snat_port_min;             /* HBO: SNAT source ports (0, 0: PR_DEFAULT_SNAT_PORT_MIN..MAX) */
+	__u16 snat_port_max;             /* HBO */
+	__u32 pad2;                      /* zero */
+	__u8 node_addr6[16];             /* reserved for the IPv6 path: zero */
 };
+
+/* The external service modes (Calico's bpfExternalServiceMode, with SNAT as a third). */
+enum pr_ext_mode {
+	PR_EXT_MODE_TUNNEL = 0, /* the default, also of an unwritten config */
+	PR_EXT_MODE_SNAT = 1,
+	PR_EXT_MODE_DSR = 2,
+};
+
+/* Geneve on 6082, not IANA's 6081, so that a CNI's own Geneve device (Cilium, OVN) keeps its port. */
+#define PR_DEFAULT_TUNNEL_PORT 6082
+/* 1500 (the usual underlay MTU) - 20 (outer IPv4) - 8 (UDP) - 8 (Geneve) - 12 (the DSR option) - 14 (inner Ethernet) */
+#define PR_DEFAULT_TUNNEL_MTU 1438
+#define PR_DEFAULT_TUNNEL_VNI 0x5052
+/* Calico's default (bpfPSNATPorts): clear of the kernel's ephemeral ports (32768-60999) and the nodePorts */
+#define PR_DEFAULT_SNAT_PORT_MIN 20000
+#define PR_DEFAULT_SNAT_PORT_MAX 29999
 
 /* The hairpin source when pr_config holds none: 169.254.7.1 (link-local: no pod owns it, no route
  * leads anywhere with it; clear of 169.254.1.1, 169.254.169.254 and the node-local DNS addresses). */

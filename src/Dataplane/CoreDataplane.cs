@@ -35,6 +35,7 @@ public sealed class CoreDataplane : IDisposable
             SocketReverse = Track(opened, new BpfMap<SocketReverseKey4, SocketReverseValue4>(CoreObjectNames.SocketReverse, loaded.DuplicateMapFd(CoreObjectNames.SocketReverse)));
             LbSourceRanges = Track(opened, new BpfMap<LbSourceRangeKey4, LbSourceRangeValue>(CoreObjectNames.LbSourceRanges, loaded.DuplicateMapFd(CoreObjectNames.LbSourceRanges)));
             ServiceNames = Track(opened, new BpfMap<uint, ServiceName>(CoreObjectNames.ServiceNames, loaded.DuplicateMapFd(CoreObjectNames.ServiceNames)));
+            Routes = Track(opened, new BpfMap<RouteKey4, RouteValue>(CoreObjectNames.Routes, loaded.DuplicateMapFd(CoreObjectNames.Routes)));
             _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
             _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
             _hostNetns = Track(opened, new BpfMap<uint, HostNetns>(CoreObjectNames.HostNetns, loaded.DuplicateMapFd(CoreObjectNames.HostNetns)));
@@ -76,6 +77,7 @@ public sealed class CoreDataplane : IDisposable
             [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
             [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
             [CoreObjectNames.LbSourceRanges] = Positive(sizes.LbSourceRanges, nameof(sizes.LbSourceRanges)),
+            [CoreObjectNames.Routes] = Positive(sizes.Routes, nameof(sizes.Routes)),
             // one name per service id, and every id has a frontend
             [CoreObjectNames.ServiceNames] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
         };
@@ -136,6 +138,9 @@ public sealed class CoreDataplane : IDisposable
 
     /// <summary>pr_sk_rev4 (LRU): (socket cookie, backend) -> VIP:port, for the socket hooks' reverse translation.</summary>
     public BpfMap<SocketReverseKey4, SocketReverseValue4> SocketReverse { get; }
+
+    /// <summary>pr_routes4 (LPM trie): pod CIDR or node address -> the node that owns it (the routing module's).</summary>
+    public BpfMap<RouteKey4, RouteValue> Routes { get; }
 
     /// <summary>pr_lb_src4 (LPM trie): (service id, source prefix) allowed by loadBalancerSourceRanges.</summary>
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
@@ -225,6 +230,7 @@ public sealed class CoreDataplane : IDisposable
         SocketReverse.Dispose();
         LbSourceRanges.Dispose();
         ServiceNames.Dispose();
+        Routes.Dispose();
         _counters.Dispose();
         _config.Dispose();
         _hostNetns.Dispose();

@@ -27,6 +27,7 @@ public sealed class PinnedCoreMaps : IDisposable
         HostNetns = File.Exists(hostNetns) ? BpfMap<uint, HostNetns>.OpenPinned(hostNetns) : null;
         LbSourceRanges = BpfMap<LbSourceRangeKey4, LbSourceRangeValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.LbSourceRanges));
         ServiceNames = BpfMap<uint, ServiceName>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.ServiceNames));
+        Routes = BpfMap<RouteKey4, RouteValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Routes));
     }
 
     public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -40,6 +41,7 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfMap<uint, HostNetns>? HostNetns { get; }
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
     public BpfMap<uint, ServiceName> ServiceNames { get; }
+    public BpfMap<RouteKey4, RouteValue> Routes { get; }
 
     /// <summary>pr_config[0], or null when it was never written.</summary>
     public DataplaneConfig? ReadConfig() => Config.TryLookup(0, out var config) ? config : null;
@@ -73,5 +75,6 @@ public sealed class PinnedCoreMaps : IDisposable
         HostNetns?.Dispose();
         LbSourceRanges.Dispose();
         ServiceNames.Dispose();
+        Routes.Dispose();
     }
 }

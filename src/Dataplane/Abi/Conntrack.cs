@@ -46,6 +46,9 @@ public enum ConntrackType : byte
 {
     Forward = 1,
     Reverse = 2,
+
+    /// <summary>On the backend's node: a flow tunnelled here; replies go back through the tunnel to <see cref="ConntrackValue4.TunnelAddress"/>.</summary>
+    TunnelReturn = 3,
 }
 
 /// <summary><c>enum pr_ct_tcp_state</c>.</summary>
@@ -67,7 +70,7 @@ public enum ConntrackTcpState : byte
 ///                       __be32 peer_addr; __be16 peer_port; __u16 pad2; __be32 tunnel_addr; __u32 pad3; };
 /// </code>
 /// Forward entries: nat = backend. Reverse entries: nat = the VIP:port replies are rewritten to.
-/// peer_* and tunnel_addr are reserved for the multi-node modes and written zero in ABI 2.
+/// peer_* and tunnel_addr serve the many-node modes (<see cref="ConntrackFlags"/>; <c>pr_map_abi.h</c> says who writes what).
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 48)]
 public readonly record struct ConntrackValue4
@@ -103,6 +106,39 @@ public readonly record struct ConntrackValue4
         _pad = 0;
     }
 
+    public ConntrackValue4(ulong createdNs, ulong lastSeenNs, ConntrackType type, ConntrackTcpState tcpState,
+        byte finSeen, byte flags, uint serviceId, IPAddress natAddress, ushort natPort, IPAddress? peerAddress, ushort peerPort, IPAddress? tunnelAddress)
+        : this(createdNs, lastSeenNs, type, tcpState, finSeen, flags, serviceId, natAddress, natPort)
+    {
+        PeerAddressNbo = peerAddress is null ? 0 : Ipv4.ToNbo(peerAddress);
+        PeerPortNbo = Ipv4.PortToNbo(peerPort);
+        TunnelAddressNbo = tunnelAddress is null ? 0 : Ipv4.ToNbo(tunnelAddress);
+    }
+
+    public ConntrackFlags FlowFlags => (ConntrackFlags)Flags;
+    public IPAddress? PeerAddress => PeerAddressNbo == 0 ? null : Ipv4.FromNbo(PeerAddressNbo);
+    public ushort PeerPort => Ipv4.PortFromNbo(PeerPortNbo);
+    public IPAddress? TunnelAddress => TunnelAddressNbo == 0 ? null : Ipv4.FromNbo(TunnelAddressNbo);
+
     public IPAddress NatAddress => Ipv4.FromNbo(NatAddressNbo);
     public ushort NatPort => Ipv4.PortFromNbo(NatPortNbo);
+}
+
+/// <summary>Conntrack flags (<c>PR_CT_F_*</c>).</summary>
+[Flags]
+public enum ConntrackFlags : byte
+{
+    None = 0,
+    Affinity = 1 << 0,
+    Hairpin = 1 << 1,
+    LocalVip = 1 << 2,
+
+    /// <summary>External flow to a remote backend, SNATed to this node (peer = the SNAT source, or on the reverse entry the client).</summary>
+    Snat = 1 << 3,
+
+    /// <summary>External flow tunnelled to the backend's node (<see cref="ConntrackValue4.TunnelAddress"/>).</summary>
+    Tunnel = 1 << 4,
+
+    /// <summary>External flow in DSR mode: tunnelled there; on the backend's node, its replies go straight to the client.</summary>
+    Dsr = 1 << 5,
 }

@@ -42,6 +42,16 @@ public enum CounterReason : uint
     DropNoLocalBackend = 34,
     PassNotNew = 35,
     SockPassSourceRange = 36,
+    NatSnat = 37,
+    TunnelEncap = 38,
+    TunnelDecap = 39,
+    DsrReply = 40,
+    DropTunnelPeer = 41,
+    DropSnatPorts = 42,
+    DropTunnelFailed = 43,
+    TcpMssClamped = 44,
+    DropTooBig = 45,
+    DropTunnelMisrouted = 46,
 }
 
 public static class Counters

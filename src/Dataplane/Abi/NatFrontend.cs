@@ -49,6 +49,15 @@ public enum FrontendFlags : uint
 
     /// <summary><c>PR_FE_F_INT_LOCAL</c>: traffic from the node's pods and host uses the local set (internalTrafficPolicy: Local).</summary>
     InternalLocal = 1u << 3,
+
+    /// <summary><c>PR_FE_F_MODE_SNAT</c>: external traffic to a remote backend is SNATed (the per-Service annotation).</summary>
+    ModeSnat = 1u << 4,
+
+    /// <summary><c>PR_FE_F_MODE_TUNNEL</c>: ... is tunnelled to the backend's node.</summary>
+    ModeTunnel = 1u << 5,
+
+    /// <summary><c>PR_FE_F_MODE_DSR</c>: ... is tunnelled, and the backend's node answers the client directly.</summary>
+    ModeDsr = 1u << 6,
 }
 
 /// <summary><c>enum pr_fe_kind</c>: the entry point a frontend is.</summary>

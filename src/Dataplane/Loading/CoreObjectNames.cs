@@ -17,6 +17,7 @@ public static class CoreObjectNames
     public const string HostNetns = "pr_host_netns";
     public const string LbSourceRanges = "pr_lb_src4";
     public const string ServiceNames = "pr_svc_names";
+    public const string Routes = "pr_routes4";
 
     public const string FromWorkloadProgram = "pr_tc_from_wl";
     public const string FromHostProgram = "pr_tc_from_host";

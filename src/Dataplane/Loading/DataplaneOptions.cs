@@ -5,8 +5,9 @@ namespace ProxyReplacement.Dataplane;
 /// <summary>Sizes of the core maps, set before load (bpf_map__set_max_entries).</summary>
 /// <param name="SocketReverse">pr_sk_rev4 (LRU): one entry per socket the socket hooks translated (per backend for unconnected UDP).</param>
 /// <param name="LbSourceRanges">pr_lb_src4 (LPM): one entry per loadBalancerSourceRanges CIDR per Service port.</param>
+/// <param name="Routes">pr_routes4 (LPM): one entry per Node pod CIDR and per Node address.</param>
 public sealed record CoreMapSizes(int Frontends = 65536, int Backends = 262144, int Affinity = 65536, int Conntrack = 262144,
-    int SocketReverse = 65536, int LbSourceRanges = 4096);
+    int SocketReverse = 65536, int LbSourceRanges = 4096, int Routes = 16384);
 
 /// <summary>How <see cref="CoreDataplane.Load"/> loads the core object.</summary>
 public sealed record DataplaneOptions

@@ -48,6 +48,16 @@ public sealed class AbiEnumTests
         ["PR_CNT_DROP_NO_LOCAL_BACKEND"] = CounterReason.DropNoLocalBackend,
         ["PR_CNT_PASS_NOT_NEW"] = CounterReason.PassNotNew,
         ["PR_CNT_SOCK_PASS_SOURCE_RANGE"] = CounterReason.SockPassSourceRange,
+        ["PR_CNT_NAT_SNAT"] = CounterReason.NatSnat,
+        ["PR_CNT_TUNNEL_ENCAP"] = CounterReason.TunnelEncap,
+        ["PR_CNT_TUNNEL_DECAP"] = CounterReason.TunnelDecap,
+        ["PR_CNT_DSR_REPLY"] = CounterReason.DsrReply,
+        ["PR_CNT_DROP_TUNNEL_PEER"] = CounterReason.DropTunnelPeer,
+        ["PR_CNT_DROP_SNAT_PORTS"] = CounterReason.DropSnatPorts,
+        ["PR_CNT_DROP_TUNNEL_FAILED"] = CounterReason.DropTunnelFailed,
+        ["PR_CNT_TCP_MSS_CLAMPED"] = CounterReason.TcpMssClamped,
+        ["PR_CNT_DROP_TOO_BIG"] = CounterReason.DropTooBig,
+        ["PR_CNT_DROP_TUNNEL_MISROUTED"] = CounterReason.DropTunnelMisrouted,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()
@@ -61,6 +71,7 @@ public sealed class AbiEnumTests
     {
         ["PR_CT_FORWARD"] = ConntrackType.Forward,
         ["PR_CT_REVERSE"] = ConntrackType.Reverse,
+        ["PR_CT_TUNNEL_RETURN"] = ConntrackType.TunnelReturn,
     };
 
     private static readonly Dictionary<string, ConntrackTcpState> TcpStates = new()
@@ -92,6 +103,16 @@ public sealed class AbiEnumTests
     [Test]
     public void FrontendKindMatchesEnumPrFeKind() => AssertSame(CEnum("pr_fe_kind"), FrontendKinds);
 
+    private static readonly Dictionary<string, ExternalServiceMode> ExternalModes = new()
+    {
+        ["PR_EXT_MODE_TUNNEL"] = ExternalServiceMode.Tunnel,
+        ["PR_EXT_MODE_SNAT"] = ExternalServiceMode.Snat,
+        ["PR_EXT_MODE_DSR"] = ExternalServiceMode.Dsr,
+    };
+
+    [Test]
+    public void ExternalServiceModeMatchesEnumPrExtMode() => AssertSame(CEnum("pr_ext_mode"), ExternalModes);
+
     [Test]
     public void SocketLbModeMatchesEnumPrSockLbMode() => AssertSame(CEnum("pr_sock_lb_mode"), SocketLbModes);
 
@@ -120,6 +141,23 @@ public sealed class AbiEnumTests
             Assert.That(AbiHeader.Define("PR_FE_F_SOURCE_RANGES"), Is.EqualTo((uint)FrontendFlags.SourceRanges), "PR_FE_F_SOURCE_RANGES");
             Assert.That(AbiHeader.Define("PR_FE_F_EXT_LOCAL"), Is.EqualTo((uint)FrontendFlags.ExternalLocal), "PR_FE_F_EXT_LOCAL");
             Assert.That(AbiHeader.Define("PR_FE_F_INT_LOCAL"), Is.EqualTo((uint)FrontendFlags.InternalLocal), "PR_FE_F_INT_LOCAL");
+            Assert.That(AbiHeader.Define("PR_FE_F_MODE_SNAT"), Is.EqualTo((uint)FrontendFlags.ModeSnat), "PR_FE_F_MODE_SNAT");
+            Assert.That(AbiHeader.Define("PR_FE_F_MODE_TUNNEL"), Is.EqualTo((uint)FrontendFlags.ModeTunnel), "PR_FE_F_MODE_TUNNEL");
+            Assert.That(AbiHeader.Define("PR_FE_F_MODE_DSR"), Is.EqualTo((uint)FrontendFlags.ModeDsr), "PR_FE_F_MODE_DSR");
+            Assert.That(AbiHeader.Define("PR_CT_F_AFFINITY"), Is.EqualTo((long)ConntrackFlags.Affinity), "PR_CT_F_AFFINITY");
+            Assert.That(AbiHeader.Define("PR_CT_F_HAIRPIN"), Is.EqualTo((long)ConntrackFlags.Hairpin), "PR_CT_F_HAIRPIN");
+            Assert.That(AbiHeader.Define("PR_CT_F_LOCAL_VIP"), Is.EqualTo((long)ConntrackFlags.LocalVip), "PR_CT_F_LOCAL_VIP");
+            Assert.That(AbiHeader.Define("PR_CT_F_SNAT"), Is.EqualTo((long)ConntrackFlags.Snat), "PR_CT_F_SNAT");
+            Assert.That(AbiHeader.Define("PR_CT_F_TUNNEL"), Is.EqualTo((long)ConntrackFlags.Tunnel), "PR_CT_F_TUNNEL");
+            Assert.That(AbiHeader.Define("PR_CT_F_DSR"), Is.EqualTo((long)ConntrackFlags.Dsr), "PR_CT_F_DSR");
+            Assert.That(AbiHeader.Define("PR_ROUTE_F_LOCAL"), Is.EqualTo((long)RouteFlags.Local), "PR_ROUTE_F_LOCAL");
+            Assert.That(AbiHeader.Define("PR_ROUTE_F_REMOTE"), Is.EqualTo((long)RouteFlags.Remote), "PR_ROUTE_F_REMOTE");
+            Assert.That(AbiHeader.Define("PR_ROUTE_F_NODE"), Is.EqualTo((long)RouteFlags.Node), "PR_ROUTE_F_NODE");
+            Assert.That(AbiHeader.Define("PR_DEFAULT_TUNNEL_PORT"), Is.EqualTo((long)MultiNodeConfig.DefaultTunnelPort), "PR_DEFAULT_TUNNEL_PORT");
+            Assert.That(AbiHeader.Define("PR_DEFAULT_TUNNEL_MTU"), Is.EqualTo((long)MultiNodeConfig.DefaultTunnelMtu), "PR_DEFAULT_TUNNEL_MTU");
+            Assert.That(AbiHeader.Define("PR_DEFAULT_TUNNEL_VNI"), Is.EqualTo((long)MultiNodeConfig.DefaultTunnelVni), "PR_DEFAULT_TUNNEL_VNI");
+            Assert.That(AbiHeader.Define("PR_DEFAULT_SNAT_PORT_MIN"), Is.EqualTo((long)MultiNodeConfig.DefaultSnatPortMin), "PR_DEFAULT_SNAT_PORT_MIN");
+            Assert.That(AbiHeader.Define("PR_DEFAULT_SNAT_PORT_MAX"), Is.EqualTo((long)MultiNodeConfig.DefaultSnatPortMax), "PR_DEFAULT_SNAT_PORT_MAX");
             Assert.That(new System.Net.IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)AbiHeader.Define("PR_DEFAULT_HAIRPIN_ADDR_HBO"))),
                 Is.EqualTo(DataplaneConfig.DefaultHairpinAddress), "PR_DEFAULT_HAIRPIN_ADDR_HBO");
         });
