@@ -33,9 +33,12 @@
 #include "pr_csum.h"
 #include "pr_icmp_err.h"
 #include "pr_lb.h"
+#include "pr_mss.h"
 #include "pr_nat.h"
 #include "pr_parse.h"
 #include "pr_reject.h"
+#include "pr_route.h"
+#include "pr_tunnel.h"
 
 /* Rejects a TCP or UDP packet; `reason` is counted on success (0: no backends). */
 static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, __u32 reason)
@@ -64,37 +67,20 @@ PR_INLINE int pr_hairpin_out(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-
 /*
- * Routes a reverse-NATed reply whose source is now one of this node's addresses (PR_CT_F_LOCAL_VIP) and
- * sends it out of the interface the FIB picks, the neighbour subsystem filling in the Ethernet header.
- * Left to the kernel (TC_ACT_OK) when the FIB has no forwarding answer.
+ * Routes a translated packet the kernel's forwarding would drop, its source being one of this node's addresses
+ * (a NodePort's reply, PR_CT_F_LOCAL_VIP; an SNATed packet) or its path ours to choose (the replies of remote
+ * flows), out of the interface the FIB picks. Left to the kernel (TC_ACT_OK) when the FIB has no answer.
  */
 PR_INLINE int pr_route_reply(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct iphdr *ip = data + sizeof(struct ethhdr);
-	struct bpf_fib_lookup fib = {};
-	int rc;
+	int ret = pr_route_out(skb);
 
-	if ((void *)(ip + 1) > data_end)
-		return TC_ACT_OK;
-	fib.family = AF_INET;
-	fib.tos = ip->tos;
-	fib.l4_protocol = ip->protocol;
-	fib.tot_len = bpf_ntohs(ip->tot_len);
-	fib.ipv4_src = ip->saddr;
-	fib.ipv4_dst = ip->daddr;
-	fib.ifindex = skb->ifindex;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	return TC_ACT_OK;
+	return ret < 0 ? TC_ACT_OK : ret;
 }
+
+/* The ct flags whose packets pr_route_reply sends. */
+#define PR_CT_F_ROUTED (PR_CT_F_LOCAL_VIP | PR_CT_F_SNAT | PR_CT_F_TUNNEL | PR_CT_F_DSR)
 
 /* The source rewrite of a hairpin packet from the client: the hairpin address, the port kept. */
 PR_INLINE int pr_hairpin_snat(struct __sk_buff *skb, const struct pr_pkt *p)
@@ -110,6 +96,20 @@ PR_INLINE int pr_hairpin_snat(struct __sk_buff *skb, const struct pr_pkt *p)
 PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt *p,
 				     const struct pr_ct_key4 *key, struct pr_ct_value4 *ct, int age, __u64 now)
 {
+	struct pr_tunnel_cfg cfg = {};
+	int tunnelled = ct->flags & (PR_CT_F_TUNNEL | PR_CT_F_DSR);
+
+	if (tunnelled) {
+		pr_tunnel_config(&cfg);
+		if (pr_tunnel_too_big(skb, &cfg))
+			return pr_too_big(skb, p, &cfg);
+		/* DSR: this node never sees the backend's answer; the client's first ACK is the handshake's end */
+		if ((ct->flags & PR_CT_F_DSR) && ct->tcp_state == PR_TCP_SYN_SENT && p->proto == IPPROTO_TCP &&
+		    (p->tcp_flags & (PR_TCP_SYN | PR_TCP_ACK)) == PR_TCP_ACK) {
+			ct->tcp_state = PR_TCP_ESTABLISHED;
+			pr_ct_sync_reverse(key, ct);
+		}
+	}
 	if (age == PR_CT_TOUCH) {
 		ct->last_seen_ns = now;
 		pr_ct_touch_reverse(key, ct, now);
@@ -124,6 +124,22 @@ PR_INLINE int pr_forward_established(struct __sk_buff *skb, const struct pr_pkt 
 		return TC_ACT_SHOT;
 	}
 	pr_count(PR_CNT_NAT_ESTABLISHED);
+	if (ct->flags & PR_CT_F_SNAT) {
+		if (pr_snat(skb, p, ct->peer_addr, ct->peer_port) < 0) {
+			pr_count(PR_CNT_DROP_NAT_FAILED);
+			return TC_ACT_SHOT;
+		}
+		return pr_route_reply(skb);
+	}
+	if (tunnelled) {
+		struct pr_encap_req req = {
+			.peer = ct->tunnel_addr, .vip = key->dst, .port = key->dport, .proto = key->proto,
+			.type = (ct->flags & PR_CT_F_DSR) ? PR_GENEVE_OPT_DSR4 : PR_GENEVE_OPT_TUNNEL4,
+		};
+
+		pr_clamp_syn(skb, p, cfg.mtu);
+		return pr_encap4(skb, &cfg, &req);
+	}
 	return (ct->flags & PR_CT_F_HAIRPIN) ? pr_hairpin_out(skb) : TC_ACT_OK;
 }
 
@@ -163,9 +179,19 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 		if (fwd && fwd->type == PR_CT_FORWARD && fwd->nat_addr == key->src && fwd->nat_port == key->sport)
 			fwd->last_seen_ns = now;
 	}
-	if (pr_snat(skb, p, rev->nat_addr, rev->nat_port) < 0) {
+	if (pr_snat(skb, p, rev->nat_addr, rev->nat_port) < 0 ||
+	    ((rev->flags & PR_CT_F_SNAT) && pr_dnat(skb, p, rev->peer_addr, rev->peer_port) < 0)) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);
 		return TC_ACT_SHOT;
+	}
+	if (rev->flags & PR_CT_F_DSR) {
+		/* the backend's node of a DSR flow: the answer goes straight to the client, from the frontend */
+		struct pr_tunnel_cfg cfg;
+
+		pr_tunnel_config(&cfg);
+		pr_clamp_syn(skb, p, cfg.mtu);
+		pr_count(PR_CNT_DSR_REPLY);
+		return pr_route_reply(skb);
 	}
 	if (rev->flags & PR_CT_F_HAIRPIN) {
 		/* the reply goes to the hairpin address: back to the client, which is the backend itself */
@@ -177,7 +203,114 @@ PR_INLINE int pr_reverse(struct __sk_buff *skb, const struct pr_pkt *p, const st
 		return pr_hairpin_out(skb);
 	}
 	pr_count(PR_CNT_NAT_REVERSE);
-	return (rev->flags & PR_CT_F_LOCAL_VIP) ? pr_route_reply(skb) : TC_ACT_OK;
+	return (rev->flags & PR_CT_F_ROUTED) ? pr_route_reply(skb) : TC_ACT_OK;
+}
+
+/*
+ * The backend's node of a tunnel-mode flow: a reply of the backend goes back through the tunnel to the ingress
+ * node, which reverse-NATs it (no NAT here). The entry follows the reply side of the TCP state.
+ */
+PR_INLINE int pr_tunnel_return(struct __sk_buff *skb, const struct pr_pkt *p, struct pr_ct_value4 *ct, int age,
+			       __u64 now)
+{
+	struct pr_tunnel_cfg cfg;
+
+	pr_tunnel_config(&cfg);
+	if (pr_tunnel_too_big(skb, &cfg))
+		return pr_too_big(skb, p, &cfg);
+	if (age == PR_CT_TOUCH)
+		ct->last_seen_ns = now;
+	if (p->proto == IPPROTO_TCP && ((p->tcp_flags & (PR_TCP_FIN | PR_TCP_RST)) || ct->tcp_state == PR_TCP_SYN_SENT))
+		pr_ct_tcp_advance(&ct->tcp_state, &ct->fin_seen, p->tcp_flags, 0);
+	struct pr_encap_req req = { .peer = ct->tunnel_addr, .type = PR_GENEVE_OPT_REPLY4, .proto = p->proto };
+
+	pr_clamp_syn(skb, p, cfg.mtu);
+	return pr_encap4(skb, &cfg, &req);
+}
+
+/*
+ * The backend's node, a packet just decapsulated (tunnel or DSR option): the entry its replies need, keyed by
+ * the reply's tuple. Refreshed like any entry while it matches; written anew when it is missing, expired,
+ * another flow's, or a closed TCP flow's tuple reused by a new SYN.
+ */
+static __noinline void pr_tunnel_track(const struct pr_pkt *in, __be32 peer, const struct pr_geneve_opt4 *opt)
+{
+	struct pr_ct_key4 key = {
+		.src = in->daddr, .dst = in->saddr, .sport = in->dport, .dport = in->sport, .proto = in->proto,
+	};
+	int dsr = opt->type == PR_GENEVE_OPT_DSR4;
+	__u8 type = dsr ? PR_CT_REVERSE : PR_CT_TUNNEL_RETURN;
+	__u8 flags = dsr ? PR_CT_F_DSR : PR_CT_F_TUNNEL;
+	__be32 nat_addr = dsr ? opt->vip : in->daddr;
+	__be16 nat_port = dsr ? opt->port : in->dport;
+	struct pr_ct_value4 *ct = bpf_map_lookup_elem(&pr_ct4, &key);
+	struct pr_ct_value4 fresh = {};
+	__u64 now = 0;
+
+	if (ct && ct->type == type && ct->flags == flags && ct->tunnel_addr == peer && ct->nat_addr == nat_addr &&
+	    ct->nat_port == nat_port) {
+		int age = pr_ct_age(ct, in->proto, &now);
+		int reused = in->proto == IPPROTO_TCP && ct->tcp_state == PR_TCP_CLOSED &&
+			     (in->tcp_flags & (PR_TCP_SYN | PR_TCP_ACK)) == PR_TCP_SYN;
+
+		if (age != PR_CT_EXPIRED && !reused) {
+			if (age == PR_CT_TOUCH)
+				ct->last_seen_ns = now;
+			if (in->proto == IPPROTO_TCP && (in->tcp_flags & (PR_TCP_FIN | PR_TCP_RST)))
+				pr_ct_tcp_advance(&ct->tcp_state, &ct->fin_seen, in->tcp_flags, 1);
+			return;
+		}
+	}
+	if (!now)
+		now = bpf_ktime_get_ns();
+	fresh.created_ns = now;
+	fresh.last_seen_ns = now;
+	fresh.type = type;
+	fresh.tcp_state = pr_ct_tcp_initial(in->proto, in->tcp_flags);
+	fresh.flags = flags;
+	fresh.nat_addr = nat_addr;
+	fresh.nat_port = nat_port;
+	fresh.tunnel_addr = peer;
+	if (bpf_map_update_elem(&pr_ct4, &key, &fresh, BPF_ANY) < 0)
+		pr_count(PR_CNT_CT_CREATE_FAILED);
+}
+
+/* The external service mode of a frontend: its annotation's, else pr_config's. */
+PR_INLINE __u32 pr_ext_mode(__u32 fe_flags, __u32 configured)
+{
+	if (fe_flags & PR_FE_F_MODE_SNAT)
+		return PR_EXT_MODE_SNAT;
+	if (fe_flags & PR_FE_F_MODE_TUNNEL)
+		return PR_EXT_MODE_TUNNEL;
+	if (fe_flags & PR_FE_F_MODE_DSR)
+		return PR_EXT_MODE_DSR;
+	return configured;
+}
+
+#define PR_SNAT_TRIES 8
+
+/*
+ * A source port of the SNAT range for a new flow from this node to backend:bport: random, so that flows spread
+ * over the range, and free, i.e. no conntrack entry holds the reply tuple {backend, node, bport, port}. A few
+ * tries: with the range (10,000 ports by default) less than half full, eight fail together less than once in
+ * 256 new flows.
+ */
+PR_INLINE int pr_snat_port(__u8 proto, __be32 node, __be32 backend, __be16 bport, const struct pr_tunnel_cfg *cfg,
+			   __be16 *out)
+{
+	__u32 range = (__u32)cfg->snat_max - cfg->snat_min + 1;
+	__u32 start = bpf_get_prandom_u32() % range;
+	struct pr_ct_key4 rev = { .src = backend, .dst = node, .sport = bport, .proto = proto };
+	int i;
+
+	for (i = 0; i < PR_SNAT_TRIES; i++) {
+		rev.dport = bpf_htons(cfg->snat_min + (start + i) % range);
+		if (!bpf_map_lookup_elem(&pr_ct4, &rev)) {
+			*out = rev.dport;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /*
@@ -189,6 +322,8 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = p->proto };
 	struct pr_lb_result lb = {};
 	struct pr_nat_fe_value *fe;
+	struct pr_ct_remote remote = {};
+	struct pr_tunnel_cfg cfg = {};
 	int verdict = PR_LB_NOT_SERVICE;
 	__u8 ct_flags = 0;
 	__u64 now = 0;
@@ -237,17 +372,58 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		pr_count(PR_CNT_NAT_HAIRPIN);
 		ct_flags |= PR_CT_F_HAIRPIN;
 	}
+	if (origin == PR_LB_EXTERNAL) {
+		/* from outside, to a backend on another node: the external service mode decides the path */
+		struct pr_route_value *route = pr_route_of4(lb.choice.addr);
+		__be32 backend_node = route && (route->flags & PR_ROUTE_F_REMOTE) ? route->node_addr4 : 0;
+
+		if (backend_node) {
+			pr_tunnel_config(&cfg);
+			if (cfg.node_addr) {
+				__u32 mode = pr_ext_mode(fe->flags, cfg.ext_mode);
+
+				if (mode == PR_EXT_MODE_SNAT) {
+					if (pr_snat_port(p->proto, cfg.node_addr, lb.choice.addr, lb.choice.port, &cfg,
+							 &remote.peer_port) < 0) {
+						pr_count(PR_CNT_DROP_SNAT_PORTS);
+						return TC_ACT_SHOT;
+					}
+					remote.peer_addr = cfg.node_addr;
+					ct_flags |= PR_CT_F_SNAT;
+				} else {
+					if (pr_tunnel_too_big(skb, &cfg))
+						return pr_too_big(skb, p, &cfg);
+					remote.tunnel_addr = backend_node;
+					ct_flags |= mode == PR_EXT_MODE_DSR ? PR_CT_F_DSR : PR_CT_F_TUNNEL;
+				}
+			}
+		}
+	}
 
 	if (pr_ct_create(key, lb.choice.addr, lb.choice.port, lb.svc_id, pr_ct_tcp_initial(p->proto, p->tcp_flags),
-			 ct_flags, now) < 0)
+			 ct_flags, now, &remote) < 0)
 		pr_count(PR_CNT_CT_CREATE_FAILED); /* still serve the packet; the next one retries */
 
 	if (pr_dnat(skb, p, lb.choice.addr, lb.choice.port) < 0 ||
-	    ((ct_flags & PR_CT_F_HAIRPIN) && pr_hairpin_snat(skb, p) < 0)) {
+	    ((ct_flags & PR_CT_F_HAIRPIN) && pr_hairpin_snat(skb, p) < 0) ||
+	    ((ct_flags & PR_CT_F_SNAT) && pr_snat(skb, p, remote.peer_addr, remote.peer_port) < 0)) {
 		pr_count(PR_CNT_DROP_NAT_FAILED);
 		return TC_ACT_SHOT;
 	}
 	pr_count(PR_CNT_NAT_NEW_FLOW);
+	if (ct_flags & PR_CT_F_SNAT) {
+		pr_count(PR_CNT_NAT_SNAT);
+		return pr_route_reply(skb);
+	}
+	if (ct_flags & (PR_CT_F_TUNNEL | PR_CT_F_DSR)) {
+		struct pr_encap_req req = {
+			.peer = remote.tunnel_addr, .vip = p->daddr, .port = p->dport, .proto = p->proto,
+			.type = (ct_flags & PR_CT_F_DSR) ? PR_GENEVE_OPT_DSR4 : PR_GENEVE_OPT_TUNNEL4,
+		};
+
+		pr_clamp_syn(skb, p, cfg.mtu);
+		return pr_encap4(skb, &cfg, &req);
+	}
 	return (ct_flags & PR_CT_F_HAIRPIN) ? pr_hairpin_out(skb) : TC_ACT_OK;
 }
 
@@ -274,12 +450,62 @@ PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
 	return TC_ACT_OK;
 }
 
+/* pr_from_tunnel's answer for a backend's reply come back: the inner packet is parsed, go on with it. */
+#define PR_TUNNEL_REPLY (-1)
+
+/*
+ * A Geneve packet from another node (host interfaces only): checked (its source must be a node, the header
+ * ours), decapsulated and the inner packet parsed into *pkt. Then: a backend's reply coming back (REPLY)
+ * returns PR_TUNNEL_REPLY, for the caller to reverse-NAT by its flow's reverse entry like any reply; a flow
+ * for a local backend (TUNNEL, DSR) gets the entry its replies need and goes on to the pod through the
+ * kernel's forwarding, as if it had arrived unencapsulated.
+ */
+static __noinline int pr_from_tunnel(struct __sk_buff *skb, struct pr_pkt *pkt, const struct pr_tunnel_cfg *cfg)
+{
+	struct pr_route_value *peer = pr_route_of4(pkt->saddr);
+	__be32 peer_addr = pkt->saddr;
+	struct pr_geneve_opt4 opt = {};
+	struct pr_route_value *dest;
+
+	if (!peer || !(peer->flags & PR_ROUTE_F_NODE) || (peer->flags & PR_ROUTE_F_LOCAL)) {
+		pr_count(PR_CNT_DROP_TUNNEL_PEER);
+		return TC_ACT_SHOT;
+	}
+	switch (pr_decap4(skb, pkt, cfg, &opt)) {
+	case PR_DECAP_OK:
+		break;
+	case PR_DECAP_NOT_OURS:
+		pr_count(PR_CNT_PASS_NO_SERVICE);
+		return TC_ACT_OK;
+	default:
+		pr_count(PR_CNT_DROP_TUNNEL_FAILED);
+		return TC_ACT_SHOT;
+	}
+	pr_count(PR_CNT_TUNNEL_DECAP);
+	/* the outer packet's parse is done with: the inner one takes its place */
+	if (pr_parse(skb, pkt) != PR_PARSE_OK || (pkt->proto != IPPROTO_TCP && pkt->proto != IPPROTO_UDP)) {
+		pr_count(PR_CNT_DROP_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+	if (opt.type == PR_GENEVE_OPT_REPLY4)
+		return PR_TUNNEL_REPLY;
+	dest = pr_route_of4(pkt->daddr);
+	if (!dest || !(dest->flags & PR_ROUTE_F_LOCAL) ||
+	    (opt.type != PR_GENEVE_OPT_TUNNEL4 && opt.type != PR_GENEVE_OPT_DSR4)) {
+		pr_count(PR_CNT_DROP_TUNNEL_MISROUTED);
+		return TC_ACT_SHOT;
+	}
+	pr_tunnel_track(pkt, peer_addr, &opt);
+	return TC_ACT_OK;
+}
+
 /* Both ingress programs: `origin` (enum pr_lb_origin) is a constant, so each gets its own copy. */
 PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 {
 	struct pr_pkt p = {};
 	struct pr_ct_key4 key = {};
 	struct pr_ct_value4 *ct;
+	int from_tunnel = 0;
 
 	switch (pr_parse(skb, &p)) {
 	case PR_PARSE_OK:
@@ -303,6 +529,19 @@ PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
+	}
+
+	if (origin == PR_LB_EXTERNAL && p.proto == IPPROTO_UDP) {
+		struct pr_tunnel_cfg cfg;
+
+		pr_tunnel_config(&cfg);
+		if (pr_is_tunnel_packet(&p, &cfg)) {
+			int ret = pr_from_tunnel(skb, &p, &cfg);
+
+			if (ret != PR_TUNNEL_REPLY)
+				return ret;
+			from_tunnel = 1;
+		}
 	}
 
 	key.src = p.saddr;
@@ -329,7 +568,17 @@ PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 			/* a stale reply mapping must not hijack a later direct flow on this tuple */
 			bpf_map_delete_elem(&pr_ct4, &key);
 			pr_count(PR_CNT_CT_EXPIRED);
+		} else if (ct->type == PR_CT_TUNNEL_RETURN) {
+			if (age != PR_CT_EXPIRED)
+				return pr_tunnel_return(skb, &p, ct, age, now);
+			bpf_map_delete_elem(&pr_ct4, &key);
+			pr_count(PR_CNT_CT_EXPIRED);
 		}
+	}
+	if (from_tunnel) {
+		/* a reply whose flow this node does not know (any more): nowhere to send it */
+		pr_count(PR_CNT_DROP_TUNNEL_MISROUTED);
+		return TC_ACT_SHOT;
 	}
 	return pr_new_flow(skb, &p, &key, origin);
 }

@@ -56,6 +56,29 @@ struct icmphdr {
 #define ICMP_ECHO 8
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PORT_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+
+/*
+ * skb->data and skb->data_end, each read by one instruction at the ctx's own address. Plain reads let clang
+ * keep &skb->data_end (ctx + 80) in a register across a helper call and load through it later, which the
+ * verifier refuses ("dereference of modified ctx ptr"); it did so in pr_parse once a second caller appeared.
+ */
+PR_INLINE void *pr_skb_data(const struct __sk_buff *skb)
+{
+	void *data;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(data) : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, data)));
+	return data;
+}
+
+PR_INLINE void *pr_skb_data_end(const struct __sk_buff *skb)
+{
+	void *data_end;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(data_end)
+		     : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, data_end)));
+	return data_end;
+}
 
 #define PR_NS_PER_SEC 1000000000ull
 

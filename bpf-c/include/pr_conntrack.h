@@ -135,7 +135,10 @@ PR_INLINE __be32 pr_hairpin_addr(void)
 	return cfg && cfg->hairpin_addr ? cfg->hairpin_addr : bpf_htonl(PR_DEFAULT_HAIRPIN_ADDR_HBO);
 }
 
-/* Reverse key of a forward entry: {backend, client, bport, cport}; a hairpin flow's replies go to the hairpin address. */
+/*
+ * Reverse key of a forward entry: {backend, client, bport, cport}; a hairpin flow's replies go to the hairpin
+ * address, an SNAT flow's to the SNAT source (the forward entry's peer).
+ */
 PR_INLINE void pr_ct_reverse_of_forward(struct pr_ct_key4 *rev, const struct pr_ct_key4 *fwd,
 					const struct pr_ct_value4 *fwd_val)
 {
@@ -143,28 +146,61 @@ PR_INLINE void pr_ct_reverse_of_forward(struct pr_ct_key4 *rev, const struct pr_
 	rev->dst = (fwd_val->flags & PR_CT_F_HAIRPIN) ? pr_hairpin_addr() : fwd->src;
 	rev->sport = fwd_val->nat_port;
 	rev->dport = fwd->sport;
+	if (fwd_val->flags & PR_CT_F_SNAT) {
+		rev->dst = fwd_val->peer_addr;
+		rev->dport = fwd_val->peer_port;
+	}
 	rev->proto = fwd->proto;
 	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
 }
 
-/* Forward key of a reverse entry: {client, vip, cport, vport}; a hairpin flow's client is its backend. */
+/*
+ * Forward key of a reverse entry: {client, vip, cport, vport}; a hairpin flow's client is its backend, an SNAT
+ * flow's the reverse entry's peer.
+ */
 PR_INLINE void pr_ct_forward_of_reverse(struct pr_ct_key4 *fwd, const struct pr_ct_key4 *rev,
 					const struct pr_ct_value4 *rev_val)
 {
 	fwd->src = (rev_val->flags & PR_CT_F_HAIRPIN) ? rev->src : rev->dst;
 	fwd->dst = rev_val->nat_addr;
 	fwd->sport = rev->dport;
+	if (rev_val->flags & PR_CT_F_SNAT) {
+		fwd->src = rev_val->peer_addr;
+		fwd->sport = rev_val->peer_port;
+	}
 	fwd->dport = rev_val->nat_port;
 	fwd->proto = rev->proto;
 	fwd->pad[0] = fwd->pad[1] = fwd->pad[2] = 0;
 }
+
+/* The reverse entry of a forward entry: nat = the VIP:port; an SNAT flow's peer = the client. */
+PR_INLINE void pr_ct_reverse_value(struct pr_ct_value4 *rev, const struct pr_ct_key4 *fwd_key,
+				   const struct pr_ct_value4 *fwd)
+{
+	*rev = *fwd;
+	rev->type = PR_CT_REVERSE;
+	rev->nat_addr = fwd_key->dst;
+	rev->nat_port = fwd_key->dport;
+	if (fwd->flags & PR_CT_F_SNAT) {
+		rev->peer_addr = fwd_key->src;
+		rev->peer_port = fwd_key->sport;
+	}
+}
+
+/* What a flow to another node's backend adds to its forward entry (pr_map_abi.h, PR_CT_F_SNAT...). */
+struct pr_ct_remote {
+	__be32 peer_addr;   /* SNAT: the source the packets get */
+	__be16 peer_port;
+	__u16 pad;
+	__be32 tunnel_addr; /* tunnel, DSR: the backend's node */
+};
 
 /*
  * Creates the entry pair of a new flow. The reverse entry goes in first so that a reply can
  * never arrive for a forward entry without its reverse. Overwrites stale entries (BPF_ANY).
  */
 PR_INLINE int pr_ct_create(const struct pr_ct_key4 *fwd_key, __be32 backend, __be16 backend_port,
-			   __u32 svc_id, __u8 tcp_state, __u8 flags, __u64 now)
+			   __u32 svc_id, __u8 tcp_state, __u8 flags, __u64 now, const struct pr_ct_remote *remote)
 {
 	struct pr_ct_value4 fwd = {
 		.created_ns = now,
@@ -175,14 +211,15 @@ PR_INLINE int pr_ct_create(const struct pr_ct_key4 *fwd_key, __be32 backend, __b
 		.svc_id = svc_id,
 		.nat_addr = backend,
 		.nat_port = backend_port,
+		.peer_addr = remote->peer_addr,
+		.peer_port = remote->peer_port,
+		.tunnel_addr = remote->tunnel_addr,
 	};
-	struct pr_ct_value4 rev = fwd;
+	struct pr_ct_value4 rev;
 	struct pr_ct_key4 rev_key;
 	int ret;
 
-	rev.type = PR_CT_REVERSE;
-	rev.nat_addr = fwd_key->dst;
-	rev.nat_port = fwd_key->dport;
+	pr_ct_reverse_value(&rev, fwd_key, &fwd);
 	pr_ct_reverse_of_forward(&rev_key, fwd_key, &fwd);
 
 	ret = bpf_map_update_elem(&pr_ct4, &rev_key, &rev, BPF_ANY);
@@ -233,10 +270,7 @@ PR_INLINE void pr_ct_touch_reverse(const struct pr_ct_key4 *fwd_key, const struc
 			rev->last_seen_ns = now;
 		return;
 	}
-	fresh = *fwd;
-	fresh.type = PR_CT_REVERSE;
-	fresh.nat_addr = fwd_key->dst;
-	fresh.nat_port = fwd_key->dport;
+	pr_ct_reverse_value(&fresh, fwd_key, fwd);
 	fresh.last_seen_ns = now;
 	bpf_map_update_elem(&pr_ct4, &rev_key, &fresh, BPF_NOEXIST);
 }

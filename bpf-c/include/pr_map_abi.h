@@ -22,7 +22,7 @@
  *    LoadBalancer source ranges, the hairpin address, 64 counters.
  * 3: many nodes: the routes map (pod CIDR -> owning node), the external service modes (SNAT, tunnel,
  *    DSR; pr_config fields, frontend mode flags, conntrack flags and the tunnel-return entry type),
- *    the Geneve DSR option. */
+ *    the Geneve option. */
 #define PR_ABI_VERSION 3
 
 /* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
@@ -139,7 +139,7 @@ enum pr_ct_type {
 	PR_CT_REVERSE = 2,
 	/*
 	 * On the backend's node, a flow another node tunnelled here (tunnel mode), keyed like a reverse entry
-	 * {backend, client, bport, cport}: its replies are encapsulated back to tunnel_addr, the ingress node,
+	 * (backend, client, bport, cport): its replies are encapsulated back to tunnel_addr, the ingress node,
 	 * which reverse-NATs them. No NAT here (nat_addr:nat_port = the backend, for dumps). Written by the
 	 * decapsulating path on every due refresh, so it follows the flow while the flow lives.
 	 */
@@ -259,18 +259,24 @@ struct pr_route_value {
 	__u8 node_addr6[16];  /* reserved for an IPv6 underlay: zero */
 };
 
-/* ---- The Geneve DSR option -------------------------------------------------------------------
- * A wire format between the daemons of one cluster (so versioned with this ABI): in dsr mode the ingress
- * node adds it to every encapsulated packet of a flow, and the backend's node learns from it the frontend
- * its replies must come from. Geneve (RFC 8926) option class 0xFFF0 is for experimental use; the type's
- * critical bit is clear. The header's length counts the 4-byte words after it (2).
+/* ---- The Geneve option -----------------------------------------------------------------------
+ * A wire format between the daemons of one cluster (so versioned with this ABI). Every packet one node
+ * encapsulates to another carries exactly one, after the 8-byte Geneve header (so the overhead is the same
+ * in both modes, and the tunnel MTU one number): its type says what the receiver does with the inner packet.
+ * Geneve (RFC 8926) option class 0xFFF0 is for experimental use; the types' critical bit is clear. The
+ * header's length counts the 4-byte words after it (2).
  */
 #define PR_GENEVE_OPT_CLASS 0xFFF0
-#define PR_GENEVE_OPT_TYPE_DSR4 0x01
 
-struct pr_geneve_dsr_opt4 {
+enum pr_geneve_opt_type {
+	PR_GENEVE_OPT_TUNNEL4 = 1, /* tunnel mode: deliver to the local backend, answer back through the tunnel */
+	PR_GENEVE_OPT_DSR4 = 2,    /* dsr mode: deliver, and answer the client directly from vip:port */
+	PR_GENEVE_OPT_REPLY4 = 3,  /* a backend's reply coming back to the ingress node (vip, port: zero) */
+};
+
+struct pr_geneve_opt4 {
 	__be16 opt_class; /* NBO: PR_GENEVE_OPT_CLASS */
-	__u8 type;        /* PR_GENEVE_OPT_TYPE_DSR4 */
+	__u8 type;        /* enum pr_geneve_opt_type */
 	__u8 length;      /* 2: the reserved bits are the high three, zero */
 	__be32 vip;       /* NBO: the frontend the client talked to */
 	__be16 port;      /* NBO: its port */
@@ -420,7 +426,7 @@ enum pr_ext_mode {
 
 /* Geneve on 6082, not IANA's 6081, so that a CNI's own Geneve device (Cilium, OVN) keeps its port. */
 #define PR_DEFAULT_TUNNEL_PORT 6082
-/* 1500 (the usual underlay MTU) - 20 (outer IPv4) - 8 (UDP) - 8 (Geneve) - 12 (the DSR option) - 14 (inner Ethernet) */
+/* 1500 (the usual underlay MTU) - 20 (outer IPv4) - 8 (UDP) - 8 (Geneve) - 12 (our option) - 14 (inner Ethernet) */
 #define PR_DEFAULT_TUNNEL_MTU 1438
 #define PR_DEFAULT_TUNNEL_VNI 0x5052
 /* Calico's default (bpfPSNATPorts): clear of the kernel's ephemeral ports (32768-60999) and the nodePorts */

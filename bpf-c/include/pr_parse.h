@@ -77,8 +77,8 @@ PR_INLINE __u32 pr_l4_header_len(__u8 proto)
 
 PR_INLINE int pr_parse(struct __sk_buff *skb, struct pr_pkt *p)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data = pr_skb_data(skb);
+	void *data_end = pr_skb_data_end(skb);
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	__u32 ihl_len, l4_off, l4_end;
@@ -88,8 +88,8 @@ PR_INLINE int pr_parse(struct __sk_buff *skb, struct pr_pkt *p)
 		pulled = pr_pull(skb, sizeof(*eth));
 		if (pulled != PR_PARSE_OK)
 			return pulled == PR_PARSE_MALFORMED ? PR_PARSE_NOT_IPV4 : pulled;
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
+		data = pr_skb_data(skb);
+		data_end = pr_skb_data_end(skb);
 		eth = data;
 		if ((void *)(eth + 1) > data_end)
 			return PR_PARSE_NOT_IPV4;
@@ -102,8 +102,8 @@ PR_INLINE int pr_parse(struct __sk_buff *skb, struct pr_pkt *p)
 		pulled = pr_pull(skb, sizeof(*eth) + sizeof(*ip));
 		if (pulled != PR_PARSE_OK)
 			return pulled;
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
+		data = pr_skb_data(skb);
+		data_end = pr_skb_data_end(skb);
 		ip = data + sizeof(*eth);
 		if ((void *)(ip + 1) > data_end)
 			return PR_PARSE_MALFORMED;
@@ -139,8 +139,8 @@ PR_INLINE int pr_parse(struct __sk_buff *skb, struct pr_pkt *p)
 		pulled = pr_pull(skb, l4_end);
 		if (pulled != PR_PARSE_OK)
 			return pulled;
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
+		data = pr_skb_data(skb);
+		data_end = pr_skb_data_end(skb);
 	}
 
 	switch (p->proto) {

@@ -137,7 +137,12 @@ fail:
 }
 
 
-PR_INLINE int pr_reject_udp(struct __sk_buff *skb, const struct pr_pkt *p, __u32 reason)
+/*
+ * An ICMP destination-unreachable with `code` (and `rest`: the header's last four bytes, NBO; the next-hop
+ * MTU of fragmentation-needed) about the packet, from the address it was sent to, back out of the
+ * interface it came in on. Quotes the IPv4 header and the first 8 bytes after it.
+ */
+PR_INLINE int pr_icmp_unreach(struct __sk_buff *skb, const struct pr_pkt *p, __u8 code, __be32 rest, __u32 reason)
 {
 	const __u32 quoted = sizeof(struct iphdr) + PR_ICMP_QUOTE_L4;
 	const __u32 added = sizeof(struct iphdr) + sizeof(struct icmphdr);
@@ -179,9 +184,9 @@ PR_INLINE int pr_reject_udp(struct __sk_buff *skb, const struct pr_pkt *p, __u32
 	pr_fill_ipv4(ip, added + quoted, IPPROTO_ICMP, p->daddr, p->saddr);
 
 	icmp->type = ICMP_DEST_UNREACH;
-	icmp->code = ICMP_PORT_UNREACH;
+	icmp->code = code;
 	icmp->checksum = 0;
-	icmp->un.gateway = 0;
+	icmp->un.gateway = rest;
 	icmp->checksum = pr_csum_bytes(icmp, sizeof(*icmp) + quoted, 0);
 
 	pr_count(reason);
@@ -189,6 +194,11 @@ PR_INLINE int pr_reject_udp(struct __sk_buff *skb, const struct pr_pkt *p, __u32
 fail:
 	pr_count(PR_CNT_DROP_REJECT_FAILED);
 	return TC_ACT_SHOT;
+}
+
+PR_INLINE int pr_reject_udp(struct __sk_buff *skb, const struct pr_pkt *p, __u32 reason)
+{
+	return pr_icmp_unreach(skb, p, ICMP_PORT_UNREACH, 0, reason);
 }
 
 #endif /* PR_REJECT_H */

@@ -145,10 +145,10 @@ public sealed record MultiNodeConfig(
     /// <summary><c>PR_DEFAULT_TUNNEL_PORT</c>: Geneve on 6082, so that a CNI's own Geneve device (6081) keeps its port.</summary>
     public const ushort DefaultTunnelPort = 6082;
 
-    /// <summary><c>PR_DEFAULT_TUNNEL_MTU</c>: 1500 - 62 bytes of encapsulation (outer IPv4, UDP, Geneve, the DSR option, inner Ethernet).</summary>
+    /// <summary><c>PR_DEFAULT_TUNNEL_MTU</c>: 1500 - 62 bytes of encapsulation (outer IPv4, UDP, Geneve, our option, inner Ethernet).</summary>
     public const ushort DefaultTunnelMtu = 1438;
 
-    /// <summary>The encapsulation's overhead on an inner IP packet: outer IPv4 20, UDP 8, Geneve 8, the DSR option 12, inner Ethernet 14.</summary>
+    /// <summary>The encapsulation's overhead on an inner IP packet: outer IPv4 20, UDP 8, Geneve 8, our option 12 (on every packet, both modes), inner Ethernet 14.</summary>
     public const int EncapsulationOverhead = 62;
 
     /// <summary><c>PR_DEFAULT_TUNNEL_VNI</c>.</summary>
