@@ -34,6 +34,7 @@ public sealed class GoldenDataplane : IDisposable
         Clear(Dataplane.Conntrack);
         Clear(Dataplane.ServiceCidrs);
         Clear(Dataplane.LbSourceRanges);
+        Clear(Dataplane.Routes);
         Dataplane.ResetCounters();
         Dataplane.WriteConfig(DataplaneConfig.Default);
         Dataplane.SetHostNetnsCookie(0);
