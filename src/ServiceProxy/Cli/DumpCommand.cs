@@ -8,7 +8,7 @@ namespace ProxyReplacement.ServiceProxy.Cli;
 
 /// <summary>
 /// `service-proxy dump`: the live maps as readable tables (each frontend with its backends, Service
-/// CIDRs, conntrack, affinity, verdict counters) or as JSON (<c>-o json</c>). Reads the pins only.
+/// CIDRs, routes, conntrack, affinity, verdict counters) or as JSON (<c>-o json</c>). Reads the pins only.
 /// </summary>
 public static class DumpCommand
 {
@@ -39,6 +39,7 @@ public static class DumpCommand
         var cidrs = maps.ServiceCidrs.ReadAll().Select(e => e.Key.ToString()).Order(StringComparer.Ordinal).ToList();
         var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
         var socketLb = SocketLbDump.Read(maps, pinRoot);
+        var routes = RoutesDump.Read(maps.Routes);
         var names = maps.ServiceNames.ReadAll().ToDictionary(e => e.Key, e => e.Value);
         var sourceRanges = maps.LbSourceRanges.ReadAll().ToLookup(e => e.Key.ServiceId, e => e.Key.Range);
         var nodeAddresses = frontends.Where(fe => fe.Value.Kind == FrontendKind.NodePort).Select(fe => fe.Key.Vip)
@@ -99,6 +100,7 @@ public static class DumpCommand
                 frontends = frontendRows,
                 nodePortAddresses = nodeAddresses,
                 serviceCidrs = cidrs,
+                routes = routes.Select(r => new { prefix = r.Prefix, owner = r.Owner, nodeAddress = r.NodeAddress, node = r.Node, flags = r.Flags }),
                 conntrack = conntrackRows,
                 affinity = affinityRows,
                 socketLb = new
@@ -133,6 +135,7 @@ public static class DumpCommand
         text.Append($"\nSERVICE CIDRS ({cidrs.Count})\n");
         foreach (var cidr in cidrs)
             text.Append($"  {cidr}\n");
+        RoutesDump.AppendText(text, routes);
         text.Append($"\nCONNTRACK ({conntrackRows.Count})\n");
         if (conntrackRows.Count > 0)
             text.Append($"  {"TYPE",-8} {"PROTO",-5} {"SOURCE",-21} {"DESTINATION",-21} {"NAT",-21} {"STATE",-11} {"AGE",7} {"IDLE",7}\n");

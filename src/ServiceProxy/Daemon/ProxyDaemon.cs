@@ -5,6 +5,7 @@ using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.ServiceProxy.Health;
 using ProxyReplacement.ServiceProxy.Options;
+using ProxyReplacement.ServiceProxy.Routing;
 using ProxyReplacement.ServiceProxy.Sources;
 using ProxyReplacement.ServiceProxy.Sync;
 using ProxyReplacement.ServiceProxy.Tracking;
@@ -34,6 +35,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private volatile FrontendContext _frontendContext = FrontendContext.None;
     private readonly HeapReclaimer _heap = new();
     private ServiceHealthServers? _healthChecks;
+    private RoutingModule? _routing;
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
     public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
@@ -77,6 +79,8 @@ public sealed partial class ProxyDaemon : IDisposable
         {
             nodes.NodesChanged += () => Health.ReportNode(nodes.ThisNode); // /healthz drains a node going away
             Health.ReportNode(nodes.ThisNode);
+            // pr_routes4 follows the Nodes: a change queues a pass, which rebuilds the routes (RoutingModule.Sync).
+            _routing = new RoutingModule(_dataplane.Routes, nodes, Metrics.Routing, _loggers.CreateLogger<RoutingModule>(), nodesChanged: Queue);
         }
         // A change counts for /healthz's timeout once the source is synced (before, nothing may be synced: kube-proxy alike).
         Action changed = () =>
@@ -137,6 +141,7 @@ public sealed partial class ProxyDaemon : IDisposable
         var pass = _syncPass;
         var maintenance = _maintenance!;
         pass.Syncer.Context = _frontendContext;
+        _routing?.Sync(full: kind == RunKind.Full); // before the NAT writes: a new node's routes exist before its backends
         var (commit, result, elapsed) = pass.Run(full: kind == RunKind.Full,
             beforeSync: maintenance.BeforeSync,
             alsoInside: committed =>

@@ -130,6 +130,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
         Kubernetes = new Kubernetes.KubernetesMetrics(this);
         Conntrack = new Conntrack.ConntrackMetrics(this);
         ServiceHealth = new Health.ServiceHealthMetrics(this);
+        Routing = new Routing.RoutingMetrics(this);
     }
 
     /// <summary>The meter every instrument of the daemon is declared on (an OTLP exporter subscribes by <see cref="MeterName"/>).</summary>
@@ -161,6 +162,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     public Kubernetes.KubernetesMetrics Kubernetes { get; }
     public Conntrack.ConntrackMetrics Conntrack { get; }
     public Health.ServiceHealthMetrics ServiceHealth { get; }
+    public Routing.RoutingMetrics Routing { get; }
 
     /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb): "fast" or "compat" (older kernels).</summary>
     public ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);

@@ -36,6 +36,7 @@ public sealed class SideMap<TKey, TValue>
             {
                 _map.Update(key, value);
                 _view[key] = value;
+                Writes++;
             }
             catch (BpfException error)
             {
@@ -62,6 +63,7 @@ public sealed class SideMap<TKey, TValue>
             {
                 _map.Delete(key);
                 _view.Remove(key);
+                Writes++;
             }
             catch (BpfException error)
             {
@@ -69,6 +71,9 @@ public sealed class SideMap<TKey, TValue>
             }
         }
     }
+
+    /// <summary>Writes (updates and deletes) that reached the map so far.</summary>
+    public long Writes { get; private set; }
 
     /// <summary>The entries as last written or read.</summary>
     public IReadOnlyDictionary<TKey, TValue> View => _view ?? new Dictionary<TKey, TValue>();

@@ -1,5 +1,6 @@
 using ProxyReplacement.ServiceProxy.Model;
 using ProxyReplacement.ServiceProxy.Parsing;
+using ProxyReplacement.ServiceProxy.Routing;
 using ProxyReplacement.ServiceProxy.Sync;
 using ProxyReplacement.ServiceProxy.Tests.Support;
 using ProxyReplacement.ServiceProxy.Tracking;
@@ -16,6 +17,9 @@ namespace ProxyReplacement.ServiceProxy.Tests.Golden;
 /// A <c>node.txt</c> sets the frontend context from that step on (<c>addresses: IP, IP</c>: the NodePort
 /// addresses; <c>range: FIRST-LAST</c>: the NodePort range; <c>name</c>, <c>zone</c>: this node, for local endpoints and hints). A <c>problems.txt</c> lists the problems the step
 /// must report (without it, none). Source ranges appear in the dump as <c>src id N CIDR</c> lines.
+/// Node objects in a step feed the routing module as the daemon does (its routes first, then the Services; this node is
+/// node.txt's <c>name</c>): the routes appear in the dump as <c>rt</c> lines (<see cref="RouteDump"/>), their writes in the
+/// write log as <c>+rt</c>/<c>-rt</c>, their problems in problems.txt before the Syncer's.
 /// Lines starting with '#' and blank lines in the expected files are comments.
 /// </summary>
 public sealed class GoldenCaseTests
@@ -35,7 +39,7 @@ public sealed class GoldenCaseTests
             "basic-clusterip", "scale-up", "scale-down", "endpoint-not-ready", "targetport-change",
             "service-deleted", "shared-backends", "multi-port-named", "session-affinity", "zero-endpoints", "restart",
             "nodeport", "loadbalancer", "type-changes", "external-ips", "entry-point-conflicts",
-            "rolling-update", "etp-local", "itp-local", "topology-hints",
+            "rolling-update", "etp-local", "itp-local", "topology-hints", "routes",
         }));
     }
 
@@ -51,6 +55,7 @@ public sealed class GoldenCaseTests
         var maps = new NatMapsUnderTest();
         var tracker = new ChangeTracker();
         var syncer = maps.NewSyncer();
+        var routes = new RouteWriter(maps.Routes);
         var context = FrontendContext.None;
 
         foreach (var step in steps)
@@ -60,6 +65,7 @@ public sealed class GoldenCaseTests
             {
                 tracker = new ChangeTracker();
                 syncer = maps.NewSyncer();
+                routes = new RouteWriter(maps.Routes);
             }
             if (File.Exists(Path.Combine(step, "node.txt")))
                 context = ReadContext(Path.Combine(step, "node.txt"));
@@ -71,18 +77,23 @@ public sealed class GoldenCaseTests
             var snapshot = tracker.Commit().Snapshot;
 
             maps.ClearLog();
+            var desiredRoutes = RouteBuilder.Build(manifests.Nodes, context.Node.Name);
+            var routeResult = routes.Apply(desiredRoutes.Entries, reread: true);
             var result = syncer.Sync(snapshot);
 
             Assert.Multiple(() =>
             {
                 var problemsFile = Path.Combine(step, "problems.txt");
-                Assert.That(result.Problems.Select(problem => problem.ToString()),
+                Assert.That(desiredRoutes.Problems.Concat(routeResult.Problems).Concat(result.Problems).Select(problem => problem.ToString()),
                     Is.EqualTo(File.Exists(problemsFile) ? ReadExpected(problemsFile) : []), $"{stepName}: sync problems");
                 Assert.That(maps.Violations, Is.Empty, $"{stepName}: make-before-break violated");
                 Assert.That(maps.Dump(), Is.EqualTo(ReadExpected(Path.Combine(step, "expected.txt"))), $"{stepName}: map dump");
-                // Applied reports the NAT writes; the side maps' (source ranges) are in the log alone.
-                Assert.That(result.Applied.Select(write => write.ToString()), Is.EqualTo(maps.WriteLog.Where(write => !write.StartsWith("+src") && !write.StartsWith("-src"))),
+                // Applied reports the NAT writes; the side maps' (source ranges) and the routes are in the log alone.
+                Assert.That(result.Applied.Select(write => write.ToString()),
+                    Is.EqualTo(maps.WriteLog.Where(write => !write.StartsWith("+src") && !write.StartsWith("-src") && !write.StartsWith("+rt") && !write.StartsWith("-rt"))),
                     $"{stepName}: the Syncer's report of applied writes differs from what reached the maps");
+                Assert.That(routeResult.Writes, Is.EqualTo(maps.WriteLog.Count(write => write.StartsWith("+rt") || write.StartsWith("-rt"))),
+                    $"{stepName}: the route writer's count of writes differs from what reached the map");
                 var writesFile = Path.Combine(step, "writes.txt");
                 if (File.Exists(writesFile))
                     Assert.That(maps.WriteLog, Is.EqualTo(ReadExpected(writesFile)), $"{stepName}: write sequence");

@@ -1,5 +1,6 @@
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Maps;
+using ProxyReplacement.ServiceProxy.Routing;
 using ProxyReplacement.ServiceProxy.Sync;
 
 namespace ProxyReplacement.ServiceProxy.Tests.Support;
@@ -17,6 +18,8 @@ public sealed class NatMapsUnderTest
         Backends = new ObservedMap<NatBackendKey, NatBackendValue4>(new InMemoryBpfMap<NatBackendKey, NatBackendValue4>("pr_nat_be4", maxBackends));
         SourceRanges = new ObservedMap<LbSourceRangeKey4, LbSourceRangeValue>(new InMemoryBpfMap<LbSourceRangeKey4, LbSourceRangeValue>("pr_lb_src4", 256));
         Names = new InMemoryBpfMap<uint, ServiceName>("pr_svc_names", maxFrontends);
+        Routes = new ObservedMap<RouteKey4, RouteValue>(new InMemoryBpfMap<RouteKey4, RouteValue>("pr_routes4", 256));
+        Routes.AfterWrite = (key, value) => Record(value is { } v ? $"+{RouteDump.Line(key, v)}" : $"-rt {key}");
         Frontends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Frontend(key, v)}" : $"-fe {key}");
         SourceRanges.AfterWrite = (key, value) => Record(value is null ? $"-src {key}" : $"+src {key}");
         Backends.AfterWrite = (key, value) => Record(value is { } v ? $"+{MapDump.Backend(key, v)}" : $"-{MapDump.BackendKey(key)}");
@@ -30,16 +33,23 @@ public sealed class NatMapsUnderTest
 
     public InMemoryBpfMap<uint, ServiceName> Names { get; }
 
+    /// <summary>pr_routes4, the routing module's map (written by a <see cref="RouteWriter"/>, not the Syncer).</summary>
+    public ObservedMap<RouteKey4, RouteValue> Routes { get; }
+
     /// <summary>Every write since the last <see cref="ClearLog"/>, in order.</summary>
     public List<string> WriteLog { get; } = [];
 
     /// <summary>Each invariant violation seen, with the write that caused it.</summary>
     public List<string> Violations { get; } = [];
 
-    /// <summary>The NAT maps' canonical dump, then one <c>src id=N CIDR</c> line per source range (none in most cases).</summary>
+    /// <summary>
+    /// The NAT maps' canonical dump, then one <c>src id=N CIDR</c> line per source range, then one <c>rt</c> line per route
+    /// (<see cref="RouteDump"/>); none of either in most cases.
+    /// </summary>
     public IReadOnlyList<string> Dump() =>
         MapDump.Lines(Frontends, Backends)
             .Concat(SourceRanges.Inner.ReadAll().Select(e => $"src {e.Key}").Order(StringComparer.Ordinal))
+            .Concat(RouteDump.Lines(Routes.Inner.ReadAll()))
             .ToList();
 
     /// <summary>A Syncer on these maps, the side maps included.</summary>

@@ -17,12 +17,13 @@ public sealed record ExplainMaps(
     DataplaneConfig? Config,
     ulong? HostNetnsCookie,
     IBpfMap<LbSourceRangeKey4, LbSourceRangeValue>? SourceRanges = null,
-    IBpfMap<uint, ServiceName>? Names = null)
+    IBpfMap<uint, ServiceName>? Names = null,
+    IBpfMap<RouteKey4, RouteValue>? Routes = null)
 {
     public static ExplainMaps Of(PinnedCoreMaps maps)
     {
         ArgumentNullException.ThrowIfNull(maps);
         return new(maps.Frontends, maps.Backends, maps.Affinity, maps.Conntrack, maps.ServiceCidrs, maps.ReadConfig(), maps.ReadHostNetnsCookie(),
-            maps.LbSourceRanges, maps.ServiceNames);
+            maps.LbSourceRanges, maps.ServiceNames, maps.Routes);
     }
 }

@@ -47,6 +47,12 @@ public sealed record TrackedFlow(ConntrackKey4 Key, ConntrackValue4 Value, bool 
 /// <summary>The affinity entry of this client for this frontend, and whether the dataplane would use it.</summary>
 public sealed record AffinityEntry(AffinityKey4 Key, AffinityValue4 Value, bool Valid, string Reason, double IdleSeconds);
 
+/// <summary>Where a chosen backend lives, by pr_routes4 (external traffic only).</summary>
+/// <param name="Prefix">The longest prefix holding the backend's address, or null when none does (local).</param>
+/// <param name="Owner">"local" or "remote".</param>
+/// <param name="NodeAddress">The owning node's address (a remote backend's packets go there).</param>
+public sealed record BackendRoute(string Backend, string? Prefix, string Owner, string? NodeAddress);
+
 public sealed record Explanation(
     ExplainRequest Request,
     string Program,
@@ -59,4 +65,9 @@ public sealed record Explanation(
     IReadOnlyList<BackendCandidate> Backends,
     IReadOnlyList<TrackedFlow> Flows,
     AffinityEntry? Affinity,
-    IReadOnlyList<NatBackendValue4> Choices);
+    IReadOnlyList<NatBackendValue4> Choices,
+    IReadOnlyList<BackendRoute>? Routes = null)
+{
+    /// <summary>Where each possible choice lives (pr_routes4), for traffic from outside the node; empty otherwise or without routes.</summary>
+    public IReadOnlyList<BackendRoute> Routes { get; init; } = Routes ?? [];
+}

@@ -81,6 +81,7 @@ public static class ExplanationRenderer
                 : null,
             verdict = explanation.Verdict.ToString().ToLowerInvariant(),
             choices = explanation.Choices.Select(choice => choice.ToString()),
+            routes = explanation.Routes.Select(route => new { backend = route.Backend, prefix = route.Prefix, owner = route.Owner, nodeAddress = route.NodeAddress }),
             outcome = explanation.Outcome,
             counter = explanation.Counter is { } counter ? ProxyMetrics.SnakeCase(counter.ToString()) : null,
         }, new JsonSerializerOptions { WriteIndented = true });

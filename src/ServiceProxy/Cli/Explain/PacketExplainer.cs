@@ -287,6 +287,8 @@ public static class PacketExplainer
                 trace.Step("affinity", entry.Reason);
                 var backend = candidates.First(candidate => candidate.Ordinal == entry.Value.Ordinal).Backend!.Value;
                 trace.Choices = [backend];
+                if (!socket)
+                    RouteStep(trace, frontend);
                 return trace.Finish(ExplainVerdict.Translate,
                     AfterChoice(backend) + $" (chosen by the affinity entry: {(socket ? "sock_affinity_hit" : "affinity_hit")})", translated);
             }
@@ -309,10 +311,54 @@ public static class PacketExplainer
               (frontend.Affinity ? $"; the choice is remembered for client {client}" : ""));
         if (hairpin && eligible.Count > 1 && eligible.Any(candidate => candidate.Backend!.Value.Address.Equals(request.Source)))
             trace.Step("hairpin", $"if the choice is the client itself, its source becomes {trace.Maps.Config?.HairpinAddress ?? DataplaneConfig.DefaultHairpinAddress} and the packet goes straight back out of the veth (nat_hairpin)");
+        if (!socket)
+            RouteStep(trace, frontend);
         var outcome = eligible.Count == 1 && missing == 0
             ? AfterChoice(eligible[0].Backend!.Value)
             : (socket ? "connect() goes straight to one of the backends above, chosen at random; no conntrack entry" : "DNAT to one of the backends above, chosen at random; a conntrack pair is created");
         return trace.Finish(ExplainVerdict.Translate, outcome, translated);
+    }
+
+    /// <summary>
+    /// For traffic from outside the node: where each possible backend lives, by pr_routes4's longest prefix (the routing
+    /// module's map; no entry: local, the kernel routes it), and how a remote one is reached. What a remote backend's
+    /// packet becomes (SNAT, Geneve tunnel, DSR) is said by name only, as pr_map_abi.h defines the modes: the frontend's
+    /// mode flag, else pr_config's ext_mode; without a node address in pr_config the node does not send to other nodes.
+    /// Nothing is said when the map is empty (one node, or no Node objects): every backend is then local.
+    /// </summary>
+    private static void RouteStep(Trace trace, FrontendInfo frontend)
+    {
+        if (trace.Request.From != TrafficOrigin.External || trace.Maps.Routes is not { } map)
+            return;
+        var entries = map.ReadAll();
+        if (entries.Count == 0)
+            return;
+        var routes = trace.Choices.Select(choice => choice.Address).Distinct().Select(address =>
+        {
+            var entry = Routing.RouteDump.Lookup(entries, address);
+            return entry is { Key: var key, Value: var value }
+                ? new BackendRoute(address.ToString(), key.ToString(), Routing.RouteDump.Owner(value), value.NodeAddress?.ToString())
+                : new BackendRoute(address.ToString(), null, "local", null);
+        }).ToList();
+        trace.Routes = routes;
+        var lines = routes.Select(route => route.Prefix is null
+            ? $"{route.Backend}: no entry, on this node (the kernel routes it)"
+            : route.Owner == "remote"
+                ? $"{route.Backend}: on the node at {route.NodeAddress ?? "(no address)"} ({route.Prefix} remote)"
+                : $"{route.Backend}: on this node ({route.Prefix} {route.Owner})");
+        var text = routes.Count == 1 ? $"pr_routes4: {lines.Single()}" : "pr_routes4:\n" + string.Join('\n', lines);
+        if (routes.Any(route => route.Owner == "remote"))
+        {
+            var flags = frontend.Value.Flags;
+            var mode = flags.HasFlag(FrontendFlags.ModeSnat) ? "snat (the Service's annotation)"
+                : flags.HasFlag(FrontendFlags.ModeTunnel) ? "tunnel (the Service's annotation)"
+                : flags.HasFlag(FrontendFlags.ModeDsr) ? "dsr (the Service's annotation)"
+                : $"{(trace.Maps.Config?.ExternalMode ?? ExternalServiceMode.Tunnel).ToString().ToLowerInvariant()} (pr_config)";
+            text += trace.Maps.Config?.NodeAddressNbo is null or 0
+                ? "\npr_config has no node address: this node does not send external traffic to other nodes; the kernel routes it as on one node"
+                : $"\na remote backend's packets go to its node in external service mode {mode}";
+        }
+        trace.Step("route", text);
     }
 
     private static string Ordinal(uint ordinal) =>
@@ -423,10 +469,11 @@ public static class PacketExplainer
         public IReadOnlyList<TrackedFlow> Flows { get; set; } = [];
         public AffinityEntry? Affinity { get; set; }
         public IReadOnlyList<NatBackendValue4> Choices { get; set; } = [];
+        public IReadOnlyList<BackendRoute> Routes { get; set; } = [];
 
         public void Step(string name, string text) => _steps.Add(new ExplainStep(name, text));
 
         public Explanation Finish(ExplainVerdict verdict, string outcome, CounterReason? counter) =>
-            new(Request, Program, _steps, verdict, outcome, counter, Frontend, Set, Backends, Flows, Affinity, Choices);
+            new(Request, Program, _steps, verdict, outcome, counter, Frontend, Set, Backends, Flows, Affinity, Choices, Routes);
     }
 }

@@ -17,12 +17,17 @@ public sealed class FakeDataplane
     public InMemoryBpfMap<ServiceCidrKey4, ServiceCidrValue> ServiceCidrs { get; } = new("pr_svc_cidr4", 8);
     public InMemoryBpfMap<LbSourceRangeKey4, LbSourceRangeValue> SourceRanges { get; } = new("pr_lb_src4", 16);
     public InMemoryBpfMap<uint, ServiceName> Names { get; } = new("pr_svc_names", 16);
+    public InMemoryBpfMap<RouteKey4, RouteValue> Routes { get; } = new("pr_routes4", 16);
     public DataplaneConfig? Config { get; set; } = DataplaneConfig.Default.WithSocketLbMode(SocketLbMode.Tcp);
     public ulong? HostNetnsCookie { get; set; } = 4096;
 
     public FakeDataplane() => ServiceCidrs.Update(new ServiceCidrKey4(IPAddress.Parse("10.96.0.0"), 12), default);
 
-    public ExplainMaps Maps => new(Frontends, Backends, Affinity, Conntrack, ServiceCidrs, Config, HostNetnsCookie, SourceRanges, Names);
+    public ExplainMaps Maps => new(Frontends, Backends, Affinity, Conntrack, ServiceCidrs, Config, HostNetnsCookie, SourceRanges, Names, Routes);
+
+    /// <summary>A pr_routes4 entry as the routing module writes it.</summary>
+    public void Route(string prefix, RouteFlags flags, string? node) =>
+        Routes.Update(new RouteKey4(IPNetwork.Parse(prefix)), new RouteValue(flags, node is null ? null : IPAddress.Parse(node)));
 
     public static NatFrontendKey4 Key(string vip, ushort port, L4Protocol protocol = L4Protocol.Tcp) => new(IPAddress.Parse(vip), port, protocol);
 
