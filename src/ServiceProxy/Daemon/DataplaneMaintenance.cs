@@ -40,6 +40,7 @@ public sealed partial class DataplaneMaintenance
             new WatchedMap(dataplane.Affinity.Name, dataplane.Affinity.MaxEntries, () => dataplane.Affinity.ReadAll().Count),
             new WatchedMap(dataplane.Conntrack.Name, dataplane.Conntrack.MaxEntries, () => dataplane.Conntrack.ReadAll().Count),
             new WatchedMap(dataplane.SocketReverse.Name, dataplane.SocketReverse.MaxEntries, () => dataplane.SocketReverse.ReadAll().Count),
+            new WatchedMap(dataplane.Routes.Name, dataplane.Routes.MaxEntries, () => dataplane.Routes.ReadAll().Count),
         ], metrics, loggers.CreateLogger<MapPressureMonitor>());
         _sweeper = new ConntrackSweeper(dataplane.Conntrack, options.ConntrackTimeouts, metrics, loggers.CreateLogger<ConntrackSweeper>(),
             dataplane.Affinity, dataplane.Frontends);
