@@ -85,7 +85,8 @@ public sealed record Service(
     EquatableList<LoadBalancerIngress>? LoadBalancerIngress = null,
     EquatableList<IPNetwork>? LoadBalancerSourceRanges = null,
     int? HealthCheckNodePort = null,
-    string? TrafficDistribution = null)
+    string? TrafficDistribution = null,
+    string? ExternalServiceMode = null)
 {
     /// <summary><c>spec.externalIPs</c>, as written (the Syncer reports and skips addresses it cannot serve).</summary>
     public EquatableList<IPAddress> ExternalIPs { get; init; } = ExternalIPs ?? EquatableList<IPAddress>.Empty;
@@ -103,6 +104,12 @@ public sealed record Service(
     /// <summary>The annotation kube-proxy reads when <c>spec.loadBalancerSourceRanges</c> is empty.</summary>
     public const string SourceRangesAnnotation = "service.beta.kubernetes.io/load-balancer-source-ranges";
 
+    /// <summary>
+    /// Ours: the external service mode of this Service (snat, tunnel or dsr) instead of the node's
+    /// <c>--external-service-mode</c>. <see cref="ExternalServiceMode"/> holds its value as written (null: absent); the
+    /// Syncer reads it (<c>Sync/ExternalModes</c>), so that a bad value is reported and the Service still programmed.
+    /// </summary>
+    public const string ExternalServiceModeAnnotation = "proxy-replacement.io/external-service-mode";
 
     /// <summary>Kubernetes' default for <c>sessionAffinityConfig.clientIP.timeoutSeconds</c> (3 hours).</summary>
     public const int DefaultSessionAffinityTimeoutSeconds = 10800;

@@ -38,6 +38,16 @@ public static class ProxyOptionHelp
         ["cgroup-path"] = new("DIR", "cgroup v2 directory for the socket hooks (connect-time balancing) [default: none, no hooks]"),
         ["socket-lb-mode"] = new("disabled|tcp|enabled", "Connect-time balancing: disabled, tcp (TCP only), enabled (TCP and UDP) [default: tcp]",
             "disabled", "tcp", "enabled"),
+        ["external-service-mode"] = new("snat|tunnel|dsr",
+            "External traffic to a backend on another node: snat (the backend sees this node), tunnel (Geneve there and back, keeps the client IP), " +
+            $"dsr (Geneve there, the backend's node answers directly); a Service may choose with the annotation {ExternalTrafficOptions.ModeAnnotation} [default: tunnel]",
+            "snat", "tunnel", "dsr"),
+        ["tunnel-port"] = new("PORT", $"Geneve UDP port of the tunnel and dsr modes; open it between the nodes [default: {Dataplane.Abi.MultiNodeConfig.DefaultTunnelPort}]"),
+        ["tunnel-vni"] = new("VNI", $"Geneve VNI (24 bits; decimal or 0x hex), the same on every node [default: 0x{Dataplane.Abi.MultiNodeConfig.DefaultTunnelVni:x}]"),
+        ["tunnel-mtu"] = new("BYTES",
+            $"Largest inner packet the tunnel carries ({ExternalTrafficOptions.MinTunnelMtu}-{ExternalTrafficOptions.MaxTunnelMtu}); TCP MSS is clamped to it - 40 " +
+            $"[default: 0: the smallest MTU of the host interfaces - {Dataplane.Abi.MultiNodeConfig.EncapsulationOverhead}]"),
+        ["snat-port-range"] = new("FIRST-LAST", $"Source ports of snat mode on this node's address; outside the NodePort range [default: {ExternalTrafficOptions.DefaultSnatPorts}]"),
         ["service-cidrs"] = new("CIDRS", "The cluster's Service CIDRs: unclaimed addresses in them are rejected [default: 10.96.0.0/12]"),
         ["min-sync-interval"] = new("DURATION", "Minimum time between syncs (kube-proxy minSyncPeriod) [default: 1s]"),
         ["sync-period"] = new("DURATION", "Full resync period, repairs drift [default: 30s]"),

@@ -57,6 +57,9 @@ public sealed record ProxyOptions
     /// <summary>Connect-time balancing (Calico's modes): disabled, tcp (TCP only, the default), enabled (TCP and UDP).</summary>
     public SocketLbMode SocketLbMode { get; init; } = SocketLbMode.Tcp;
 
+    /// <summary>External traffic to backends on other nodes: the mode (snat, tunnel, dsr), the tunnel and the SNAT ports.</summary>
+    public ExternalTrafficOptions ExternalTraffic { get; init; } = new();
+
     /// <summary>The cluster's Service CIDRs: unclaimed addresses inside them are rejected.</summary>
     public IReadOnlyList<Ipv4Cidr> ServiceCidrs { get; init; } = [Ipv4Cidr.Parse("10.96.0.0/12")];
 

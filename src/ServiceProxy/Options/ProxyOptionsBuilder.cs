@@ -32,6 +32,12 @@ public static class ProxyOptionsBuilder
         ["service-node-port-range"] = (o, n, v) => o with { ServiceNodePortRange = Parsed(n, v, PortRange.Parse, "FIRST-LAST, e.g. 30000-32767") },
         ["cgroup-path"] = (o, n, v) => o with { CgroupPath = AbsolutePath(n, v) },
         ["socket-lb-mode"] = (o, n, v) => o with { SocketLbMode = SocketMode(n, v) },
+        // External traffic to backends on other nodes (ExternalTrafficOptions): the mode, the tunnel, the SNAT ports.
+        ["external-service-mode"] = (o, n, v) => o with { ExternalTraffic = o.ExternalTraffic with { Mode = ExternalTrafficOptions.ParseMode(n, v) } },
+        ["tunnel-port"] = (o, n, v) => o with { ExternalTraffic = o.ExternalTraffic with { TunnelPort = ExternalTrafficOptions.ParseTunnelPort(n, v) } },
+        ["tunnel-vni"] = (o, n, v) => o with { ExternalTraffic = o.ExternalTraffic with { TunnelVni = ExternalTrafficOptions.ParseTunnelVni(n, v) } },
+        ["tunnel-mtu"] = (o, n, v) => o with { ExternalTraffic = o.ExternalTraffic with { TunnelMtu = ExternalTrafficOptions.ParseTunnelMtu(n, v) } },
+        ["snat-port-range"] = (o, n, v) => o with { ExternalTraffic = o.ExternalTraffic with { SnatPorts = ExternalTrafficOptions.ParseSnatPorts(n, v) } },
         ["service-cidrs"] = (o, n, v) => o with { ServiceCidrs = Cidrs(n, v) },
         ["min-sync-interval"] = (o, n, v) => o with { MinSyncInterval = Duration(n, v) },
         ["sync-period"] = (o, n, v) => o with { SyncPeriod = Duration(n, v) },
@@ -175,6 +181,7 @@ public static class ProxyOptionsBuilder
         if (options.SyncPeriod < options.MinSyncInterval)
             throw new OptionException("--sync-period",
                 $"{options.SyncPeriod} is shorter than --min-sync-interval {options.MinSyncInterval}; it must be at least as long");
+        ExternalTrafficOptions.Validate(options.ExternalTraffic, options.ServiceNodePortRange);
         if (options.Source == SourceKind.Manifest && options.ManifestDir is null)
             throw new OptionException("--source", "manifest needs --manifest-dir DIR");
         if (options.Source == SourceKind.Kubernetes && options.ManifestDir is not null)

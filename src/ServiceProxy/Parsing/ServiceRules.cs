@@ -68,7 +68,8 @@ internal static class ServiceRules
 
         return new Service(@namespace, name, labels, type, clusterIPs.ToEquatableList(), ports.ToEquatableList(),
             affinity, timeout, internalPolicy, externalPolicy, externalIPs, ingress, sourceRanges, healthCheckNodePort,
-            string.IsNullOrEmpty(spec.TrafficDistribution) ? null : spec.TrafficDistribution);
+            string.IsNullOrEmpty(spec.TrafficDistribution) ? null : spec.TrafficDistribution,
+            annotations?.GetValueOrDefault(Service.ExternalServiceModeAnnotation));
     }
 
     /// <summary>The field, or when it is empty the annotation (comma-separated, spaces allowed), as kube-proxy reads them.</summary>

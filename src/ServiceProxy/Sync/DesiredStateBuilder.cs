@@ -135,6 +135,8 @@ public static class DesiredStateBuilder
             while (moreSlices && slicesByService.Current.Key.CompareTo(serviceKey) < 0)
                 moreSlices = slicesByService.MoveNext(); // slices of a Service that is absent
             var slices = moreSlices && slicesByService.Current.Key == serviceKey ? slicesByService.Current.Value : [];
+            if (ExternalModes.Problem(service) is { } badMode)
+                problems.Add(badMode); // reported once per Service; its frontends get the node's default mode
             if (service.Ports.Count == 1)
                 Add(service, service.Ports[0], slices);
             else

@@ -80,13 +80,14 @@ public static class Frontends
     }
 
     /// <summary>
-    /// The value of one frontend of a service port: the id and both backend counts, affinity, what its kind needs, and
-    /// <paramref name="policyFlags"/> (<see cref="BackendSets.FlagsFor"/>: which set the traffic policies pick).
+    /// The value of one frontend of a service port: the id and both backend counts, affinity, what its kind needs, the
+    /// Service's external mode (<see cref="ExternalModes"/>) and <paramref name="policyFlags"/> (<see cref="BackendSets.FlagsFor"/>:
+    /// which set the traffic policies pick).
     /// </summary>
     public static NatFrontendValue Value(Service service, FrontendKind kind, uint id, uint backendCount, uint localCount = 0,
         FrontendFlags policyFlags = FrontendFlags.None)
     {
-        var flags = policyFlags;
+        var flags = policyFlags | ExternalModes.FlagOf(service);
         uint affinityTimeout = 0;
         if (service.SessionAffinity == SessionAffinity.ClientIP)
         {

@@ -39,7 +39,7 @@ public sealed class GoldenCaseTests
             "basic-clusterip", "scale-up", "scale-down", "endpoint-not-ready", "targetport-change",
             "service-deleted", "shared-backends", "multi-port-named", "session-affinity", "zero-endpoints", "restart",
             "nodeport", "loadbalancer", "type-changes", "external-ips", "entry-point-conflicts",
-            "rolling-update", "etp-local", "itp-local", "topology-hints", "routes",
+            "rolling-update", "etp-local", "itp-local", "topology-hints", "routes", "external-service-mode",
         }));
     }
 

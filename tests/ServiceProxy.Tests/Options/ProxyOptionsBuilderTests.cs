@@ -57,7 +57,104 @@ public sealed class ProxyOptionsBuilderTests
             // kube-proxy's --conntrack-tcp-timeout-established 24h; the rest as the Conntrack README compares them.
             Assert.That(options.ConntrackTimeouts.TcpEstablished, Is.EqualTo(TimeSpan.FromHours(24)));
             Assert.That(options.ConntrackSweepInterval, Is.EqualTo(TimeSpan.FromSeconds(10)));
+            // Calico's bpfExternalServiceMode defaults to Tunnel; the tunnel and SNAT defaults are pr_map_abi.h's PR_DEFAULT_*.
+            Assert.That(options.ExternalTraffic.Mode, Is.EqualTo(ExternalServiceMode.Tunnel));
+            Assert.That(options.ExternalTraffic.TunnelPort, Is.EqualTo(6082));
+            Assert.That(options.ExternalTraffic.TunnelVni, Is.EqualTo(0x5052));
+            Assert.That(options.ExternalTraffic.TunnelMtu, Is.Zero, "auto: the host interfaces' MTU - 62");
+            Assert.That(options.ExternalTraffic.SnatPorts, Is.EqualTo(new PortRange(20000, 29999)));
         });
+    }
+
+    [TestCase("snat", ExternalServiceMode.Snat)]
+    [TestCase("tunnel", ExternalServiceMode.Tunnel)]
+    [TestCase("DSR", ExternalServiceMode.Dsr)] // Calico writes Tunnel and DSR
+    [TestCase("Tunnel", ExternalServiceMode.Tunnel)]
+    public void External_service_modes_are_snat_tunnel_and_dsr_in_any_case(string value, ExternalServiceMode expected) =>
+        Assert.That(Build("--external-service-mode", value).ExternalTraffic.Mode, Is.EqualTo(expected));
+
+    [TestCase("--external-service-mode", "vxlan", "'vxlan' is not an external service mode; accepted: snat, tunnel, dsr")]
+    [TestCase("--external-service-mode", "", "'' is not an external service mode")]
+    [TestCase("--tunnel-port", "0", "'0' is not a UDP port; accepted: 1-65535")]
+    [TestCase("--tunnel-port", "65536", "'65536' is not a UDP port")]
+    [TestCase("--tunnel-port", "geneve", "'geneve' is not a UDP port")]
+    [TestCase("--tunnel-vni", "16777216", "'16777216' is not a Geneve VNI; accepted: 1-16777215 (24 bits), decimal or 0x hexadecimal")]
+    [TestCase("--tunnel-vni", "0x1000000", "'0x1000000' is not a Geneve VNI")]
+    [TestCase("--tunnel-vni", "0", "'0' is not a Geneve VNI")]
+    [TestCase("--tunnel-vni", "-1", "'-1' is not a Geneve VNI")]
+    [TestCase("--tunnel-vni", "0xZZ", "'0xZZ' is not a Geneve VNI")]
+    [TestCase("--tunnel-mtu", "575", "'575' is not a tunnel MTU; accepted: 576-65473 (65535 - 62 bytes of encapsulation), or 0 for the host interfaces' MTU - 62")]
+    [TestCase("--tunnel-mtu", "65474", "'65474' is not a tunnel MTU")]
+    [TestCase("--tunnel-mtu", "1500b", "'1500b' is not a tunnel MTU")]
+    [TestCase("--snat-port-range", "29999-20000", "is not a port range (expected FIRST-LAST within 1-65535, e.g. 30000-32767); expected FIRST-LAST, e.g. 20000-29999")]
+    [TestCase("--snat-port-range", "20000", "is not a port range")]
+    public void A_bad_external_traffic_option_is_rejected_with_what_is_accepted(string flag, string value, string problem)
+    {
+        var error = Rejects(flag, value);
+
+        Assert.That(error.Option, Is.EqualTo(flag));
+        Assert.That(error.Message, Does.Contain(problem));
+    }
+
+    [TestCase("0", 0)]
+    [TestCase("576", 576)]
+    [TestCase("65473", 65473)]
+    public void The_tunnel_mtu_takes_zero_for_auto_and_576_to_65535_minus_the_encapsulation(string value, int expected) =>
+        Assert.That(Build("--tunnel-mtu", value).ExternalTraffic.TunnelMtu, Is.EqualTo(expected));
+
+    [TestCase("20562", 0x5052u)]
+    [TestCase("0x5052", 0x5052u)]
+    [TestCase("0XFFFFFF", 0xFFFFFFu)]
+    [TestCase("1", 1u)]
+    public void The_tunnel_vni_is_decimal_or_hex_within_24_bits(string value, uint expected) =>
+        Assert.That(Build("--tunnel-vni", value).ExternalTraffic.TunnelVni, Is.EqualTo(expected));
+
+    [TestCase("30000-30999", "30000-32767")] // inside
+    [TestCase("29000-30000", "30000-32767")] // touching the first NodePort
+    [TestCase("32767-33000", "30000-32767")] // touching the last
+    [TestCase("20000-29999", "25000-26000")] // the NodePort range moved into the default SNAT range
+    public void A_snat_port_range_overlapping_the_node_port_range_is_rejected(string snat, string nodePorts)
+    {
+        var error = Rejects("--snat-port-range", snat, "--service-node-port-range", nodePorts);
+
+        Assert.That(error.Option, Is.EqualTo("--snat-port-range"));
+        Assert.That(error.Message, Is.EqualTo(
+            $"invalid option --snat-port-range: {snat} overlaps --service-node-port-range {nodePorts}; choose SNAT ports outside the NodePort range (default 20000-29999)"));
+    }
+
+    [Test]
+    public void Snat_ports_next_to_the_node_port_range_are_fine()
+    {
+        var options = Build("--snat-port-range", "29000-29999", "--service-node-port-range", "30000-32767");
+
+        Assert.That(options.ExternalTraffic.SnatPorts, Is.EqualTo(new PortRange(29000, 29999)));
+    }
+
+    [Test]
+    public void External_traffic_config_keys_are_the_camel_case_flag_names()
+    {
+        var config = ConfigFile("""
+            externalServiceMode: snat
+            tunnelPort: 7000
+            tunnelVni: 0x10
+            tunnelMtu: 8900
+            snatPortRange: 40000-41000
+            """);
+
+        var traffic = Build("--config", config).ExternalTraffic;
+
+        Assert.That(traffic, Is.EqualTo(new ExternalTrafficOptions
+        {
+            Mode = ExternalServiceMode.Snat, TunnelPort = 7000, TunnelVni = 16, TunnelMtu = 8900, SnatPorts = new PortRange(40000, 41000),
+        }));
+    }
+
+    [Test]
+    public void The_snat_overlap_check_also_applies_to_config_file_values()
+    {
+        var config = ConfigFile("snatPortRange: 30000-30100\n");
+
+        Assert.That(Rejects("--config", config).Option, Is.EqualTo("--snat-port-range"));
     }
 
     /// <summary>One value per option and how to read it back; <see cref="Every_option_has_a_case"/> keeps it complete.</summary>
@@ -88,13 +185,18 @@ public sealed class ProxyOptionsBuilderTests
         ("logging-format", "json", o => o.LoggingFormat.ToString(), "Json"),
         ("otlp-endpoint", "http://otel-collector:4317", o => o.OtlpEndpoint?.ToString(), "http://otel-collector:4317/"),
         ("nodeport-addresses", "primary, 192.168.0.0/16", o => o.NodePortAddresses.ToString(), "primary,192.168.0.0/16"),
-        ("service-node-port-range", "20000-22767", o => o.ServiceNodePortRange.ToString(), "20000-22767"),
+        ("service-node-port-range", "30000-31767", o => o.ServiceNodePortRange.ToString(), "30000-31767"),
         ("conntrack-tcp-timeout-syn", "20s", o => o.ConntrackTimeouts.TcpSyn.ToString(), TimeSpan.FromSeconds(20).ToString()),
         ("conntrack-tcp-timeout-established", "1h", o => o.ConntrackTimeouts.TcpEstablished.ToString(), TimeSpan.FromHours(1).ToString()),
         ("conntrack-tcp-timeout-close", "30s", o => o.ConntrackTimeouts.TcpClosing.ToString(), TimeSpan.FromSeconds(30).ToString()),
         ("conntrack-udp-timeout", "2m", o => o.ConntrackTimeouts.Udp.ToString(), TimeSpan.FromMinutes(2).ToString()),
         ("conntrack-generic-timeout", "5m", o => o.ConntrackTimeouts.Generic.ToString(), TimeSpan.FromMinutes(5).ToString()),
         ("conntrack-sweep-interval", "0s", o => o.ConntrackSweepInterval.ToString(), TimeSpan.Zero.ToString()),
+        ("external-service-mode", "dsr", o => o.ExternalTraffic.Mode.ToString(), "Dsr"),
+        ("tunnel-port", "6081", o => o.ExternalTraffic.TunnelPort.ToString(), "6081"),
+        ("tunnel-vni", "0x1234", o => o.ExternalTraffic.TunnelVni.ToString(), "4660"),
+        ("tunnel-mtu", "1400", o => o.ExternalTraffic.TunnelMtu.ToString(), "1400"),
+        ("snat-port-range", "40000-40999", o => o.ExternalTraffic.SnatPorts.ToString(), "40000-40999"),
     ];
 
     private static IEnumerable<TestCaseData> FlagCases() =>
