@@ -53,6 +53,20 @@ public sealed class ExternalFieldsParsingTests
         Assert.That(service.LoadBalancerSourceRanges, Is.EqualTo(new[] { IPNetwork.Parse("10.0.0.0/8"), IPNetwork.Parse("192.0.2.0/24") }));
     }
 
+    [TestCase("dsr", "dsr")]
+    [TestCase("'fast'", "fast")] // not a mode: still a Service, the Syncer reports the value (Sync/ExternalModes)
+    public void The_external_service_mode_annotation_is_carried_as_written(string yamlValue, string expected)
+    {
+        var set = ManifestReader.Parse(LoadBalancer(annotations: $"{{{Service.ExternalServiceModeAnnotation}: {yamlValue}}}"), "a.yaml");
+
+        Assert.That(set.Diagnostics, Is.Empty);
+        Assert.That(set.Services.Single().ExternalServiceMode, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Without_the_annotation_the_service_has_no_external_service_mode() =>
+        Assert.That(ManifestReader.Parse(LoadBalancer(), "a.yaml").Services.Single().ExternalServiceMode, Is.Null);
+
     [TestCase("externalIPs: [192.0.2.300]", "spec.externalIPs[0]: '192.0.2.300' is not a valid IP address")]
     [TestCase("loadBalancerSourceRanges: [10.0.0.0/33]", "spec.loadBalancerSourceRanges[0]: '10.0.0.0/33' has an invalid prefix length")]
     [TestCase("loadBalancerSourceRanges: [10.0.0.0]", "spec.loadBalancerSourceRanges[0]: '10.0.0.0' is not a CIDR")]
