@@ -31,6 +31,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly IServiceSource _source;
     private SyncPass? _syncPass;
     private DataplaneMaintenance? _maintenance;
+    private MultiNodeConfigWriter? _multiNode;
     private bool _cidrsWritten;
     private volatile FrontendContext _frontendContext = FrontendContext.None;
     private readonly HeapReclaimer _heap = new();
@@ -67,6 +68,8 @@ public sealed partial class ProxyDaemon : IDisposable
             sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames), Metrics);
         _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers);
         _maintenance.ApplyTimeouts();
+        _multiNode = new MultiNodeConfigWriter(_options.ExternalTraffic, _options.HostInterfaces, _dataplane.ReadConfig, _dataplane.WriteConfig,
+            _loggers.CreateLogger<MultiNodeConfigWriter>());
         LogSource(_logger, _source.Description, _options.HostnameOverride);
         new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
@@ -190,6 +193,7 @@ public sealed partial class ProxyDaemon : IDisposable
         var context = new FrontendContext(
             NodeAddresses.Resolve(node, host, _options.HostInterfaces, _options.NodePortAddresses), _options.ServiceNodePortRange,
             NodeContext.Of((_source as INodeSource)?.NodeName ?? _options.HostnameOverride, node));
+        _multiNode?.Update(node, host, context.NodePortAddresses); // pr_config's node address and tunnel MTU follow the node too
         if (context.Equals(_frontendContext))
             return false;
         _frontendContext = context;
