@@ -18,6 +18,13 @@ namespace ProxyReplacement.ServiceProxy.Conntrack;
 /// <remarks>
 /// The socket hooks connect sockets straight to a backend (no conntrack entry); terminating those sockets
 /// (bpf_sock_destroy) is the hook <see cref="SocketTerminator"/> stands for: it receives the same targets.
+/// <para>
+/// External flows to a backend on another node (SNAT, tunnel, DSR) are purged on the ingress node, where their forward
+/// entry is: it is keyed and NATed like any other (client to frontend, NAT to the backend), and its reverse entry is
+/// found through <see cref="ConntrackSweep.ReverseOf"/> (the SNAT source for a SNATed flow). On the backend's node, the
+/// flow's tunnel-return or DSR reverse entry is left to its timeout: it only routes the gone backend's replies, and the
+/// flow is re-balanced by the ingress node's daemon, which sees the same Service change and purges its forward entry.
+/// </para>
 /// </remarks>
 public sealed partial class BackendFlowPurger
 {

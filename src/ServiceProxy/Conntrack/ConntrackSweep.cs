@@ -4,7 +4,8 @@ namespace ProxyReplacement.ServiceProxy.Conntrack;
 
 /// <summary>What one sweep decided: the keys to delete and why.</summary>
 /// <param name="Delete">Forward entries of expired flows with their reverse entries, then expired orphan reverse entries.</param>
-/// <param name="ExpiredFlows">Forward entries past their timeout (each deleted with its reverse entry when that exists).</param>
+/// <param name="ExpiredFlows">Forward entries past their timeout (each deleted with its reverse entry when that exists), and
+/// the backend's-node entries of flows from other nodes past theirs (<see cref="ConntrackSweep.IsRemoteFlowEntry"/>).</param>
 /// <param name="OrphanReverses">Reverse entries without a forward entry, past their own timeout.</param>
 /// <param name="Scanned">Entries looked at.</param>
 public sealed record ConntrackSweepPlan(IReadOnlyList<ConntrackKey4> Delete, int ExpiredFlows, int OrphanReverses, int Scanned);
@@ -16,6 +17,9 @@ public sealed record ConntrackSweepPlan(IReadOnlyList<ConntrackKey4> Delete, int
 /// the forward key's VIP:port); a reverse entry whose forward entry is alive stays (the forward's next due
 /// refresh refreshes or rewrites it, <c>pr_ct_touch_reverse</c>); a reverse entry without a forward entry goes
 /// when it is itself expired. The expiry rule is the dataplane's (<see cref="ConntrackTimeouts.IsExpired"/>).
+/// Entries that never have a forward entry on this node (a <see cref="ConntrackType.TunnelReturn"/> entry, a DSR flow's
+/// reverse entry on the backend's node: the decapsulating path refreshes them while the flow lives) are orphans by this
+/// rule, so they too go when they are expired themselves; they are counted as expired flows, not orphans.
 /// </summary>
 public static class ConntrackSweep
 {
@@ -48,21 +52,47 @@ public static class ConntrackSweep
                              forward.Type == ConntrackType.Forward && forward.NatAddressNbo == key.SourceNbo && forward.NatPortNbo == key.SourcePortNbo;
             if (hasForward || !timeouts.IsExpired(key.Protocol, value, nowNs))
                 continue;
+            // The backend's side of a flow another node sent here: its only entry on this node, so an expired flow. (A DSR
+            // reverse entry on the ingress node whose forward entry was evicted counts here too: this node cannot tell the two
+            // apart without its own address, and the eviction is rare.)
+            if (IsRemoteFlowEntry(value))
+                expiredFlows++;
             // A reverse entry alone (its forward entry evicted by the LRU or deleted), or an entry of an unknown type.
-            orphans++;
+            else
+                orphans++;
             deleting.Add(key);
             delete.Add(key);
         }
         return new ConntrackSweepPlan(delete, expiredFlows, orphans, byKey.Count);
     }
 
-    /// <summary><c>pr_ct_reverse_of_forward</c>: {backend, client, bport, cport}.</summary>
+    /// <summary>
+    /// <c>pr_ct_reverse_of_forward</c>: {backend, client, bport, cport}; for a SNATed flow (<see cref="ConntrackFlags.Snat"/>)
+    /// {backend, peer_addr, bport, peer_port}: the replies come back to the source the forward packets were given.
+    /// Tunnelled and DSR flows keep the client as the source, so their reverse key is the usual one.
+    /// </summary>
     public static ConntrackKey4 ReverseOf(in ConntrackKey4 forward, in ConntrackValue4 value) =>
-        ConntrackKeys.Make(value.NatAddressNbo, forward.SourceNbo, value.NatPortNbo, forward.SourcePortNbo, forward.Protocol);
+        value.FlowFlags.HasFlag(ConntrackFlags.Snat)
+            ? ConntrackKeys.Make(value.NatAddressNbo, value.PeerAddressNbo, value.NatPortNbo, value.PeerPortNbo, forward.Protocol)
+            : ConntrackKeys.Make(value.NatAddressNbo, forward.SourceNbo, value.NatPortNbo, forward.SourcePortNbo, forward.Protocol);
 
-    /// <summary><c>pr_ct_forward_of_reverse</c>: {client, vip, cport, vport}.</summary>
+    /// <summary>
+    /// <c>pr_ct_forward_of_reverse</c>: {client, vip, cport, vport}; for a SNATed flow's reverse entry the client is its
+    /// peer: {peer_addr, nat_addr, peer_port, nat_port}. Meaningful for <see cref="ConntrackType.Reverse"/> entries only:
+    /// a <see cref="ConntrackType.TunnelReturn"/> entry, and a DSR reverse entry on the backend's node, have no forward
+    /// entry on this node by design (the flow's forward entry lives on the ingress node); they end at their own timeout.
+    /// </summary>
     public static ConntrackKey4 ForwardOf(in ConntrackKey4 reverse, in ConntrackValue4 value) =>
-        ConntrackKeys.Make(reverse.DestinationNbo, value.NatAddressNbo, reverse.DestinationPortNbo, value.NatPortNbo, reverse.Protocol);
+        value.FlowFlags.HasFlag(ConntrackFlags.Snat)
+            ? ConntrackKeys.Make(value.PeerAddressNbo, value.NatAddressNbo, value.PeerPortNbo, value.NatPortNbo, reverse.Protocol)
+            : ConntrackKeys.Make(reverse.DestinationNbo, value.NatAddressNbo, reverse.DestinationPortNbo, value.NatPortNbo, reverse.Protocol);
+
+    /// <summary>
+    /// An entry written on the backend's node for a flow whose forward entry lives on the ingress node: a tunnel-return
+    /// entry, or a reverse entry of a DSR flow.
+    /// </summary>
+    public static bool IsRemoteFlowEntry(in ConntrackValue4 value) =>
+        value.Type == ConntrackType.TunnelReturn || (value.Type == ConntrackType.Reverse && value.FlowFlags.HasFlag(ConntrackFlags.Dsr));
 
     /// <summary>Whether <paramref name="reverse"/> is the reverse entry of the flow with this forward key (its NAT is the VIP:port).</summary>
     public static bool IsReverseOf(in ConntrackValue4 reverse, in ConntrackKey4 forward) =>

@@ -42,10 +42,12 @@ public sealed record ConntrackTimeouts
 
     /// <summary>
     /// This configuration in <c>pr_config</c>'s form (whole seconds, at least 1: a zero would mean "the
-    /// dataplane default"), keeping <paramref name="current"/>'s other fields (the socket LB mode).
+    /// dataplane default"), keeping <paramref name="current"/>'s other fields (the socket LB mode, the hairpin address,
+    /// the many-node fields: another writer's, whatever order they are written in).
     /// </summary>
     public DataplaneConfig ApplyTo(DataplaneConfig current) =>
-        new(Seconds(TcpSyn), Seconds(TcpEstablished), Seconds(TcpClosing), Seconds(Udp), Seconds(Generic), current.SocketLbMode);
+        new DataplaneConfig(Seconds(TcpSyn), Seconds(TcpEstablished), Seconds(TcpClosing), Seconds(Udp), Seconds(Generic), current.SocketLbMode,
+            current.HairpinAddressNbo).WithMultiNode(current.MultiNode);
 
     /// <summary>The timeouts a <c>pr_config</c> entry makes the dataplane apply (zero fields: the <c>PR_DEFAULT_*</c>).</summary>
     public static ConntrackTimeouts FromConfig(DataplaneConfig config)

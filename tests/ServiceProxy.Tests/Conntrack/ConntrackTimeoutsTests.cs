@@ -53,11 +53,14 @@ public sealed class ConntrackTimeoutsTests
     [Test]
     public void Applied_to_the_config_it_keeps_the_socket_mode_and_reads_back_the_same()
     {
-        var config = new DataplaneConfig(1, 2, 3, 4, 5, SocketLbMode.Enabled);
+        var multiNode = new MultiNodeConfig(ExternalServiceMode.Dsr, IPAddress.Parse("192.168.1.10"), 6082, 1438, 0x5052, 20000, 29999);
+        var config = new DataplaneConfig(1, 2, 3, 4, 5, SocketLbMode.Enabled).WithHairpinAddress(IPAddress.Parse("169.254.9.9")).WithMultiNode(multiNode);
         var applied = Timeouts.ApplyTo(config);
         Assert.Multiple(() =>
         {
             Assert.That(applied.SocketLbMode, Is.EqualTo(SocketLbMode.Enabled));
+            Assert.That(applied.HairpinAddress, Is.EqualTo(IPAddress.Parse("169.254.9.9")), "another writer's field is kept");
+            Assert.That(applied.MultiNode, Is.EqualTo(multiNode), "the many-node fields are kept");
             Assert.That(applied.AbiVersion, Is.EqualTo(DataplaneConfig.CurrentAbiVersion));
             Assert.That((applied.TcpSynTimeoutSeconds, applied.TcpEstablishedTimeoutSeconds, applied.TcpClosingTimeoutSeconds,
                 applied.UdpTimeoutSeconds, applied.GenericTimeoutSeconds), Is.EqualTo((5u, 100u, 7u, 30u, 50u)));
