@@ -40,6 +40,7 @@ public static class DumpCommand
         var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
         var socketLb = SocketLbDump.Read(maps, pinRoot);
         var routes = RoutesDump.Read(maps.Routes);
+        var externalTraffic = ExternalTrafficDump.Read(maps.ReadConfig());
         var names = maps.ServiceNames.ReadAll().ToDictionary(e => e.Key, e => e.Value);
         var sourceRanges = maps.LbSourceRanges.ReadAll().ToLookup(e => e.Key.ServiceId, e => e.Key.Range);
         var nodeAddresses = frontends.Where(fe => fe.Value.Kind == FrontendKind.NodePort).Select(fe => fe.Key.Vip)
@@ -60,6 +61,7 @@ public static class DumpCommand
             localCount = fe.Value.LocalCount,
             sets = SetsText(fe.Value),
             affinityTimeoutSeconds = fe.Value.Flags.HasFlag(FrontendFlags.Affinity) ? (uint?)fe.Value.AffinityTimeoutSeconds : null,
+            externalMode = ExternalTrafficDump.FrontendMode(fe.Value), // null: the node's mode (externalTraffic.mode)
             backends = backends[fe.Value.ServiceId].OrderBy(b => b.Key.Ordinal)
                 .Select(b => new
                 {
@@ -73,13 +75,16 @@ public static class DumpCommand
         }).ToList();
         var conntrackRows = conntrack.Select(ct => new
         {
-            type = ct.Value.Type.ToString().ToLowerInvariant(),
+            type = ExternalTrafficDump.TypeName(ct.Value.Type),
             protocol = ct.Key.L4.ToString().ToLowerInvariant(),
             source = $"{ct.Key.Source}:{ct.Key.SourcePort}",
             destination = $"{ct.Key.Destination}:{ct.Key.DestinationPort}",
             nat = $"{ct.Value.NatAddress}:{ct.Value.NatPort}",
             serviceId = ct.Value.ServiceId,
             tcpState = ct.Value.TcpState.ToString().ToLowerInvariant(),
+            flags = ExternalTrafficDump.FlagNames(ct.Value.FlowFlags),
+            peer = ExternalTrafficDump.Peer(ct.Value),
+            tunnelPeer = ct.Value.TunnelAddress?.ToString(),
             ageSeconds = Seconds(now, ct.Value.CreatedNs),
             idleSeconds = Seconds(now, ct.Value.LastSeenNs),
         }).ToList();
@@ -103,6 +108,13 @@ public static class DumpCommand
                 routes = routes.Select(r => new { prefix = r.Prefix, owner = r.Owner, nodeAddress = r.NodeAddress, node = r.Node, flags = r.Flags }),
                 conntrack = conntrackRows,
                 affinity = affinityRows,
+                externalTraffic = externalTraffic is { } x
+                    ? new
+                    {
+                        mode = x.Mode, nodeAddress = x.NodeAddress, tunnelPort = x.TunnelPort, tunnelVni = x.TunnelVni, tunnelMtu = x.TunnelMtu,
+                        tcpMss = x.TcpMss, snatPortMin = x.SnatPortMin, snatPortMax = x.SnatPortMax, defaulted = x.Defaulted,
+                    }
+                    : null, // pr_config never written
                 socketLb = new
                 {
                     mode = socketLb.Mode,
@@ -123,7 +135,8 @@ public static class DumpCommand
             var reject = fe.backendCount == 0 ? "  (no backends: rejected)" : "";
             var serviceText = fe.service is null ? $"svc {fe.serviceId}" : $"{fe.service}{(fe.port is { Length: > 0 } p ? ":" + p : "")} (svc {fe.serviceId})";
             var rangesText = fe.sourceRanges is null ? "" : $"  source ranges {string.Join(",", fe.sourceRanges)}";
-            text.Append($"  {fe.frontend,-26} {fe.kind,-12} {serviceText}  backends {fe.backendCount}{affinityText}{rangesText}{reject}\n");
+            var modeText = fe.externalMode is { } mode ? $"  mode={mode}" : "";
+            text.Append($"  {fe.frontend,-26} {fe.kind,-12} {serviceText}  backends {fe.backendCount}{affinityText}{rangesText}{modeText}{reject}\n");
             if (fe.sets is { } sets)
                 text.Append($"      {sets}\n");
             foreach (var be in fe.backends)
@@ -138,12 +151,14 @@ public static class DumpCommand
         RoutesDump.AppendText(text, routes);
         text.Append($"\nCONNTRACK ({conntrackRows.Count})\n");
         if (conntrackRows.Count > 0)
-            text.Append($"  {"TYPE",-8} {"PROTO",-5} {"SOURCE",-21} {"DESTINATION",-21} {"NAT",-21} {"STATE",-11} {"AGE",7} {"IDLE",7}\n");
-        foreach (var ct in conntrackRows)
-            text.Append($"  {ct.type,-8} {ct.protocol,-5} {ct.source,-21} {ct.destination,-21} {ct.nat,-21} {ct.tcpState,-11} {ct.ageSeconds,6:F0}s {ct.idleSeconds,6:F0}s\n");
+            text.Append($"  {"TYPE",-13} {"PROTO",-5} {"SOURCE",-21} {"DESTINATION",-21} {"NAT",-21} {"STATE",-11} {"AGE",7} {"IDLE",7}  FLAGS, PEERS\n");
+        foreach (var (entry, ct) in conntrack.Zip(conntrackRows))
+            text.Append(($"  {ct.type,-13} {ct.protocol,-5} {ct.source,-21} {ct.destination,-21} {ct.nat,-21} {ct.tcpState,-11} {ct.ageSeconds,6:F0}s {ct.idleSeconds,6:F0}s" +
+                         $"  {ExternalTrafficDump.Extra(entry.Value)}").TrimEnd() + "\n");
         text.Append($"\nAFFINITY ({affinityRows.Count})\n");
         foreach (var a in affinityRows)
             text.Append($"  {a.frontend,-26} client {(a.hostNetns ? "host netns" : a.client),-15} -> #{a.ordinal} {a.backend}  idle {a.idleSeconds:F0}s\n");
+        ExternalTrafficDump.AppendText(text, externalTraffic);
         SocketLbDump.AppendText(text, socketLb);
         text.Append("\nCOUNTERS (packets; socket-hook calls for sock_*; summed over CPUs)\n");
         foreach (var (reason, value) in counters)
