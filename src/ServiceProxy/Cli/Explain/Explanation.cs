@@ -53,6 +53,12 @@ public sealed record AffinityEntry(AffinityKey4 Key, AffinityValue4 Value, bool 
 /// <param name="NodeAddress">The owning node's address (a remote backend's packets go there).</param>
 public sealed record BackendRoute(string Backend, string? Prefix, string Owner, string? NodeAddress);
 
+/// <summary>
+/// The external service mode a frontend uses for a packet from outside whose backend is on another node, and where it comes
+/// from: "annotation" (the Service's, a PR_FE_F_MODE_* flag), "default" (pr_config, --external-service-mode) or "unwritten".
+/// </summary>
+public sealed record ExternalModeInfo(string Mode, string Source);
+
 public sealed record Explanation(
     ExplainRequest Request,
     string Program,
@@ -66,7 +72,8 @@ public sealed record Explanation(
     IReadOnlyList<TrackedFlow> Flows,
     AffinityEntry? Affinity,
     IReadOnlyList<NatBackendValue4> Choices,
-    IReadOnlyList<BackendRoute>? Routes = null)
+    IReadOnlyList<BackendRoute>? Routes = null,
+    ExternalModeInfo? ExternalMode = null)
 {
     /// <summary>Where each possible choice lives (pr_routes4), for traffic from outside the node; empty otherwise or without routes.</summary>
     public IReadOnlyList<BackendRoute> Routes { get; init; } = Routes ?? [];

@@ -79,6 +79,7 @@ public static class ExplanationRenderer
                     reason = affinity.Reason,
                 }
                 : null,
+            externalMode = explanation.ExternalMode is { } mode ? new { mode = mode.Mode, source = mode.Source } : null,
             verdict = explanation.Verdict.ToString().ToLowerInvariant(),
             choices = explanation.Choices.Select(choice => choice.ToString()),
             routes = explanation.Routes.Select(route => new { backend = route.Backend, prefix = route.Prefix, owner = route.Owner, nodeAddress = route.NodeAddress }),

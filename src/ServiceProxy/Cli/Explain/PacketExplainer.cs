@@ -205,6 +205,8 @@ public static class PacketExplainer
             flags.Add("externalTrafficPolicy Local");
         if (value.Flags.HasFlag(FrontendFlags.InternalLocal))
             flags.Add("internalTrafficPolicy Local");
+        if (Sync.ExternalModes.ModeOf(value.Flags) is { } mode)
+            flags.Add($"external mode {Options.ExternalTrafficOptions.Name(mode)} (annotation)");
         trace.Step("frontend", $"{frontend.Key} ({frontend.Kind}{(frontend.Service is { } service ? $" of {service}" : "")}) -> service id {value.ServiceId}, " +
                                $"{value.BackendCount} backend{(value.BackendCount == 1 ? "" : "s")}, {value.LocalCount} node-local, {string.Join(", ", flags)}");
     }
@@ -279,6 +281,18 @@ public static class PacketExplainer
                   : "");
         var translated = socket ? CounterReason.SockConnect : CounterReason.NatNewFlow;
 
+        // From outside, with the cluster set: the chosen backend may be on another node, where the external mode applies.
+        // (The node-local set of externalTrafficPolicy Local holds this node's backends only.)
+        void ExternalModeStep()
+        {
+            if (socket || request.From != TrafficOrigin.External || set.Base != 0)
+                return;
+            if (ExternalModeExplainer.Describe(trace.Maps.Config, frontend, request.Protocol, trace.Routes) is not { } described)
+                return; // pr_routes4 puts every possible backend on this node
+            trace.ExternalMode = described.Info;
+            trace.Step("external mode", described.Text);
+        }
+
         if (frontend.Affinity)
         {
             trace.Affinity = AffinityOf(trace.Maps, frontend, set, client, trace.NowNs);
@@ -288,7 +302,8 @@ public static class PacketExplainer
                 var backend = candidates.First(candidate => candidate.Ordinal == entry.Value.Ordinal).Backend!.Value;
                 trace.Choices = [backend];
                 if (!socket)
-                    RouteStep(trace, frontend);
+                    RouteStep(trace);
+                ExternalModeStep();
                 return trace.Finish(ExplainVerdict.Translate,
                     AfterChoice(backend) + $" (chosen by the affinity entry: {(socket ? "sock_affinity_hit" : "affinity_hit")})", translated);
             }
@@ -312,7 +327,8 @@ public static class PacketExplainer
         if (hairpin && eligible.Count > 1 && eligible.Any(candidate => candidate.Backend!.Value.Address.Equals(request.Source)))
             trace.Step("hairpin", $"if the choice is the client itself, its source becomes {trace.Maps.Config?.HairpinAddress ?? DataplaneConfig.DefaultHairpinAddress} and the packet goes straight back out of the veth (nat_hairpin)");
         if (!socket)
-            RouteStep(trace, frontend);
+            RouteStep(trace);
+        ExternalModeStep();
         var outcome = eligible.Count == 1 && missing == 0
             ? AfterChoice(eligible[0].Backend!.Value)
             : (socket ? "connect() goes straight to one of the backends above, chosen at random; no conntrack entry" : "DNAT to one of the backends above, chosen at random; a conntrack pair is created");
@@ -321,12 +337,11 @@ public static class PacketExplainer
 
     /// <summary>
     /// For traffic from outside the node: where each possible backend lives, by pr_routes4's longest prefix (the routing
-    /// module's map; no entry: local, the kernel routes it), and how a remote one is reached. What a remote backend's
-    /// packet becomes (SNAT, Geneve tunnel, DSR) is said by name only, as pr_map_abi.h defines the modes: the frontend's
-    /// mode flag, else pr_config's ext_mode; without a node address in pr_config the node does not send to other nodes.
-    /// Nothing is said when the map is empty (one node, or no Node objects): every backend is then local.
+    /// module's map; no entry: local, the kernel routes it), and which node a remote one goes to. How it gets there (the
+    /// external service mode) is the next step's (<see cref="ExternalModeExplainer"/>). Nothing is said when the map is empty
+    /// (one node, or no Node objects): every backend is then local.
     /// </summary>
-    private static void RouteStep(Trace trace, FrontendInfo frontend)
+    private static void RouteStep(Trace trace)
     {
         if (trace.Request.From != TrafficOrigin.External || trace.Maps.Routes is not { } map)
             return;
@@ -347,17 +362,6 @@ public static class PacketExplainer
                 ? $"{route.Backend}: on the node at {route.NodeAddress ?? "(no address)"} ({route.Prefix} remote)"
                 : $"{route.Backend}: on this node ({route.Prefix} {route.Owner})");
         var text = routes.Count == 1 ? $"pr_routes4: {lines.Single()}" : "pr_routes4:\n" + string.Join('\n', lines);
-        if (routes.Any(route => route.Owner == "remote"))
-        {
-            var flags = frontend.Value.Flags;
-            var mode = flags.HasFlag(FrontendFlags.ModeSnat) ? "snat (the Service's annotation)"
-                : flags.HasFlag(FrontendFlags.ModeTunnel) ? "tunnel (the Service's annotation)"
-                : flags.HasFlag(FrontendFlags.ModeDsr) ? "dsr (the Service's annotation)"
-                : $"{(trace.Maps.Config?.ExternalMode ?? ExternalServiceMode.Tunnel).ToString().ToLowerInvariant()} (pr_config)";
-            text += trace.Maps.Config?.NodeAddressNbo is null or 0
-                ? "\npr_config has no node address: this node does not send external traffic to other nodes; the kernel routes it as on one node"
-                : $"\na remote backend's packets go to its node in external service mode {mode}";
-        }
         trace.Step("route", text);
     }
 
@@ -434,7 +438,8 @@ public static class PacketExplainer
         if (value.Type == ConntrackType.Reverse)
             return $"source port {key.SourcePort}: a reply of a NATed flow ({idle}{state}): its source is rewritten to {value.NatAddress}:{value.NatPort} (nat_reverse)";
         var reuse = key.L4 == L4Protocol.Tcp && value.TcpState == ConntrackTcpState.Closed ? "; a new SYN on this closed tuple starts a new flow" : "";
-        return $"source port {key.SourcePort}: tracked flow to {value.NatAddress}:{value.NatPort} (service id {value.ServiceId}, {idle}{state}): " +
+        return $"source port {key.SourcePort}: tracked flow to {value.NatAddress}:{value.NatPort} (service id {value.ServiceId}, {idle}{state}" +
+               $"{ExternalModeExplainer.FlowText(value)}): " +
                $"its packets are DNATed there (nat_established){reuse}";
     }
 
@@ -470,10 +475,11 @@ public static class PacketExplainer
         public AffinityEntry? Affinity { get; set; }
         public IReadOnlyList<NatBackendValue4> Choices { get; set; } = [];
         public IReadOnlyList<BackendRoute> Routes { get; set; } = [];
+        public ExternalModeInfo? ExternalMode { get; set; }
 
         public void Step(string name, string text) => _steps.Add(new ExplainStep(name, text));
 
         public Explanation Finish(ExplainVerdict verdict, string outcome, CounterReason? counter) =>
-            new(Request, Program, _steps, verdict, outcome, counter, Frontend, Set, Backends, Flows, Affinity, Choices, Routes);
+            new(Request, Program, _steps, verdict, outcome, counter, Frontend, Set, Backends, Flows, Affinity, Choices, Routes, ExternalMode);
     }
 }

@@ -46,9 +46,9 @@ public sealed class RouteExplainTests
                   10.244.1.5: on this node (10.244.1.0/24 local)
                   10.244.2.5: on the node at 192.168.1.11 (10.244.2.0/24 remote)
                   192.168.1.12: on the node at 192.168.1.12 (192.168.1.12/32 remote)
-                  a remote backend's packets go to its node in external service mode dsr (pr_config)
-            result: translate: DNAT to one of the backends above, chosen at random; a conntrack pair is created (counter nat_new_flow)
+             7. external mode: dsr (the node's --external-service-mode (pr_config), the Service has no annotation); a remote backend above: DNAT, then encapsulated
             """.TrimEnd()));
+        Assert.That(text, Does.Contain("; a backend on this node: DNAT here\nresult: translate:"), "10.244.1.5 is local");
     }
 
     [Test]
@@ -59,12 +59,12 @@ public sealed class RouteExplainTests
             program: pr_tc_from_host (TC ingress on the host's data interfaces)
              1. packet: IPv4 TCP 203.0.113.9 -> 192.168.1.10:30091/tcp, arriving on a host interface (a SYN: a TCP packet that is not one and has no conntrack entry passes untouched, pass_not_new)
              2. conntrack: no tracked flow from 203.0.113.9 to 192.168.1.10:30091/tcp (any source port): the packet starts a new flow
-             3. frontend: 192.168.1.10:30091/tcp (NodePort) -> service id 21, 1 backend, 0 node-local, no session affinity
+             3. frontend: 192.168.1.10:30091/tcp (NodePort) -> service id 21, 1 backend, 0 node-local, no session affinity, external mode snat (annotation)
              4. backends: 1 of 1 in the cluster set eligible
                   #0 10.244.2.6:8080: eligible, in the cluster set
              5. choice: the only backend: 10.244.2.6:8080
              6. route: pr_routes4: 10.244.2.6: on the node at 192.168.1.11 (10.244.2.0/24 remote)
-                  a remote backend's packets go to its node in external service mode snat (the Service's annotation)
+             7. external mode: snat (the Service's annotation proxy-replacement.io/external-service-mode); a remote backend above: its source also becomes 192.168.1.10 with a port of 20000-29999 (nat_snat) and it is routed there: the backend sees this node, not the client; the replies come back here and get the client's address back
             result: translate: DNAT to 10.244.2.6:8080; a conntrack pair is created, so the flow's later packets follow it (counter nat_new_flow)
             """));
     }
@@ -74,9 +74,9 @@ public sealed class RouteExplainTests
     {
         _dataplane.Config = DataplaneConfig.Default;
 
-        Assert.That(_dataplane.Text("external", "203.0.113.9", "192.168.1.10:30091/tcp"), Does.Contain("""
-                  pr_config has no node address: this node does not send external traffic to other nodes; the kernel routes it as on one node
-            """.Trim()));
+        Assert.That(_dataplane.Text("external", "203.0.113.9", "192.168.1.10:30091/tcp"), Does.Contain(
+            "7. external mode: snat (the Service's annotation proxy-replacement.io/external-service-mode), but pr_config holds no node address: " +
+            "this node sends no external traffic to other nodes, a backend there is reached as on one node (DNAT here, routed by the kernel)"));
     }
 
     [Test]
@@ -88,6 +88,8 @@ public sealed class RouteExplainTests
 
         Assert.That(explanation.Steps.Single(step => step.Name == "route").Text, Is.EqualTo("pr_routes4: 10.77.0.1: no entry, on this node (the kernel routes it)"));
         Assert.That(explanation.Routes, Is.EqualTo(new[] { new BackendRoute("10.77.0.1", null, "local", null) }));
+        Assert.That((explanation.ExternalMode, explanation.Steps.Any(step => step.Name == "external mode")), Is.EqualTo(((ExternalModeInfo?)null, false)),
+            "every possible backend is on this node: no mode applies");
     }
 
     [TestCase("pod", "10.244.1.9", "10.96.0.90:80/tcp")]   // a pod's packet: the kernel (the CNI) routes it
