@@ -85,6 +85,11 @@ extraConfig wins over the dedicated values.
   "affinityMapSize" (int .Values.maps.affinity)
   "conntrackMapSize" (int .Values.maps.conntrack)
   "socketReverseMapSize" (int .Values.maps.socketReverse)
+  "externalServiceMode" .Values.externalServiceMode
+  "tunnelPort" (int .Values.tunnel.port)
+  "tunnelVni" (int .Values.tunnel.vni)
+  "tunnelMtu" (int .Values.tunnel.mtu)
+  "snatPortRange" .Values.snat.portRange
 }}
 {{- if ne .Values.socketLB.mode "disabled" }}
 {{- $_ := set $config "cgroupPath" (include "proxy-replacement.cgroupMount" .) }}

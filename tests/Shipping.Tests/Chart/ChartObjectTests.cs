@@ -104,6 +104,30 @@ public sealed class ChartObjectTests
     }
 
     [Test]
+    public void The_external_traffic_values_reach_the_daemons_config_and_the_notes()
+    {
+        var chart = ChartRenderer.Render("-f", Scenarios.ValuesFile);
+        var config = StrictKubernetes.Parse<V1ConfigMap>(chart.Single("ConfigMap").Object).Data["config.yaml"];
+        var file = Path.Combine(TestContext.CurrentContext.WorkDirectory, $"prt-config-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, config);
+        try
+        {
+            var traffic = ServiceProxy.Options.ProxyOptionsBuilder.ApplyConfigFile(new ServiceProxy.Options.ProxyOptions(), file).ExternalTraffic;
+
+            Assert.Multiple(() =>
+            {
+                Assert.That((traffic.Mode, traffic.TunnelPort, traffic.TunnelVni, traffic.TunnelMtu, traffic.SnatPorts.ToString()),
+                    Is.EqualTo((Dataplane.Abi.ExternalServiceMode.Dsr, 6090, 16u, 8900, "40000-40999")));
+                Assert.That(chart.Notes, Does.Contain("allow UDP 6090").And.Contain("anti-spoofing"), "the Geneve port, and what dsr needs");
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
     public void Rendering_without_the_API_server_address_fails_and_says_why()
     {
         var result = ChartRenderer.TryRender();

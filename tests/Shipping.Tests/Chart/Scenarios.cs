@@ -22,6 +22,9 @@ public static class Scenarios
                 nodePort:
                   addresses: [primary, 192.168.0.0/16]
                   range: 30000-32000
+                externalServiceMode: dsr
+                tunnel: {port: 6090, vni: 0x10, mtu: 8900}
+                snat: {portRange: 40000-40999}
                 socketLB:
                   mode: enabled
                   hostCgroupRoot: /sys/fs/cgroup/unified

@@ -28,6 +28,14 @@ public sealed class ValuesSchemaTests
     [TestCase("metrics.serviceMonitor.enable=true", "/metrics/serviceMonitor/enable")]
     [TestCase("nodePort.addresses={secondary}", "/nodePort/addresses/0")]
     [TestCase("nodePort.range=30000", "/nodePort/range")]
+    [TestCase("externalServiceMode=vxlan", "/externalServiceMode")]
+    [TestCase("externalServiceMode=Tunnel", "/externalServiceMode")] // the daemon takes any case; the chart documents one spelling
+    [TestCase("tunnel.port=0", "/tunnel/port")]
+    [TestCase("tunnel.vni=16777216", "/tunnel/vni")]
+    [TestCase("tunnel.vni=0", "/tunnel/vni")]
+    [TestCase("tunnel.mtu=500", "/tunnel/mtu")]
+    [TestCase("tunnel.mtu=65474", "/tunnel/mtu")]
+    [TestCase("snat.portRange=20000", "/snat/portRange")]
     public void Rejects_a_bad_value(string set, string where)
     {
         var chart = ChartRenderer.TryRender("--set", $"k8sServiceHost={Scenarios.ApiHost}", "--set", set);
@@ -86,6 +94,11 @@ public sealed class ValuesSchemaTests
             Assert.That(values["nodePort"]!["addresses"]!.AsArray(), Is.Empty, "every address, as the daemon's default");
             Assert.That((int)values["healthz"]!["port"]!, Is.EqualTo(daemon.HealthzBindAddress!.Port));
             Assert.That((int)values["metrics"]!["port"]!, Is.EqualTo(daemon.MetricsBindAddress!.Port));
+            Assert.That((string)values["externalServiceMode"]!, Is.EqualTo(ExternalTrafficOptions.Name(daemon.ExternalTraffic.Mode)));
+            Assert.That((int)values["tunnel"]!["port"]!, Is.EqualTo(daemon.ExternalTraffic.TunnelPort));
+            Assert.That((uint)values["tunnel"]!["vni"]!, Is.EqualTo(daemon.ExternalTraffic.TunnelVni));
+            Assert.That((int)values["tunnel"]!["mtu"]!, Is.EqualTo(daemon.ExternalTraffic.TunnelMtu));
+            Assert.That((string)values["snat"]!["portRange"]!, Is.EqualTo(daemon.ExternalTraffic.SnatPorts.ToString()));
         });
     }
 
