@@ -63,7 +63,7 @@ public sealed partial class MultiNodeConfigWriter
         }
         _written = config;
         LogWritten(_logger, ExternalTrafficOptions.Name(config.Mode), address?.ToString() ?? "none (remote backends are routed as on one node)", from,
-            config.TunnelPort, config.TunnelVni, config.TunnelMtu, mtuFrom, config.SnatPortMin, config.SnatPortMax);
+            config.TunnelPort, $"0x{config.TunnelVni:x}", config.TunnelMtu, mtuFrom, config.SnatPortMin, config.SnatPortMax);
         return true;
     }
 
@@ -126,7 +126,7 @@ public sealed partial class MultiNodeConfigWriter
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "External traffic to other nodes: mode {Mode}; node address {Address} ({From}); Geneve UDP {Port}, VNI {Vni}, MTU {Mtu} ({MtuFrom}); SNAT ports {SnatMin}-{SnatMax}")]
-    private static partial void LogWritten(ILogger logger, string mode, string address, string from, ushort port, uint vni, ushort mtu, string mtuFrom,
+    private static partial void LogWritten(ILogger logger, string mode, string address, string from, ushort port, string vni, ushort mtu, string mtuFrom,
         ushort snatMin, ushort snatMax);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot write the external traffic settings into pr_config: {Reason}; retrying at the next address poll")]
