@@ -106,23 +106,30 @@ public sealed partial class MultiNodeConfigWriter
         return ((ushort)mtu, $"{link.Name} {link.Mtu} - {MultiNodeConfig.EncapsulationOverhead}");
     }
 
-    /// <summary>The MTU of each interface of this network namespace (/sys/class/net/NAME/mtu).</summary>
+    /// <summary>The MTU of each interface of this network namespace (/sys/class/net/NAME/mtu); none when sysfs cannot be read.</summary>
     public static IEnumerable<(string Name, int Mtu)> InterfaceMtus()
     {
-        foreach (var dir in Directory.EnumerateDirectories(SysClassNet))
+        var mtus = new List<(string, int)>();
+        try
         {
-            string text;
-            try
+            foreach (var dir in Directory.EnumerateDirectories(SysClassNet))
             {
-                text = File.ReadAllText(Path.Combine(dir, "mtu")).Trim();
+                try
+                {
+                    if (int.TryParse(File.ReadAllText(Path.Combine(dir, "mtu")).Trim(), out var mtu))
+                        mtus.Add((Path.GetFileName(dir), mtu));
+                }
+                catch (IOException)
+                {
+                    // vanished while we looked
+                }
             }
-            catch (IOException)
-            {
-                continue; // vanished while we looked
-            }
-            if (int.TryParse(text, out var mtu))
-                yield return (Path.GetFileName(dir), mtu);
         }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            // no sysfs: the default MTU (TunnelMtu), rather than a poll loop that throws
+        }
+        return mtus;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "External traffic to other nodes: mode {Mode}; node address {Address} ({From}); Geneve UDP {Port}, VNI {Vni}, MTU {Mtu} ({MtuFrom}); SNAT ports {SnatMin}-{SnatMax}")]

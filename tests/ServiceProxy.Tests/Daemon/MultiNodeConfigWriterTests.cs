@@ -73,6 +73,10 @@ public sealed class MultiNodeConfigWriterTests
     }
 
     [Test]
+    public void The_interface_mtus_come_from_sysfs() =>
+        Assert.That(MultiNodeConfigWriter.InterfaceMtus(), Has.Some.Matches<(string Name, int Mtu)>(i => i.Name == "lo" && i.Mtu > 0));
+
+    [Test]
     public void Every_field_is_written_explicitly()
     {
         var options = new ExternalTrafficOptions { Mode = ExternalServiceMode.Dsr, TunnelPort = 7000, TunnelVni = 77, SnatPorts = new PortRange(40000, 40100) };
