@@ -13,7 +13,10 @@ namespace ProxyReplacement.ServiceProxy.Cli;
 /// </summary>
 public static class ExternalTrafficDump
 {
-    /// <summary>pr_config's many-node fields as the dataplane applies them (zero fields: its <c>PR_DEFAULT_*</c>).</summary>
+    /// <summary>
+    /// pr_config's many-node fields as the dataplane applies them: a zero field is its <c>PR_DEFAULT_*</c>, each on its own, and
+    /// a SNAT maximum below the minimum is the minimum (<c>pr_tunnel_config</c> in bpf-c/include/pr_tunnel.h).
+    /// </summary>
     public sealed record Settings(string Mode, string? NodeAddress, int TunnelPort, uint TunnelVni, int TunnelMtu, int TcpMss, int SnatPortMin,
         int SnatPortMax, IReadOnlyList<string> Defaulted);
 
@@ -24,20 +27,19 @@ public static class ExternalTrafficDump
             return null;
         var m = c.MultiNode;
         var defaulted = new List<string>();
-        int Or(int value, int fallback, string name)
+        uint Or(uint value, uint fallback, string name)
         {
             if (value != 0)
                 return value;
             defaulted.Add(name);
             return fallback;
         }
-        var port = Or(m.TunnelPort, MultiNodeConfig.DefaultTunnelPort, "tunnel port");
-        var mtu = Or(m.TunnelMtu, MultiNodeConfig.DefaultTunnelMtu, "tunnel MTU");
-        var snatMin = m.SnatPortMin == 0 && m.SnatPortMax == 0 ? MultiNodeConfig.DefaultSnatPortMin : m.SnatPortMin;
-        var snatMax = m.SnatPortMin == 0 && m.SnatPortMax == 0 ? MultiNodeConfig.DefaultSnatPortMax : m.SnatPortMax;
-        if (m.SnatPortMin == 0 && m.SnatPortMax == 0)
-            defaulted.Add("SNAT ports");
-        return new Settings(ExternalTrafficOptions.Name(m.Mode), m.NodeAddress?.ToString(), port, m.TunnelVni, mtu, mtu - 40, snatMin, snatMax, defaulted);
+        var port = (int)Or(m.TunnelPort, MultiNodeConfig.DefaultTunnelPort, "tunnel port");
+        var vni = Or(m.TunnelVni, MultiNodeConfig.DefaultTunnelVni, "VNI");
+        var mtu = (int)Or(m.TunnelMtu, MultiNodeConfig.DefaultTunnelMtu, "tunnel MTU");
+        var snatMin = (int)Or(m.SnatPortMin, MultiNodeConfig.DefaultSnatPortMin, "SNAT port min");
+        var snatMax = Math.Max((int)Or(m.SnatPortMax, MultiNodeConfig.DefaultSnatPortMax, "SNAT port max"), snatMin);
+        return new Settings(ExternalTrafficOptions.Name(m.Mode), m.NodeAddress?.ToString(), port, vni, mtu, mtu - 40, snatMin, snatMax, defaulted);
     }
 
     public static void AppendText(StringBuilder text, Settings? settings)

@@ -40,8 +40,23 @@ public sealed class ExternalTrafficDumpTests
             Assert.That((settings.Mode, settings.NodeAddress, settings.TunnelPort, settings.TunnelMtu, settings.SnatPortMin, settings.SnatPortMax),
                 Is.EqualTo(("tunnel", (string?)null, 6082, 1438, 20000, 29999)));
             Assert.That(Text(DataplaneConfig.Default), Does.Contain("node address: none: a backend on another node is reached as on one node")
-                .And.Contain("(unset, the dataplane's defaults: tunnel port, tunnel MTU, SNAT ports)"));
+                .And.Contain("(unset, the dataplane's defaults: tunnel port, VNI, tunnel MTU, SNAT port min, SNAT port max)"));
             Assert.That(Text(null), Does.Contain("pr_config unwritten: tunnel mode, no node address"));
+        });
+    }
+
+    [Test]
+    public void Each_zero_field_gets_its_default_alone_as_pr_tunnel_config_does()
+    {
+        var config = DataplaneConfig.Default.WithMultiNode(new MultiNodeConfig(ExternalServiceMode.Tunnel, null, 7000, 0, 0, 40000, 0));
+
+        var settings = ExternalTrafficDump.Read(config)!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((settings.TunnelPort, settings.TunnelVni, settings.TunnelMtu, settings.TcpMss), Is.EqualTo((7000, 0x5052u, 1438, 1398)));
+            Assert.That((settings.SnatPortMin, settings.SnatPortMax), Is.EqualTo((40000, 40000)), "a maximum below the minimum is the minimum");
+            Assert.That(settings.Defaulted, Is.EqualTo(new[] { "VNI", "tunnel MTU", "SNAT port max" }));
         });
     }
 

@@ -41,15 +41,15 @@ public static class ExternalModeExplainer
                           "a backend there is reached as on one node (DNAT here, routed by the kernel)");
 
         var node = multiNode?.NodeAddress?.ToString() ?? "this node's address";
-        var port = multiNode is { TunnelPort: > 0 } ? multiNode.TunnelPort : MultiNodeConfig.DefaultTunnelPort;
-        var mtu = multiNode is { TunnelMtu: > 0 } ? multiNode.TunnelMtu : MultiNodeConfig.DefaultTunnelMtu;
-        var vni = multiNode?.TunnelVni ?? MultiNodeConfig.DefaultTunnelVni;
-        var (snatMin, snatMax) = multiNode is { SnatPortMin: > 0 } ? (multiNode.SnatPortMin, multiNode.SnatPortMax)
-            : (MultiNodeConfig.DefaultSnatPortMin, MultiNodeConfig.DefaultSnatPortMax);
+        // The values the dataplane applies (zero fields: its defaults), as dump shows them.
+        var (port, vni, mtu, snatMin, snatMax) = ExternalTrafficDump.Read(config ?? DataplaneConfig.Default) is { } applied
+            ? (applied.TunnelPort, applied.TunnelVni, applied.TunnelMtu, applied.SnatPortMin, applied.SnatPortMax)
+            : default;
         var geneve = $"Geneve UDP {port}, VNI 0x{vni.ToString("x", CultureInfo.InvariantCulture)}";
         var mss = protocol == L4Protocol.Tcp
-            ? $"; the SYN's MSS is clamped to {mtu - 40} (tunnel MTU {mtu} - 40, tcp_mss_clamped), a bigger packet with DF gets ICMP fragmentation-needed (drop_too_big)"
-            : $"; a packet over the tunnel MTU {mtu} with DF gets ICMP fragmentation-needed (drop_too_big)";
+            ? $"; the MSS of the SYN and of the backend's SYN-ACK is clamped to {mtu - 40} (tunnel MTU {mtu} - 40, tcp_mss_clamped), " +
+              "a bigger packet gets ICMP fragmentation-needed (drop_too_big)"
+            : $"; a packet over the tunnel MTU {mtu} gets ICMP fragmentation-needed (drop_too_big)";
         var what = mode switch
         {
             ExternalServiceMode.Snat =>

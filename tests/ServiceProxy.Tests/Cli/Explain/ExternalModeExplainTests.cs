@@ -42,7 +42,7 @@ public sealed class ExternalModeExplainTests
                   #0 10.0.1.1:8080: eligible, in the cluster set
                   #1 10.0.1.2:8080: eligible, in the cluster set
              5. choice: random: bpf_get_prandom_u32() % 2, each ordinal 1/2: 10.0.1.1:8080, 10.0.1.2:8080
-             6. external mode: dsr (the Service's annotation proxy-replacement.io/external-service-mode); a backend on another node (pr_routes4): DNAT, then encapsulated to the backend's node (Geneve UDP 6082, VNI 0x5052, with an option naming 192.168.1.10:30090/tcp; tunnel_encap): the backend sees the client, and its node answers the client directly from 192.168.1.10:30090/tcp (dsr_reply there), the replies never pass here; the SYN's MSS is clamped to 1398 (tunnel MTU 1438 - 40, tcp_mss_clamped), a bigger packet with DF gets ICMP fragmentation-needed (drop_too_big); a backend on this node: DNAT here
+             6. external mode: dsr (the Service's annotation proxy-replacement.io/external-service-mode); a backend on another node (pr_routes4): DNAT, then encapsulated to the backend's node (Geneve UDP 6082, VNI 0x5052, with an option naming 192.168.1.10:30090/tcp; tunnel_encap): the backend sees the client, and its node answers the client directly from 192.168.1.10:30090/tcp (dsr_reply there), the replies never pass here; the MSS of the SYN and of the backend's SYN-ACK is clamped to 1398 (tunnel MTU 1438 - 40, tcp_mss_clamped), a bigger packet gets ICMP fragmentation-needed (drop_too_big); a backend on this node: DNAT here
             result: translate: DNAT to one of the backends above, chosen at random; a conntrack pair is created (counter nat_new_flow)
             """));
     }
@@ -73,7 +73,7 @@ public sealed class ExternalModeExplainTests
         Assert.Multiple(() =>
         {
             Assert.That(explanation.ExternalMode, Is.EqualTo(new ExternalModeInfo(name, "default")));
-            Assert.That(explanation.Steps.Last().Text, Does.Contain(part).And.Contain("a packet over the tunnel MTU 1438 with DF gets ICMP fragmentation-needed"));
+            Assert.That(explanation.Steps.Last().Text, Does.Contain(part).And.Contain("a packet over the tunnel MTU 1438 gets ICMP fragmentation-needed"));
         });
     }
 
