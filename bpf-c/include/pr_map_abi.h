@@ -22,7 +22,7 @@
  *    LoadBalancer source ranges, the hairpin address, 64 counters.
  * 3: many nodes: the routes map (pod CIDR -> owning node), the external service modes (SNAT, tunnel,
  *    DSR; pr_config fields, frontend mode flags, conntrack flags and the tunnel-return entry type),
- *    the Geneve option. */
+ *    the Geneve option; connected sockets' reverse translation in socket storage (pr_sk_store4). */
 #define PR_ABI_VERSION 3
 
 /* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
@@ -348,6 +348,7 @@ enum pr_counter {
 	PR_CNT_TCP_MSS_CLAMPED = 44,     /* a SYN's MSS lowered to fit the tunnel */
 	PR_CNT_DROP_TOO_BIG = 45,        /* a packet too big for the tunnel: ICMP fragmentation-needed sent */
 	PR_CNT_DROP_TUNNEL_MISROUTED = 46, /* decapsulated, but the inner destination is no local pod and no flow of ours */
+	PR_CNT_SOCK_STORE_FAILED = 47,   /* connect(): no socket storage for the translation; pr_sk_rev4 holds it instead */
 	PR_CNT_MAX = 64,                 /* array size; room to grow without an ABI bump */
 };
 
@@ -369,6 +370,22 @@ struct pr_sk_rev_value4 {
 	__be32 vip;   /* NBO: the Service address the application asked for */
 	__be16 port;  /* NBO: the Service port */
 	__u16 pad;    /* zero */
+};
+
+/* ---- Socket reverse translation of connected sockets (socket storage) -------------------------
+ * connect4 keeps a translated socket's backend and VIP:port in the socket itself (BPF_MAP_TYPE_SK_STORAGE):
+ * the kernel frees it with the socket, so a closed connection leaves nothing behind and connect() inserts
+ * into no LRU. recvmsg4 and getpeername4 read it first, then pr_sk_rev4, which keeps serving unconnected
+ * UDP (sendmsg4: one socket, many backends). Not iterable from user space: `dump` cannot list it. The IPv6
+ * sibling (pr_sk_store6) takes 16-byte addresses.
+ */
+struct pr_sk_store4 {
+	__be32 backend_addr; /* NBO: the address the socket was sent to */
+	__be16 backend_port; /* NBO */
+	__u16 pad;           /* zero */
+	__be32 vip;          /* NBO: the Service address the application asked for */
+	__be16 port;         /* NBO: the Service port */
+	__u16 pad2;          /* zero */
 };
 
 /* ---- Host network namespace (array of one) -----------------------------------------------

@@ -50,6 +50,13 @@ struct {
 } pr_sk_rev4 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__type(key, int);
+	__type(value, struct pr_sk_store4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pr_sk_store4 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct pr_svc_cidr_key4);
 	__type(value, struct pr_svc_cidr_value);

@@ -75,17 +75,26 @@ PR_INLINE int pr_sock_in_host_netns(__u64 netns_cookie)
 	return host && host->cookie != 0 && host->cookie == netns_cookie;
 }
 
+/* The reverse translation of a socket sent to backend:bport, in pr_sk_rev4 (keyed by the socket cookie). */
+PR_INLINE void pr_sock_remember4(__u64 cookie, __be32 backend, __be16 bport, __be32 vip, __be16 port)
+{
+	struct pr_sk_rev_key4 key = { .cookie = cookie, .backend_addr = backend, .backend_port = bport };
+	struct pr_sk_rev_value4 rev = { .vip = vip, .port = port };
+
+	if (bpf_map_update_elem(&pr_sk_rev4, &key, &rev, BPF_ANY) < 0)
+		pr_count(PR_CNT_SOCK_REV_UPDATE_FAILED); /* still serve: only the reported peer is wrong */
+}
+
 /*
  * connect() (TCP, UDP) and sendmsg() (unconnected UDP) of a protocol pr_sock_wanted; `counter` is
- * counted on a rewrite. `now`: the clock the affinity code sees, PR_SOCK_NOW_UNREAD to have it read
+ * counted on a rewrite. `remember`: write the reverse translation to pr_sk_rev4 (sendmsg, the test
+ * shim); connect4 keeps it in the socket's own storage instead (sock_lb.bpf.c). `now`: the clock the affinity code sees, PR_SOCK_NOW_UNREAD to have it read
  * only for a Service (the test shim passes its own).
  */
-PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter)
+PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter, int remember)
 {
 	struct pr_nat_fe_key4 fe_key = { .vip = req->ip, .port = req->port, .proto = req->proto };
 	struct pr_lb_result lb = {};
-	struct pr_sk_rev_key4 rev_key = {};
-	struct pr_sk_rev_value4 rev = {};
 	struct pr_nat_fe_value *fe;
 	__be32 client = req->src;
 	int verdict = PR_LB_NOT_SERVICE;
@@ -141,13 +150,8 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 	if (host && (lb.fe_flags & PR_FE_F_AFFINITY))
 		pr_count(PR_CNT_SOCK_AFFINITY_HOST);
 
-	rev_key.cookie = req->cookie;
-	rev_key.backend_addr = lb.choice.addr;
-	rev_key.backend_port = lb.choice.port;
-	rev.vip = req->ip;
-	rev.port = req->port;
-	if (bpf_map_update_elem(&pr_sk_rev4, &rev_key, &rev, BPF_ANY) < 0)
-		pr_count(PR_CNT_SOCK_REV_UPDATE_FAILED); /* still serve: only the reported peer is wrong */
+	if (remember)
+		pr_sock_remember4(req->cookie, lb.choice.addr, lb.choice.port, req->ip, req->port);
 
 	req->ip = lb.choice.addr;
 	req->port = lb.choice.port;

@@ -35,10 +35,10 @@ int pr_test_sock(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	switch (t.op) {
 	case PR_SOCK_TEST_CONNECT:
-		t.verdict = pr_sock_wanted(t.req.proto) ? pr_sock_forward4(&t.req, t.now, PR_CNT_SOCK_CONNECT) : PR_SOCK_PASS;
+		t.verdict = pr_sock_wanted(t.req.proto) ? pr_sock_forward4(&t.req, t.now, PR_CNT_SOCK_CONNECT, 1) : PR_SOCK_PASS;
 		break;
 	case PR_SOCK_TEST_SENDMSG:
-		t.verdict = pr_sock_wanted(t.req.proto) ? pr_sock_forward4(&t.req, t.now, PR_CNT_SOCK_SENDMSG) : PR_SOCK_PASS;
+		t.verdict = pr_sock_wanted(t.req.proto) ? pr_sock_forward4(&t.req, t.now, PR_CNT_SOCK_SENDMSG, 1) : PR_SOCK_PASS;
 		break;
 	case PR_SOCK_TEST_RECVMSG:
 		t.verdict = pr_sock_reverse4(&t.req, PR_CNT_SOCK_RECVMSG_REVERSED);

@@ -52,6 +52,7 @@ public enum CounterReason : uint
     TcpMssClamped = 44,
     DropTooBig = 45,
     DropTunnelMisrouted = 46,
+    SockStoreFailed = 47,
 }
 
 public static class Counters

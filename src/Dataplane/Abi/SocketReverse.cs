@@ -57,3 +57,22 @@ public readonly record struct SocketReverseValue4
 
     public override string ToString() => $"{Vip}:{Port}";
 }
+
+/// <summary>
+/// Mirrors <c>struct pr_sk_store4</c>, the value of <c>pr_sk_store4</c> (socket storage of connected sockets):
+/// <code>
+/// struct pr_sk_store4 { __be32 backend_addr; __be16 backend_port; __u16 pad; __be32 vip; __be16 port; __u16 pad2; };
+/// </code>
+/// Kept in each translated socket by connect4 and freed with it; user space never reads it (the map cannot be
+/// iterated), the mirror is here for the layout contract.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 16)]
+public readonly record struct SocketStore4
+{
+    [FieldOffset(0)] public readonly uint BackendAddressNbo;
+    [FieldOffset(4)] public readonly ushort BackendPortNbo;
+    [FieldOffset(6)] private readonly ushort _pad;
+    [FieldOffset(8)] public readonly uint VipNbo;
+    [FieldOffset(12)] public readonly ushort PortNbo;
+    [FieldOffset(14)] private readonly ushort _pad2;
+}

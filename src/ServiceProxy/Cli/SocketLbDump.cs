@@ -70,7 +70,8 @@ public static class SocketLbDump
                 : $"cgroup id {hook.CgroupId} {hook.CgroupPath ?? "(path not visible from this mount namespace)"}";
             text.Append($"  {hook.Name,-12} link {hook.LinkId,-5} prog {hook.ProgramId,-6} {where}\n");
         }
-        text.Append($"  translated sockets (pr_sk_rev4): {state.Reverse.Count}\n");
+        // connect() keeps a socket's translation in the socket (pr_sk_store4), which cannot be listed
+        text.Append($"  translated unconnected UDP sockets (pr_sk_rev4): {state.Reverse.Count}; connected sockets keep theirs in socket storage (pr_sk_store4, not listed)\n");
         foreach (var entry in state.Reverse)
             text.Append($"    cookie {entry.Cookie,-10} backend {entry.Backend,-21} seen as {entry.Service}\n");
     }

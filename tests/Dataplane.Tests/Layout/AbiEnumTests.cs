@@ -58,6 +58,7 @@ public sealed class AbiEnumTests
         ["PR_CNT_TCP_MSS_CLAMPED"] = CounterReason.TcpMssClamped,
         ["PR_CNT_DROP_TOO_BIG"] = CounterReason.DropTooBig,
         ["PR_CNT_DROP_TUNNEL_MISROUTED"] = CounterReason.DropTunnelMisrouted,
+        ["PR_CNT_SOCK_STORE_FAILED"] = CounterReason.SockStoreFailed,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()

@@ -62,6 +62,9 @@ public sealed class AbiStructLayoutTests
             [("cookie", "Cookie"), ("backend_addr", "BackendAddressNbo"), ("backend_port", "BackendPortNbo"), ("pad", "_pad")]),
         ("pr_sk_rev_value4", typeof(SocketReverseValue4),
             [("vip", "VipNbo"), ("port", "PortNbo"), ("pad", "_pad")]),
+        ("pr_sk_store4", typeof(SocketStore4),
+            [("backend_addr", "BackendAddressNbo"), ("backend_port", "BackendPortNbo"), ("pad", "_pad"), ("vip", "VipNbo"), ("port", "PortNbo"),
+             ("pad2", "_pad2")]),
         ("pr_host_netns", typeof(HostNetns),
             [("cookie", "Cookie")]),
     ];

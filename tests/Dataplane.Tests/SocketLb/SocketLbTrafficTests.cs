@@ -84,6 +84,28 @@ public sealed class SocketLbTrafficTests(DataplaneVariant variant)
             Assert.That(Count(CounterReason.NatNewFlow) + Count(CounterReason.NatEstablished) + Count(CounterReason.NatReverse), Is.Zero,
                 "the TC programs translated nothing: " + Diagnostics());
             Assert.That(Count(CounterReason.PassNoService), Is.GreaterThan(0UL), "the TC programs saw the packets and passed them");
+            Assert.That(Core.SocketReverse.ReadAll(), Is.Empty,
+                "a connected socket keeps its translation in its own storage (pr_sk_store4), not in pr_sk_rev4");
+            Assert.That(Count(CounterReason.SockStoreFailed), Is.Zero, Diagnostics());
+        });
+    }
+
+    [Test]
+    public void Many_short_tcp_connections_leave_no_reverse_entries_behind()
+    {
+        // Before socket storage each of these left a pr_sk_rev4 entry until the LRU evicted it.
+        for (var i = 0; i < 20; i++)
+        {
+            var result = InCgroup("tcp", Vip.ToString(), TcpPort.ToString(), $"short-{i}");
+            Assert.That((result.Error, result.Reply, result.Peer), Is.EqualTo(((string?)null, $"short-{i}", new IPEndPoint(Vip, TcpPort))),
+                result + Diagnostics());
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Count(CounterReason.SockConnect), Is.EqualTo(20UL), Diagnostics());
+            Assert.That(Core.SocketReverse.ReadAll(), Is.Empty, "closed sockets left entries behind");
+            Assert.That(Count(CounterReason.SockStoreFailed), Is.Zero, Diagnostics());
         });
     }
 
