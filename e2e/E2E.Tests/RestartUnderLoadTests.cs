@@ -18,7 +18,6 @@ public sealed class RestartUnderLoadTests : ProxiedNodeFixture
     private const int Restarts = 10;
     private const int LongLived = 4;
     private const int ShortClients = 2;
-    private const int SigKill = 9;
 
     [Test]
     public async Task Ten_restarts_with_sigterm_and_sigkill_lose_no_request_and_move_no_connection()
@@ -81,10 +80,7 @@ public sealed class RestartUnderLoadTests : ProxiedNodeFixture
                 var useKill = restart % 2 == 1;
                 var requestsBefore = Interlocked.Read(ref shortRequests);
                 if (useKill)
-                {
-                    Signals.Send(daemon.Pid, SigKill);
-                    await Poll.UntilAsync(() => Task.FromResult(daemon.HasExited ? (object)true : null), TimeSpan.FromSeconds(10));
-                }
+                    daemon.Kill(TimeSpan.FromSeconds(10));
                 else
                     daemon.Terminate(TimeSpan.FromSeconds(15));
                 // Traffic goes on while no daemon runs.

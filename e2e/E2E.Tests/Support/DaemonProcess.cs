@@ -66,12 +66,17 @@ internal sealed class DaemonProcess : IDisposable
     }
 
     /// <summary>SIGTERM, then waits for the exit; returns the exit code. Fails the test if it does not stop in time.</summary>
-    public int Terminate(TimeSpan timeout)
+    public int Terminate(TimeSpan timeout) => Stop(Signals.SigTerm, timeout);
+
+    /// <summary>SIGKILL (a crash: nothing of the daemon's shutdown runs), then waits for the exit; returns the exit code.</summary>
+    public int Kill(TimeSpan timeout) => Stop(Signals.SigKill, timeout);
+
+    private int Stop(int signal, TimeSpan timeout)
     {
         if (!_process.HasExited)
-            Signals.Send(_process.Id, Signals.SigTerm);
+            Signals.Send(_process.Id, signal);
         if (!_process.WaitForExit(timeout))
-            Assert.Fail($"{Label} did not exit within {timeout.TotalSeconds:0} s of SIGTERM");
+            Assert.Fail($"{Label} did not exit within {timeout.TotalSeconds:0} s of signal {signal}");
         _process.WaitForExit(); // drains the asynchronous output readers
         return _process.ExitCode;
     }

@@ -77,6 +77,19 @@ internal sealed class ManifestDirectory
             """ + endpoints);
     }
 
+    /// <summary>A <c>v1 Node</c>: its name, its InternalIP (the address it serves NodePorts on) and its pod CIDR.</summary>
+    public static string NodeYaml(string name, IPAddress internalIp, string podCidr) => $"""
+        apiVersion: v1
+        kind: Node
+        metadata: {"{"}name: {name}{"}"}
+        spec: {"{"}podCIDR: {podCidr}, podCIDRs: [{podCidr}]{"}"}
+        status:
+          addresses:
+          - {"{"}type: InternalIP, address: {internalIp}{"}"}
+          - {"{"}type: Hostname, address: {name}{"}"}
+
+        """;
+
     public void DeleteService() => File.Delete(System.IO.Path.Combine(Path, ServiceFile));
 
     /// <summary>Writes any manifest (replacing <paramref name="fileName"/> atomically), for Services the helpers above do not cover.</summary>

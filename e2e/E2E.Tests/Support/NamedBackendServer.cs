@@ -7,12 +7,16 @@ namespace ProxyReplacement.E2E.Tests.Support;
 
 /// <summary>
 /// A backend pod's TCP server: answers every line "x" with "name: x", so a client behind the VIP can
-/// tell which backend it reached, and keep talking on the same connection. Listens inside the pod's
-/// namespace through the harness's <see cref="NetnsTcpServer"/>. Dispose stops everything.
+/// tell which backend it reached, and keep talking on the same connection; the line <see cref="PeerQuestion"/> is
+/// answered with "name: ip:port", the client address as this connection sees it (client IP preservation, SNAT).
+/// Listens inside the pod's namespace through the harness's <see cref="NetnsTcpServer"/>. Dispose stops everything.
 /// </summary>
 internal sealed class NamedBackendServer : IDisposable
 {
     public const string Separator = ": ";
+
+    /// <summary>The line a client sends to learn which address this backend sees it from.</summary>
+    public const string PeerQuestion = "peer?";
 
     private readonly NetnsTcpServer _server;
 
@@ -49,7 +53,8 @@ internal sealed class NamedBackendServer : IDisposable
             {
                 var line = Encoding.UTF8.GetString(pending.GetRange(0, newline).ToArray());
                 pending.RemoveRange(0, newline + 1);
-                await connection.SendAsync(Encoding.UTF8.GetBytes($"{Name}{Separator}{line}\n"), SocketFlags.None, stop);
+                var answer = line == PeerQuestion ? connection.RemoteEndPoint!.ToString() : line;
+                await connection.SendAsync(Encoding.UTF8.GetBytes($"{Name}{Separator}{answer}\n"), SocketFlags.None, stop);
             }
         }
     }

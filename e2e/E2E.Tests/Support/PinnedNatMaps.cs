@@ -1,3 +1,4 @@
+using System.Net;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
 using ProxyReplacement.Dataplane.Maps;
@@ -11,13 +12,16 @@ namespace ProxyReplacement.E2E.Tests.Support;
 internal static class PinnedNatMaps
 {
     /// <summary>The frontend of <paramref name="service"/>, or null when the map or the entry is missing.</summary>
-    public static NatFrontendValue? Frontend(string pinRoot, ServiceUnderTest service)
+    public static NatFrontendValue? Frontend(string pinRoot, ServiceUnderTest service) => Frontend(pinRoot, service.Vip, L4Protocol.Tcp);
+
+    /// <summary>The frontend <paramref name="frontend"/>/<paramref name="protocol"/> (a ClusterIP, NodePort, ...), or null when the map or the entry is missing.</summary>
+    public static NatFrontendValue? Frontend(string pinRoot, IPEndPoint frontend, L4Protocol protocol)
     {
         var path = PinRoot.PathOf(pinRoot, CoreObjectNames.Frontends);
         if (!File.Exists(path))
             return null;
         using var frontends = BpfMap<NatFrontendKey4, NatFrontendValue>.OpenPinned(path);
-        var key = new NatFrontendKey4(service.Vip.Address, (ushort)service.Vip.Port, L4Protocol.Tcp);
+        var key = new NatFrontendKey4(frontend.Address, (ushort)frontend.Port, protocol);
         return frontends.TryLookup(key, out var value) ? value : null;
     }
 

@@ -13,11 +13,11 @@ namespace ProxyReplacement.E2E.Tests.Support;
 /// </summary>
 internal sealed class ProxiedNode : IDisposable
 {
-    public static readonly IPEndPoint HealthzEndpoint = new(IPAddress.Loopback, 10256);
-    public static readonly IPEndPoint MetricsEndpoint = new(IPAddress.Loopback, 10249);
+    public static readonly IPEndPoint HealthzEndpoint = NodeDaemons.HealthzEndpoint;
+    public static readonly IPEndPoint MetricsEndpoint = NodeDaemons.MetricsEndpoint;
 
     private readonly List<NamedBackendServer> _servers = [];
-    private readonly List<DaemonProcess> _daemons = [];
+    private NodeDaemons? _daemons;
     private NodeTopology? _topology;
     private BpffsMount? _bpffs;
     private TestCgroup? _cgroup;
@@ -61,7 +61,7 @@ internal sealed class ProxiedNode : IDisposable
     }
 
     /// <summary>The daemon started last (null before the first start).</summary>
-    public DaemonProcess? Daemon => _daemons.LastOrDefault();
+    public DaemonProcess? Daemon => _daemons?.Current;
 
     public static ProxiedNode Create(int backendCount)
     {
@@ -73,6 +73,7 @@ internal sealed class ProxiedNode : IDisposable
             node.PinRoot = Path.Combine(node._bpffs.Path, "proxy-replacement");
             node._workDirectory = Directory.CreateTempSubdirectory($"{node.Topology.Prefix}-e2e-").FullName;
             node.Manifests = new ManifestDirectory(node._workDirectory);
+            node._daemons = new NodeDaemons(node.Binary, node.NodeNamespace, node.PinRoot, node.WorkloadInterfacePattern, "e2e-node");
             foreach (var backend in node.Topology.Backends)
                 node.StartServer(backend);
             return node;
@@ -104,72 +105,26 @@ internal sealed class ProxiedNode : IDisposable
 
     /// <param name="sourceArguments">How the daemon finds its Services: the manifest directory when null (e.g. <c>--kubeconfig FILE</c>).</param>
     /// <param name="extraArguments">Added after the common arguments (e.g. the socket-LB options).</param>
-    public DaemonProcess StartDaemon(IReadOnlyList<string>? sourceArguments, params string[] extraArguments)
-    {
-        string[] arguments =
-        [
-            "run",
-            .. sourceArguments ?? ["--manifest-dir", Manifests.Path],
-            "--bpffs-root", PinRoot,
-            "--workload-interfaces", WorkloadInterfacePattern,
-            "--healthz-bind-address", HealthzEndpoint.ToString(),
-            "--metrics-bind-address", MetricsEndpoint.ToString(),
-            "--min-sync-interval", "100ms",
-            "--hostname-override", "e2e-node",
-            .. extraArguments,
-        ];
-        var daemon = DaemonProcess.Start(Binary, NodeNamespace, arguments, $"daemon #{_daemons.Count + 1}");
-        _daemons.Add(daemon);
-        return daemon;
-    }
+    public DaemonProcess StartDaemon(IReadOnlyList<string>? sourceArguments, params string[] extraArguments) =>
+        _daemons!.Start(sourceArguments ?? ["--manifest-dir", Manifests.Path], extraArguments);
 
     /// <summary>
     /// Waits until <c>GET /readyz</c> in the node namespace answers 200 and, when <paramref name="expectFrontend"/>,
     /// the pinned frontend map holds the Service. Fails the test early if the daemon exits meanwhile.
     /// </summary>
-    public async Task<TimeSpan> WaitUntilReadyAsync(DaemonProcess daemon, bool expectFrontend = true, TimeSpan? timeout = null)
-    {
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
-        var (ready, elapsed) = await Poll.UntilAsync(async () =>
-        {
-            if (daemon.HasExited)
-                Assert.Fail($"{daemon.Label} exited with code {daemon.ExitCode} before it was ready:\n{daemon.Output}");
-            var response = await NetnsHttp.TryGetAsync(NodeNamespace, HealthzEndpoint, "/readyz");
-            if (response?.Status != 200)
-                return null;
-            return !expectFrontend || PinnedNatMaps.Frontend(PinRoot, Service) is not null ? response : null;
-        }, limit);
-        if (ready is null)
-            Assert.Fail($"{daemon.Label} not ready within {limit.TotalSeconds:0} s (GET /readyz = 200{(expectFrontend ? " and the frontend pinned" : "")})");
-        return elapsed;
-    }
+    public Task<TimeSpan> WaitUntilReadyAsync(DaemonProcess daemon, bool expectFrontend = true, TimeSpan? timeout = null) =>
+        _daemons!.WaitUntilReadyAsync(daemon, expectFrontend ? () => PinnedNatMaps.Frontend(PinRoot, Service) is not null : null, timeout);
 
     /// <summary>Runs a service-proxy subcommand inside the node namespace; returns its stdout, throws with its stderr on failure.</summary>
-    public string RunCli(params string[] arguments) => IpCommand.InNamespace(NodeNamespace, Binary, arguments);
+    public string RunCli(params string[] arguments) => _daemons!.RunCli(arguments);
 
     /// <summary>The daemons' logs and the current dump: what a failing test prints.</summary>
     public string Diagnostics()
     {
         var text = new StringBuilder();
         text.AppendLine($"topology {_topology?.Prefix}, pin root {PinRoot}, manifests {Manifests?.Path}");
-        foreach (var daemon in _daemons)
-        {
-            var state = daemon.HasExited ? $"exited with {daemon.ExitCode}" : "running";
-            text.AppendLine($"----- {daemon.Label} ({state}): {daemon.CommandLine}");
-            text.AppendLine(daemon.Output);
-        }
-        if (_topology is not null && Directory.Exists(PinRoot))
-        {
-            text.AppendLine("----- service-proxy dump");
-            try
-            {
-                text.AppendLine(RunCli("dump", "--bpffs-root", PinRoot));
-            }
-            catch (Exception e)
-            {
-                text.AppendLine($"(dump failed: {e.Message})");
-            }
-        }
+        if (_daemons is not null)
+            text.Append(_daemons.Describe());
         foreach (var server in _servers)
             text.AppendLine($"{server.Name}: {server.Accepted} connections accepted");
         return text.ToString();
@@ -177,44 +132,27 @@ internal sealed class ProxiedNode : IDisposable
 
     public void Dispose()
     {
-        var failures = new List<Exception>();
-        void Attempt(Action step)
-        {
-            try
-            {
-                step();
-            }
-            catch (Exception e)
-            {
-                failures.Add(e);
-            }
-        }
-
-        foreach (var daemon in _daemons)
-            Attempt(daemon.Dispose);
+        var cleanup = new CleanupSteps();
+        cleanup.Attempt(_daemons);
         foreach (var server in _servers)
-            Attempt(server.Dispose);
+            cleanup.Attempt(server);
         _servers.Clear();
         // Deleting the namespaces removes the veths and with them the tc filters, which frees the programs.
-        if (_topology is not null)
-            Attempt(_topology.Dispose);
+        cleanup.Attempt(_topology);
         // Unmounting drops the pins, which frees the maps once no program holds them.
-        if (_bpffs is not null)
-            Attempt(_bpffs.Dispose);
+        cleanup.Attempt(_bpffs);
         // The socket hooks' links went with the pins; the cgroup can go once its mount is gone.
-        if (_cgroupMount is not null)
-            Attempt(_cgroupMount.Dispose);
-        if (_cgroup is not null)
-            Attempt(_cgroup.Dispose);
+        cleanup.Attempt(_cgroupMount);
+        cleanup.Attempt(_cgroup);
+        if (_workDirectory is not null)
+            cleanup.Attempt(() => Directory.Delete(_workDirectory, recursive: true));
+        _daemons = null;
         _cgroupMount = null;
         _cgroup = null;
-        if (_workDirectory is not null)
-            Attempt(() => Directory.Delete(_workDirectory, recursive: true));
         _topology = null;
         _bpffs = null;
         _workDirectory = null;
-        if (failures.Count > 0)
-            throw new AggregateException("end-to-end cleanup failed", failures);
+        cleanup.ThrowIfAnyFailed("end-to-end");
     }
 
     private void StartServer(PodInterface backend)

@@ -25,6 +25,16 @@ internal static class ServiceClient
         return answer[..separator];
     }
 
+    /// <summary>Asks the backend behind an open connection which client address it sees; returns its name and that address.</summary>
+    public static async Task<(string Backend, IPEndPoint Peer)> AskPeerAsync(Socket socket, TimeSpan? timeout = null)
+    {
+        var answer = await NetnsSockets.SendLineAndReadEchoAsync(socket, NamedBackendServer.PeerQuestion, timeout);
+        var separator = answer.IndexOf(NamedBackendServer.Separator, StringComparison.Ordinal);
+        if (separator < 0 || !IPEndPoint.TryParse(answer[(separator + NamedBackendServer.Separator.Length)..], out var peer))
+            throw new InvalidOperationException($"unexpected answer '{answer}' to '{NamedBackendServer.PeerQuestion}'");
+        return (answer[..separator], peer);
+    }
+
     /// <summary><paramref name="count"/> short connections in sequence; how many each backend answered.</summary>
     public static async Task<IReadOnlyDictionary<string, int>> TallyAsync(string clientNetns, IPEndPoint vip, int count)
     {

@@ -54,10 +54,17 @@ public static class NetnsSockets
     /// <summary>Sends one datagram to <paramref name="remote"/> and waits for one back; returns its payload and sender.</summary>
     public static async Task<(string Payload, IPEndPoint From)> UdpRoundTripAsync(Socket socket, IPEndPoint remote, string payload, TimeSpan? timeout = null)
     {
+        var (answer, from) = await UdpRoundTripAsync(socket, remote, Encoding.UTF8.GetBytes(payload), timeout);
+        return (Encoding.UTF8.GetString(answer), from);
+    }
+
+    /// <summary>Sends one datagram of <paramref name="payload"/> to <paramref name="remote"/> and waits for one back; returns its bytes and sender.</summary>
+    public static async Task<(byte[] Payload, IPEndPoint From)> UdpRoundTripAsync(Socket socket, IPEndPoint remote, byte[] payload, TimeSpan? timeout = null)
+    {
         using var deadline = new CancellationTokenSource(timeout ?? DefaultTimeout);
-        await socket.SendToAsync(Encoding.UTF8.GetBytes(payload), SocketFlags.None, remote, deadline.Token);
+        await socket.SendToAsync(payload, SocketFlags.None, remote, deadline.Token);
         var buffer = new byte[64 * 1024];
         var result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), deadline.Token);
-        return (Encoding.UTF8.GetString(buffer, 0, result.ReceivedBytes), (IPEndPoint)result.RemoteEndPoint);
+        return (buffer[..result.ReceivedBytes], (IPEndPoint)result.RemoteEndPoint);
     }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using ProxyReplacement.Dataplane.Netns;
 
 namespace ProxyReplacement.Dataplane.Tests.Netns;
 
@@ -42,11 +41,7 @@ public sealed class NodeTopology : IDisposable
         try
         {
             var node = namespaces.Add("node");
-            // Set before any veth exists so the new interfaces inherit "default". rp_filter must be off
-            // everywhere: replies leave the backend veth with the VIP as source, which the node has no route to.
-            IpCommand.Sysctl(node, "net.ipv4.ip_forward", "1");
-            IpCommand.Sysctl(node, "net.ipv4.conf.all.rp_filter", "0");
-            IpCommand.Sysctl(node, "net.ipv4.conf.default.rp_filter", "0");
+            PodVeth.MakeRouter(node);
 
             var client = AddPod(namespaces, node, "cli", subnet: 1);
             var backends = Enumerable.Range(0, backendCount)
@@ -112,18 +107,10 @@ public sealed class NodeTopology : IDisposable
         var address = IPAddress.Parse($"10.201.{subnet}.2");
         var gateway = IPAddress.Parse($"10.201.{subnet}.1");
 
-        // Created from inside the node namespace with the peer placed straight into the pod's, so no
-        // interface ever appears in the host namespace (where eth0 exists).
-        IpCommand.Ip("-n", node, "link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "netns", pod);
-        IpCommand.Sysctl(node, $"net.ipv4.conf.{hostInterface}.rp_filter", "0");
+        var hostIfIndex = PodVeth.Join(node, hostInterface, pod);
         IpCommand.Ip("-n", node, "address", "add", $"{gateway}/24", "dev", hostInterface);
-        IpCommand.Ip("-n", node, "link", "set", hostInterface, "up");
-
         IpCommand.Ip("-n", pod, "address", "add", $"{address}/24", "dev", "eth0");
-        IpCommand.Ip("-n", pod, "link", "set", "eth0", "up");
         IpCommand.Ip("-n", pod, "route", "add", "default", "via", gateway.ToString());
-
-        var hostIfIndex = NetworkNamespace.Run(node, () => NetworkNamespace.InterfaceIndex(hostInterface));
         return new PodInterface(pod, hostInterface, hostIfIndex, address, gateway);
     }
 }
