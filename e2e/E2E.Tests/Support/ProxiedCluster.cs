@@ -36,12 +36,13 @@ internal sealed class ProxiedCluster : IDisposable
     public UnderlayClient External => Topology.External;
 
     /// <param name="podsPerNode">Pods (each with its <see cref="ClusterBackend"/>) on every node.</param>
-    public static ProxiedCluster Create(int nodeCount = 3, int podsPerNode = 2)
+    /// <param name="segmentationOffload">Super-packets on the veths (see <see cref="ClusterTopology.Create"/>); off: wire-sized packets.</param>
+    public static ProxiedCluster Create(int nodeCount = 3, int podsPerNode = 2, bool segmentationOffload = false)
     {
         var cluster = new ProxiedCluster(DaemonBinary.Locate());
         try
         {
-            cluster._topology = ClusterTopology.Create(nodeCount, podsPerNode);
+            cluster._topology = ClusterTopology.Create(nodeCount, podsPerNode, segmentationOffload: segmentationOffload);
             cluster._workDirectory = Directory.CreateTempSubdirectory($"{cluster.Topology.Prefix}-e2e-").FullName;
             cluster.Manifests = new ManifestDirectory(cluster._workDirectory);
             cluster.Manifests.Write(NodesFile, string.Join("---\n",

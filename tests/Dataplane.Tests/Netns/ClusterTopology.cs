@@ -42,6 +42,7 @@ public sealed class ClusterTopology : IDisposable
 
     private readonly TestNamespaces _namespaces;
     private readonly List<ClusterNode> _nodes = [];
+    private bool _segmentationOffload;
 
     private ClusterTopology(TestNamespaces namespaces) => _namespaces = namespaces;
 
@@ -65,13 +66,18 @@ public sealed class ClusterTopology : IDisposable
     /// <param name="nodeCount">Nodes, 1..26 (a, b, c, ...).</param>
     /// <param name="podsPerNode">Pods each node starts with, 0..200 (more with <see cref="AddPod"/>).</param>
     /// <param name="prefix">The <c>prt-xxxx</c> name prefix; random when null.</param>
-    public static ClusterTopology Create(int nodeCount = 3, int podsPerNode = 2, string? prefix = null)
+    /// <param name="segmentationOffload">
+    /// Whether senders may hand the veths TCP/UDP super-packets (TSO/GSO, the veth default). Off (the default) every
+    /// packet is wire-sized, at most the MTU, as on a real link: a veth passes a GSO packet whatever its segments' size, so
+    /// with offload on, a packet grown past the MTU (by encapsulation, say) would go through here and be lost on a wire.
+    /// </param>
+    public static ClusterTopology Create(int nodeCount = 3, int podsPerNode = 2, string? prefix = null, bool segmentationOffload = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(nodeCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(nodeCount, MaxNodes);
         ArgumentOutOfRangeException.ThrowIfLessThan(podsPerNode, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(podsPerNode, MaxPodsPerNode);
-        var topology = new ClusterTopology(new TestNamespaces(prefix));
+        var topology = new ClusterTopology(new TestNamespaces(prefix)) { _segmentationOffload = segmentationOffload };
         try
         {
             topology.UnderlayNamespace = topology._namespaces.Add("ul");
@@ -120,6 +126,7 @@ public sealed class ClusterTopology : IDisposable
         // Calico lets the node answer ARP for the gateway (proxy_arp); a fixed entry does the same without depending on
         // the node's own routes to 169.254.1.1.
         IpCommand.Ip("-n", pod, "neigh", "replace", PodGateway.ToString(), "lladdr", NodeVethMac, "dev", "eth0", "nud", "permanent");
+        LimitToWireSize(pod, "eth0");
 
         var podInterface = new PodInterface(pod, hostInterface, hostIfIndex, address, PodGateway);
         node.Add(podInterface);
@@ -157,6 +164,14 @@ public sealed class ClusterTopology : IDisposable
         IpCommand.Ip("-n", UnderlayNamespace, "link", "set", port, "up");
         IpCommand.Ip("-n", netns, "address", "add", $"{address}/24", "dev", NodeInterface);
         IpCommand.Ip("-n", netns, "link", "set", NodeInterface, "up");
+        LimitToWireSize(netns, NodeInterface);
+    }
+
+    /// <summary>Unless segmentation offload is wanted: TSO and GSO off, so that what <paramref name="netns"/> sends through <paramref name="device"/> is wire-sized.</summary>
+    private void LimitToWireSize(string netns, string device)
+    {
+        if (!_segmentationOffload)
+            IpCommand.InNamespace(netns, "ethtool", "-K", device, "tso", "off", "gso", "off");
     }
 }
 
