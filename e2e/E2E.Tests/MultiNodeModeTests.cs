@@ -1,5 +1,5 @@
 using System.Net;
-using System.Net.Sockets;
+using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Tests.Netns;
 using ProxyReplacement.E2E.Tests.Support;
 
@@ -122,16 +122,16 @@ public sealed class MultiNodeModeTests(string mode) : ProxiedClusterFixture
         Assert.That(echoed.AsSpan().SequenceEqual(payload), Is.True, "the same bytes, in order");
     }
 
-    private (IReadOnlyDictionary<string, ulong> A, IReadOnlyDictionary<string, ulong> B) CountersOfAAndB() => (NodeA.Counters(), NodeB.Counters());
+    private (IReadOnlyDictionary<CounterReason, ulong> A, IReadOnlyDictionary<CounterReason, ulong> B) CountersOfAAndB() => (NodeA.Counters(), NodeB.Counters());
 
-    private static ulong Delta(IReadOnlyDictionary<string, ulong> after, IReadOnlyDictionary<string, ulong> before, string counter) =>
+    private static ulong Delta(IReadOnlyDictionary<CounterReason, ulong> after, IReadOnlyDictionary<CounterReason, ulong> before, CounterReason counter) =>
         after.GetValueOrDefault(counter) - before.GetValueOrDefault(counter);
 
-    /// <summary>The counters of nodes a and b that moved since <paramref name="before"/>, e.g. "node a: nat_reverse +4, ...".</summary>
-    private string DescribeChanges((IReadOnlyDictionary<string, ulong> A, IReadOnlyDictionary<string, ulong> B) before)
+    /// <summary>The counters of nodes a and b that moved since <paramref name="before"/>, e.g. "node a: NatReverse +4, ...".</summary>
+    private string DescribeChanges((IReadOnlyDictionary<CounterReason, ulong> A, IReadOnlyDictionary<CounterReason, ulong> B) before)
     {
         var (a, b) = CountersOfAAndB();
-        static string Moved(IReadOnlyDictionary<string, ulong> after, IReadOnlyDictionary<string, ulong> earlier) =>
+        static string Moved(IReadOnlyDictionary<CounterReason, ulong> after, IReadOnlyDictionary<CounterReason, ulong> earlier) =>
             string.Join(", ", after.Keys.Where(name => Delta(after, earlier, name) != 0).Select(name => $"{name} +{Delta(after, earlier, name)}"));
         return $"node a: {Moved(a, before.A)}; node b: {Moved(b, before.B)}";
     }
@@ -140,11 +140,11 @@ public sealed class MultiNodeModeTests(string mode) : ProxiedClusterFixture
     /// In dsr mode, node a reverse-NATs nothing while the flow runs (its replies leave node b straight to the client) and
     /// node b counts the DSR replies; in snat and tunnel modes the replies pass node a, which reverse-NATs them.
     /// </summary>
-    private void AssertTheReplyPath((IReadOnlyDictionary<string, ulong> A, IReadOnlyDictionary<string, ulong> B) before)
+    private void AssertTheReplyPath((IReadOnlyDictionary<CounterReason, ulong> A, IReadOnlyDictionary<CounterReason, ulong> B) before)
     {
         var (a, b) = CountersOfAAndB();
-        var reverseOnA = Delta(a, before.A, "nat_reverse");
-        var dsrOnB = Delta(b, before.B, "dsr_reply");
+        var reverseOnA = Delta(a, before.A, CounterReason.NatReverse);
+        var dsrOnB = Delta(b, before.B, CounterReason.DsrReply);
         TestContext.Out.WriteLine($"{mode}: {DescribeChanges(before)}");
         Assert.Multiple(() =>
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Tests.Netns;
 using ProxyReplacement.E2E.Tests.Support;
 
@@ -71,14 +72,14 @@ public sealed class MultiNodeTests : ProxiedClusterFixture
     [Test]
     public async Task External_traffic_policy_local_is_answered_by_the_node_with_the_endpoint_and_dropped_by_the_others()
     {
-        var dropsBefore = NodeA.Counters().GetValueOrDefault("drop_no_local_backend");
+        var dropsBefore = NodeA.Counters()[CounterReason.DropNoLocalBackend];
 
         var attempts = await Task.WhenAll(
             ServiceClient.TryConnectAsync(Cluster.External.Namespace, NodeA.Endpoint(LocalWeb.HttpNodePort), TimeSpan.FromSeconds(1.5)),
             ServiceClient.TryConnectAsync(Cluster.External.Namespace, NodeC.Endpoint(LocalWeb.HttpNodePort), TimeSpan.FromSeconds(1.5)));
         using var onB = await NetnsSockets.ConnectTcpAsync(Cluster.External.Namespace, NodeB.Endpoint(LocalWeb.HttpNodePort), TimeSpan.FromSeconds(5));
         var (backend, peer) = await ServiceClient.AskPeerAsync(onB, TimeSpan.FromSeconds(5));
-        var dropsAfter = NodeA.Counters().GetValueOrDefault("drop_no_local_backend");
+        var dropsAfter = NodeA.Counters()[CounterReason.DropNoLocalBackend];
 
         Assert.Multiple(() =>
         {

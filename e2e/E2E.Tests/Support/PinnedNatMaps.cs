@@ -25,6 +25,13 @@ internal static class PinnedNatMaps
         return frontends.TryLookup(key, out var value) ? value : null;
     }
 
+    /// <summary>The dataplane counters summed over the CPUs, every reason (zeros too); what <c>dump</c> shows, without starting it.</summary>
+    public static IReadOnlyDictionary<CounterReason, ulong> Counters(string pinRoot)
+    {
+        using var counters = BpfPerCpuArray<ulong>.OpenPinned(PinRoot.PathOf(pinRoot, CoreObjectNames.Counters));
+        return CounterTotals.Sum(counters);
+    }
+
     /// <summary>A snapshot for before/after comparisons: kernel map ids and every frontend and backend entry, one line each.</summary>
     public static NatMapsSnapshot Snapshot(string pinRoot)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Tests.Netns;
 
 namespace ProxyReplacement.E2E.Tests.Support;
@@ -75,9 +76,8 @@ internal sealed class ProxiedClusterNode
         return document.RootElement.Clone();
     }
 
-    /// <summary>The dataplane counters of this node by their snake_case names (<c>nat_reverse</c>, <c>tunnel_encap</c>, ...).</summary>
-    public IReadOnlyDictionary<string, ulong> Counters() =>
-        DumpJson().GetProperty("counters").EnumerateObject().ToDictionary(counter => counter.Name, counter => counter.Value.GetUInt64());
+    /// <summary>The dataplane counters of this node (read from its pins: quicker than <see cref="DumpJson"/>, which starts the CLI).</summary>
+    public IReadOnlyDictionary<CounterReason, ulong> Counters() => PinnedNatMaps.Counters(PinRoot);
 
     public override string ToString() => Topology.ToString();
 }
