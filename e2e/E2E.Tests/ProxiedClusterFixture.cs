@@ -33,6 +33,9 @@ public abstract class ProxiedClusterFixture
     /// <summary>Whether the fixture starts the daemons.</summary>
     protected virtual bool WithDaemons => true;
 
+    /// <summary>Super-packets (TSO/GSO, the kernel's default on veths) instead of wire-sized packets: see <see cref="ProxiedCluster.Create"/>.</summary>
+    private protected virtual bool SegmentationOffload => false;
+
     /// <summary>Added to every daemon's command line.</summary>
     private protected virtual string[] DaemonArguments => [];
 
@@ -45,7 +48,7 @@ public abstract class ProxiedClusterFixture
     {
         Privileged.Require();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var cluster = ProxiedCluster.Create(nodeCount: 3, podsPerNode: 2);
+        var cluster = ProxiedCluster.Create(nodeCount: 3, podsPerNode: 2, segmentationOffload: SegmentationOffload);
         try
         {
             var created = clock.Elapsed;
