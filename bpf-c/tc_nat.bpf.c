@@ -376,11 +376,14 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		/* from outside, to a backend on another node: the external service mode decides the path */
 		struct pr_route_value *route = pr_route_of4(lb.choice.addr);
 		__be32 backend_node = route && (route->flags & PR_ROUTE_F_REMOTE) ? route->node_addr4 : 0;
+		/* A host-network backend (the node's own address) answers from the node's stack, past every hook
+		 * of ours: neither a tunnel return nor a DSR rewrite can reach its replies. SNAT brings them back. */
+		int host_network = route && (route->flags & PR_ROUTE_F_NODE);
 
 		if (backend_node) {
 			pr_tunnel_config(&cfg);
 			if (cfg.node_addr) {
-				__u32 mode = pr_ext_mode(fe->flags, cfg.ext_mode);
+				__u32 mode = host_network ? PR_EXT_MODE_SNAT : pr_ext_mode(fe->flags, cfg.ext_mode);
 
 				if (mode == PR_EXT_MODE_SNAT) {
 					if (pr_snat_port(p->proto, cfg.node_addr, lb.choice.addr, lb.choice.port, &cfg,

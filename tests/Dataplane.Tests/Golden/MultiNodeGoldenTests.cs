@@ -218,6 +218,25 @@ public sealed class MultiNodeGoldenTests(DataplaneVariant variant)
     }
 
     [Test]
+    public void AHostNetworkBackendOnAnotherNodeIsReachedBySnatInEveryMode()
+    {
+        // Its replies leave node B's own stack, which no program of ours sees: only SNAT brings them back to A.
+        var kubelet = new Endpoint(NodeB, 10250);
+        foreach (var mode in new[] { ExternalServiceMode.Tunnel, ExternalServiceMode.Dsr })
+        {
+            _dp.Reset();
+            Be(NodeA, mode);
+            _dp.AddService(NodePort, L4Protocol.Tcp, [kubelet], kind: FrontendKind.NodePort);
+
+            var syn = OnA(() => _dp.RunFromHost(Frames.Tcp(External, NodePort, TcpFlags.Syn, sequence: 100)));
+
+            var forward = Entry(External, NodePort);
+            Assert.That(forward.FlowFlags, Is.EqualTo(ConntrackFlags.Snat | ConntrackFlags.LocalVip), $"{mode}");
+            GoldenDataplane.AssertFrame(syn.Output, Frames.Tcp(new Endpoint(NodeA, forward.PeerPort), kubelet, TcpFlags.Syn, sequence: 100));
+        }
+    }
+
+    [Test]
     public void GenevePacketsFromAnAddressThatIsNoNodeAreDropped()
     {
         Be(NodeB, ExternalServiceMode.Tunnel);
