@@ -461,4 +461,40 @@ enum pr_ext_mode {
 #define PR_DEFAULT_UDP_TIMEOUT_S 60
 #define PR_DEFAULT_GENERIC_TIMEOUT_S 60
 
+/* ---- Socket termination (sock_destroy.bpf.o): the doomed targets and what the iterators report ----
+ * Not core maps: the sock_destroy object creates pr_sk_doomed4 itself (unpinned, filled for one run and emptied
+ * again) and reads the core's pr_sk_store4. A socket is destroyed (bpf_sock_destroy, Linux 6.5+) when connect4
+ * translated it (it has pr_sk_store4) through the frontend vip:port/proto to backend_addr:backend_port, that
+ * target is in pr_sk_doomed4, and the socket is still connected to that backend. Added in ABI 3 (unreleased).
+ */
+struct pr_sk_doomed_key4 {
+	__be32 vip;          /* NBO: the frontend the socket was connected through (pr_sk_store4.vip) */
+	__be16 port;         /* NBO: its port */
+	__u8 proto;          /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;            /* zero */
+	__be32 backend_addr; /* NBO: the backend that left the Service */
+	__be16 backend_port; /* NBO */
+	__u16 pad2;          /* zero */
+};
+
+struct pr_sk_doomed_value {
+	__u32 flags; /* HBO: reserved, zero */
+};
+
+/* pr_sk_destroyed4.result of a socket the compat build found but cannot destroy (no bpf_sock_destroy). */
+#define PR_SK_DESTROY_UNSUPPORTED 1
+
+/* One record per socket an iterator matched, written to the iterator's output (bpf_seq_write). */
+struct pr_sk_destroyed4 {
+	__be32 src;    /* NBO: the socket's local address */
+	__be32 dst;    /* NBO: its peer, the backend */
+	__be16 sport;  /* NBO */
+	__be16 dport;  /* NBO */
+	__be32 vip;    /* NBO: the frontend it was connected through */
+	__be16 port;   /* NBO */
+	__u8 proto;    /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;      /* zero */
+	__s32 result;  /* HBO: 0 destroyed; < 0 bpf_sock_destroy's error; PR_SK_DESTROY_UNSUPPORTED (compat build) */
+};
+
 #endif /* PR_MAP_ABI_H */

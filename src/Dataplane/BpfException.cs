@@ -15,6 +15,7 @@ public static class Errno
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
     public const int EOPNOTSUPP = 95;
+    public const int ECONNABORTED = 103;
     public const int ECONNREFUSED = 111;
 }
 

@@ -123,6 +123,10 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library)]
     public static partial int bpf_link_detach(int linkFd);
 
+    /// <summary>BPF_ITER_CREATE: a readable fd that runs the iterator link's program, in the caller's network namespace for socket iterators.</summary>
+    [LibraryImport(Library)]
+    public static partial int bpf_iter_create(int linkFd);
+
     // ---- BTF ------------------------------------------------------------------------------
 
     [LibraryImport(Library)]

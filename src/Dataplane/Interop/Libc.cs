@@ -64,6 +64,20 @@ internal static unsafe partial class Libc
         return buffer[4];
     }
 
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    private static partial nint ReadFd(int fd, byte* buffer, nuint count);
+
+    /// <summary>read(2): the number of bytes read (0 at the end), or -1 with <paramref name="errno"/> set.</summary>
+    public static long Read(int fd, Span<byte> buffer, out int errno)
+    {
+        fixed (byte* pointer = buffer)
+        {
+            var n = ReadFd(fd, pointer, (nuint)buffer.Length);
+            errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return n;
+        }
+    }
+
     /// <summary>dup() with close-on-exec, so a map can outlive the object it came from.</summary>
     public static int DuplicateCloseOnExec(int fd) => fcntl(fd, FcntlDupFdCloexec, 0);
 

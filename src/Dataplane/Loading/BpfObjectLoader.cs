@@ -12,10 +12,14 @@ namespace ProxyReplacement.Dataplane.Loading;
 /// <param name="SharedMapFds">
 /// For an object that works on another object's maps (the socket hooks on the core's): map name ->
 /// the fd of the already loaded map to use. When given, every map of the object (but libbpf's
-/// internal ones) must be in it: such an object creates and pins nothing of its own.
+/// internal ones) must be in it, or in <paramref name="OwnMaps"/>: such an object pins nothing.
+/// </param>
+/// <param name="OwnMaps">
+/// With <paramref name="SharedMapFds"/>: the maps the object creates for itself (unpinned, gone with the object),
+/// e.g. the doomed-target map of sock_destroy.bpf.o.
 /// </param>
 internal sealed record BpfObjectSpec(byte[] Elf, string ObjectName, IReadOnlyDictionary<string, uint> MaxEntries, string? PinRoot,
-    IReadOnlyDictionary<string, int>? SharedMapFds = null);
+    IReadOnlyDictionary<string, int>? SharedMapFds = null, IReadOnlySet<string>? OwnMaps = null);
 
 /// <summary>
 /// Opens, sizes, adopts pinned maps, loads and pins. The flow:
@@ -129,7 +133,7 @@ internal static unsafe class BpfObjectLoader
     {
         foreach (var (name, map) in maps)
         {
-            if (!PinRoot.IsPinnable(name))
+            if (!PinRoot.IsPinnable(name) || spec.OwnMaps?.Contains(name) == true)
                 continue;
             if (!spec.SharedMapFds!.TryGetValue(name, out var fd))
                 throw new BpfException(

@@ -76,6 +76,21 @@ public static partial class VariantProbe
             ? "the kernel has no bpf_set_retval for socket hooks (Linux before 5.18): a refused connect()/sendmsg() fails with EPERM, not ECONNREFUSED"
             : null;
 
+    /// <summary>The kfunc sock_destroy.bpf.o calls to terminate a socket (Linux 6.5).</summary>
+    public const string SocketDestroyKfunc = "bpf_sock_destroy";
+
+    /// <summary>
+    /// Why the compat sock_destroy object (which finds the sockets of removed backends but cannot destroy them) is to be
+    /// loaded after <paramref name="error"/>, or null when the failure stands (no kernel BTF: the compat build needs it too).
+    /// </summary>
+    public static string? WhySocketDestroyCompat(BpfException error) => WhySocketDestroyCompat(error, SocketDestroyKfunc);
+
+    /// <summary>The same for an object whose kfunc is named <paramref name="kfunc"/> (tests: a name no kernel has).</summary>
+    internal static string? WhySocketDestroyCompat(BpfException error, string kfunc) =>
+        MissingKfunc(error) == kfunc
+            ? $"the kernel has no kfunc {kfunc} (Linux before 6.5): sockets connected to removed backends are found and counted, not terminated"
+            : null;
+
     [GeneratedRegex(@"extern \(func ksym\) '(?<name>[A-Za-z0-9_]+)': not found in kernel or module BTFs")]
     private static partial Regex MissingKfuncLine();
 

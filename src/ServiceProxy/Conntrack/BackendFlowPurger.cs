@@ -16,8 +16,11 @@ namespace ProxyReplacement.ServiceProxy.Conntrack;
 /// per sync that removed something; nothing when nothing was removed.
 /// </summary>
 /// <remarks>
-/// The socket hooks connect sockets straight to a backend (no conntrack entry); terminating those sockets
-/// (bpf_sock_destroy) is the hook <see cref="SocketTerminator"/> stands for: it receives the same targets.
+/// The socket hooks connect sockets straight to a backend (no conntrack entry); those sockets are terminated
+/// (bpf_sock_destroy) by <see cref="SocketTerminator"/>, called from the same step with the (frontend, endpoint) pairs
+/// whose endpoint is gone (<see cref="RemovedBackends.Gone"/>, TCP and UDP): one comparison of the commit's snapshots
+/// serves both, each with its own rule (conntrack follows what the dataplane balances to, as kube-proxy does; sockets
+/// are aborted only once their endpoint is really gone, as Cilium does, so a terminating pod drains its connections).
 /// <para>
 /// External flows to a backend on another node (SNAT, tunnel, DSR) are purged on the ingress node, where their forward
 /// entry is: it is keyed and NATed like any other (client to frontend, NAT to the backend), and its reverse entry is
@@ -41,7 +44,11 @@ public sealed partial class BackendFlowPurger
         _protocols = protocols ?? RemovedBackends.DefaultProtocols;
     }
 
-    /// <summary>Called with the removed targets after the conntrack purge: e.g. bpf_sock_destroy of sockets connected to them (not built yet).</summary>
+    /// <summary>
+    /// Called after the conntrack purge with the (frontend, endpoint) pairs whose endpoint is gone, TCP and UDP
+    /// (<see cref="RemovedBackends.Gone"/>): the daemon's <see cref="SocketTermination"/> aborts the sockets the hooks
+    /// connected through them. Not called when nothing is gone.
+    /// </summary>
     public Action<IReadOnlySet<FlowTarget>>? SocketTerminator { get; init; }
 
     /// <summary>The node addresses the Syncer builds NodePort frontends with (set by the daemon before each sync).</summary>
@@ -53,7 +60,14 @@ public sealed partial class BackendFlowPurger
         if (!commit.HasChanges)
             return 0;
         var removed = RemovedBackends.Between(commit.Previous, commit.Snapshot, commit.ChangedServices, _protocols, Context);
-        return removed.Count == 0 ? 0 : Purge(removed);
+        var deleted = removed.Count == 0 ? 0 : Purge(removed);
+        if (SocketTerminator is { } terminate)
+        {
+            var gone = RemovedBackends.Gone(commit.Previous, commit.Snapshot, commit.ChangedServices, RemovedBackends.SocketProtocols, Context);
+            if (gone.Count > 0)
+                terminate(gone);
+        }
+        return deleted;
     }
 
     /// <summary>Deletes every forward entry NATed to one of <paramref name="targets"/> and its reverse entry.</summary>
@@ -68,7 +82,6 @@ public sealed partial class BackendFlowPurger
             _metrics.BackendPurgedEntries.Increment(deleted);
             LogPurged(_logger, targets.Count, string.Join(", ", targets.Take(5)) + (targets.Count > 5 ? ", ..." : ""), deleted,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            SocketTerminator?.Invoke(targets);
             return deleted;
         }
         catch (BpfException error)

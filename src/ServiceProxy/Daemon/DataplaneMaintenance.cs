@@ -11,7 +11,8 @@ namespace ProxyReplacement.ServiceProxy.Daemon;
 /// <summary>
 /// The reliability parts of the daemon around the Syncer, each in its own class: the conntrack timeouts written
 /// into pr_config, the capacity gate in front of the Syncer (<see cref="BackendCapacityGate"/>), the purge of removed
-/// backends' flows after it (<see cref="BackendFlowPurger"/>), map pressure at full resyncs
+/// backends' flows after it (<see cref="BackendFlowPurger"/>, with the termination of the sockets the hooks connected to
+/// them, <see cref="SocketTermination"/>), map pressure at full resyncs
 /// (<see cref="MapPressureMonitor"/>), and the periodic conntrack sweeper (<see cref="ConntrackSweeper"/>).
 /// </summary>
 public sealed partial class DataplaneMaintenance
@@ -25,14 +26,16 @@ public sealed partial class DataplaneMaintenance
     private readonly MapPressureMonitor _pressure;
     private readonly ConntrackSweeper _sweeper;
 
-    public DataplaneMaintenance(ProxyOptions options, CoreDataplane dataplane, ConntrackMetrics metrics, ILoggerFactory loggers)
+    /// <param name="terminateSockets">Aborts the sockets the hooks connected to endpoints that are gone (<see cref="SocketTermination"/>); null: none.</param>
+    public DataplaneMaintenance(ProxyOptions options, CoreDataplane dataplane, ConntrackMetrics metrics, ILoggerFactory loggers,
+        Action<IReadOnlySet<FlowTarget>>? terminateSockets = null)
     {
         _options = options;
         _dataplane = dataplane;
         _metrics = metrics;
         _logger = loggers.CreateLogger<DataplaneMaintenance>();
         _gate = new BackendCapacityGate(dataplane.Backends.MaxEntries);
-        _purger = new BackendFlowPurger(dataplane.Conntrack, metrics, loggers.CreateLogger<BackendFlowPurger>());
+        _purger = new BackendFlowPurger(dataplane.Conntrack, metrics, loggers.CreateLogger<BackendFlowPurger>()) { SocketTerminator = terminateSockets };
         _pressure = new MapPressureMonitor(
         [
             new WatchedMap(dataplane.Frontends.Name, dataplane.Frontends.MaxEntries, () => dataplane.Frontends.ReadAll().Count),
@@ -69,7 +72,7 @@ public sealed partial class DataplaneMaintenance
         return gated;
     }
 
-    /// <summary>After the Syncer's writes: purge the flows of removed backends; at a full resync, count the maps.</summary>
+    /// <summary>After the Syncer's writes: purge the flows of removed backends and terminate their sockets; at a full resync, count the maps.</summary>
     public void AfterSync(TrackerCommit applied, RunKind kind, FrontendContext context)
     {
         _purger.Context = context;

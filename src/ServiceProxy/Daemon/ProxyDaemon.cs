@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using ProxyReplacement.Dataplane;
 using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.Dataplane.SocketLb;
+using ProxyReplacement.ServiceProxy.Conntrack;
 using ProxyReplacement.ServiceProxy.Health;
 using ProxyReplacement.ServiceProxy.Options;
 using ProxyReplacement.ServiceProxy.Routing;
@@ -37,6 +39,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly HeapReclaimer _heap = new();
     private ServiceHealthServers? _healthChecks;
     private RoutingModule? _routing;
+    private SocketTermination? _sockets;
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
     public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
@@ -66,13 +69,24 @@ public sealed partial class ProxyDaemon : IDisposable
 
         _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
             sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames), Metrics);
-        _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers);
+        // Sockets the hooks connected to endpoints that are gone are aborted in the hooks' cgroup's namespaces (started below
+        // once the hooks are attached; until then, and without hooks, it does nothing).
+        _sockets = _options.CgroupPath is { } cgroup
+            ? new SocketTermination(() => SocketTerminator.Load(_dataplane), cgroup, Metrics.SocketTermination, _loggers.CreateLogger<SocketTermination>())
+            : null;
+        _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers, _sockets is null ? null : _sockets.Terminate);
         _maintenance.ApplyTimeouts();
         _multiNode = new MultiNodeConfigWriter(_options.ExternalTraffic, _options.HostInterfaces, _dataplane.ReadConfig, _dataplane.WriteConfig,
             _loggers.CreateLogger<MultiNodeConfigWriter>());
         LogSource(_logger, _source.Description, _options.HostnameOverride);
-        new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
+        var hooksAttached = new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
             .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
+        if (hooksAttached && _options.SocketLbMode != SocketLbMode.Disabled && _sockets is not null)
+        {
+            _sockets.Start();
+            if (_sockets.Variant is { } variant)
+                Metrics.ObjectVariants["sock_destroy"] = DataplaneVariants.Name(variant.Variant);
+        }
 
         var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
@@ -226,6 +240,7 @@ public sealed partial class ProxyDaemon : IDisposable
     public void Dispose()
     {
         _healthChecks?.Dispose();
+        _sockets?.Dispose();
         (_source as IDisposable)?.Dispose();
         _dataplane?.Dispose(); // closes fds only: pins and attachments stay
     }

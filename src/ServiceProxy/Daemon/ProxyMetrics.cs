@@ -129,6 +129,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
             "reason");
         Kubernetes = new Kubernetes.KubernetesMetrics(this);
         Conntrack = new Conntrack.ConntrackMetrics(this);
+        SocketTermination = new Conntrack.SocketTerminationMetrics(this);
         ServiceHealth = new Health.ServiceHealthMetrics(this);
         Routing = new Routing.RoutingMetrics(this);
     }
@@ -161,10 +162,11 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     public MetricCounter SocketLbErrors { get; }
     public Kubernetes.KubernetesMetrics Kubernetes { get; }
     public Conntrack.ConntrackMetrics Conntrack { get; }
+    public Conntrack.SocketTerminationMetrics SocketTermination { get; }
     public Health.ServiceHealthMetrics ServiceHealth { get; }
     public Routing.RoutingMetrics Routing { get; }
 
-    /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb): "fast" or "compat" (older kernels).</summary>
+    /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb, sock_destroy): "fast" or "compat" (older kernels).</summary>
     public ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Reads the dataplane's verdict counters at collection time (null: not loaded, the family stays empty).</summary>

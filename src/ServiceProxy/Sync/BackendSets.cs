@@ -100,7 +100,7 @@ public sealed class BackendSets
         : (ExternalLocal ? FrontendFlags.ExternalLocal : FrontendFlags.None);
 
     /// <summary>The number of the slice's port that carries the Service port's name and protocol, if any.</summary>
-    private static int? NamedPort(EndpointSlice slice, ServicePort port)
+    internal static int? NamedPort(EndpointSlice slice, ServicePort port)
     {
         foreach (var slicePort in slice.Ports)
             if (slicePort.Name == port.Name && slicePort.Protocol == port.Protocol && slicePort.Port is not null)

@@ -154,6 +154,7 @@ public sealed class AbiEnumTests
             Assert.That(AbiHeader.Define("PR_ROUTE_F_LOCAL"), Is.EqualTo((long)RouteFlags.Local), "PR_ROUTE_F_LOCAL");
             Assert.That(AbiHeader.Define("PR_ROUTE_F_REMOTE"), Is.EqualTo((long)RouteFlags.Remote), "PR_ROUTE_F_REMOTE");
             Assert.That(AbiHeader.Define("PR_ROUTE_F_NODE"), Is.EqualTo((long)RouteFlags.Node), "PR_ROUTE_F_NODE");
+            Assert.That(AbiHeader.Define("PR_SK_DESTROY_UNSUPPORTED"), Is.EqualTo((long)SocketDestroyedRecord4.Unsupported), "PR_SK_DESTROY_UNSUPPORTED");
             Assert.That(AbiHeader.Define("PR_DEFAULT_TUNNEL_PORT"), Is.EqualTo((long)MultiNodeConfig.DefaultTunnelPort), "PR_DEFAULT_TUNNEL_PORT");
             Assert.That(AbiHeader.Define("PR_DEFAULT_TUNNEL_MTU"), Is.EqualTo((long)MultiNodeConfig.DefaultTunnelMtu), "PR_DEFAULT_TUNNEL_MTU");
             Assert.That(AbiHeader.Define("PR_DEFAULT_TUNNEL_VNI"), Is.EqualTo((long)MultiNodeConfig.DefaultTunnelVni), "PR_DEFAULT_TUNNEL_VNI");

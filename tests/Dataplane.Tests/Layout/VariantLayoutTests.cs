@@ -17,6 +17,7 @@ public sealed class VariantLayoutTests
         yield return new TestCaseData(CoreObjectNames.ObjectFile,
             new[] { CoreObjectNames.FromWorkloadProgram, CoreObjectNames.PassThroughProgram }).SetName("tc_nat");
         yield return new TestCaseData(SocketLoadBalancer.ObjectFile, SocketHooks.All.Select(SocketHooks.ProgramName).ToArray()).SetName("sock_lb");
+        yield return new TestCaseData(SocketTerminator.ObjectFile, new[] { SocketTerminator.TcpProgram, SocketTerminator.UdpProgram }).SetName("sock_destroy");
     }
 
     [TestCaseSource(nameof(Objects))]

@@ -57,12 +57,15 @@ public sealed class VariantProbeKernelTests
             "the environment forces a variant");
         using var core = CoreDataplane.Load(new DataplaneOptions { Sizes = new CoreMapSizes(16, 16, 16, 16, 16) });
         using var socketLb = SocketLoadBalancer.Load(core);
+        using var terminator = SocketTerminator.Load(core);
 
         Assert.Multiple(() =>
         {
             Assert.That(core.Variant, Is.EqualTo(new LoadedVariant(DataplaneVariant.Fast, "probed: the kernel loaded the default object")));
             Assert.That(socketLb.Variant.Variant, Is.EqualTo(DataplaneVariant.Fast));
             Assert.That(socketLb.RefusalErrno, Is.EqualTo(Errno.ECONNREFUSED));
+            Assert.That(terminator.Variant.Variant, Is.EqualTo(DataplaneVariant.Fast), "this kernel has bpf_sock_destroy (6.5+)");
+            Assert.That(terminator.CanDestroy, Is.True);
         });
     }
 
@@ -98,6 +101,33 @@ public sealed class VariantProbeKernelTests
         Assert.That(File.ReadAllBytes("/sys/kernel/btf/vmlinux"), Is.Not.Empty, "the host still sees its BTF");
     }
 
+    /// <summary>
+    /// The socket terminator on a kernel without BTF: neither build can load (iterators are tracing programs, typed by
+    /// the kernel's BTF), the failure is what the probe reads as "no BTF", and it is thrown: the daemon degrades.
+    /// </summary>
+    [Test]
+    public void Without_kernel_btf_the_socket_terminator_does_not_load_at_all()
+    {
+        Privileged.Require();
+        Assume.That(Environment.GetEnvironmentVariable(DataplaneVariants.EnvironmentVariable), Is.Null.Or.Empty.Or.EqualTo("auto"),
+            "the environment forces a variant");
+        var sizes = new CoreMapSizes(16, 16, 16, 16, 16);
+
+        var (failure, coreVariant) = WithoutKernelBtf.Run(() =>
+        {
+            using var core = CoreDataplane.Load(new DataplaneOptions { Sizes = sizes });
+            var error = Assert.Throws<BpfException>(() => SocketTerminator.Load(core).Dispose());
+            return (error!, core.Variant.Variant);
+        });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(coreVariant, Is.EqualTo(DataplaneVariant.Compat));
+            Assert.That(VariantProbe.KernelBtfMissing(failure), Is.True, failure.ToString());
+            Assert.That(VariantProbe.WhySocketDestroyCompat(failure), Is.Null, "no compat fallback without BTF");
+        });
+    }
+
     private static byte[] ArpFrame()
     {
         var frame = new byte[60];
@@ -111,9 +141,12 @@ public sealed class VariantProbeKernelTests
         Privileged.Require();
         using var core = CoreDataplane.Load(new DataplaneOptions { Sizes = new CoreMapSizes(16, 16, 16, 16, 16), Variant = DataplaneVariant.Compat });
         using var socketLb = SocketLoadBalancer.Load(core, DataplaneVariant.Compat);
+        using var terminator = SocketTerminator.Load(core, DataplaneVariant.Compat);
 
         Assert.Multiple(() =>
         {
+            Assert.That(terminator.Variant.Variant, Is.EqualTo(DataplaneVariant.Compat));
+            Assert.That(terminator.CanDestroy, Is.False);
             Assert.That(core.Variant, Is.EqualTo(new LoadedVariant(DataplaneVariant.Compat, "requested by the caller")));
             Assert.That(core.FromWorkload.Name, Is.EqualTo(CoreObjectNames.FromWorkloadProgram));
             Assert.That(socketLb.Variant.Variant, Is.EqualTo(DataplaneVariant.Compat));

@@ -63,6 +63,25 @@ public sealed class VariantProbeTests
         Assert.That(VariantProbe.WhySocketCompat(Failure(errno, log)), Is.Null);
     }
 
+    [TestCase(Esrch)]
+    [TestCase(Errno.EINVAL)]
+    public void A_kernel_without_bpf_sock_destroy_gets_the_counting_compat_socket_terminator(int errno)
+    {
+        var why = VariantProbe.WhySocketDestroyCompat(
+            Failure(errno, "libbpf: extern (func ksym) 'bpf_sock_destroy': not found in kernel or module BTFs\nlibbpf: failed to load object 'sock_destroy'"));
+
+        Assert.That(why, Does.Contain("bpf_sock_destroy").And.Contain("6.5").And.Contain("not terminated"));
+    }
+
+    /// <summary>No kernel BTF: the compat build needs it too (tracing programs), so the failure stands and the daemon degrades.</summary>
+    [TestCase(Esrch, "libbpf: Error loading vmlinux BTF: -3\n", TestName = "no kernel BTF")]
+    [TestCase(Esrch, MissingCastKfunc, TestName = "another kfunc missing (tc's)")]
+    [TestCase(Errno.EINVAL, "invalid func unknown#187\n", TestName = "a helper missing")]
+    public void Any_other_failure_of_the_socket_terminator_stands(int errno, string log)
+    {
+        Assert.That(VariantProbe.WhySocketDestroyCompat(Failure(errno, log)), Is.Null);
+    }
+
     [Test]
     public void The_parsers_read_name_and_id()
     {
@@ -83,7 +102,7 @@ public sealed class VariantProbeTests
             Assert.That(DataplaneVariants.ObjectFile("tc_nat.bpf.o", DataplaneVariant.Compat), Is.EqualTo("tc_nat_compat.bpf.o"));
             Assert.That(DataplaneVariants.ObjectFile("tc_nat.bpf.o", DataplaneVariant.Fast), Is.EqualTo("tc_nat.bpf.o"));
             Assert.That(() => DataplaneVariants.ObjectFile("tc_nat.o", DataplaneVariant.Compat), Throws.ArgumentException);
-            Assert.That(EmbeddedObjects.Names, Does.Contain("tc_nat_compat.bpf.o").And.Contain("sock_lb_compat.bpf.o"));
+            Assert.That(EmbeddedObjects.Names, Does.Contain("tc_nat_compat.bpf.o").And.Contain("sock_lb_compat.bpf.o").And.Contain("sock_destroy_compat.bpf.o"));
         });
     }
 

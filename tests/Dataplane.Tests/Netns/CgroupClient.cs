@@ -16,6 +16,10 @@ public sealed record SocketClientResult(string Json)
     public IPEndPoint? From => EndPoint("from");
     public IPEndPoint? Local => EndPoint("local");
 
+    /// <summary><c>hold</c>, second line: the socket stayed open through the wait (and then <see cref="ThenReply"/>).</summary>
+    public bool Held => Root.TryGetProperty("held", out var h) && h.GetBoolean();
+    public string? ThenReply => Root.TryGetProperty("then_reply", out var r) ? r.GetString() : null;
+
     private IPEndPoint? EndPoint(string name) =>
         Root.TryGetProperty(name, out var e) ? new IPEndPoint(IPAddress.Parse(e[0].GetString()!), e[1].GetInt32()) : null;
 

@@ -81,6 +81,86 @@ public sealed class RemovedBackendsTests
         Assert.That(RemovedBackends.Between(before, after, new HashSet<ObjectKey>()), Is.Empty);
     }
 
+    private static EndpointSlice SliceOf(Protocol protocol, params (string Address, EndpointConditions Conditions)[] endpoints) =>
+        new("default", "dns-1", "dns", AddressType.IPv4,
+            endpoints.Select(e => new SliceEndpoint(EquatableList.From(IPAddress.Parse(e.Address)), e.Conditions)).ToEquatableList(),
+            EquatableList.From(new EndpointPort("", protocol, 5353)));
+
+    private static readonly EndpointConditions Ready = new();
+    private static readonly EndpointConditions ServingTerminating = new(Ready: false, Serving: true, Terminating: true);
+    private static readonly EndpointConditions NotServingTerminating = new(Ready: false, Serving: false, Terminating: true);
+
+    [Test]
+    public void Gone_endpoints_are_those_deleted_or_no_longer_serving_for_tcp_and_udp()
+    {
+        foreach (var (protocol, l4) in new[] { (Protocol.Tcp, L4Protocol.Tcp), (Protocol.Udp, L4Protocol.Udp) })
+        {
+            var before = ServiceSnapshot.Create([Dns(protocol)], [Slice(protocol, "10.244.2.7", "10.244.2.8", "10.244.2.9")]);
+            var after = ServiceSnapshot.Create([Dns(protocol)],
+                [SliceOf(protocol, ("10.244.2.8", Ready), ("10.244.2.9", new EndpointConditions(Ready: false)))]);
+            Assert.That(RemovedBackends.Gone(before, after), Is.EquivalentTo(new[] { Target("10.244.2.7", l4), Target("10.244.2.9", l4) }),
+                $"{protocol}: .7 deleted, .9 not ready (and not terminating)");
+        }
+    }
+
+    [Test]
+    public void A_terminating_endpoint_that_still_serves_is_not_gone_until_it_is_deleted_or_stops_serving()
+    {
+        var ready = ServiceSnapshot.Create([Dns(Protocol.Tcp)], [Slice(Protocol.Tcp, "10.244.2.7", "10.244.2.8")]);
+        var terminating = ServiceSnapshot.Create([Dns(Protocol.Tcp)], [SliceOf(Protocol.Tcp, ("10.244.2.7", ServingTerminating), ("10.244.2.8", Ready))]);
+        var stopped = ServiceSnapshot.Create([Dns(Protocol.Tcp)], [SliceOf(Protocol.Tcp, ("10.244.2.7", NotServingTerminating), ("10.244.2.8", Ready))]);
+        var deleted = ServiceSnapshot.Create([Dns(Protocol.Tcp)], [Slice(Protocol.Tcp, "10.244.2.8")]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(RemovedBackends.Between(ready, terminating, protocols: RemovedBackends.SocketProtocols),
+                Is.EquivalentTo(new[] { Target("10.244.2.7", L4Protocol.Tcp) }), "new flows are no longer balanced to it (conntrack's rule) ...");
+            Assert.That(RemovedBackends.Gone(ready, terminating), Is.Empty, "... but its connections drain: not gone");
+            Assert.That(RemovedBackends.Gone(terminating, deleted), Is.EquivalentTo(new[] { Target("10.244.2.7", L4Protocol.Tcp) }),
+                "deleted after terminating: gone (though the dataplane had stopped balancing to it)");
+            Assert.That(RemovedBackends.Gone(terminating, stopped), Is.EquivalentTo(new[] { Target("10.244.2.7", L4Protocol.Tcp) }),
+                "no longer serving: gone");
+        });
+    }
+
+    [Test]
+    public void A_deleted_service_or_port_makes_every_endpoint_gone_and_a_new_one_nothing()
+    {
+        var before = ServiceSnapshot.Create([Dns(Protocol.Tcp)], [Slice(Protocol.Tcp, "10.244.2.7", "10.244.2.8")]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(RemovedBackends.Gone(before, ServiceSnapshot.Empty),
+                Is.EquivalentTo(new[] { Target("10.244.2.7", L4Protocol.Tcp), Target("10.244.2.8", L4Protocol.Tcp) }));
+            Assert.That(RemovedBackends.Gone(ServiceSnapshot.Empty, before), Is.Empty);
+            Assert.That(RemovedBackends.Gone(before, before), Is.Empty);
+        });
+    }
+
+    [Test]
+    public void The_socket_terminator_gets_the_gone_tcp_endpoints_too_while_conntrack_purges_udp_only()
+    {
+        var conntrack = new InMemoryBpfMap<ConntrackKey4, ConntrackValue4>("pr_ct4", 1024);
+        var tracker = new ChangeTracker();
+        tracker.UpsertService(Dns(Protocol.Tcp));
+        tracker.UpsertEndpointSlice(Slice(Protocol.Tcp, "10.244.2.7", "10.244.2.8"));
+        tracker.Commit();
+        tracker.UpsertEndpointSlice(Slice(Protocol.Tcp, "10.244.2.8"));
+        var metrics = new ConntrackMetrics();
+        var calls = new List<FlowTarget[]>();
+        var purger = new BackendFlowPurger(conntrack, metrics, NullLogger.Instance) { SocketTerminator = targets => calls.Add(targets.ToArray()) };
+
+        purger.AfterSync(tracker.Commit());
+        tracker.UpsertEndpointSlice(Slice(Protocol.Tcp, "10.244.2.8"));
+        purger.AfterSync(tracker.Commit());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(calls, Has.Count.EqualTo(1), "called once, not for a commit that removed nothing");
+            Assert.That(calls[0], Is.EqualTo(new[] { Target("10.244.2.7", L4Protocol.Tcp) }));
+            Assert.That(metrics.BackendPurges.Value, Is.Zero, "no UDP backend removed: no conntrack purge");
+        });
+    }
+
     [Test]
     public void The_purge_deletes_both_entries_of_the_removed_backends_flows_only()
     {
@@ -107,7 +187,7 @@ public sealed class RemovedBackendsTests
             Assert.That(deleted, Is.EqualTo(2));
             Assert.That(conntrack.ReadAll().Select(e => e.Key), Is.EquivalentTo(new[] { stays.Forward.Key, stays.Reverse.Key, tcpToGone.Forward.Key, tcpToGone.Reverse.Key }));
             Assert.That(metrics.BackendPurgedEntries.Value, Is.EqualTo(2));
-            Assert.That(terminated, Is.EqualTo(new[] { Target("10.244.2.7") }), "the socket-termination hook gets the same targets");
+            Assert.That(terminated, Is.EqualTo(new[] { Target("10.244.2.7") }), "the socket terminator gets the gone endpoint's pair");
         });
     }
 }
