@@ -158,6 +158,120 @@ public sealed class SocketLbTests : ProxiedNodeFixture
         });
     }
 
+    private HeldSocketClient Hold(string text, double seconds) =>
+        HeldSocketClient.Start(Node.ClientCgroup!.Path, Node.ClientNamespace, "tcp", Vip, Node.Service.Vip.Port, text, seconds);
+
+    private static int BackendIndex(SocketClientResult result) =>
+        int.Parse(result.Reply!.Split(NamedBackendServer.Separator)[0]["backend-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+    private async Task<string> MetricsAsync() =>
+        (await NetnsHttp.TryGetAsync(Node.NodeNamespace, ProxiedNode.MetricsEndpoint, "/metrics"))?.Body ?? "(no /metrics)";
+
+    private static string TerminationMetrics(string metrics) =>
+        string.Join("\n", metrics.Split('\n').Where(l => l.Contains("socket_termination") || l.Contains("sockets_")));
+
+    private async Task WaitForBackendCountAsync(uint count)
+    {
+        var (synced, _) = await Poll.UntilAsync(() => Task.FromResult(
+            PinnedNatMaps.Frontend(Node.PinRoot, Node.Service) is { } fe && fe.BackendCount == count ? "synced" : null), TimeSpan.FromSeconds(10));
+        Assert.That(synced, Is.Not.Null, $"the daemon did not program {count} backends");
+    }
+
+    /// <summary>
+    /// Issue #16 item 2: a pod's kept-open connection through the hooks outlives its backend's graceful termination
+    /// (terminating but serving: it drains) and is aborted within a couple of seconds once the EndpointSlice loses
+    /// the backend; the client's next connection, and every new one, reach the remaining backends.
+    /// </summary>
+    [Test]
+    public async Task A_kept_open_connection_is_aborted_when_the_endpoint_slice_loses_its_backend_and_new_connections_work()
+    {
+        using var held = Hold("kept open", seconds: 30);
+        Assert.That(held.Connected.Error, Is.Null, held.Connected.ToString());
+        var index = BackendIndex(held.Connected);
+        var others = InitialBackends.Where(i => i != index).ToArray();
+
+        // Graceful termination first: no new flows go to it, but its connection drains.
+        Node.Manifests.WriteEndpointSlice(Node.Service,
+            Node.BackendAddresses(InitialBackends).Select((address, i) => (address, i == index ? ManifestDirectory.ServingTerminating : ManifestDirectory.Ready)));
+        await WaitForBackendCountAsync(2);
+        var whileTerminating = held.TryNext(TimeSpan.FromSeconds(1.5));
+
+        var removedAt = System.Diagnostics.Stopwatch.StartNew();
+        Node.Manifests.WriteEndpointSlice(Node.Service, Node.BackendAddresses(others));
+        var woke = held.Next();
+        var abortedAfter = removedAt.Elapsed;
+        var reconnected = held.Next();
+        var fresh = Enumerable.Range(0, 10).Select(i => AskInCgroup($"n{i}")).ToList();
+        var metrics = await MetricsAsync();
+        var log = Node.Daemon!.Output;
+        await TestContext.Out.WriteLineAsync($"held on backend-{index}; aborted {abortedAfter.TotalMilliseconds:0} ms after the slice lost it: {woke}; " +
+                                             $"then {reconnected}\n" + TerminationMetrics(metrics));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(whileTerminating, Is.Null, "a terminating, still serving backend's connection is left to drain");
+            Assert.That(woke.Error, Is.EqualTo("ECONNABORTED"), woke.ToString());
+            Assert.That(abortedAfter, Is.LessThan(TimeSpan.FromSeconds(3)), "aborted within a couple of seconds of the slice change");
+            Assert.That(reconnected.Error, Is.Null, reconnected.ToString());
+            Assert.That(BackendIndex(reconnected), Is.Not.EqualTo(index), "the client's next connection reaches a remaining backend");
+            Assert.That(fresh.Select(r => r.Error), Is.All.Null, string.Join("\n", fresh));
+            Assert.That(fresh.Select(BackendIndex).Distinct(), Is.SubsetOf(others), "new connections reach the remaining backends only");
+            Assert.That(metrics, Does.Contain("proxyreplacement_sockets_terminated_total{protocol=\"tcp\"} 1"));
+            Assert.That(metrics, Does.Contain("proxyreplacement_socket_termination_supported 1"));
+            Assert.That(metrics, Does.Contain("proxyreplacement_dataplane_variant{object=\"sock_destroy\",variant=\"fast\"} 1"));
+            Assert.That(log, Does.Contain("Socket termination ready"));
+            Assert.That(log, Does.Contain("Terminated 1 socket(s)"));
+        });
+    }
+
+    /// <summary>
+    /// The degraded path through the daemon: restarted with the compat builds forced (as on a kernel without
+    /// bpf_sock_destroy, which the probe answers with the same build), it warns once, leaves a kept-open connection to a
+    /// removed backend alone and counts it, at every removal.
+    /// </summary>
+    [Test]
+    public async Task Without_bpf_sock_destroy_the_daemon_warns_once_leaves_the_connection_and_counts_it()
+    {
+        Node.Daemon!.Terminate(TimeSpan.FromSeconds(15));
+        Environment.SetEnvironmentVariable(DataplaneVariants.EnvironmentVariable, "compat");
+        DaemonProcess daemon;
+        try
+        {
+            daemon = Node.StartDaemon(SocketArguments(Node, "tcp"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(DataplaneVariants.EnvironmentVariable, null);
+        }
+        await Node.WaitUntilReadyAsync(daemon);
+
+        using var first = Hold("first", seconds: 3);
+        var firstIndex = BackendIndex(first.Connected);
+        var remaining = InitialBackends.Where(i => i != firstIndex).ToList();
+        Node.Manifests.WriteEndpointSlice(Node.Service, Node.BackendAddresses(remaining.ToArray()));
+        var firstOutcome = first.Next();
+
+        using var second = Hold("second", seconds: 3);
+        var secondIndex = BackendIndex(second.Connected);
+        Node.Manifests.WriteEndpointSlice(Node.Service, Node.BackendAddresses(remaining.Where(i => i != secondIndex).ToArray()));
+        var secondOutcome = second.Next();
+        await WaitForBackendCountAsync(1);
+        var metrics = await MetricsAsync();
+        var log = daemon.Output;
+        await TestContext.Out.WriteLineAsync($"{firstOutcome}\n{secondOutcome}\n" + TerminationMetrics(metrics));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((firstOutcome.Held, firstOutcome.ThenReply), Is.EqualTo((true, $"backend-{firstIndex}: first again")), firstOutcome.ToString());
+            Assert.That((secondOutcome.Held, secondOutcome.ThenReply), Is.EqualTo((true, $"backend-{secondIndex}: second again")), secondOutcome.ToString());
+            Assert.That(System.Text.RegularExpressions.Regex.Matches(log, "Socket termination unavailable"), Has.Count.EqualTo(1), "warned once: " + log);
+            Assert.That(log, Does.Contain($"forced by {DataplaneVariants.EnvironmentVariable}=compat"));
+            Assert.That(metrics, Does.Contain("proxyreplacement_sockets_not_terminated_total{reason=\"unsupported\"} 2"), "both sockets counted");
+            Assert.That(metrics, Does.Contain("proxyreplacement_socket_termination_supported 0"));
+            Assert.That(metrics, Does.Not.Contain("proxyreplacement_sockets_terminated_total{protocol=\"tcp\"} 1"));
+        });
+    }
+
     [Test]
     public void Cleanup_detaches_the_socket_hooks()
     {

@@ -45,17 +45,27 @@ internal sealed class ManifestDirectory
 
         """);
 
+    /// <summary>The conditions of a ready endpoint.</summary>
+    public const string Ready = "{ready: true}";
+
+    /// <summary>The conditions of an endpoint whose pod is being deleted but still serves (graceful termination).</summary>
+    public const string ServingTerminating = "{ready: false, serving: true, terminating: true}";
+
     /// <param name="triggerTime">Written as the endpoints.kubernetes.io/last-change-trigger-time annotation.</param>
-    public void WriteEndpointSlice(ServiceUnderTest service, IEnumerable<IPAddress> backends, DateTimeOffset? triggerTime = null)
+    public void WriteEndpointSlice(ServiceUnderTest service, IEnumerable<IPAddress> backends, DateTimeOffset? triggerTime = null) =>
+        WriteEndpointSlice(service, backends.Select(address => (address, Ready)), triggerTime);
+
+    /// <param name="endpoints">Each endpoint's address and its conditions, as YAML (<see cref="Ready"/>, <see cref="ServingTerminating"/>).</param>
+    public void WriteEndpointSlice(ServiceUnderTest service, IEnumerable<(IPAddress Address, string Conditions)> endpoints, DateTimeOffset? triggerTime = null)
     {
         var annotations = triggerTime is { } time
             ? $"\n  annotations:\n    endpoints.kubernetes.io/last-change-trigger-time: \"{time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\""
             : "";
-        var endpoints = new StringBuilder();
-        foreach (var address in backends)
-            endpoints.Append($"""
+        var endpointList = new StringBuilder();
+        foreach (var (address, conditions) in endpoints)
+            endpointList.Append($"""
                   - addresses: [{address}]
-                    conditions: {"{ready: true}"}
+                    conditions: {conditions}
                     nodeName: e2e-node
 
                 """);
@@ -74,7 +84,7 @@ internal sealed class ManifestDirectory
                 port: {service.TargetPort}
             endpoints:
 
-            """ + endpoints);
+            """ + endpointList);
     }
 
     /// <summary>A <c>v1 Node</c>: its name, its InternalIP (the address it serves NodePorts on) and its pod CIDR.</summary>

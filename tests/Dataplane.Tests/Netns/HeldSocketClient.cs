@@ -80,6 +80,10 @@ public sealed class HeldSocketClient : IDisposable
         throw new InvalidOperationException($"the held socket client printed no line within {LineLimit.TotalSeconds:0} s: {_script}\n{stderr}");
     }
 
+    /// <summary>The next line if the client prints one within <paramref name="wait"/>, else null (e.g. while its socket is still held).</summary>
+    public SocketClientResult? TryNext(TimeSpan wait) =>
+        _lines.TryTake(out var line, wait) ? new SocketClientResult(line) : null;
+
     public void Dispose()
     {
         try
