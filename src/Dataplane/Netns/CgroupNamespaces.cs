@@ -3,12 +3,17 @@ namespace ProxyReplacement.Dataplane.Netns;
 /// <summary>A network namespace that processes of a cgroup tree are in: its identity (<c>net:[inode]</c>) and those pids.</summary>
 public sealed record CgroupNamespace(string Identity, IReadOnlyList<int> Pids);
 
-/// <summary>What <see cref="CgroupNamespaces.Find"/> saw: the namespaces, and the pids whose namespace it could not read.</summary>
+/// <summary>What <see cref="CgroupNamespaces.Find"/> saw: the namespaces, and the processes whose namespace it could not read.</summary>
 /// <param name="Namespaces">One entry per namespace (deduplicated by identity), in the order first met.</param>
-/// <param name="Processes">The pids listed by the cgroup tree.</param>
+/// <param name="Processes">The processes listed by the cgroup tree (those outside the caller's pid namespace included).</param>
 /// <param name="Denied">Pids whose <c>/proc/PID/ns/net</c> could not be read for lack of permission (EACCES, EPERM:
 /// reading another user's or a more privileged process's namespace link needs CAP_SYS_PTRACE).</param>
-public sealed record CgroupNamespaceScan(IReadOnlyList<CgroupNamespace> Namespaces, int Processes, IReadOnlyList<int> Denied);
+/// <param name="Invisible">Processes listed as pid 0: outside the caller's pid namespace (a container without hostPID).</param>
+public sealed record CgroupNamespaceScan(IReadOnlyList<CgroupNamespace> Namespaces, int Processes, IReadOnlyList<int> Denied, int Invisible = 0)
+{
+    /// <summary>Processes whose network namespace could not be found (<see cref="Denied"/> and <see cref="Invisible"/>).</summary>
+    public int Unreachable => Denied.Count + Invisible;
+}
 
 /// <summary>
 /// The network namespaces of the processes in a cgroup v2 tree: <c>cgroup.procs</c> of the directory and of every
@@ -22,7 +27,7 @@ public static class CgroupNamespaces
     public static CgroupNamespaceScan Find(string cgroupPath, string procRoot = "/proc")
     {
         ArgumentException.ThrowIfNullOrEmpty(cgroupPath);
-        var pids = Pids(cgroupPath);
+        var pids = Pids(cgroupPath, out var invisible);
         var byIdentity = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var order = new List<string>();
         var denied = new List<int>();
@@ -51,12 +56,16 @@ public static class CgroupNamespaces
             }
             list.Add(pid);
         }
-        return new CgroupNamespaceScan(order.Select(id => new CgroupNamespace(id, byIdentity[id])).ToList(), pids.Count, denied);
+        return new CgroupNamespaceScan(order.Select(id => new CgroupNamespace(id, byIdentity[id])).ToList(), pids.Count + invisible, denied, invisible);
     }
 
-    /// <summary>The pids in <paramref name="cgroupPath"/> and every cgroup below it (distinct, in walk order).</summary>
-    public static IReadOnlyList<int> Pids(string cgroupPath)
+    /// <summary>
+    /// The pids in <paramref name="cgroupPath"/> and every cgroup below it (distinct, in walk order). A process outside
+    /// the caller's pid namespace is listed by the kernel as 0: those are counted in <paramref name="invisible"/>.
+    /// </summary>
+    public static IReadOnlyList<int> Pids(string cgroupPath, out int invisible)
     {
+        invisible = 0;
         var pids = new List<int>();
         var seen = new HashSet<int>();
         var pending = new Stack<string>();
@@ -66,8 +75,14 @@ public static class CgroupNamespaces
             try
             {
                 foreach (var line in File.ReadLines(Path.Combine(directory, "cgroup.procs")))
-                    if (int.TryParse(line, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && seen.Add(pid))
+                {
+                    if (!int.TryParse(line, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid))
+                        continue;
+                    if (pid == 0)
+                        invisible++;
+                    else if (seen.Add(pid))
                         pids.Add(pid);
+                }
                 foreach (var child in Directory.EnumerateDirectories(directory))
                     pending.Push(child);
             }

@@ -119,6 +119,7 @@ public sealed partial class SocketTermination : IDisposable
             LogSocket(_logger, socket.ToString());
         }
         _metrics.NamespacesSkipped.Increment(run.Skipped.Count);
+        _metrics.UnreachableProcesses.Set(scan.Unreachable);
         var destroyed = run.Destroyed;
         var found = run.Sockets.Count;
         if (found > 0)
@@ -135,14 +136,15 @@ public sealed partial class SocketTermination : IDisposable
             LogNothing(_logger, targets.Count, Describe(targets), run.Namespaces.Count, run.Elapsed.TotalMilliseconds);
         }
         var denied = run.Skipped.Where(s => s.Errno is Errno.EPERM or Errno.EACCES).ToList();
-        if (denied.Count > 0 || scan.Denied.Count > 0)
+        if (denied.Count > 0 || scan.Unreachable > 0)
         {
-            var reason = denied.Count > 0 ? denied[0].Reason : $"/proc/{scan.Denied[0]}/ns/net: permission denied";
-            var count = denied.Count + scan.Denied.Count;
+            var reason = denied.Count > 0 ? denied[0].Reason
+                : scan.Denied.Count > 0 ? $"/proc/{scan.Denied[0]}/ns/net: permission denied"
+                : $"{scan.Invisible} of the cgroup's {scan.Processes} processes are outside this pid namespace";
             if (!_permissionWarned)
-                LogNoPermission(_logger, count, reason);
+                LogNoPermission(_logger, denied.Count, scan.Unreachable, reason);
             else
-                LogNoPermissionAgain(_logger, count, reason);
+                LogNoPermissionAgain(_logger, denied.Count, scan.Unreachable, reason);
             _permissionWarned = true;
         }
         foreach (var skipped in run.Skipped.Except(denied))
@@ -178,11 +180,11 @@ public sealed partial class SocketTermination : IDisposable
     [LoggerMessage(Level = LogLevel.Debug, Message = "Socket {Socket}")]
     private static partial void LogSocket(ILogger logger, string socket);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket termination cannot enter {Count} network namespace(s) of the cgroup's processes ({Reason}): it needs the host's pid namespace (hostPID), CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc/PID/ns/net); sockets there are not terminated (proxyreplacement_socket_termination_namespaces_skipped_total)")]
-    private static partial void LogNoPermission(ILogger logger, int count, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket termination cannot reach every network namespace of the cgroup's processes ({Namespaces} not entered, {Processes} processes unreadable: {Reason}): it needs the host's pid namespace (hostPID), CAP_SYS_ADMIN (setns) and CAP_SYS_PTRACE (other users' /proc/PID/ns/net); sockets there are not terminated (proxyreplacement_socket_termination_namespaces_skipped_total, proxyreplacement_socket_termination_unreachable_processes)")]
+    private static partial void LogNoPermission(ILogger logger, int namespaces, int processes, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket termination cannot enter {Count} network namespace(s) ({Reason})")]
-    private static partial void LogNoPermissionAgain(ILogger logger, int count, string reason);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket termination cannot reach every network namespace ({Namespaces} not entered, {Processes} processes unreadable: {Reason})")]
+    private static partial void LogNoPermissionAgain(ILogger logger, int namespaces, int processes, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Socket termination skipped network namespace {Identity}: {Reason}")]
     private static partial void LogNamespaceSkipped(ILogger logger, string identity, string reason);
@@ -229,6 +231,8 @@ public sealed class SocketTerminationMetrics
             "Network namespaces of the hooks' cgroup that socket termination could not enter (process gone, no permission)."));
         Duration = metrics.Histogram("proxyreplacement_socket_termination_duration_seconds", "Duration of the socket termination runs.",
             ProxyMetrics.SyncDurationBuckets);
+        UnreachableProcesses = metrics.GaugeOf("proxyreplacement_socket_termination_unreachable_processes",
+            "Processes of the hooks' cgroup whose network namespace the last run could not find (outside the daemon's pid namespace, or no permission).");
         Supported = metrics.GaugeOf("proxyreplacement_socket_termination_supported",
             "1 when sockets of removed endpoints are aborted on this node (socket hooks attached, bpf_sock_destroy loaded), else 0.");
     }
@@ -238,5 +242,6 @@ public sealed class SocketTerminationMetrics
     public MetricCounter NotTerminated(string reason) => _notTerminated[reason];
     public MetricCounter NamespacesSkipped { get; }
     public MetricGauge Supported { get; } = new();
+    public MetricGauge UnreachableProcesses { get; } = new();
     internal Histogram<double>? Duration { get; }
 }
