@@ -14,8 +14,10 @@ namespace ProxyReplacement.Bench.Suites;
 public sealed class ControlPlaneOursSuite : IBenchSuite
 {
     private const double Megabyte = 1024 * 1024;
-    private const int AddedServices = 20;
     private const int FullResyncSamples = 5;
+
+    /// <summary>Service changes timed per run through the rebuild (each rebuilds all 10k Services: fewer than the incremental ones).</summary>
+    private const int RebuildSamples = 50;
 
     public string Name => "controlplane-ours";
 
@@ -68,15 +70,46 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
             context.Progress($"controlplane-ours: change at {cluster10k.Count:N0}, run {run + 1}: p50 {change.Latencies.Percentile(0.5):F3} ms, " +
                 $"p99 {change.Latencies.Percentile(0.99):F3} ms, {change.AllocatedBytesPerChange / 1024:F1} KB per change");
         }
-        var added = new List<Measurement>();
         var resyncs = new List<Measurement>();
         for (var run = 0; run < settings.Runs; run++)
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            added.Add(OurControlPlane.AddServices(cluster10k, AddedServices));
             resyncs.Add(OurControlPlane.FullResyncs(cluster10k, FullResyncSamples));
-            context.Progress($"controlplane-ours: at {cluster10k.Count:N0}, run {run + 1}: Service added p50 {added[^1].Percentile(0.5):F2} ms, " +
-                $"full resync p50 {resyncs[^1].Percentile(0.5):F1} ms");
+            context.Progress($"controlplane-ours: at {cluster10k.Count:N0}, run {run + 1}: full resync p50 {resyncs[^1].Percentile(0.5):F1} ms");
+        }
+
+        // Each run times every kind of Service change both ways, so load that comes and goes falls on both paths alike.
+        var kinds = Enum.GetValues<ServiceChange>();
+        var incremental = kinds.ToDictionary(kind => kind, _ => new List<Measurement>());
+        var rebuilt = kinds.ToDictionary(kind => kind, _ => new List<Measurement>());
+        var rebuildSamples = Math.Min(RebuildSamples, settings.ChangeLatencySamples);
+        for (var run = 0; run < settings.Runs; run++)
+            foreach (var kind in kinds)
+            {
+                context.Cancellation.ThrowIfCancellationRequested();
+                incremental[kind].Add(OurControlPlane.ChangeServices(cluster10k, kind, settings.ChangeLatencySamples, incremental: true, random));
+                rebuilt[kind].Add(OurControlPlane.ChangeServices(cluster10k, kind, rebuildSamples, incremental: false, random));
+                context.Progress($"controlplane-ours: Service {kind} at {cluster10k.Count:N0}, run {run + 1}: incremental p50 " +
+                    $"{incremental[kind][^1].Percentile(0.5):F3} ms, p99 {incremental[kind][^1].Percentile(0.99):F3} ms; rebuild p50 " +
+                    $"{rebuilt[kind][^1].Percentile(0.5):F1} ms, p99 {rebuilt[kind][^1].Percentile(0.99):F1} ms");
+            }
+        var serviceRows = new List<ReportRow>();
+        foreach (var kind in kinds)
+        {
+            var what = kind switch
+            {
+                ServiceChange.Add => "one Service added",
+                ServiceChange.Edit => "one Service's port changed",
+                _ => "one Service deleted",
+            };
+            foreach (var (percentile, name) in new[] { (0.5, "p50"), (0.99, "p99") })
+            {
+                var ours = Figure("ms", incremental[kind], latencies => latencies.Percentile(percentile));
+                var before = Figure("ms", rebuilt[kind], latencies => latencies.Percentile(percentile));
+                serviceRows.Add(new ReportRow($"{cluster10k.Count:N0} Services: {what} → map writes, rebuild (the path before), {name}", before));
+                serviceRows.Add(new ReportRow($"{cluster10k.Count:N0} Services: {what} → map writes, incremental, {name}", ours,
+                    $"rebuild {before.Format()}", before.Median / ours.Median, percentile == 0.99 ? "p99 ≤ 1 ms" : null));
+            }
         }
         var changeLabel = $"{cluster10k.Count:N0} Services";
         var changes = new List<ReportRow>
@@ -84,7 +117,6 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
             new($"{changeLabel}: endpoint change → map write, p50", Figure("ms", changeRuns, change => change.Latencies.Percentile(0.5))),
             new($"{changeLabel}: endpoint change → map write, p99", Figure("ms", changeRuns, change => change.Latencies.Percentile(0.99)), Target: "p99 ≤ 10 ms"),
             new($"{changeLabel}: managed bytes allocated per change", Figure("KB", changeRuns, change => change.AllocatedBytesPerChange / 1024)),
-            new($"{changeLabel}: one Service added (full rebuild, incremental sync), p50", Figure("ms", added, latencies => latencies.Percentile(0.5))),
             new($"{changeLabel}: periodic full resync, nothing changed (maps re-read), p50", Figure("ms", resyncs, latencies => latencies.Percentile(0.5))),
         };
 
@@ -92,6 +124,7 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
         [
             new ReportSection("Control plane, ours alone: cold programming by stage", ColdMethod(settings), cold),
             new ReportSection("Control plane, ours alone: one EndpointSlice change", ChangeMethod(settings), changes),
+            new ReportSection("Control plane, ours alone: one Service added, changed or deleted", ServiceChangeMethod(settings, rebuildSamples), serviceRows),
         ];
     }
 
@@ -110,8 +143,22 @@ public sealed class ControlPlaneOursSuite : IBenchSuite
         $"As in the `controlplane` suite: {settings.ChangeLatencyServices:N0} Services × {settings.EndpointsPerService} programmed, then " +
         $"{settings.ChangeLatencySamples} changes per run (after {OurControlPlane.ChangeWarmUp} untimed ones), each replacing the last endpoint of a " +
         "random Service's slice; timed: `Commit` and the incremental `Sync` (one backend write). Per run its p50 and p99 and the mean managed " +
-        "bytes allocated per change; the table shows the median (min–max) over the runs. Then the paths that rebuild everything, on a " +
-        $"fresh programmed cluster per run: {AddedServices} Services added one at a time (`Commit` + `Sync`: a Service added rebuilds the whole " +
-        $"desired state and writes its 5 entries), and {FullResyncSamples} periodic full resyncs with nothing changed (both maps re-read from the kernel, " +
-        "everything rebuilt and diffed, nothing written); one untimed sample first in each; the p50 per run.";
+        "bytes allocated per change; the table shows the median (min–max) over the runs. Then the path that rebuilds everything, on a " +
+        $"fresh programmed cluster per run: {FullResyncSamples} periodic full resyncs with nothing changed (both maps re-read from the kernel, " +
+        "everything rebuilt and diffed, nothing written); one untimed sample first; the p50 per run.";
+
+    private static string ServiceChangeMethod(BenchSettings settings, int rebuildSamples) =>
+        $"{settings.ChangeLatencyServices:N0} Services × {settings.EndpointsPerService} programmed into fresh, sized BPF maps by a Syncer that also keeps " +
+        "the source-range and service-name maps, as the daemon's does; then, one at a time (after " +
+        $"{OurControlPlane.ChangeWarmUp} untimed ones), a Service **added** (a new name and ClusterIP with its slice of {settings.EndpointsPerService} " +
+        $"endpoints: {settings.EndpointsPerService} backends, 1 frontend and its name written), a random Service's **port changed** (80 ↔ 81: the new " +
+        "frontend written, the old one deleted, the backends kept), or a random Service **deleted** with its slice (its frontend and backends deleted, " +
+        "then its name). Untimed: the source's part (the tracker's upserts and deletes); timed: `Commit` and the `Sync` of the commit, which must " +
+        "apply exactly those NAT writes, without a problem. **Incremental**: the daemon's triggered sync of the commit, which must take the incremental " +
+        "path (`ServiceChangeBuilder`: only the changed Service rebuilt and diffed); " +
+        $"{settings.ChangeLatencySamples} changes per run. **Rebuild (the path before)**: the same changes synced as every Service change was " +
+        "before that path existed, the whole desired state rebuilt and diffed against the kept view (`Sync(snapshot, fullResync: false)`: no re-read " +
+        $"of the maps), on the same kind of cluster; {rebuildSamples} changes per run. A fresh programmed cluster for each kind, path and run; each run " +
+        "times every kind both ways in turn. Per run the p50 and p99 (nearest rank) of its changes; the table shows the median (min–max) over the " +
+        "runs; the ratio is the rebuild's median over the incremental path's. The sync runner's interval and the source's latency are not included.";
 }

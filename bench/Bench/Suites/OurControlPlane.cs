@@ -19,6 +19,14 @@ public sealed record ColdProgrammingCost(double ReplaceAllMs, double CommitMs, d
     public double TotalMs => ReplaceAllMs + CommitMs + SyncMs;
 }
 
+/// <summary>The kinds of Service change timed by <see cref="OurControlPlane.ChangeServices"/>.</summary>
+public enum ServiceChange
+{
+    Add,
+    Edit,
+    Delete,
+}
+
 /// <summary>The latencies of one run of EndpointSlice changes and the bytes allocated per change.</summary>
 public sealed record ChangeRun(Measurement Latencies, double AllocatedBytesPerChange);
 
@@ -142,27 +150,61 @@ public static class OurControlPlane
     }
 
     /// <summary>
-    /// A programmed cluster, then <paramref name="samples"/> Services added one at a time (after one untimed), each with
-    /// its slice: timed <c>Commit</c> and <c>Sync</c>, which rebuilds the whole desired state (a Service was added) and
-    /// must write exactly the new Service's backends and frontend.
+    /// A programmed cluster (the Syncer with the daemon's side maps: source ranges and service names), then
+    /// <paramref name="samples"/> Service changes of one <paramref name="kind"/>, one at a time (after <see cref="ChangeWarmUp"/>
+    /// untimed ones): the source's part (tracker upserts and deletes) untimed, then timed <c>Commit</c> and <c>Sync</c>, which
+    /// must write exactly the changed Service's entries: <see cref="ServiceChange.Add"/> a new Service and its slice
+    /// (its 4 backends and frontend, and its name), <see cref="ServiceChange.Edit"/> a random Service's port moved between 80
+    /// and 81 (the new frontend, the old one deleted; the backends stay), <see cref="ServiceChange.Delete"/> a random Service and
+    /// its slice (its frontend and 4 backends, and its name). <paramref name="incremental"/>: the daemon's triggered sync of the
+    /// commit (which must take the incremental path); otherwise the path every Service change took before it existed, a rebuild
+    /// of the whole desired state diffed against the kept view (<c>Sync(snapshot, fullResync: false)</c>), on the same maps.
     /// </summary>
-    public static Measurement AddServices(SyntheticServices cluster, int samples)
+    public static Measurement ChangeServices(SyntheticServices cluster, ServiceChange kind, int samples, bool incremental, Random random)
     {
-        using var dataplane = ProgrammedMaps.Load(cluster.Count + samples + 1, cluster.EndpointsPerService);
-        var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster);
-        var latencies = new double[samples + 1];
+        using var dataplane = ProgrammedMaps.Load(cluster.Count + samples + ChangeWarmUp, cluster.EndpointsPerService);
+        var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster, sideMaps: true);
+        var latencies = new double[samples + ChangeWarmUp];
+        var order = Enumerable.Range(0, cluster.Count).OrderBy(_ => random.Next()).ToArray(); // distinct Services to delete
+        var moved = new bool[cluster.Count];
         for (var s = 0; s < latencies.Length; s++)
         {
-            var index = cluster.Count + s; // beyond the cluster: a new name and ClusterIP
-            tracker.UpsertService(cluster.Service(index));
-            tracker.UpsertEndpointSlice(cluster.Slice(index));
+            int expectedWrites;
+            switch (kind)
+            {
+                case ServiceChange.Add:
+                    var added = cluster.Count + s; // beyond the cluster: a new name and ClusterIP
+                    tracker.UpsertService(cluster.Service(added));
+                    tracker.UpsertEndpointSlice(cluster.Slice(added));
+                    expectedWrites = cluster.EndpointsPerService + 1;
+                    break;
+                case ServiceChange.Edit:
+                    var edited = random.Next(cluster.Count);
+                    moved[edited] = !moved[edited];
+                    var service = cluster.Service(edited);
+                    tracker.UpsertService(service with
+                    {
+                        Ports = EquatableList.From(service.Ports[0] with { Port = SyntheticServices.ServicePort + (moved[edited] ? 1 : 0) }),
+                    });
+                    expectedWrites = 2;
+                    break;
+                default:
+                    var deleted = cluster.Service(order[s]);
+                    tracker.DeleteService(deleted.Key);
+                    tracker.DeleteEndpointSlice(cluster.Slice(order[s]).Key);
+                    expectedWrites = cluster.EndpointsPerService + 1;
+                    break;
+            }
             var clock = Stopwatch.StartNew();
-            var result = syncer.Sync(tracker.Commit(), fullResync: false);
+            var commit = tracker.Commit();
+            var result = incremental ? syncer.Sync(commit, fullResync: false) : syncer.Sync(commit.Snapshot, fullResync: false);
             latencies[s] = clock.Elapsed.TotalMilliseconds;
-            if (result.Applied.Count != cluster.EndpointsPerService + 1 || result.Problems.Count > 0)
-                throw new InvalidOperationException($"adding a Service applied {result.Applied.Count} writes with {result.Problems.Count} problems");
+            if (result.Applied.Count != expectedWrites || result.Problems.Count > 0)
+                throw new InvalidOperationException($"{kind}: applied {result.Applied.Count} writes with {result.Problems.Count} problems, expected {expectedWrites}");
+            if (syncer.LastPath.Incremental != incremental)
+                throw new InvalidOperationException($"{kind}: the sync took the {syncer.LastPath} path");
         }
-        return new Measurement("ms", latencies[1..]);
+        return new Measurement("ms", latencies[ChangeWarmUp..]);
     }
 
     /// <summary>

@@ -36,13 +36,16 @@ public static class ProgrammedMaps
 
     /// <summary>
     /// Programs <paramref name="services"/> and <paramref name="slices"/> from cold; throws when a write failed.
-    /// <paramref name="context"/> gives the node addresses NodePorts are served on (none by default).
+    /// <paramref name="context"/> gives the node addresses NodePorts are served on (none by default). With
+    /// <paramref name="sideMaps"/> the Syncer also keeps the LoadBalancer source ranges and the service names, as the daemon's does.
     /// </summary>
     public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, IEnumerable<Service> services, IEnumerable<EndpointSlice> slices,
-        FrontendContext? context = null)
+        FrontendContext? context = null, bool sideMaps = false)
     {
         var tracker = new ChangeTracker();
-        var syncer = new Syncer(dataplane.Frontends, dataplane.Backends);
+        var syncer = sideMaps
+            ? new Syncer(dataplane.Frontends, dataplane.Backends, sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames)
+            : new Syncer(dataplane.Frontends, dataplane.Backends);
         if (context is not null)
             syncer.Context = context;
         tracker.ReplaceAll(services, slices);
@@ -53,6 +56,7 @@ public static class ProgrammedMaps
         return (tracker, syncer);
     }
 
-    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, SyntheticServices cluster, FrontendContext? context = null) =>
-        Program(dataplane, cluster.Services(), cluster.Slices(), context);
+    public static (ChangeTracker Tracker, Syncer Syncer) Program(CoreDataplane dataplane, SyntheticServices cluster, FrontendContext? context = null,
+        bool sideMaps = false) =>
+        Program(dataplane, cluster.Services(), cluster.Slices(), context, sideMaps);
 }

@@ -70,6 +70,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     private readonly ConcurrentDictionary<string, string[]> _labelNames = new(StringComparer.Ordinal);
     private readonly PrometheusMeterBridge _bridge;
     private readonly MetricGauge _lastSync = new();
+    private readonly Counter<long> _syncPaths;
     private readonly MetricGauge _lastQueued = new();
 
     public ProxyMetrics()
@@ -106,6 +107,8 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
         SyncsFull = new MetricCounter(syncs, new KeyValuePair<string, object?>("kind", "full"));
         SyncsTriggered = new MetricCounter(syncs, new KeyValuePair<string, object?>("kind", "triggered"));
         SyncWrites = new MetricCounter(Counter("proxyreplacement_sync_writes_total", "Map writes applied by syncs."));
+        _syncPaths = Counter("proxyreplacement_sync_path_total",
+            "Syncs by how their writes were built: incremental (only the changed Services), or a rebuild of everything and why.", "path", "reason");
         SyncProblems = new MetricCounter(Counter("proxyreplacement_sync_problems_total", "Failed or deferred map writes (retried by the next sync)."));
         HeapReclaims = new MetricCounter(Counter("proxyreplacement_heap_reclaims_total",
             "Compacting collections after large syncs (memory given back after a burst)."));
@@ -180,6 +183,11 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
 
     /// <summary>A change queued a sync (<c>kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds</c>).</summary>
     public void RecordQueued(DateTimeOffset now) => _lastQueued.Set(now.ToUnixTimeMilliseconds() / 1000.0);
+
+    /// <summary>Counts one sync under <c>proxyreplacement_sync_path_total{path, reason}</c> (reason "none" when incremental).</summary>
+    public void RecordSyncPath(Sync.SyncPath path) =>
+        _syncPaths.Add(1, new KeyValuePair<string, object?>("path", path.Kind),
+            new KeyValuePair<string, object?>("reason", path.Incremental ? "none" : path.ReasonLabel));
 
     public double LastSyncTimestamp => _lastSync.Value;
     public double LastQueuedTimestamp => _lastQueued.Value;

@@ -10,7 +10,7 @@ public sealed record SyncOutcome(TrackerCommit Commit, SyncResult Result, TimeSp
 
 /// <summary>
 /// One pass of the sync loop, without the kernel: commit the change tracker, sync the commit, and record it — kube-proxy's
-/// sync metrics (<see cref="ProxyMetrics"/>) and one trace (<see cref="ProxyActivitySources.Sync"/>: <c>sync</c> with
+/// sync metrics and ours, among them how the Syncer built its writes (<see cref="ProxyMetrics.RecordSyncPath"/>), and one trace (<see cref="ProxyActivitySources.Sync"/>: <c>sync</c> with
 /// <c>commit</c>, and the Syncer's <c>read maps</c>, <c>build</c>, <c>diff</c>, <c>apply</c>).
 /// </summary>
 public sealed class SyncPass
@@ -49,6 +49,7 @@ public sealed class SyncPass
             span?.SetTag("trigger_times", commit.TriggerTimes.Count);
         }
         var result = _syncer.Sync(commit, fullResync: full);
+        var path = _syncer.LastPath;
         alsoInside?.Invoke(commit);
         var elapsed = Stopwatch.GetElapsedTime(started);
 
@@ -57,6 +58,7 @@ public sealed class SyncPass
         (full ? _metrics.FullSyncDuration : _metrics.PartialSyncDuration).Record(seconds);
         (full ? _metrics.SyncsFull : _metrics.SyncsTriggered).Increment();
         _metrics.SyncWrites.Increment(result.Applied.Count);
+        _metrics.RecordSyncPath(path);
         _metrics.SyncProblems.Increment(result.Problems.Count);
         _metrics.Services.Set(commit.Snapshot.Services.Count);
         var now = _time.GetUtcNow();
@@ -74,6 +76,7 @@ public sealed class SyncPass
         {
             activity.SetTag("services", commit.Snapshot.Services.Count);
             activity.SetTag("services.changed", commit.ChangedServices.Count);
+            activity.SetTag("sync.path", path.ToString());
             activity.SetTag("writes", result.Applied.Count);
             activity.SetTag("problems", result.Problems.Count);
             if (result.Problems.Count > 0)

@@ -25,7 +25,7 @@ public static class DesiredStateBuilder
 
     public static DesiredState Build(ServiceSnapshot snapshot, ServiceIdAllocator ids, NatMapContents current, FrontendContext? context = null)
     {
-        var problems = new List<string>();
+        var problems = new ProblemIndex();
         var frontendKeys = new List<FrontendEntry>(snapshot.Services.Count);
         var ports = ProgrammedPorts(snapshot, frontendKeys, context ?? FrontendContext.None, problems);
 
@@ -55,14 +55,18 @@ public static class DesiredStateBuilder
                 var (frontend, kind) = frontendKeys[f];
                 if (desired.Frontends.TryGetValue(frontend, out var claimed))
                 {
-                    problems.Add($"{frontend} is claimed by {owners[claimed.ServiceId]} and {key}; {key} is not programmed there");
+                    problems.AddConflict(key.Service, frontend, Conflict(frontend, owners[claimed.ServiceId], key));
                     continue;
                 }
                 desired.Frontends[frontend] = Frontends.Value(service, kind, id, (uint)backends, (uint)local, sets.FlagsFor(kind));
             }
         }
-        return new DesiredState(desired, owners, problems);
+        return new DesiredState(desired, owners, problems.List()) { Index = problems };
     }
+
+    /// <summary>The problem of a frontend that <paramref name="loser"/> wants and <paramref name="holder"/> (earlier in port order) holds.</summary>
+    internal static string Conflict(NatFrontendKey4 frontend, ServicePortKey holder, ServicePortKey loser) =>
+        $"{frontend} is claimed by {holder} and {loser}; {loser} is not programmed there";
 
     /// <summary>
     /// Places both sets of an id (<see cref="BackendOrdinals.Place"/> in each range, so each keeps its ordinals) into
@@ -122,8 +126,9 @@ public static class DesiredStateBuilder
 
     /// <summary>The service ports that have an IPv4 frontend, in key order; their frontends appended to <paramref name="frontendKeys"/>.</summary>
     private static List<PortEntry> ProgrammedPorts(ServiceSnapshot snapshot, List<FrontendEntry> frontendKeys, FrontendContext context,
-        List<string> problems)
+        ProblemIndex index)
     {
+        var problems = new List<string>();
         var ports = new List<PortEntry>(snapshot.Services.Count);
         // Services and slices are both sorted by the Service's namespace/name: walked side by side, each Service finds
         // its slices without a lookup. That order is also ServicePortKey's leading fields, so only each Service's own
@@ -140,8 +145,13 @@ public static class DesiredStateBuilder
             if (service.Ports.Count == 1)
                 Add(service, service.Ports[0], slices);
             else
-                foreach (var port in service.Ports.OrderBy(port => port.Name, StringComparer.Ordinal).ThenBy(port => port.Protocol))
+                foreach (var port in SortedPorts(service))
                     Add(service, port, slices);
+            if (problems.Count > 0)
+            {
+                index.SetOwn(serviceKey, problems);
+                problems.Clear();
+            }
         }
         return ports;
 
@@ -153,6 +163,10 @@ public static class DesiredStateBuilder
                 ports.Add(new PortEntry(service, port, KeyOf(service, port), slices, first, frontendKeys.Count - first));
         }
     }
+
+    /// <summary>The Service's ports in <see cref="ServicePortKey"/> order (by name, then protocol; stable).</summary>
+    internal static IEnumerable<ServicePort> SortedPorts(Service service) =>
+        service.Ports.Count == 1 ? service.Ports : service.Ports.OrderBy(port => port.Name, StringComparer.Ordinal).ThenBy(port => port.Protocol);
 
     /// <summary>The endpoints of all slices: about the number of backends (a capacity hint, one walk over the slices).</summary>
     private static int EndpointCount(ServiceSnapshot snapshot)

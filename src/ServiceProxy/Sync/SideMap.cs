@@ -5,7 +5,8 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 
 /// <summary>
 /// A map the Syncer keeps in step with the service ids besides the NAT maps (the LoadBalancer source ranges, the
-/// service names): the desired entries come from a full rebuild, writes go in two halves so that the NAT writes can
+/// service names): the desired entries come from a full rebuild (or, for the Services an incremental pass rebuilt, its
+/// delta: <see cref="Delete"/> removes what they no longer want), writes go in two halves so that the NAT writes can
 /// sit between them (make before break: what a new frontend needs exists before it, what an old one needed goes
 /// after it). Its view of the map is re-read on full resyncs (drift repaired) and kept otherwise.
 /// A failed write is reported and retried by the next full sync.
@@ -59,16 +60,42 @@ public sealed class SideMap<TKey, TValue>
                 problems.Add(new SyncProblem(SyncProblemKind.Deferred, $"{_map.Name}: {key} kept: a frontend in the map still uses it"));
                 continue;
             }
-            try
+            DeleteOne(key, problems);
+        }
+    }
+
+    /// <summary>
+    /// Deletes the given entries that the view holds (the stale entries of an incremental pass), except those
+    /// <paramref name="stillNeeded"/> says a live entry elsewhere still uses.
+    /// </summary>
+    public void Delete(IEnumerable<TKey> keys, List<SyncProblem> problems, Func<TKey, bool>? stillNeeded = null)
+    {
+        if (_view is null)
+            return;
+        foreach (var key in keys)
+        {
+            if (!_view.ContainsKey(key))
+                continue;
+            if (stillNeeded?.Invoke(key) == true)
             {
-                _map.Delete(key);
-                _view.Remove(key);
-                Writes++;
+                problems.Add(new SyncProblem(SyncProblemKind.Deferred, $"{_map.Name}: {key} kept: a frontend in the map still uses it"));
+                continue;
             }
-            catch (BpfException error)
-            {
-                problems.Add(new SyncProblem(SyncProblemKind.WriteFailed, $"{_map.Name}: deleting {key}: {error.Message}", Error: error));
-            }
+            DeleteOne(key, problems);
+        }
+    }
+
+    private void DeleteOne(TKey key, List<SyncProblem> problems)
+    {
+        try
+        {
+            _map.Delete(key);
+            _view!.Remove(key);
+            Writes++;
+        }
+        catch (BpfException error)
+        {
+            problems.Add(new SyncProblem(SyncProblemKind.WriteFailed, $"{_map.Name}: deleting {key}: {error.Message}", Error: error));
         }
     }
 

@@ -27,6 +27,9 @@ public sealed partial class Syncer
 
     private NatMapContents? _view;
     private ServiceSnapshot? _cleanSnapshot;
+    private ProblemIndex? _cleanProblems;
+    private RebuildReason _uncleanReason = RebuildReason.FullResync;
+    private readonly long[] _rebuilds = new long[Enum.GetValues<RebuildReason>().Length];
     private FrontendContext _context = FrontendContext.None;
 
     public Syncer(
@@ -61,8 +64,18 @@ public sealed partial class Syncer
                 return;
             _context = value;
             _cleanSnapshot = null;
+            _uncleanReason = RebuildReason.ContextChanged;
         }
     }
+
+    /// <summary>How the last sync built its writes (incrementally, or a rebuild and why).</summary>
+    public SyncPath LastPath { get; private set; }
+
+    /// <summary>Syncs that took the incremental path (<see cref="ServiceChangeBuilder"/>).</summary>
+    public long IncrementalSyncs { get; private set; }
+
+    /// <summary>Syncs that rebuilt the whole desired state, for <paramref name="reason"/>.</summary>
+    public long Rebuilds(RebuildReason reason) => _rebuilds[(int)reason];
 
     /// <summary>
     /// Brings the maps to the state of <paramref name="snapshot"/>, rebuilding the whole desired state. The first
@@ -71,8 +84,9 @@ public sealed partial class Syncer
     public SyncResult Sync(ServiceSnapshot snapshot, bool fullResync = true) => Sync(snapshot, fullResync, null, null);
 
     /// <summary>
-    /// Syncs a tracker commit. Incrementally, when the commit follows the snapshot this Syncer applied last
-    /// (and that sync was clean), only the Services it changed are rebuilt where that is exact.
+    /// Syncs a tracker commit. Incrementally, when the commit follows the snapshot this Syncer applied last (and that
+    /// sync reported no problem but conflicts), only the Services it changed are rebuilt where that is exact
+    /// (<see cref="ServiceChangeBuilder"/>); otherwise, or for a full resync, everything is (<see cref="LastPath"/> says which, and why).
     /// </summary>
     public SyncResult Sync(TrackerCommit commit, bool fullResync)
     {
@@ -82,6 +96,7 @@ public sealed partial class Syncer
 
     private SyncResult Sync(ServiceSnapshot snapshot, bool fullResync, ServiceSnapshot? previous, IReadOnlySet<ObjectKey>? changedServices)
     {
+        var first = _view is null;
         if (fullResync || _view is null)
         {
             using var read = ProxyActivitySources.Sync.StartActivity("read maps");
@@ -89,39 +104,64 @@ public sealed partial class Syncer
             read?.SetTag("frontends", _view.Frontends.Count);
         }
         var view = _view;
-        var clean = _cleanSnapshot;
+        var (clean, cleanProblems) = (_cleanSnapshot, _cleanProblems);
         _cleanSnapshot = null; // until this sync has finished without a problem
+        _cleanProblems = null;
 
         // Only a commit made right on top of the last clean snapshot lists every change since then.
         PartialSync? partial = null;
-        if (!fullResync && clean is not null && changedServices is not null && ReferenceEquals(previous, clean))
+        RebuildReason? rebuild;
+        if (fullResync || first)
+            rebuild = RebuildReason.FullResync;
+        else if (clean is null || cleanProblems is null)
+            rebuild = _uncleanReason;
+        else if (changedServices is null || !ReferenceEquals(previous, clean))
+            rebuild = RebuildReason.NotOnTopOfLastSync;
+        else
         {
-            // The endpoint-only path builds and diffs the changed Services in one step: its "diff" is part of "build".
+            // The incremental path builds and diffs the changed Services in one step: its "diff" is part of "build".
             using var build = ProxyActivitySources.Sync.StartActivity("build");
-            build?.SetTag("path", "endpoints-only");
+            build?.SetTag("path", "incremental");
             build?.SetTag("services.changed", changedServices.Count);
-            partial = EndpointChangeBuilder.TryBuild(clean, snapshot, changedServices, _ids, view, _context);
+            partial = ServiceChangeBuilder.TryBuild(clean, snapshot, changedServices, _ids, view, _context, cleanProblems, out var why);
+            rebuild = partial is null ? why : null;
             build?.SetTag("taken", partial is not null);
+            if (partial is null)
+                build?.SetTag("rebuild.reason", new SyncPath(why, changedServices.Count).ReasonLabel);
         }
+        LastPath = new SyncPath(rebuild, changedServices?.Count ?? 0);
+        if (rebuild is { } reason)
+            _rebuilds[(int)reason]++;
+        else
+            IncrementalSyncs++;
+
         IReadOnlyList<MapWrite> writes;
         IReadOnlyDictionary<uint, ServicePortKey> owners;
         IReadOnlyList<string> conflicts;
+        ProblemIndex? problems;
         var sideProblems = new List<SyncProblem>();
         SideEntries? side = null;
+        var delta = partial?.Side;
         if (partial is not null)
-            (writes, owners, conflicts) = (partial.Writes, partial.Owners, []); // endpoints only: no id or Service changed
+        {
+            (writes, owners, conflicts, problems) = (partial.Writes, partial.Owners, partial.Problems, cleanProblems);
+            // As below, for the ranges of the Services this pass rebuilt.
+            if (delta is not null && _sourceRanges?.AddAndChange(delta.SourceRanges, reread: false, sideProblems) is { Count: > 0 } failedRanges)
+                writes = HoldBackSourceRangeFrontends(writes, failedRanges.Select(range => range.ServiceId).ToHashSet(), sideProblems);
+        }
         else
         {
             DesiredState desired;
             using (var build = ProxyActivitySources.Sync.StartActivity("build"))
             {
                 build?.SetTag("path", "rebuild");
+                build?.SetTag("rebuild.reason", LastPath.ReasonLabel);
                 build?.SetTag("services", snapshot.Services.Count);
                 desired = DesiredStateBuilder.Build(snapshot, _ids, view, _context);
             }
             using (var diff = ProxyActivitySources.Sync.StartActivity("diff"))
             {
-                (writes, owners, conflicts) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems);
+                (writes, owners, conflicts, problems) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems, desired.Index);
                 diff?.SetTag("writes", writes.Count);
             }
             side = SideEntries.Of(snapshot, desired.Owners);
@@ -135,7 +175,7 @@ public sealed partial class Syncer
         SyncResult result;
         using (var apply = ProxyActivitySources.Sync.StartActivity("apply"))
         {
-            result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids);
+            result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids, partial?.FrontendKeys);
             if (side is not null)
             {
                 // A frontend whose update failed may still check its ranges: those stay until it no longer does.
@@ -147,6 +187,19 @@ public sealed partial class Syncer
                 _names?.AddAndChange(side.Names, fullResync, sideProblems);
                 _names?.DeleteOthers(side.Names, sideProblems);
             }
+            else if (delta is not null)
+            {
+                // The same for the Services this pass rebuilt: their frontends can only be at the keys it touched.
+                var checking = new HashSet<uint>();
+                foreach (var key in partial!.FrontendKeys)
+                    if (view.Frontends.TryGetValue(key, out var value) && value.Flags.HasFlag(FrontendFlags.SourceRanges))
+                        checking.Add(value.ServiceId);
+                var withRanges = delta.SourceRanges.Keys.Select(range => range.ServiceId).ToHashSet();
+                _sourceRanges?.Delete(delta.StaleSourceRanges, sideProblems,
+                    stillNeeded: range => checking.Contains(range.ServiceId) && !withRanges.Contains(range.ServiceId));
+                _names?.AddAndChange(delta.Names, reread: false, sideProblems);
+                _names?.Delete(delta.StaleNames, sideProblems);
+            }
             if (sideProblems.Count > 0)
                 result = result with { Problems = [.. result.Problems, .. sideProblems] };
             apply?.SetTag("writes", result.Applied.Count);
@@ -154,8 +207,12 @@ public sealed partial class Syncer
             if (result.Problems.Count > 0)
                 apply?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.Problems[0].ToString());
         }
-        // The endpoint-only path relies on the maps holding exactly the desired state of the last sync.
-        _cleanSnapshot = result.Problems.Count == 0 ? snapshot : null;
+        // The incremental path relies on the maps holding exactly the desired state of the last sync. A conflict is the
+        // snapshot's problem, not the maps': the maps hold that desired state all the same.
+        if (result.Problems.All(problem => problem.Kind == SyncProblemKind.Conflict))
+            (_cleanSnapshot, _cleanProblems) = (snapshot, problems);
+        else
+            _uncleanReason = RebuildReason.AfterProblems;
         LogSynced(_logger, result.Applied.Count, result.Problems.Count, fullResync);
         return result;
     }

@@ -35,7 +35,10 @@ internal sealed partial class WriteApplier
     }
 
     /// <param name="onlyIds">When only some Services were rebuilt: the ids whose frontends can count a deleted backend.</param>
-    public SyncResult Apply(IReadOnlyList<MapWrite> writes, IReadOnlyList<string> conflicts, IReadOnlySet<uint>? onlyIds)
+    /// <param name="onlyFrontends">With <paramref name="onlyIds"/>: the frontend keys where those ids' frontends can be (so the
+    /// check looks at those, not at every frontend).</param>
+    public SyncResult Apply(IReadOnlyList<MapWrite> writes, IReadOnlyList<string> conflicts, IReadOnlySet<uint>? onlyIds,
+        IReadOnlyCollection<NatFrontendKey4>? onlyFrontends = null)
     {
         _applied.Capacity = writes.Count;
         foreach (var conflict in conflicts)
@@ -61,7 +64,7 @@ internal sealed partial class WriteApplier
 
                 case DeleteBackend(var key) write:
                     // Frontends are final by now; a frontend whose update or delete failed may still count this backend.
-                    countedByFrontends ??= CountedByFrontends(onlyIds);
+                    countedByFrontends ??= CountedByFrontends(onlyIds, onlyFrontends);
                     if (countedByFrontends.TryGetValue(key.ServiceId, out var counted) && (key.Ordinal >= NatFrontendValue.LocalOrdinalBase
                             ? key.Ordinal - NatFrontendValue.LocalOrdinalBase < counted.Local
                             : key.Ordinal < counted.Cluster))
@@ -146,18 +149,31 @@ internal sealed partial class WriteApplier
         return end;
     }
 
-    /// <summary>The highest backend counts (cluster, local) any frontend of each id publishes (of <paramref name="onlyIds"/>, when given).</summary>
-    private Dictionary<uint, (uint Cluster, uint Local)> CountedByFrontends(IReadOnlySet<uint>? onlyIds)
+    /// <summary>
+    /// The highest backend counts (cluster, local) any frontend of each id publishes (of <paramref name="onlyIds"/>, when given;
+    /// looking only at <paramref name="onlyFrontends"/>, when given).
+    /// </summary>
+    private Dictionary<uint, (uint Cluster, uint Local)> CountedByFrontends(IReadOnlySet<uint>? onlyIds, IReadOnlyCollection<NatFrontendKey4>? onlyFrontends)
     {
         var counted = new Dictionary<uint, (uint Cluster, uint Local)>();
+        if (onlyIds is not null && onlyFrontends is not null)
+        {
+            foreach (var key in onlyFrontends)
+                if (_view.Frontends.TryGetValue(key, out var value))
+                    Count(value);
+            return counted;
+        }
         foreach (var value in _view.Frontends.Values)
+            Count(value);
+        return counted;
+
+        void Count(NatFrontendValue value)
         {
             if (onlyIds is not null && !onlyIds.Contains(value.ServiceId))
-                continue;
+                return;
             var highest = counted.GetValueOrDefault(value.ServiceId);
             counted[value.ServiceId] = (Math.Max(highest.Cluster, value.BackendCount), Math.Max(highest.Local, value.LocalCount));
         }
-        return counted;
     }
 
     private ServicePortKey? OwnerOf(MapWrite write) => _owners.TryGetValue(write.ServiceId, out var key) ? key : null;

@@ -73,7 +73,7 @@ public sealed class SyncPassTests
     }
 
     [Test]
-    public void An_endpoint_only_change_is_built_on_the_fast_path_and_traced_so()
+    public void An_endpoint_only_change_is_built_on_the_incremental_path_and_traced_so()
     {
         _tracker.UpsertService(Service("web", "10.96.0.10"));
         _tracker.UpsertEndpointSlice(Slice("web-1", "web", "10.0.0.1"));
@@ -87,10 +87,29 @@ public sealed class SyncPassTests
         var build = _spans.Single(span => span.DisplayName == "build");
         Assert.Multiple(() =>
         {
-            Assert.That(build.GetTagItem("path"), Is.EqualTo("endpoints-only"));
+            Assert.That(build.GetTagItem("path"), Is.EqualTo("incremental"));
             Assert.That(build.GetTagItem("taken"), Is.EqualTo(true));
             Assert.That(_spans.Any(span => span.DisplayName == "read maps"), Is.False, "a triggered sync trusts its view");
             Assert.That(_spans.Single(span => span.DisplayName == "sync").GetTagItem("sync.kind"), Is.EqualTo("triggered"));
+        });
+    }
+
+    [Test]
+    public void A_Service_added_is_built_incrementally_and_each_path_is_counted()
+    {
+        _tracker.UpsertService(Service("web", "10.96.0.10"));
+        _pass.Run(full: true);
+        _tracker.UpsertService(Service("api", "10.96.0.11"));
+        _pass.Run(full: false);
+        _tracing.ForceFlush();
+
+        var exposition = Scrape();
+        Assert.Multiple(() =>
+        {
+            Assert.That(_spans.Last(span => span.DisplayName == "build").GetTagItem("path"), Is.EqualTo("incremental"));
+            Assert.That(_spans.Last(span => span.DisplayName == "sync").GetTagItem("sync.path"), Is.EqualTo("incremental (1 Services)"));
+            Assert.That(exposition.Value("proxyreplacement_sync_path_total{path=\"incremental\",reason=\"none\"}"), Is.EqualTo(1));
+            Assert.That(exposition.Value("proxyreplacement_sync_path_total{path=\"rebuild\",reason=\"full_resync\"}"), Is.EqualTo(1));
         });
     }
 

@@ -17,6 +17,9 @@ namespace ProxyReplacement.ServiceProxy.Tests.Golden;
 /// A <c>node.txt</c> sets the frontend context from that step on (<c>addresses: IP, IP</c>: the NodePort
 /// addresses; <c>range: FIRST-LAST</c>: the NodePort range; <c>name</c>, <c>zone</c>: this node, for local endpoints and hints). A <c>problems.txt</c> lists the problems the step
 /// must report (without it, none). Source ranges appear in the dump as <c>src id N CIDR</c> lines.
+/// Every case also runs with each step after the first synced from the tracker's commit as the daemon's triggered syncs
+/// are (incrementally where the Syncer can, <see cref="ServiceChangeBuilder"/>), against the same files; a <c>path.txt</c>
+/// says which path that run's step must take (<c>incremental</c>, or <c>rebuild (reason)</c>, <see cref="SyncPath"/>).
 /// Node objects in a step feed the routing module as the daemon does (its routes first, then the Services; this node is
 /// node.txt's <c>name</c>): the routes appear in the dump as <c>rt</c> lines (<see cref="RouteDump"/>), their writes in the
 /// write log as <c>+rt</c>/<c>-rt</c>, their problems in problems.txt before the Syncer's.
@@ -44,8 +47,35 @@ public sealed class GoldenCaseTests
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void Case(string name)
+    public void Case(string name) => Run(name, incremental: false);
+
+    /// <summary>
+    /// The same case with every step after the first synced as the daemon's triggered syncs are: the tracker's commit,
+    /// incrementally where it can be (<see cref="ServiceChangeBuilder"/>); the dumps, problems and writes must be the same.
+    /// </summary>
+    [TestCaseSource(nameof(Cases))]
+    public void Case_synced_incrementally(string name) => Run(name, incremental: true);
+
+    /// <summary>The incremental run must take the incremental path for steps that change Services, or it proves little.</summary>
+    [Test]
+    public void Golden_steps_that_change_Services_take_the_incremental_path()
     {
+        var (incremental, changing) = (0, 0);
+        foreach (var name in Cases())
+        {
+            var paths = Run(name, incremental: true);
+            incremental += paths.Count(path => path is { Incremental: true, ChangedServices: > 0 });
+            changing += paths.Count(path => path.ChangedServices > 0);
+            TestContext.Out.WriteLine($"{name}: {string.Join(", ", paths)}");
+        }
+        TestContext.Out.WriteLine($"{incremental} of {changing} steps with changes took the incremental path");
+        Assert.That(incremental, Is.GreaterThan(changing / 2));
+    }
+
+    /// <returns>The path each step's sync took.</returns>
+    private static List<SyncPath> Run(string name, bool incremental)
+    {
+        var paths = new List<SyncPath>();
         var caseDirectory = Path.Combine(TestDataRoot, name);
         var steps = Directory.EnumerateDirectories(caseDirectory, "step*")
             .OrderBy(path => int.Parse(Path.GetFileName(path)["step".Length..]))
@@ -57,12 +87,14 @@ public sealed class GoldenCaseTests
         var syncer = maps.NewSyncer();
         var routes = new RouteWriter(maps.Routes);
         var context = FrontendContext.None;
+        var first = true;
 
         foreach (var step in steps)
         {
             var stepName = $"{name}/{Path.GetFileName(step)}";
             if (File.Exists(Path.Combine(step, "RESTART")))
             {
+                first = true;
                 tracker = new ChangeTracker();
                 syncer = maps.NewSyncer();
                 routes = new RouteWriter(maps.Routes);
@@ -74,12 +106,15 @@ public sealed class GoldenCaseTests
             var manifests = ManifestReader.LoadDirectory(step);
             Assert.That(manifests.Diagnostics, Is.Empty, $"{stepName}: manifest diagnostics");
             tracker.ReplaceAll(manifests.Services, manifests.EndpointSlices);
-            var snapshot = tracker.Commit().Snapshot;
+            var commit = tracker.Commit();
 
             maps.ClearLog();
             var desiredRoutes = RouteBuilder.Build(manifests.Nodes, context.Node.Name);
             var routeResult = routes.Apply(desiredRoutes.Entries, reread: true);
-            var result = syncer.Sync(snapshot);
+            var result = incremental ? syncer.Sync(commit, fullResync: first) : syncer.Sync(commit.Snapshot);
+            paths.Add(syncer.LastPath);
+            first = false;
+            stepName += incremental ? $" ({syncer.LastPath})" : "";
 
             Assert.Multiple(() =>
             {
@@ -97,8 +132,13 @@ public sealed class GoldenCaseTests
                 var writesFile = Path.Combine(step, "writes.txt");
                 if (File.Exists(writesFile))
                     Assert.That(maps.WriteLog, Is.EqualTo(ReadExpected(writesFile)), $"{stepName}: write sequence");
+                var pathFile = Path.Combine(step, "path.txt");
+                if (incremental && File.Exists(pathFile))
+                    Assert.That(syncer.LastPath.Incremental ? "incremental" : $"rebuild ({syncer.LastPath.ReasonLabel})",
+                        Is.EqualTo(ReadExpected(pathFile).Single()), $"{stepName}: the path of the incremental run");
             });
         }
+        return paths;
     }
 
     private static FrontendContext ReadContext(string path)

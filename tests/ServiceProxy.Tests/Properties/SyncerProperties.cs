@@ -71,7 +71,9 @@ public sealed class SyncerProperties
         from nodePort in Gen.Elements<int?>(null, 30080, 30081, 40000)
         select new ServicePort(name, protocol, port, target, nodePort);
 
-    private static Gen<Change> ServiceGen =>
+    /// <param name="rich">Also traffic policies and the external-mode annotation (valid or not): the incremental oracle's
+    /// generator (the model here does not know the local sets).</param>
+    private static Gen<Change> ServiceGen(bool rich) =>
         from index in Gen.Choose(0, 4)
         from type in Gen.Elements(ServiceType.ClusterIP, ServiceType.NodePort, ServiceType.LoadBalancer)
         from clusterIp in Gen.Elements(ClusterIps)
@@ -83,22 +85,30 @@ public sealed class SyncerProperties
         from ranges in SomeOf(new[] { "203.0.113.0/24", "10.0.0.0/8", "fd00::/64" }, 2)
         from affinity in Gen.Elements(SessionAffinity.None, SessionAffinity.ClientIP)
         from timeout in Gen.Elements(10800, 60)
+        from internalPolicy in rich ? Gen.Elements(TrafficPolicy.Cluster, TrafficPolicy.Cluster, TrafficPolicy.Local) : Gen.Constant(TrafficPolicy.Cluster)
+        from externalPolicy in rich ? Gen.Elements(TrafficPolicy.Cluster, TrafficPolicy.Local) : Gen.Constant(TrafficPolicy.Cluster)
+        from mode in rich ? Gen.Elements<string?>(null, null, "dsr", "Tunnel", "bogus") : Gen.Constant<string?>(null)
         select (Change)new UpsertService(new Service("default", $"svc-{index}", Labels.Empty, type, EquatableList.From(clusterIp),
-            ports.DistinctBy(p => (p.Port, p.Protocol)).ToEquatableList(), affinity, timeout,
+            ports.DistinctBy(p => (p.Port, p.Protocol)).ToEquatableList(), affinity, timeout, internalPolicy, externalPolicy,
+            ExternalServiceMode: mode,
             ExternalIPs: externalIps.ToEquatableList(),
             LoadBalancerIngress: type == ServiceType.LoadBalancer
                 ? ingress.Select((ip, i) => new LoadBalancerIngress(ip, proxyMode && i == 0 ? LoadBalancerIPMode.Proxy : LoadBalancerIPMode.Vip)).ToEquatableList()
                 : EquatableList<LoadBalancerIngress>.Empty,
             LoadBalancerSourceRanges: ranges.Select(IPNetwork.Parse).ToEquatableList()));
 
-    private static Gen<Change> SliceGen =>
+    /// <param name="rich">Also endpoints on this node or another, and terminating ones still serving.</param>
+    private static Gen<Change> SliceGen(bool rich) =>
         from index in Gen.Choose(0, 5)
         from service in Gen.Choose(0, 4)
         from v6 in Gen.Frequency((6, Gen.Constant(false)), (1, Gen.Constant(true)))
         from endpoints in Gen.ListOf(
             from ip in Gen.Elements(PodIps)
             from ready in Gen.Elements<bool?>(null, true, true, false)
-            select new SliceEndpoint(EquatableList.From(v6 ? IPAddress.Parse($"fd00::{ip.GetAddressBytes()[3]}") : ip), new EndpointConditions(ready)), 4)
+            from terminating in rich ? Gen.Elements(false, false, true) : Gen.Constant(false)
+            from node in rich ? Gen.Elements<string?>(null, NodeName, "node-b") : Gen.Constant<string?>(null)
+            select new SliceEndpoint(EquatableList.From(v6 ? IPAddress.Parse($"fd00::{ip.GetAddressBytes()[3]}") : ip),
+                terminating ? new EndpointConditions(false, Serving: true, Terminating: true) : new EndpointConditions(ready), NodeName: node), 4)
             .SelectMany(all => Gen.Choose(0, 4).Select(n => all.Take(n)))
         from ports in SomeOf(new[]
         {
@@ -108,22 +118,25 @@ public sealed class SyncerProperties
         select (Change)new UpsertSlice(new EndpointSlice("default", $"slice-{index}", $"svc-{service}", v6 ? AddressType.IPv6 : AddressType.IPv4,
             endpoints.ToEquatableList(), ports.ToEquatableList()));
 
-    private static Gen<Change> ChangeGen =>
+    private static Gen<Change> ChangeGen(bool rich) =>
         Gen.Frequency(
-            (4, ServiceGen),
-            (5, SliceGen),
+            (4, ServiceGen(rich)),
+            (5, SliceGen(rich)),
             (1, Gen.Choose(0, 4).Select(i => (Change)new DeleteService($"svc-{i}"))),
             (1, Gen.Choose(0, 5).Select(i => (Change)new DeleteSlice($"slice-{i}"))));
 
-    private static Gen<FrontendContext> ContextGen =>
+    /// <summary>This node's name in the rich contexts (endpoints of <see cref="SliceGen"/> may be on it).</summary>
+    internal const string NodeName = "node-a";
+
+    private static Gen<FrontendContext> ContextGen(bool rich) =>
         from addresses in SomeOf(NodeIps, 3)
         from range in Gen.Elements(PortRange.DefaultNodePorts, new PortRange(30000, 30080), new PortRange(30000, 45000))
-        select new FrontendContext(addresses.ToEquatableList(), range);
+        select new FrontendContext(addresses.ToEquatableList(), range, rich ? new NodeContext(NodeName) : null);
 
-    private static Gen<Step> StepGen(int faultPercent) =>
-        from changes in Gen.Choose(1, 4).SelectMany(n => Gen.ListOf(ChangeGen, n))
+    private static Gen<Step> StepGen(int faultPercent, bool rich) =>
+        from changes in Gen.Choose(1, 4).SelectMany(n => Gen.ListOf(ChangeGen(rich), n))
         from full in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
-        from context in Gen.Frequency((6, Gen.Constant<FrontendContext?>(null)), (1, ContextGen.Select(c => (FrontendContext?)c)))
+        from context in Gen.Frequency((rich ? 12 : 6, Gen.Constant<FrontendContext?>(null)), (1, ContextGen(rich).Select(c => (FrontendContext?)c)))
         from faulty in Gen.Choose(1, 100)
         select new Step(changes.ToList(), full, context, faulty <= 30 ? faultPercent : 0);
 
@@ -133,10 +146,10 @@ public sealed class SyncerProperties
             $"seed {Seed}, start context {Start}\n" + string.Join("\n", Steps.Select((s, i) => $"  step {i}: {s}"));
     }
 
-    private static Gen<Scenario> Scenarios(int faultPercent) =>
-        from start in ContextGen
+    internal static Gen<Scenario> Scenarios(int faultPercent, bool rich = false) =>
+        from start in ContextGen(rich)
         from length in Gen.Choose(1, 25)
-        from steps in Gen.ListOf(StepGen(faultPercent), length)
+        from steps in Gen.ListOf(StepGen(faultPercent, rich), length)
         from seed in Gen.Choose(0, int.MaxValue)
         select new Scenario(start, steps.ToList(), seed);
 
