@@ -159,12 +159,15 @@ public static class OurControlPlane
     /// its slice (its frontend and 4 backends, and its name). <paramref name="incremental"/>: the daemon's triggered sync of the
     /// commit (which must take the incremental path); otherwise the path every Service change took before it existed, a rebuild
     /// of the whole desired state diffed against the kept view (<c>Sync(snapshot, fullResync: false)</c>), on the same maps.
+    /// After the programming, one compacting full collection, as the daemon's <c>HeapReclaimer</c> runs after its first sync.
     /// </summary>
-    public static Measurement ChangeServices(SyntheticServices cluster, ServiceChange kind, int samples, bool incremental, Random random)
+    public static ChangeRun ChangeServices(SyntheticServices cluster, ServiceChange kind, int samples, bool incremental, Random random)
     {
         using var dataplane = ProgrammedMaps.Load(cluster.Count + samples + ChangeWarmUp, cluster.EndpointsPerService);
         var (tracker, syncer) = ProgrammedMaps.Program(dataplane, cluster, sideMaps: true);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var latencies = new double[samples + ChangeWarmUp];
+        long allocated = 0;
         var order = Enumerable.Range(0, cluster.Count).OrderBy(_ => random.Next()).ToArray(); // distinct Services to delete
         var moved = new bool[cluster.Count];
         for (var s = 0; s < latencies.Length; s++)
@@ -195,16 +198,19 @@ public static class OurControlPlane
                     expectedWrites = cluster.EndpointsPerService + 1;
                     break;
             }
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var clock = Stopwatch.StartNew();
             var commit = tracker.Commit();
             var result = incremental ? syncer.Sync(commit, fullResync: false) : syncer.Sync(commit.Snapshot, fullResync: false);
             latencies[s] = clock.Elapsed.TotalMilliseconds;
+            if (s >= ChangeWarmUp)
+                allocated += GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             if (result.Applied.Count != expectedWrites || result.Problems.Count > 0)
                 throw new InvalidOperationException($"{kind}: applied {result.Applied.Count} writes with {result.Problems.Count} problems, expected {expectedWrites}");
             if (syncer.LastPath.Incremental != incremental)
                 throw new InvalidOperationException($"{kind}: the sync took the {syncer.LastPath} path");
         }
-        return new Measurement("ms", latencies[ChangeWarmUp..]);
+        return new ChangeRun(new Measurement("ms", latencies[ChangeWarmUp..]), (double)allocated / samples);
     }
 
     /// <summary>
