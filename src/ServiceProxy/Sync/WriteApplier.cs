@@ -16,6 +16,9 @@ internal sealed partial class WriteApplier
 {
     private const int BatchSize = 4096;
 
+    /// <summary>Writes from which the view is sized ahead (see <see cref="Batch{TKey,TValue}"/>).</summary>
+    private const int BulkEntries = 1024;
+
     private readonly IBpfMap<NatFrontendKey4, NatFrontendValue> _frontends;
     private readonly IBpfMap<NatBackendKey, NatBackendValue4> _backends;
     private readonly NatMapContents _view;
@@ -210,7 +213,10 @@ internal sealed partial class WriteApplier
             _writes = new MapWrite[size];
             _keys = new TKey[size];
             _values = new TValue[size];
-            recorded.EnsureCapacity(recorded.Count + expected);
+            // Sized ahead only for a bulk write: EnsureCapacity grows to the next prime (about 1.2×), so calling it for a few
+            // entries would rehash the whole view every few syncs, where adding lets the dictionary double.
+            if (expected > BulkEntries)
+                recorded.EnsureCapacity(recorded.Count + expected);
         }
 
         public void Add(MapWrite write, TKey key, TValue value)

@@ -91,7 +91,8 @@ internal sealed class ObjectChangeTracker<T> where T : class
     public IReadOnlyList<ObjectChange<T>> Commit()
     {
         var changes = _pending.Values.ToList();
-        _committed.EnsureCapacity(_committed.Count + changes.Count);
+        if (changes.Count > 1024) // a bulk load; for a few, EnsureCapacity's 1.2× growth would rehash more often than adding does
+            _committed.EnsureCapacity(_committed.Count + changes.Count);
         foreach (var change in changes)
         {
             if (change.Current is null)
