@@ -39,7 +39,7 @@ public sealed record SideDelta(
 /// key an unchanged Service holds, or one two changed ports now want): who wins a contested key is decided over every
 /// Service; or the maps do not hold what the last sync left for a changed Service. A Service whose object did not
 /// change (only its EndpointSlices did) may hold a contested key it won. Nothing is changed before the decision;
-/// once it is taken, the allocator and <paramref name="problems"/> are updated for the new snapshot, so call it once
+/// once it is taken, the allocator and the problem index are updated for the new snapshot, so call it once
 /// per commit.
 /// </para>
 /// </summary>
