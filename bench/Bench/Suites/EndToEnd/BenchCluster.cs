@@ -58,6 +58,21 @@ public sealed class BenchCluster : IDisposable
     /// <summary>The pod behind every Service (b0, on node b).</summary>
     public PodInterface Backend => BackendNode.Pods[0];
 
+    /// <summary>
+    /// A second address of pod b0 (the last of node b's pod CIDR but one: 10.244.2.200) that the client routes via node a
+    /// and whose replies node b routes via node a too (a source rule): the two-hop reference, which crosses nodes a and b
+    /// both ways as the snat and tunnel paths do, with no Service on the way.
+    /// </summary>
+    public IPAddress TwoHopAddress
+    {
+        get
+        {
+            var bytes = Backend.Address.GetAddressBytes();
+            bytes[3] = 200;
+            return new IPAddress(bytes);
+        }
+    }
+
     /// <summary>The direct path's pod (c0, on node c, which runs no daemon).</summary>
     public PodInterface DirectPod => BareNode.Pods[0];
 
@@ -65,8 +80,9 @@ public sealed class BenchCluster : IDisposable
     public NodeDaemon IngressDaemon => _daemons[IngressNode.Name];
     public NodeDaemon BackendDaemon => _daemons[BackendNode.Name];
 
-    /// <summary>The daemon command line's arguments after <c>run</c> on <paramref name="node"/> (without <c>--bpffs-root</c>).</summary>
-    public string DaemonArguments(ClusterNode node) => string.Join(' ', Arguments(node).Skip(1));
+    /// <summary>The daemon's command line on <paramref name="node"/> (without <c>--bpffs-root</c>), the manifest directory and the name prefix as placeholders.</summary>
+    public string DaemonArguments(ClusterNode node) =>
+        string.Join(' ', Arguments(node)).Replace(ManifestPath, "MANIFESTS", StringComparison.Ordinal).Replace(Topology.Prefix, "prt-xxxx", StringComparison.Ordinal);
 
     /// <summary>Builds the cluster with the harness's wire-sized packets (TSO/GSO off) and starts everything.</summary>
     public static BenchCluster Create(BenchContext context)
@@ -77,6 +93,7 @@ public sealed class BenchCluster : IDisposable
         {
             cluster._topology = ClusterTopology.Create(nodeCount: 3, podsPerNode: 1);
             var built = clock.Elapsed;
+            cluster.AddTwoHopRoute();
             // one client making a new connection per request: reuse TIME_WAIT ports from a wide range (as the other e2e suites)
             IpCommand.Sysctl(cluster.ExternalNamespace, "net.ipv4.ip_local_port_range", "1024 65535");
             IpCommand.Sysctl(cluster.ExternalNamespace, "net.ipv4.tcp_tw_reuse", "1");
@@ -144,6 +161,21 @@ public sealed class BenchCluster : IDisposable
         string Feature(string name) =>
             features.FirstOrDefault(line => line.TrimStart().StartsWith(name + ":", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
         return (Feature("tcp-segmentation-offload"), Feature("generic-segmentation-offload"), Feature("generic-receive-offload"));
+    }
+
+    /// <summary>
+    /// <see cref="TwoHopAddress"/> on pod b0, node b's host route to it, node b's rule sending what comes from it via node a
+    /// (table 100), and the client's route to it via node a (node a's CNI route to node b's pod CIDR does the rest).
+    /// </summary>
+    private void AddTwoHopRoute()
+    {
+        var address = TwoHopAddress.ToString();
+        IpCommand.Ip("-n", Backend.Namespace, "address", "add", $"{address}/32", "dev", "eth0");
+        IpCommand.Ip("-n", BackendNode.Namespace, "route", "add", $"{address}/32", "dev", Backend.HostInterface, "scope", "link");
+        IpCommand.Ip("-n", BackendNode.Namespace, "route", "add", "default", "via", IngressNode.Address.ToString(), "dev",
+            ClusterTopology.NodeInterface, "table", "100");
+        IpCommand.Ip("-n", BackendNode.Namespace, "rule", "add", "from", address, "lookup", "100", "priority", "100");
+        Topology.External.RouteVia(address, IngressNode);
     }
 
     private void StartServers(PodInterface pod, BenchContext context)
