@@ -62,8 +62,12 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
                     var tally = Tally(tallies, path.Name);
+                    var server = path.Role == PathRole.Direct ? cluster.DirectPod.Namespace : cluster.Backend.Namespace;
+                    var (synsBefore, pawsBefore) = (TcpExt(cluster.ExternalNamespace, "TCPSynRetrans"), TcpExt(server, "PAWSTimewait"));
                     var shortRun = Measure(cluster, path, () => LoadGenerators.TimeRequests(path.Active(cluster, Port.Http, tally), null, keepAlive: false,
                         settings.MultiNodeRequestSeconds, settings.MultiNodeWarmup, context.Cancellation));
+                    samples.Add(path, Metric.ShortSynRetransmits, TcpExt(cluster.ExternalNamespace, "TCPSynRetrans") - synsBefore);
+                    samples.Add(path, Metric.ShortPawsTimewait, TcpExt(server, "PAWSTimewait") - pawsBefore);
                     var keptRun = Measure(cluster, path, () => LoadGenerators.TimeRequests(path.Active(cluster, Port.Http, tally), null, keepAlive: true,
                         settings.MultiNodeRequestSeconds, settings.MultiNodeWarmup, context.Cancellation));
                     var largeRun = Measure(cluster, path, () => LoadGenerators.TimeRequests(path.Active(cluster, Port.Large, tally), null, keepAlive: true,
@@ -126,9 +130,11 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
         [
             new ReportSection("Across nodes from outside: a new connection per request through another node's NodePort",
                 method + " Client: `http_rr` (bench/native), one request at a time, each on a new connection (connect, `GET /` with `Connection: close`, " +
-                "the whole answer); the figures are its rate and the per-connection latency (connect() to the answer's last byte).",
+                "the whole answer); the figures are its rate and the per-connection latency (connect() to the answer's last byte). Detail: per run, the client's " +
+                "SYN retransmissions (`TcpExtTCPSynRetrans` of its namespace) and the SYNs the server's pod refused because they hit a TIME_WAIT " +
+                "socket of the same address pair with an older timestamp (`TcpExtPAWSTimewait`): a SYN lost costs the client a 1 s retransmission.",
                 [
-                    .. Rows(wirePaths, samples, Metric.ShortRate, "conn/s", null, versusReference: true),
+                    .. Rows(wirePaths, samples, Metric.ShortRate, "conn/s", null, detail: Metric.ShortSynRetransmits, versusReference: true),
                     .. Rows(wirePaths, samples, Metric.ShortP50, "µs", null, "p50: "),
                     .. Rows(wirePaths, samples, Metric.ShortP99, "µs", null, "p99: "),
                 ]),
@@ -172,6 +178,22 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
                 ],
                 notes),
         ];
+    }
+
+    /// <summary>A TcpExt counter of <paramref name="netns"/> (/proc/net/netstat read from inside it), e.g. <c>TCPSynRetrans</c>.</summary>
+    private static long TcpExt(string netns, string name)
+    {
+        var lines = Dataplane.Tests.Netns.IpCommand.InNamespace(netns, "cat", "/proc/net/netstat").Split('\n');
+        for (var i = 0; i + 1 < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith("TcpExt:", StringComparison.Ordinal))
+                continue;
+            var names = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var values = lines[i + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var index = Array.IndexOf(names, name);
+            return index > 0 ? long.Parse(values[index], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no TcpExt {name} in {netns}");
+        }
+        throw new InvalidOperationException($"no TcpExt line in {netns}'s /proc/net/netstat");
     }
 
     private static IperfRun IperfRun(BenchSettings settings, bool reverse) =>
@@ -222,10 +244,16 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
     {
         string? Detail(ClusterPath path)
         {
-            if (detail is not { } retransmits)
+            if (detail is not { } counted)
                 return null;
-            var count = samples.Of(path, retransmits, "");
-            return $"retransmissions per run {Measurement.Number(count.Median)} ({Measurement.Number(count.Min)}–{Measurement.Number(count.Max)})";
+            string PerRun(Metric metric)
+            {
+                var count = samples.Of(path, metric, "");
+                return $"{Measurement.Number(count.Median)} ({Measurement.Number(count.Min)}–{Measurement.Number(count.Max)})";
+            }
+            return counted == Metric.ShortSynRetransmits
+                ? $"per run: client SYN retransmissions {PerRun(Metric.ShortSynRetransmits)}, SYNs the server refused in TIME_WAIT (PAWS) {PerRun(Metric.ShortPawsTimewait)}"
+                : $"retransmissions per run {PerRun(counted)}";
         }
         var direct = samples.Of(paths[0], metric, unit);
         yield return new ReportRow(prefix + paths[0].Name, direct, Detail: Detail(paths[0]));
@@ -296,6 +324,8 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
         IperfReverse,
         OffloadForward,
         OffloadReverse,
+        ShortSynRetransmits,
+        ShortPawsTimewait,
         IperfForwardRetransmits,
         IperfReverseRetransmits,
         OffloadForwardRetransmits,
