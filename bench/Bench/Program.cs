@@ -21,6 +21,7 @@ public static class Program
         new ControlPlaneOursSuite(),
         new EndToEndSuite(),
         new NodePortEndToEndSuite(),
+        new MultiNodeEndToEndSuite(),
         new MemorySuite(),
         new ApiSourceSuite(),
     ];

@@ -60,6 +60,18 @@ public sealed record BenchSettings
     /// <summary>Whole seconds per end-to-end rate sample (wrk -d, iperf3 -t).</summary>
     public int EndToEndSeconds { get; init; } = 3;
 
+    /// <summary>Seconds (fractions allowed) per request/response run of the multinode-e2e suite (<c>http_rr -d</c>).</summary>
+    public double MultiNodeRequestSeconds { get; init; } = 1;
+
+    /// <summary>Untimed requests before each request/response run of the multinode-e2e suite (<c>http_rr -w</c>).</summary>
+    public int MultiNodeWarmup { get; init; } = 200;
+
+    /// <summary>Whole seconds per iperf3 run of the multinode-e2e suite (<c>iperf3 -t</c>).</summary>
+    public int MultiNodeIperfSeconds { get; init; } = 2;
+
+    /// <summary>When set, each multinode-e2e iperf3 run moves this many bytes (<c>iperf3 -n</c>) instead of running for seconds.</summary>
+    public long? MultiNodeIperfBytes { get; init; }
+
     /// <summary>
     /// connect() calls the connect-latency client makes, untimed, before each timed run (<c>connect_latency -w</c>): the first
     /// connections of a run pay for cold caches and neighbour entries, which is not the path's cost.
@@ -97,6 +109,11 @@ public sealed record BenchSettings
         // no answer at all and fail the smoke run (seen once on a loaded machine).
         EndToEndSeconds = 2,
         ConnectLatencyWarmup = 10,
+        // multinode-e2e: http_rr takes fractions of a second and iperf3 a byte count, so its smoke run stays a few seconds
+        MultiNodeRequestSeconds = 0.1,
+        MultiNodeWarmup = 5,
+        MultiNodeIperfSeconds = 1,
+        MultiNodeIperfBytes = 1 << 20,
         MemoryServiceCounts = [10],
         ApiSourceServiceCounts = [10],
     };

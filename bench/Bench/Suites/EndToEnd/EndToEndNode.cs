@@ -93,6 +93,9 @@ public sealed class EndToEndNode : IDisposable
     /// <summary>bench/native/build/connect_latency, built with the harness.</summary>
     public static string ConnectLatencyBinary => NativeTool("connect_latency");
 
+    /// <summary>bench/native/build/http_rr, built with the harness.</summary>
+    public static string HttpRequestResponseBinary => NativeTool("http_rr");
+
     /// <summary>A tool of bench/native (built into bench/native/build by the harness's build).</summary>
     private static string NativeTool(string name)
     {

@@ -32,10 +32,12 @@ public interface IActivePath : IDisposable
 
     /// <summary>
     /// The argv (program first) that runs <paramref name="command"/> as a client of this path: by default in the client
-    /// pod's namespace pinned to the client CPU. The socket path first moves the shell into its cgroup.
+    /// pod's namespace pinned to the client CPU. The socket path first moves the shell into its cgroup. Paths whose
+    /// client is not on an <see cref="EndToEndNode"/> (<see cref="ExternalActivePath"/>) get null and ignore it.
     /// </summary>
-    IReadOnlyList<string> ClientCommand(EndToEndNode node, string command, params string[] arguments) =>
-        ["ip", .. ExternalCommand.InNamespace(node.ClientNamespace, EndToEndNode.ClientCpu, command, arguments)];
+    IReadOnlyList<string> ClientCommand(EndToEndNode? node, string command, params string[] arguments) =>
+        ["ip", .. ExternalCommand.InNamespace((node ?? throw new ArgumentNullException(nameof(node))).ClientNamespace, EndToEndNode.ClientCpu,
+            command, arguments)];
 
     /// <summary>
     /// Called before each measured client run; the result's <see cref="IRunCheck.Verify"/>, called after it, fails the

@@ -16,7 +16,7 @@ public static partial class LoadGenerators
     /// <summary>wrk against <c>http://target/</c>; returns requests per second.</summary>
     /// <param name="connections">Concurrent connections.</param>
     /// <param name="shortConnections">Send <c>Connection: close</c>: the server closes after each answer and wrk reconnects.</param>
-    public static double Wrk(IActivePath path, EndToEndNode node, int connections, bool shortConnections, int seconds, CancellationToken cancellation)
+    public static double Wrk(IActivePath path, EndToEndNode? node, int connections, bool shortConnections, int seconds, CancellationToken cancellation)
     {
         var url = $"http://{path.Target}/";
         string[] arguments = shortConnections
@@ -48,18 +48,52 @@ public static partial class LoadGenerators
     }
 
     /// <summary>iperf3, one TCP stream client → server; returns the received throughput in Gbit/s.</summary>
-    public static double Iperf(IActivePath path, EndToEndNode node, int seconds, CancellationToken cancellation)
+    public static double Iperf(IActivePath path, EndToEndNode? node, int seconds, CancellationToken cancellation) =>
+        Iperf(path, node, new IperfRun(seconds), cancellation).Gbps;
+
+    /// <summary>
+    /// iperf3, one TCP stream, client → server or (<see cref="IperfRun.Reverse"/>, <c>-R</c>) server → client, for
+    /// <see cref="IperfRun.Seconds"/> or, when <see cref="IperfRun.Bytes"/> is set, that many bytes (<c>-n</c>, the smoke
+    /// run's way to be quick); returns the throughput the receiving end saw, in Gbit/s, and the sender's retransmissions.
+    /// </summary>
+    public static IperfResult Iperf(IActivePath path, EndToEndNode? node, IperfRun run, CancellationToken cancellation)
     {
-        var argv = path.ClientCommand(node, "iperf3", "-c", path.Target.Address.ToString(), "-p",
-            path.Target.Port.ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture), "-J");
+        string[] amount = run.Bytes is { } bytes
+            ? ["-n", bytes.ToString(CultureInfo.InvariantCulture)]
+            : ["-t", run.Seconds.ToString(CultureInfo.InvariantCulture)];
+        var argv = path.ClientCommand(node, "iperf3", ["-c", path.Target.Address.ToString(), "-p",
+            path.Target.Port.ToString(CultureInfo.InvariantCulture), .. amount, .. run.Reverse ? (string[])["-R"] : [], "-J"]);
         var check = path.BeginRun();
-        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
+        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(run.Seconds + 30), cancellation);
         using var json = JsonDocument.Parse(result.Stdout);
-        var bits = json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+        var end = json.RootElement.GetProperty("end");
+        var bits = end.GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
         if (bits <= 0)
             throw new InvalidOperationException($"iperf3 through {path.Target} moved nothing: {result.Stdout}");
-        check.Verify(IperfConnections, $"iperf3 -c {path.Target}");
-        return bits / 1e9;
+        // the sending end's count (with -R the server's, which iperf3 reports to the client)
+        var retransmits = end.GetProperty("sum_sent").TryGetProperty("retransmits", out var count) ? count.GetInt64() : -1;
+        check.Verify(IperfConnections, $"iperf3 -c {path.Target}{(run.Reverse ? " -R" : "")}");
+        return new IperfResult(bits / 1e9, retransmits);
+    }
+
+    /// <summary>
+    /// bench/native's http_rr against the target for <paramref name="seconds"/> (fractions allowed) after
+    /// <paramref name="warmup"/> untimed rounds: one HTTP request at a time, each on a new connection
+    /// (<paramref name="keepAlive"/> false: connect, request, whole answer) or all on one kept-alive connection; every
+    /// answer must be a 200 with its whole body. <paramref name="urlPath"/> only changes the request line (the server's
+    /// port decides the answer's size).
+    /// </summary>
+    public static RequestResponse TimeRequests(IActivePath path, EndToEndNode? node, bool keepAlive, double seconds, int warmup,
+        CancellationToken cancellation, string urlPath = "/")
+    {
+        var argv = path.ClientCommand(node, EndToEndNode.HttpRequestResponseBinary, [path.Target.Address.ToString(),
+            path.Target.Port.ToString(CultureInfo.InvariantCulture), "-d", seconds.ToString("0.###", CultureInfo.InvariantCulture),
+            "-w", warmup.ToString(CultureInfo.InvariantCulture), "-p", urlPath, .. keepAlive ? (string[])["-k"] : []]);
+        var check = path.BeginRun();
+        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(seconds + 30), cancellation);
+        var answer = RequestResponse.Parse(result.Stdout);
+        check.Verify(keepAlive ? 1 : answer.Requests + warmup, $"http_rr{(keepAlive ? " -k" : "")} to {path.Target}");
+        return answer;
     }
 
     /// <summary>iperf3 -c with one stream connects twice: its control connection and the data stream.</summary>
@@ -69,7 +103,7 @@ public static partial class LoadGenerators
     /// bench/native's connect_latency against the target for <paramref name="seconds"/>, after <paramref name="warmup"/>
     /// untimed connections: one blocking connect() at a time, each timed with CLOCK_MONOTONIC and closed with an RST.
     /// </summary>
-    public static ConnectLatency TimeConnects(IActivePath path, EndToEndNode node, int seconds, int warmup, CancellationToken cancellation)
+    public static ConnectLatency TimeConnects(IActivePath path, EndToEndNode? node, int seconds, int warmup, CancellationToken cancellation)
     {
         var argv = path.ClientCommand(node, EndToEndNode.ConnectLatencyBinary, path.Target.Address.ToString(),
             path.Target.Port.ToString(CultureInfo.InvariantCulture), "-d", seconds.ToString(CultureInfo.InvariantCulture),

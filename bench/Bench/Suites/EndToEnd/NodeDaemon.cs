@@ -16,17 +16,18 @@ namespace ProxyReplacement.Bench.Suites.EndToEnd;
 /// interfaces and the external client's link (<c>{prefix}up0</c>) as its host interface; no cgroup (no socket hooks).
 /// Ready once the NodePort frontend of the measured Service is pinned with all its backends. Its pinned counters back
 /// the runs' self-checks. Dispose stops it with SIGTERM (SIGKILL after 15 s) and removes its bpffs and manifests.
+/// <see cref="Launch"/> starts one with any arguments (the multinode-e2e suite's daemon per node of a cluster).
 /// </summary>
 public sealed class NodeDaemon : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
 
-    private readonly DirectoryInfo _work;
     private readonly BpffsMount _bpffs;
+    private DirectoryInfo? _work;
     private BackgroundProcess? _process;
     private PinnedCoreMaps? _maps;
 
-    private NodeDaemon(DirectoryInfo work, BpffsMount bpffs)
+    private NodeDaemon(DirectoryInfo? work, BpffsMount bpffs)
     {
         _work = work;
         _bpffs = bpffs;
@@ -37,47 +38,107 @@ public sealed class NodeDaemon : IDisposable
     public static NodeDaemon Start(EndToEndNode node, ExternalClient external, SyntheticServices cluster, int measuredService, BenchContext context)
     {
         var work = Directory.CreateTempSubdirectory("prt-bench-np-");
-        BpffsMount? bpffs = null;
-        NodeDaemon? daemon = null;
         try
         {
-            bpffs = BpffsMount.Create();
-            daemon = new NodeDaemon(work, bpffs);
             var manifests = Path.Combine(work.FullName, "manifests");
             cluster.WriteManifests(manifests);
             // NodePort frontends on each node address (the up0 address and the pod gateways: every address but loopback)
             var sizes = ProgrammedMaps.SizesFor(cluster.Count, cluster.EndpointsPerService, extraFrontends: cluster.NodePorts * 4);
             string[] arguments =
             [
-                "run", "--manifest-dir", manifests, "--bpffs-root", daemon.PinRoot,
+                "run", "--manifest-dir", manifests,
                 "--workload-interfaces", $"{node.Topology.Prefix}-*", "--host-interfaces", external.NodeInterface,
                 "--hostname-override", "bench",
                 "--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249",
                 "--frontend-map-size", sizes.Frontends.ToString(CultureInfo.InvariantCulture),
                 "--backend-map-size", sizes.Backends.ToString(CultureInfo.InvariantCulture),
             ];
-            daemon._process = BackgroundProcess.Start("ip", ["netns", "exec", node.NodeNamespace, MemorySuite.DaemonBinary, .. arguments],
-                line => line.Contains("Synced (", StringComparison.Ordinal));
-            daemon._process.WaitUntilReady(StartTimeout, context.Cancellation);
-            daemon.WaitForFrontend(new NatFrontendKey4(external.NodeAddress, (ushort)SyntheticServices.NodePortOf(measuredService), L4Protocol.Tcp),
-                (uint)cluster.EndpointsPerService, context.Cancellation);
-            return daemon;
+            var key = new NatFrontendKey4(external.NodeAddress, (ushort)SyntheticServices.NodePortOf(measuredService), L4Protocol.Tcp);
+            var backends = (uint)cluster.EndpointsPerService;
+            var daemon = Launch(node.NodeNamespace, arguments, work, context);
+            try
+            {
+                daemon.WaitUntilProgrammed(maps =>
+                    maps.Frontends.TryLookup(key, out var value) && value.BackendCount == backends && value.Kind == FrontendKind.NodePort
+                        ? null
+                        : $"the NodePort frontend {key} with {backends} backends", context.Cancellation);
+                return daemon;
+            }
+            catch
+            {
+                daemon.Dispose();
+                throw;
+            }
         }
         catch
         {
-            if (daemon is not null)
-                daemon.Dispose();
-            else
-            {
-                bpffs?.Dispose();
+            work.Refresh();
+            if (work.Exists)
                 work.Delete(recursive: true);
-            }
             throw;
         }
     }
 
+    /// <summary>
+    /// Starts <c>bin/service-proxy</c> with <paramref name="arguments"/> (from <c>run</c> on, without <c>--bpffs-root</c>:
+    /// a private bpffs is mounted and given) in <paramref name="netns"/>, and waits for its first sync. The result owns
+    /// <paramref name="work"/> (deleted on Dispose; null: nothing to delete). On failure nothing stays behind but
+    /// <paramref name="work"/>, which the caller still owns then.
+    /// </summary>
+    public static NodeDaemon Launch(string netns, IReadOnlyList<string> arguments, DirectoryInfo? work, BenchContext context)
+    {
+        var bpffs = BpffsMount.Create();
+        var daemon = new NodeDaemon(work, bpffs);
+        try
+        {
+            daemon._process = BackgroundProcess.Start("ip", ["netns", "exec", netns, MemorySuite.DaemonBinary, .. arguments, "--bpffs-root", daemon.PinRoot],
+                line => line.Contains("Synced (", StringComparison.Ordinal));
+            daemon._process.WaitUntilReady(StartTimeout, context.Cancellation);
+            return daemon;
+        }
+        catch
+        {
+            daemon._work = null; // the caller's again
+            daemon.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The daemon's output so far (its log).</summary>
+    public string Output => _process?.Output ?? "";
+
+    /// <summary>
+    /// Polls the daemon's pinned maps until <paramref name="missing"/> returns null (it returns what is still missing),
+    /// for at most a minute; fails early when the daemon exits.
+    /// </summary>
+    public void WaitUntilProgrammed(Func<PinnedCoreMaps, string?> missing, CancellationToken cancellation)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        string? lacking = "its pins";
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (_process!.HasExited)
+                throw new InvalidOperationException($"the daemon exited: {_process.Output}");
+            try
+            {
+                _maps ??= PinnedCoreMaps.Open(PinRoot);
+                lacking = missing(_maps);
+                if (lacking is null)
+                    return;
+            }
+            catch (BpfException)
+            {
+                // not pinned yet
+            }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the daemon never programmed {lacking}: {_process.Output}");
+            Thread.Sleep(100);
+        }
+    }
+
     /// <summary>The dataplane's verdict counters (summed over CPUs), read from the daemon's pins.</summary>
-    public IReadOnlyDictionary<CounterReason, ulong> ReadCounters() => _maps!.ReadCounters();
+    public IReadOnlyDictionary<CounterReason, ulong> ReadCounters() => (_maps ??= PinnedCoreMaps.Open(PinRoot)).ReadCounters();
 
     /// <summary>Takes the counters now; after the run, <paramref name="problem"/> gets how far each moved (null: the run took the path).</summary>
     public IRunCheck CheckRun(string path, Func<Func<CounterReason, ulong>, long, string?> problem) => new CounterCheck(this, path, problem);
@@ -95,30 +156,6 @@ public sealed class NodeDaemon : IDisposable
             if (problem(Moved, connections) is { } wrong)
                 throw new InvalidOperationException($"{run} did not take the {path}: {wrong}; counters now: " +
                     string.Join(", ", now.Where(c => c.Value > 0).Select(c => $"{c.Key}={c.Value}")));
-        }
-    }
-
-    private void WaitForFrontend(NatFrontendKey4 key, uint backends, CancellationToken cancellation)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            if (_process!.HasExited)
-                throw new InvalidOperationException($"the daemon exited: {_process.Output}");
-            try
-            {
-                _maps ??= PinnedCoreMaps.Open(PinRoot);
-                if (_maps.Frontends.TryLookup(key, out var value) && value.BackendCount == backends && value.Kind == FrontendKind.NodePort)
-                    return;
-            }
-            catch (BpfException)
-            {
-                // not pinned yet
-            }
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the daemon never programmed the NodePort frontend {key} with {backends} backends: {_process.Output}");
-            Thread.Sleep(200);
         }
     }
 
@@ -149,7 +186,8 @@ public sealed class NodeDaemon : IDisposable
             }
             finally
             {
-                _work.Delete(recursive: true);
+                if (_work is { Exists: true })
+                    _work.Delete(recursive: true);
             }
         }
     }

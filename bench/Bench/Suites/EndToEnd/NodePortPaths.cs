@@ -27,7 +27,7 @@ public sealed class ExternalActivePath(IPEndPoint target, string clientNamespace
 {
     public IPEndPoint Target { get; } = target;
 
-    public IReadOnlyList<string> ClientCommand(EndToEndNode node, string command, params string[] arguments) =>
+    public IReadOnlyList<string> ClientCommand(EndToEndNode? node, string command, params string[] arguments) =>
         ["ip", .. ExternalCommand.InNamespace(clientNamespace, EndToEndNode.ClientCpu, command, arguments)];
 
     public IRunCheck BeginRun() => check?.Invoke() ?? RunCheck.None;

@@ -72,10 +72,10 @@ public sealed class SocketClusterIpPath : IEndToEndPath
         /// The shell writes its own pid into the cgroup, then execs <c>ip netns exec</c> (which remounts /sys, so the cgroup
         /// file is out of reach after it) and the pinned client: every process of the client is in the cgroup from its start.
         /// </summary>
-        public IReadOnlyList<string> ClientCommand(EndToEndNode node, string command, params string[] arguments) =>
+        public IReadOnlyList<string> ClientCommand(EndToEndNode? node, string command, params string[] arguments) =>
         [
             "sh", "-c", "procs=$1; shift; echo $$ > \"$procs\" && exec ip \"$@\"", "sh", Path.Combine(cgroup.Path, "cgroup.procs"),
-            .. ExternalCommand.InNamespace(node.ClientNamespace, EndToEndNode.ClientCpu, command, arguments),
+            .. ExternalCommand.InNamespace((node ?? throw new ArgumentNullException(nameof(node))).ClientNamespace, EndToEndNode.ClientCpu, command, arguments),
         ];
 
         /// <summary>Every connection translated at the socket (one sock_connect each), none NATed by TC, no conntrack entry.</summary>
