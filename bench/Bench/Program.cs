@@ -23,6 +23,7 @@ public static class Program
         new NodePortEndToEndSuite(),
         new MemorySuite(),
         new ApiSourceSuite(),
+        new ChurnSoakSuite(),
     ];
 
     public static int Main(string[] args)
