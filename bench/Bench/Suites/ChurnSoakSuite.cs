@@ -19,6 +19,9 @@ public sealed class ChurnSoakSuite : IBenchSuite
     /// <summary>Ticks of the change generator per second: the changes of a tick are published together.</summary>
     private const int TicksPerSecond = 10;
 
+    /// <summary>How often VmRSS alone is read (the full samples, with /metrics, come every <see cref="ChurnSoakSettings.SampleInterval"/>).</summary>
+    private static readonly TimeSpan RssInterval = TimeSpan.FromSeconds(1);
+
     public string Name => "churn-soak";
 
     public IReadOnlyList<ReportSection> Run(BenchContext context)
@@ -83,12 +86,18 @@ public sealed class ChurnSoakSuite : IBenchSuite
             thread.Start();
             try
             {
+                var nextRss = RssInterval;
                 for (var next = settings.SampleInterval; next <= settings.Duration; next += settings.SampleInterval)
                 {
-                    var wait = next - Stopwatch.GetElapsedTime(churnStarted);
-                    if (wait > TimeSpan.Zero)
-                        context.Cancellation.WaitHandle.WaitOne(wait);
-                    context.Cancellation.ThrowIfCancellationRequested();
+                    // VmRSS every second in between (a cheap read; the GC's sawtooth makes single readings noisy)
+                    for (; nextRss < next; nextRss += RssInterval)
+                    {
+                        WaitUntil(churnStarted, nextRss, context.Cancellation);
+                        if (!daemon.HasExited)
+                            recorder.AddRss(Stopwatch.GetElapsedTime(churnStarted).TotalSeconds, daemon.RssKib());
+                    }
+                    WaitUntil(churnStarted, next, context.Cancellation);
+                    nextRss = next + RssInterval;
                     churn.ThrowIfFailed();
                     if (daemon.HasExited)
                         throw new InvalidOperationException($"the daemon exited during the soak: {Tail(daemon.Output)}");
@@ -140,11 +149,20 @@ public sealed class ChurnSoakSuite : IBenchSuite
         }
     }
 
+    private static void WaitUntil(long started, TimeSpan at, CancellationToken cancellation)
+    {
+        var wait = at - Stopwatch.GetElapsedTime(started);
+        if (wait > TimeSpan.Zero)
+            cancellation.WaitHandle.WaitOne(wait);
+        cancellation.ThrowIfCancellationRequested();
+    }
+
     private static SoakSample Sample(SoakDaemon daemon, double seconds, long changesMade)
     {
         var rss = daemon.RssKib();
+        var (anon, file, shmem) = (daemon.StatusField("RssAnon"), daemon.StatusField("RssFile"), daemon.StatusField("RssShmem"));
         var metrics = daemon.Scrape();
-        return new SoakSample(seconds, rss,
+        return new SoakSample(seconds, rss, anon, file, shmem,
             metrics?.Value("dotnet_total_memory_bytes"),
             metrics?.Value("dotnet_collection_count_total", "generation=\"0\""),
             metrics?.Value("dotnet_collection_count_total", "generation=\"1\""),
@@ -178,7 +196,7 @@ public sealed class ChurnSoakSuite : IBenchSuite
             var rssRatio = last.Rss!.Median / second.Rss!.Median;
             rows.Add(ReportRow.Versus($"daemon RSS, last {periodName} (median of its samples)", last.Rss, $"second {periodName}", second.Rss,
                 "within ±10 % (flat)", string.Create(CultureInfo.InvariantCulture,
-                    $"highest sample of the soak {recorder.Samples.Max(sample => sample.RssKib) / 1024.0:F1} MiB")));
+                    $"highest reading of the soak {recorder.RssMib.Max():F1} MiB")));
             if (last.GcHeap is { } lastHeap && second.GcHeap is { } secondHeap)
                 rows.Add(ReportRow.Versus($"GC heap (`dotnet_total_memory_bytes`), last {periodName}", lastHeap, $"second {periodName}", secondHeap));
 
@@ -204,6 +222,12 @@ public sealed class ChurnSoakSuite : IBenchSuite
                         ? string.Create(CultureInfo.InvariantCulture, $"trend (Theil–Sen): {s:+0.0;-0.0;0} ms per {periodName}")
                         : null));
             var rssFlat = rssRatio is >= 0.9 and <= 1.1;
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Where the RSS went from the second {periodName} to the last (medians of the {settings.SampleInterval.TotalSeconds:F0} s samples; " +
+                $"/proc/PID/status): anonymous memory (GC heap, native allocations, stacks) {second.RssAnonMib:F1} → {last.RssAnonMib:F1} MiB " +
+                $"({last.RssAnonMib - second.RssAnonMib:+0.0;-0.0;0}), file-backed pages (the runtime's and assemblies' code as it is touched) " +
+                $"{second.RssFileMib:F1} → {last.RssFileMib:F1} MiB ({last.RssFileMib - second.RssFileMib:+0.0;-0.0;0}), shared memory (the runtime maps " +
+                $"its JIT code twice through a memfd, W^X) {second.RssShmemMib:F1} → {last.RssShmemMib:F1} MiB ({last.RssShmemMib - second.RssShmemMib:+0.0;-0.0;0})."));
             verdict = string.Create(CultureInfo.InvariantCulture,
                 $"**Verdict: RSS {(rssFlat ? "flat" : "NOT flat")}** (last {periodName}'s median {last.Rss.Median:F1} MiB is {(rssRatio - 1) * 100:+0.0;-0.0} % " +
                 $"from the second's {second.Rss.Median:F1} MiB; the target is within ±10 %); **p99 {(p99Stable ? "stable" : "drifting upward")}** " +
@@ -261,7 +285,7 @@ public sealed class ChurnSoakSuite : IBenchSuite
               $"{settings.Services:N0} (a pool of {settings.Services + Math.Max(2, settings.Services / 20):N0} names). Every slice change carries " +
               "`endpoints.kubernetes.io/last-change-trigger-time`, so the daemon's `kubeproxy_network_programming_duration_seconds` times change → map write " +
               "(the column shows the upper bound of the histogram bucket holding the p99). " +
-              $"Every {settings.SampleInterval.TotalSeconds:F0} s the harness reads VmRSS (/proc/PID/status) and the daemon's /metrics " +
+              $"The harness reads VmRSS (/proc/PID/status) every second and every {settings.SampleInterval.TotalSeconds:F0} s the daemon's /metrics " +
               "(`dotnet_total_memory_bytes`, `dotnet_collection_count_total`, `process_cpu_seconds_total`, the programming-latency histogram, " +
               "`proxyreplacement_map_entries`, which the daemon counts at each full resync). Sync durations are the exact figures of the daemon's " +
               "`Synced (...) in X ms` log lines (one per sync that wrote something; the same values its `kubeproxy_sync_*_duration_seconds` histograms get), " +

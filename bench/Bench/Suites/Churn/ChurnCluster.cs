@@ -11,7 +11,7 @@ public enum ChurnKind
     EndpointReplaced,
     /// <summary>A Deployment scaled: an endpoint added to or removed from a slice.</summary>
     EndpointScaled,
-    /// <summary>A readiness probe flipped: one endpoint turns ready or not ready.</summary>
+    /// <summary>A readiness probe flipped: one endpoint turns not ready, or one that was not ready recovers.</summary>
     ReadinessFlipped,
     /// <summary>The Service's port changed (80 ↔ 81): its frontend moves.</summary>
     PortChanged,
@@ -63,6 +63,13 @@ public sealed class ChurnBatch
 public sealed class ChurnCluster
 {
     public const int MaxEndpoints = 8;
+
+    /// <summary>
+    /// The share of endpoints not ready, from the start and throughout: a flip makes a ready endpoint not ready while fewer are,
+    /// else lets a not-ready one recover. The state stays stationary (about as many backends at the end as at the start), so
+    /// memory and sync figures late in the soak compare with early ones.
+    /// </summary>
+    public const double NotReadyShare = 0.05;
     private const int SlotsPerService = 64;
 
     /// <summary>Per cent of all changes, by kind.</summary>
@@ -102,6 +109,10 @@ public sealed class ChurnCluster
             else
                 _absent.Add(i);
         }
+        var (total, _) = Readiness();
+        for (var marked = 0; marked < (int)(total * NotReadyShare);)
+            if (SetReadiness(ready: false))
+                marked++;
     }
 
     /// <summary>How many Services the soak keeps present.</summary>
@@ -162,8 +173,11 @@ public sealed class ChurnCluster
             }
             case ChurnKind.ReadinessFlipped:
             {
-                var at = _random.Next(service.Endpoints.Count);
-                service.Endpoints[at] = (service.Endpoints[at].Slot, !service.Endpoints[at].Ready);
+                var (total, notReady) = Readiness();
+                var ready = notReady >= total * NotReadyShare; // recover one, or fail one
+                for (var attempt = 0; attempt < 10_000 && !SetReadiness(ready, out service); attempt++)
+                {
+                }
                 SliceChanged(batch, service, now);
                 break;
             }
@@ -215,6 +229,35 @@ public sealed class ChurnCluster
                 .ToArray();
         }
         return expected;
+    }
+
+    /// <summary>Endpoints of the present Services, and how many of them are not ready.</summary>
+    private (int Total, int NotReady) Readiness()
+    {
+        var (total, notReady) = (0, 0);
+        foreach (var index in _present)
+            foreach (var endpoint in _pool[index].Endpoints)
+            {
+                total++;
+                if (!endpoint.Ready)
+                    notReady++;
+            }
+        return (total, notReady);
+    }
+
+    private bool SetReadiness(bool ready) => SetReadiness(ready, out _);
+
+    /// <summary>Picks a random present Service and sets one of its endpoints that is not yet <paramref name="ready"/>; false if it has none.</summary>
+    private bool SetReadiness(bool ready, out ChurnService service)
+    {
+        var picked = _pool[_present[_random.Next(_present.Count)]];
+        service = picked;
+        var candidates = Enumerable.Range(0, picked.Endpoints.Count).Where(at => picked.Endpoints[at].Ready != ready).ToList();
+        if (candidates.Count == 0)
+            return false;
+        var chosen = candidates[_random.Next(candidates.Count)];
+        picked.Endpoints[chosen] = (picked.Endpoints[chosen].Slot, ready);
+        return true;
     }
 
     private void Create(ChurnService service, DateTimeOffset now)

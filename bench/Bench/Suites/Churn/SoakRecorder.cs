@@ -9,6 +9,9 @@ namespace ProxyReplacement.Bench.Suites.Churn;
 public sealed record SoakSample(
     double Seconds,
     long RssKib,
+    long RssAnonKib,
+    long RssFileKib,
+    long RssShmemKib,
     double? GcHeapBytes,
     double? Gen0,
     double? Gen1,
@@ -32,6 +35,9 @@ public sealed record SoakPeriod(
     Measurement? Rss,
     Measurement? GcHeap,
     double? Gen2Collections,
+    double RssAnonMib,
+    double RssFileMib,
+    double RssShmemMib,
     double? CpuPercent,
     IReadOnlyList<double> Triggered,
     IReadOnlyList<double> Full,
@@ -54,12 +60,20 @@ public sealed class SoakRecorder(long churnStarted, TimeSpan period, TimeSpan du
 {
     private readonly List<SoakSample> _samples = [];
     private readonly List<(double Seconds, SyncLine Line)> _syncs = [];
+    private readonly List<(double Seconds, long Kib)> _rss = [];
+
+    /// <summary>A VmRSS reading between the full samples (every full sample's is one too).</summary>
+    public void AddRss(double seconds, long kib) => _rss.Add((seconds, kib));
+
+    /// <summary>Every VmRSS reading, MiB.</summary>
+    public IEnumerable<double> RssMib => _rss.Select(reading => reading.Kib / 1024.0);
 
     public IReadOnlyList<SoakSample> Samples => _samples;
 
     public void Add(SoakSample sample, IEnumerable<SyncLine> syncs)
     {
         _samples.Add(sample);
+        _rss.Add((sample.Seconds, sample.RssKib));
         foreach (var line in syncs)
             _syncs.Add((line.Timestamp >= churnStarted ? Stopwatch.GetElapsedTime(churnStarted, line.Timestamp).TotalSeconds
                 : -Stopwatch.GetElapsedTime(line.Timestamp, churnStarted).TotalSeconds, line));
@@ -86,11 +100,15 @@ public sealed class SoakRecorder(long churnStarted, TimeSpan period, TimeSpan du
             var elapsed = last.Seconds - previous.Seconds;
             periods.Add(new SoakPeriod(
                 p + 1, from, to,
-                new Measurement("MiB", inside.Select(sample => sample.RssKib / 1024.0).ToList()),
+                new Measurement("MiB", _rss.Where(reading => reading.Seconds > from + 0.5 && reading.Seconds <= to + 0.5)
+                    .Select(reading => reading.Kib / 1024.0).ToList()),
                 inside.All(sample => sample.GcHeapBytes is not null)
                     ? new Measurement("MiB", inside.Select(sample => sample.GcHeapBytes!.Value / 1048576.0).ToList())
                     : null,
                 last.Gen2 - previous.Gen2,
+                new Measurement("MiB", inside.Select(sample => sample.RssAnonKib / 1024.0).ToList()).Median,
+                new Measurement("MiB", inside.Select(sample => sample.RssFileKib / 1024.0).ToList()).Median,
+                new Measurement("MiB", inside.Select(sample => sample.RssShmemKib / 1024.0).ToList()).Median,
                 elapsed > 0 ? (last.CpuSeconds - previous.CpuSeconds) / elapsed * 100 : null,
                 syncs.Where(sync => !sync.Full).Select(sync => sync.Milliseconds).ToList(),
                 syncs.Where(sync => sync.Full).Select(sync => sync.Milliseconds).ToList(),
@@ -134,7 +152,7 @@ public sealed class SoakRecorder(long churnStarted, TimeSpan period, TimeSpan du
     public void WriteCsv(string path)
     {
         var text = new StringBuilder();
-        text.AppendLine("seconds,rss_mib,gc_heap_mib,gen0,gen1,gen2,cpu_seconds,triggered_syncs,triggered_p50_ms,triggered_p99_ms,triggered_max_ms," +
+        text.AppendLine("seconds,rss_mib,rss_anon_mib,rss_file_mib,rss_shmem_mib,gc_heap_mib,gen0,gen1,gen2,cpu_seconds,triggered_syncs,triggered_p50_ms,triggered_p99_ms,triggered_max_ms," +
                         "full_syncs,full_max_ms,programming_p99_le_s,fe_entries,be_entries,threads,open_fds,sync_problems,changes_made,reloads,load1");
         var previous = double.NegativeInfinity;
         foreach (var sample in _samples)
@@ -144,7 +162,7 @@ public sealed class SoakRecorder(long churnStarted, TimeSpan period, TimeSpan du
             var full = syncs.Where(sync => sync.Full).Select(sync => sync.Milliseconds).ToList();
             var m = triggered.Count > 0 ? new Measurement("ms", triggered) : null;
             text.AppendLine(string.Join(',',
-                F(sample.Seconds), F(sample.RssKib / 1024.0), F(sample.GcHeapBytes / 1048576.0), F(sample.Gen0), F(sample.Gen1), F(sample.Gen2),
+                F(sample.Seconds), F(sample.RssKib / 1024.0), F(sample.RssAnonKib / 1024.0), F(sample.RssFileKib / 1024.0), F(sample.RssShmemKib / 1024.0), F(sample.GcHeapBytes / 1048576.0), F(sample.Gen0), F(sample.Gen1), F(sample.Gen2),
                 F(sample.CpuSeconds), triggered.Count.ToString(CultureInfo.InvariantCulture), F(m?.Percentile(0.5)), F(m?.Percentile(0.99)),
                 F(m?.Max), full.Count.ToString(CultureInfo.InvariantCulture), F(full.Count > 0 ? full.Max() : null),
                 F(sample.Programming.QuantileUpperBound(0.99)), F(sample.FrontendEntries), F(sample.BackendEntries), F(sample.Threads),
