@@ -24,6 +24,7 @@ public static class Program
         new MultiNodeEndToEndSuite(),
         new MemorySuite(),
         new ApiSourceSuite(),
+        new ChurnSoakSuite(),
     ];
 
     public static int Main(string[] args)

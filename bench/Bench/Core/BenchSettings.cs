@@ -90,6 +90,9 @@ public sealed record BenchSettings
     /// <summary>Service counts for the Kubernetes API source (first list to first sync, RSS).</summary>
     public IReadOnlyList<int> ApiSourceServiceCounts { get; init; } = [10_000, 100_000];
 
+    /// <summary>The churn soak: Services, change rate, duration, sampling (<see cref="Suites.Churn.ChurnSoakSettings"/>).</summary>
+    public Suites.Churn.ChurnSoakSettings ChurnSoak { get; init; } = Suites.Churn.ChurnSoakSettings.Full;
+
     public static BenchSettings Full { get; } = new();
 
     public static BenchSettings SmokeTest { get; } = new()
@@ -116,5 +119,6 @@ public sealed record BenchSettings
         MultiNodeIperfBytes = 1 << 20,
         MemoryServiceCounts = [10],
         ApiSourceServiceCounts = [10],
+        ChurnSoak = Suites.Churn.ChurnSoakSettings.Smoke,
     };
 }

@@ -120,7 +120,8 @@ public sealed class ApiSourceSuite : IBenchSuite
         }
     }
 
-    private static string WriteKubeconfig(string directory, TestCertificates certificates)
+    /// <summary>A kubeconfig for the fake server at <paramref name="endpoint"/> (default: this suite's) with a bearer token (also the churn soak's).</summary>
+    internal static string WriteKubeconfig(string directory, TestCertificates certificates, IPEndPoint? endpoint = null, string token = Token)
     {
         var path = Path.Combine(directory, "kubeconfig");
         var ca = Convert.ToBase64String(Encoding.UTF8.GetBytes(certificates.CaPem));
@@ -131,14 +132,14 @@ public sealed class ApiSourceSuite : IBenchSuite
             clusters:
             - name: fake
               cluster:
-                server: https://{ApiEndpoint}
+                server: https://{endpoint ?? ApiEndpoint}
                 certificate-authority-data: {ca}
             contexts:
             - name: bench
               context: {"{cluster: fake, user: proxy}"}
             users:
             - name: proxy
-              user: {"{token: " + Token + "}"}
+              user: {"{token: " + token + "}"}
             """);
         return path;
     }
