@@ -37,13 +37,24 @@ public sealed class ChurnSoakSuite : IBenchSuite
     }
 
     /// <summary>
-    /// <c>PR_BENCH_SOAK_DURATION</c> (seconds) and <c>PR_BENCH_SOAK_SOURCES</c> (<c>manifest</c>, <c>api</c>, comma-separated): a shorter
-    /// or single-source soak while working on it. The report says what ran.
+    /// <c>PR_BENCH_SOAK_DURATION</c> (seconds), <c>PR_BENCH_SOAK_SOURCES</c> (<c>manifest</c>, <c>api</c>, comma-separated) and
+    /// <c>PR_BENCH_SOAK_MIX</c> (<c>standard</c>, <c>endpoints-only</c>): a shorter, single-source or endpoint-only soak while working on
+    /// it. The report says what ran.
     /// </summary>
     private static ChurnSoakSettings WithOverrides(ChurnSoakSettings settings)
     {
         if (Environment.GetEnvironmentVariable("PR_BENCH_SOAK_DURATION") is { Length: > 0 } duration)
             settings = settings with { Duration = TimeSpan.FromSeconds(double.Parse(duration, CultureInfo.InvariantCulture)) };
+        if (Environment.GetEnvironmentVariable("PR_BENCH_SOAK_MIX") is { Length: > 0 } mix)
+            settings = settings with
+            {
+                EndpointsOnly = mix switch
+                {
+                    "endpoints-only" => true,
+                    "standard" => false,
+                    _ => throw new ArgumentException($"PR_BENCH_SOAK_MIX: unknown mix '{mix}' (standard, endpoints-only)"),
+                },
+            };
         if (Environment.GetEnvironmentVariable("PR_BENCH_SOAK_SOURCES") is { Length: > 0 } sources)
             settings = settings with
             {
@@ -63,7 +74,8 @@ public sealed class ChurnSoakSuite : IBenchSuite
     {
         var label = source == ChurnSource.ManifestDirectory ? "manifest directory" : "Kubernetes API (fake server)";
         var tag = source == ChurnSource.ManifestDirectory ? "manifest" : "api";
-        var cluster = new ChurnCluster(settings.Services, settings.EndpointsPerService, settings.Seed);
+        var cluster = new ChurnCluster(settings.Services, settings.EndpointsPerService, settings.Seed,
+            settings.EndpointsOnly ? ChurnCluster.EndpointsOnlyMix : ChurnCluster.Mix);
         var work = Directory.CreateTempSubdirectory("prt-bench-soak-");
         try
         {
@@ -272,7 +284,8 @@ public sealed class ChurnSoakSuite : IBenchSuite
 
     private static string Method(ChurnSource source, ChurnSoakSettings settings, bool first, double syncsPerPeriod, bool smoke)
     {
-        var mix = string.Join(", ", ChurnCluster.Mix.Select(entry => $"{entry.Percent} % {Kind(entry.Kind)}"));
+        var mix = (settings.EndpointsOnly ? "**endpoint changes only** (`PR_BENCH_SOAK_MIX=endpoints-only`): " : "") +
+                  string.Join(", ", (settings.EndpointsOnly ? ChurnCluster.EndpointsOnlyMix : ChurnCluster.Mix).Select(entry => $"{entry.Percent} % {Kind(entry.Kind)}"));
         var period = settings.Period == TimeSpan.FromMinutes(1) ? "minute" : "period";
         var topRank = Math.Max(1, (int)syncsPerPeriod - (int)Math.Ceiling(0.99 * syncsPerPeriod) + 1);
         var common = !first

@@ -82,14 +82,29 @@ public sealed class ChurnCluster
         (ChurnKind.ServiceAddedOrDeleted, 15),
     ];
 
+    /// <summary>
+    /// Endpoint changes only (<c>PR_BENCH_SOAK_MIX=endpoints-only</c>): no Service object changes, so every triggered sync can take
+    /// the Syncer's endpoint-only path; the standard <see cref="Mix"/> against it shows what the Service changes cost.
+    /// </summary>
+    public static readonly IReadOnlyList<(ChurnKind Kind, int Percent)> EndpointsOnlyMix =
+    [
+        (ChurnKind.EndpointReplaced, 60),
+        (ChurnKind.EndpointScaled, 15),
+        (ChurnKind.ReadinessFlipped, 25),
+    ];
+
+    private readonly IReadOnlyList<(ChurnKind Kind, int Percent)> _mix;
     private readonly ChurnService[] _pool;
     private readonly List<int> _present = [];
     private readonly List<int> _absent = [];
     private readonly Random _random;
     private readonly int _endpointsPerService;
 
-    public ChurnCluster(int services, int endpointsPerService, int seed)
+    public ChurnCluster(int services, int endpointsPerService, int seed, IReadOnlyList<(ChurnKind Kind, int Percent)>? mix = null)
     {
+        _mix = mix ?? Mix;
+        if (_mix.Sum(entry => entry.Percent) != 100)
+            throw new ArgumentException("the shares of a mix add up to 100 %", nameof(mix));
         if (endpointsPerService < 1 || endpointsPerService > MaxEndpoints)
             throw new ArgumentOutOfRangeException(nameof(endpointsPerService), endpointsPerService, $"1 .. {MaxEndpoints}");
         Target = services;
@@ -139,8 +154,8 @@ public sealed class ChurnCluster
     public ChurnKind Next(ChurnBatch batch, DateTimeOffset now)
     {
         var roll = _random.Next(100);
-        var kind = Mix[^1].Kind;
-        foreach (var (candidate, percent) in Mix)
+        var kind = _mix[^1].Kind;
+        foreach (var (candidate, percent) in _mix)
         {
             if (roll < percent)
             {

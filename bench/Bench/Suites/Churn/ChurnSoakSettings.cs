@@ -38,6 +38,9 @@ public sealed record ChurnSoakSettings
 
     public IReadOnlyList<ChurnSource> Sources { get; init; } = [ChurnSource.ManifestDirectory, ChurnSource.KubernetesApi];
 
+    /// <summary>Endpoint changes only (<see cref="ChurnCluster.EndpointsOnlyMix"/>) instead of the standard mix.</summary>
+    public bool EndpointsOnly { get; init; }
+
     /// <summary>The seed of the change sequence: every run makes the same changes.</summary>
     public int Seed { get; init; } = 16_07;
 
