@@ -61,13 +61,13 @@ public sealed record BenchSettings
     public int EndToEndSeconds { get; init; } = 3;
 
     /// <summary>Seconds (fractions allowed) per request/response run of the multinode-e2e suite (<c>http_rr -d</c>).</summary>
-    public double MultiNodeRequestSeconds { get; init; } = 1;
+    public double MultiNodeRequestSeconds { get; init; } = 0.5;
 
     /// <summary>Untimed requests before each request/response run of the multinode-e2e suite (<c>http_rr -w</c>).</summary>
     public int MultiNodeWarmup { get; init; } = 200;
 
     /// <summary>Whole seconds per iperf3 run of the multinode-e2e suite (<c>iperf3 -t</c>).</summary>
-    public int MultiNodeIperfSeconds { get; init; } = 2;
+    public int MultiNodeIperfSeconds { get; init; } = 1;
 
     /// <summary>When set, each multinode-e2e iperf3 run moves this many bytes (<c>iperf3 -n</c>) instead of running for seconds.</summary>
     public long? MultiNodeIperfBytes { get; init; }

@@ -46,6 +46,7 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
         var samples = new Samples();
         var tallies = new Dictionary<string, CounterTally>();
         var notes = new List<string>();
+        var iperfRetries = new List<string>();
         BenchCluster? cluster = null;
         try
         {
@@ -58,7 +59,7 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
 
             for (var run = 0; run < settings.Runs; run++)
             {
-                foreach (var path in wirePaths)
+                foreach (var path in Rotated(wirePaths, run))
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
                     var tally = Tally(tallies, path.Name);
@@ -87,6 +88,7 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
                     samples.Add(path, Metric.LargeRate, largeRun.Rate);
                     samples.Add(path, Metric.LargeP50, largeRun.P50Microseconds);
                     samples.Add(path, Metric.LargeP99, largeRun.P99Microseconds);
+                    NoteRetries(iperfRetries, path, run, forward, reverse, offload: false);
                     samples.Add(path, Metric.IperfForward, forward.Gbps);
                     samples.Add(path, Metric.IperfReverse, reverse.Gbps);
                     samples.Add(path, Metric.IperfForwardRetransmits, forward.Retransmits);
@@ -98,7 +100,7 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
                 cluster.SetSegmentationOffload(true);
                 if (run == 0)
                     notes.Add($"eth0 offload settings while the TSO/GSO-on figures were taken: {cluster.DescribeOffload()}.");
-                foreach (var path in offloadPaths)
+                foreach (var path in Rotated(offloadPaths, run))
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
                     var tally = Tally(tallies, "offload: " + path.Name);
@@ -106,6 +108,7 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
                         IperfRun(settings, reverse: false), context.Cancellation));
                     var reverse = Measure(cluster, path, () => LoadGenerators.Iperf(path.Active(cluster, Port.Iperf, tally), null,
                         IperfRun(settings, reverse: true), context.Cancellation));
+                    NoteRetries(iperfRetries, path, run, forward, reverse, offload: true);
                     samples.Add(path, Metric.OffloadForward, forward.Gbps);
                     samples.Add(path, Metric.OffloadReverse, reverse.Gbps);
                     samples.Add(path, Metric.OffloadForwardRetransmits, forward.Retransmits);
@@ -122,6 +125,9 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
         }
 
         notes.AddRange(tallies.Select(tally => $"Counters moved over all measured runs, {tally.Key}: {tally.Value.Describe()}."));
+        notes.Add(iperfRetries.Count == 0
+            ? "Every iperf3 run gave its result at the first attempt."
+            : $"iperf3 gave no result at the first attempt (retried after 0.5 s; counters checked on the attempt measured) in: {string.Join("; ", iperfRetries)}.");
         var method = Method(settings);
         const string SameSetup = "Cluster, daemons, paths, turns and self-checks as in the section \"Across nodes from outside: a new connection per request\" above.";
         var tunnel = wirePaths.Single(path => path.Service?.Mode == "tunnel");
@@ -146,7 +152,7 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
                     .. Rows(wirePaths, samples, Metric.KeptP99, "µs", null, "p99: "),
                 ]),
             new ReportSection("Across nodes from outside: 64 KiB answers on one kept-alive connection (the reply path)",
-                SameSetup + $" Client: `http_rr -k` against the server answering {BenchCluster.LargeBodyBytes:N0}-byte bodies (port {BenchCluster.LargePort}), " +
+                SameSetup + $" Client: `http_rr -k` against the server answering {BenchCluster.LargeBodyBytes:N0}-byte bodies (port 8081 or the mode's own), " +
                 "one request in flight: most bytes travel backend → client, the path dsr shortens.",
                 [
                     .. Rows(wirePaths, samples, Metric.LargeRate, "req/s", "≥ 0.9× direct", versusReference: true),
@@ -195,6 +201,18 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
         }
         throw new InvalidOperationException($"no TcpExt line in {netns}'s /proc/net/netstat");
     }
+
+    private static void NoteRetries(List<string> retries, ClusterPath path, int run, IperfResult forward, IperfResult reverse, bool offload)
+    {
+        foreach (var (result, direction) in new[] { (forward, "client → backend"), (reverse, "-R") })
+            if (result.FailedAttempts > 0)
+                retries.Add($"run {run + 1}, {path.Service?.Mode ?? path.Role.ToString().ToLowerInvariant()}{(offload ? " (TSO/GSO on)" : "")}, {direction}: " +
+                    $"{result.FailedAttempts} failed attempt(s) ({result.Failures})");
+    }
+
+    /// <summary>The paths in turn order for run <paramref name="run"/>: each run starts one path later, so that no path always comes first.</summary>
+    private static IEnumerable<ClusterPath> Rotated(IReadOnlyList<ClusterPath> paths, int run) =>
+        paths.Skip(run % paths.Count).Concat(paths.Take(run % paths.Count));
 
     private static IperfRun IperfRun(BenchSettings settings, bool reverse) =>
         new(settings.MultiNodeIperfSeconds, reverse, settings.MultiNodeIperfBytes);
@@ -290,9 +308,13 @@ public sealed partial class MultiNodeEndToEndSuite : IBenchSuite
         "the mode itself costs, and its gap to direct what one more routed hop costs; " +
         "**snat / tunnel / dsr**: the client to node a's NodePort (192.168.60.11:nodePort): node a balances to b0 on node b and SNATs " +
         "(replies return to node a), or Geneve-encapsulates to node b (replies return through the tunnel to node a), or encapsulates with " +
-        "the DSR option (replies leave node b straight to the client). Pods b0 and c0 run the same servers (`bench_httpd`, iperf3 -s) " +
-        "pinned to CPU 1; the clients run in the external namespace pinned to CPU 0; the daemons run unpinned. Before timing, one request " +
-        "through every path must be answered. The runs take turns between the paths; each request-response run lasts " +
+        "the DSR option (replies leave node b straight to the client). Pods b0 and c0 run the same servers (`bench_httpd` with 2-byte " +
+        "answers on 8080 and 64 KiB ones on 8081, iperf3 -s on 5201); pod b0 runs them again for each mode on that mode's own ports " +
+        "(each port +10, +20 or +30: the Services' target ports), so that no two paths' flows meet on one backend address and " +
+        "port: a client port reused towards another NodePort would hit the other flow's TIME_WAIT there. All servers are pinned to CPU 1, " +
+        "the clients run in the external namespace pinned to CPU 0, the daemons unpinned. Before timing, one request through every path " +
+        "must be answered. The runs take turns between the paths, each run starting one path later than the one before (no path always " +
+        "comes first); each request-response run lasts " +
         $"{settings.MultiNodeRequestSeconds.ToString("0.##", CultureInfo.InvariantCulture)} s after {settings.MultiNodeWarmup} untimed " +
         "requests. Self-checks, from the daemons' pinned counters before and after each run of each path: direct: nothing crossed nodes a " +
         "or b (their `pass_no_service` and `nat_new_flow` did not move); two-hop: `pass_no_service` moved on both nodes, no NAT; snat: node " +

@@ -17,9 +17,12 @@ namespace ProxyReplacement.Bench.Suites.EndToEnd;
 /// service mode (<see cref="ModeService"/>: the annotation <c>proxy-replacement.io/external-service-mode</c> picks it),
 /// each with the one endpoint pod b0 on node b, and the real daemon (<see cref="NodeDaemon.Launch"/>) on nodes a and b.
 /// Node c runs no daemon: its pod c0 is the direct path's target, reached from the client through node c exactly as
-/// b0 through node b, with no program on the way. Pods b0 and c0 each run <c>bench_httpd</c> on <see cref="HttpPort"/>
+/// b0 through node b, with no program on the way. Pods b0 and c0 run <c>bench_httpd</c> on <see cref="HttpPort"/>
 /// (2-byte answers) and on <see cref="LargePort"/> (<see cref="LargeBodyBytes"/>-byte answers) and <c>iperf3 -s</c> on
-/// <see cref="IperfPort"/>, all pinned to <see cref="EndToEndNode.ServerCpu"/>. Built with the harness's wire-sized packets;
+/// <see cref="IperfPort"/>; pod b0 runs the same again for each mode on that mode's own ports
+/// (<see cref="ModeService.PortOffset"/>), so that no two Services' flows meet on one backend address and port (a client
+/// port reused towards another NodePort would otherwise hit the other flow's TIME_WAIT there). All servers are pinned to
+/// <see cref="EndToEndNode.ServerCpu"/>. Built with the harness's wire-sized packets;
 /// <see cref="SetSegmentationOffload"/> turns TSO/GSO on and off again. Dispose removes all of it (also when
 /// <see cref="Create"/> fails halfway).
 /// </summary>
@@ -34,9 +37,9 @@ public sealed class BenchCluster : IDisposable
     /// <summary>The three Services, one per mode, all balancing to pod b0 only.</summary>
     public static readonly IReadOnlyList<ModeService> Services =
     [
-        new("snat", "mn-snat", IPAddress.Parse("10.96.0.11"), 30080, FrontendFlags.ModeSnat),
-        new("tunnel", "mn-tunnel", IPAddress.Parse("10.96.0.12"), 30090, FrontendFlags.ModeTunnel),
-        new("dsr", "mn-dsr", IPAddress.Parse("10.96.0.13"), 30100, FrontendFlags.ModeDsr),
+        new("snat", "mn-snat", IPAddress.Parse("10.96.0.11"), 30080, FrontendFlags.ModeSnat, PortOffset: 10),
+        new("tunnel", "mn-tunnel", IPAddress.Parse("10.96.0.12"), 30090, FrontendFlags.ModeTunnel, PortOffset: 20),
+        new("dsr", "mn-dsr", IPAddress.Parse("10.96.0.13"), 30100, FrontendFlags.ModeDsr, PortOffset: 30),
     ];
 
     private readonly List<BackgroundProcess> _servers = [];
@@ -104,8 +107,9 @@ public sealed class BenchCluster : IDisposable
             manifests.Write("services.yaml", string.Join("---\n", Services.Select(service => service.Yaml(cluster.Backend, cluster.BackendNode.Name))));
             cluster.ManifestPath = manifests.Path;
 
-            foreach (var pod in new[] { cluster.Backend, cluster.DirectPod })
-                cluster.StartServers(pod, context);
+            cluster.StartServers(cluster.DirectPod, 0, context);
+            foreach (var offset in Services.Select(service => service.PortOffset).Prepend(0))
+                cluster.StartServers(cluster.Backend, offset, context);
             var served = clock.Elapsed;
             var synced = cluster.StartDaemons(context);
             context.Progress($"multinode-e2e: cluster {cluster.Topology.Prefix} built in {built.TotalSeconds:F1} s, its servers started in " +
@@ -178,14 +182,15 @@ public sealed class BenchCluster : IDisposable
         Topology.External.RouteVia(address, IngressNode);
     }
 
-    private void StartServers(PodInterface pod, BenchContext context)
+    /// <summary>The three servers in <paramref name="pod"/>, on the base ports plus <paramref name="offset"/>.</summary>
+    private void StartServers(PodInterface pod, int offset, BenchContext context)
     {
-        var port = HttpPort.ToString(CultureInfo.InvariantCulture);
+        static string Text(int number) => number.ToString(CultureInfo.InvariantCulture);
         (string Command, string[] Arguments, string Ready)[] servers =
         [
-            (EndToEndNode.HttpServerBinary, ["0.0.0.0", port], "listening"),
-            (EndToEndNode.HttpServerBinary, ["0.0.0.0", LargePort.ToString(CultureInfo.InvariantCulture), LargeBodyBytes.ToString(CultureInfo.InvariantCulture)], "listening"),
-            ("iperf3", ["-s", "--forceflush", "-p", IperfPort.ToString(CultureInfo.InvariantCulture)], "Server listening"),
+            (EndToEndNode.HttpServerBinary, ["0.0.0.0", Text(HttpPort + offset)], "listening"),
+            (EndToEndNode.HttpServerBinary, ["0.0.0.0", Text(LargePort + offset), Text(LargeBodyBytes)], "listening"),
+            ("iperf3", ["-s", "--forceflush", "-p", Text(IperfPort + offset)], "Server listening"),
         ];
         foreach (var (command, arguments, ready) in servers)
         {
@@ -312,10 +317,10 @@ public sealed class BenchCluster : IDisposable
 
 /// <summary>
 /// A NodePort Service of the <see cref="BenchCluster"/> in mode <paramref name="Mode"/> (its annotation): ports
-/// <c>http</c> 80 → 8080 (nodePort <paramref name="HttpNodePort"/>), <c>large</c> 81 → 8081 (+1) and <c>iperf</c> 5201 →
-/// 5201 (+2), externalTrafficPolicy Cluster, its one endpoint the given pod.
+/// <c>http</c> 80 → 8080 + <paramref name="PortOffset"/> (nodePort <paramref name="HttpNodePort"/>), <c>large</c> 81 → 8081 +
+/// offset (+1) and <c>iperf</c> 5201 → 5201 + offset (+2), externalTrafficPolicy Cluster, its one endpoint the given pod.
 /// </summary>
-public sealed record ModeService(string Mode, string Name, IPAddress ClusterIp, int HttpNodePort, FrontendFlags Flag)
+public sealed record ModeService(string Mode, string Name, IPAddress ClusterIp, int HttpNodePort, FrontendFlags Flag, int PortOffset)
 {
     public int LargeNodePort => HttpNodePort + 1;
     public int IperfNodePort => HttpNodePort + 2;
@@ -334,9 +339,9 @@ public sealed record ModeService(string Mode, string Name, IPAddress ClusterIp, 
           clusterIPs: [{ClusterIp}]
           externalTrafficPolicy: Cluster
           ports:
-          - {"{"}name: http, protocol: TCP, port: 80, targetPort: {BenchCluster.HttpPort}, nodePort: {HttpNodePort}{"}"}
-          - {"{"}name: large, protocol: TCP, port: 81, targetPort: {BenchCluster.LargePort}, nodePort: {LargeNodePort}{"}"}
-          - {"{"}name: iperf, protocol: TCP, port: 5201, targetPort: {BenchCluster.IperfPort}, nodePort: {IperfNodePort}{"}"}
+          - {"{"}name: http, protocol: TCP, port: 80, targetPort: {BenchCluster.HttpPort + PortOffset}, nodePort: {HttpNodePort}{"}"}
+          - {"{"}name: large, protocol: TCP, port: 81, targetPort: {BenchCluster.LargePort + PortOffset}, nodePort: {LargeNodePort}{"}"}
+          - {"{"}name: iperf, protocol: TCP, port: 5201, targetPort: {BenchCluster.IperfPort + PortOffset}, nodePort: {IperfNodePort}{"}"}
         ---
         apiVersion: discovery.k8s.io/v1
         kind: EndpointSlice
@@ -346,9 +351,9 @@ public sealed record ModeService(string Mode, string Name, IPAddress ClusterIp, 
           labels: {"{"}kubernetes.io/service-name: {Name}{"}"}
         addressType: IPv4
         ports:
-        - {"{"}name: http, protocol: TCP, port: {BenchCluster.HttpPort}{"}"}
-        - {"{"}name: large, protocol: TCP, port: {BenchCluster.LargePort}{"}"}
-        - {"{"}name: iperf, protocol: TCP, port: {BenchCluster.IperfPort}{"}"}
+        - {"{"}name: http, protocol: TCP, port: {BenchCluster.HttpPort + PortOffset}{"}"}
+        - {"{"}name: large, protocol: TCP, port: {BenchCluster.LargePort + PortOffset}{"}"}
+        - {"{"}name: iperf, protocol: TCP, port: {BenchCluster.IperfPort + PortOffset}{"}"}
         endpoints:
         - {"{"}addresses: [{endpoint.Address}], conditions: {"{"}ready: true{"}"}, nodeName: {nodeName}{"}"}
 

@@ -63,17 +63,57 @@ public static partial class LoadGenerators
             : ["-t", run.Seconds.ToString(CultureInfo.InvariantCulture)];
         var argv = path.ClientCommand(node, "iperf3", ["-c", path.Target.Address.ToString(), "-p",
             path.Target.Port.ToString(CultureInfo.InvariantCulture), .. amount, .. run.Reverse ? (string[])["-R"] : [], "-J"]);
-        var check = path.BeginRun();
-        var result = ExternalCommand.Check(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(run.Seconds + 30), cancellation);
-        using var json = JsonDocument.Parse(result.Stdout);
-        var end = json.RootElement.GetProperty("end");
-        var bits = end.GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
-        if (bits <= 0)
-            throw new InvalidOperationException($"iperf3 through {path.Target} moved nothing: {result.Stdout}");
-        // the sending end's count (with -R the server's, which iperf3 reports to the client)
-        var retransmits = end.GetProperty("sum_sent").TryGetProperty("retransmits", out var count) ? count.GetInt64() : -1;
-        check.Verify(IperfConnections, $"iperf3 -c {path.Target}{(run.Reverse ? " -R" : "")}");
-        return new IperfResult(bits / 1e9, retransmits);
+        var failures = new List<string>();
+        while (true)
+        {
+            var check = path.BeginRun();
+            var result = ExternalCommand.Run(argv[0], argv.Skip(1).ToList(), TimeSpan.FromSeconds(run.Seconds + 30), cancellation);
+            if (Parse(result.Stdout) is { } measured && result.ExitCode == 0)
+            {
+                check.Verify(IperfConnections, $"iperf3 -c {path.Target}{(run.Reverse ? " -R" : "")}");
+                return measured with { FailedAttempts = failures.Count, Failures = failures.Count == 0 ? null : string.Join("; ", failures) };
+            }
+            // iperf3 itself failing (no result: e.g. its server still busy with the previous test) is retried, twice at most
+            failures.Add($"exit code {result.ExitCode}: {ErrorOf(result)}");
+            if (failures.Count == 3)
+                throw new InvalidOperationException($"iperf3 through {path.Target} gave no result three times: {string.Join("; ", failures)}");
+            Thread.Sleep(500);
+        }
+    }
+
+    /// <summary>The throughput and retransmissions of iperf3's JSON, or null when it holds no result.</summary>
+    private static IperfResult? Parse(string stdout)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(stdout);
+            if (!json.RootElement.TryGetProperty("end", out var end) || !end.TryGetProperty("sum_received", out var received)
+                || !received.TryGetProperty("bits_per_second", out var bits) || bits.GetDouble() <= 0)
+                return null;
+            // the sending end's count (with -R the server's, which iperf3 reports to the client)
+            var retransmits = end.TryGetProperty("sum_sent", out var sent) && sent.TryGetProperty("retransmits", out var count) ? count.GetInt64() : -1;
+            return new IperfResult(bits.GetDouble() / 1e9, retransmits);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string ErrorOf(CommandResult result)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(result.Stdout);
+            if (json.RootElement.TryGetProperty("error", out var error))
+                return error.GetString() ?? "";
+        }
+        catch (JsonException)
+        {
+            // not JSON: show the text
+        }
+        var text = (result.Stderr + result.Stdout).Trim();
+        return text.Length > 600 ? "..." + text[^600..] : text;
     }
 
     /// <summary>

@@ -35,5 +35,8 @@ public sealed partial record RequestResponse(long Requests, double P50Microsecon
 /// <summary>One iperf3 client run: for <paramref name="Seconds"/> or, when set, <paramref name="Bytes"/> (<c>-n</c>); <paramref name="Reverse"/>: <c>-R</c>.</summary>
 public sealed record IperfRun(int Seconds, bool Reverse = false, long? Bytes = null);
 
-/// <summary>What one iperf3 run gave: the receiver's throughput and the sender's TCP retransmissions (-1: not reported).</summary>
-public sealed record IperfResult(double Gbps, long Retransmits);
+/// <summary>
+/// What one iperf3 run gave: the receiver's throughput and the sender's TCP retransmissions (-1: not reported); how many
+/// attempts gave no result before it (iperf3 failing, retried) and what they said.
+/// </summary>
+public sealed record IperfResult(double Gbps, long Retransmits, int FailedAttempts = 0, string? Failures = null);
