@@ -23,6 +23,8 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     private readonly SemaphoreSlim _wakeUp = new(0, 1);
     private HashSet<string> _reportedDiagnostics = [];
     private Dictionary<string, ManifestSet> _lastGoodByFile = [];
+    /// <summary>Each file's parse, by its path, with the size and modification time it was read at: an unchanged file is not parsed again.</summary>
+    private Dictionary<string, (long Length, long WriteTicks, ManifestSet Set)> _parsedByFile = new(StringComparer.Ordinal);
     private string? _lastFingerprint;
     private volatile bool _synced;
     private ImmutableSortedDictionary<string, Model.Node> _nodes = ImmutableSortedDictionary<string, Model.Node>.Empty;
@@ -88,9 +90,10 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
         var seenSlices = new HashSet<Model.ObjectKey>();
         var nodes = ImmutableSortedDictionary.CreateBuilder<string, Model.Node>(StringComparer.Ordinal);
         var lastGood = new Dictionary<string, ManifestSet>();
+        var parsed = new Dictionary<string, (long, long, ManifestSet)>(StringComparer.Ordinal);
         foreach (var path in ManifestFiles())
         {
-            var set = ManifestReader.Parse(File.ReadAllText(path), path);
+            var set = Parse(path, parsed);
             diagnostics.AddRange(set.Diagnostics);
             if (set.Diagnostics.Any(IsSyntaxError) && _lastGoodByFile.TryGetValue(path, out var previous))
             {
@@ -114,6 +117,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
                     diagnostics.Add(new ManifestDiagnostic(path, 0, null, "Node", node.Name, "duplicate of an object in an earlier file; skipped"));
         }
         _lastGoodByFile = lastGood;
+        _parsedByFile = parsed;
         ReportDiagnostics(diagnostics);
         _lastFingerprint = fingerprint;
         var anyChange = tracker.ReplaceAll(services, slices);
@@ -125,6 +129,25 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
         if (anyChange)
             changed();
         return true;
+    }
+
+    /// <summary>
+    /// The file's objects: its last parse when its size and modification time are those it was parsed at (a change to one
+    /// file of a large directory parses that file only), else a new parse. Recorded into <paramref name="parsed"/>.
+    /// </summary>
+    private ManifestSet Parse(string path, Dictionary<string, (long, long, ManifestSet)> parsed)
+    {
+        var file = new FileInfo(path);
+        var (length, ticks) = (file.Length, file.LastWriteTimeUtc.Ticks);
+        if (_parsedByFile.TryGetValue(path, out var known) && known.Length == length && known.WriteTicks == ticks)
+        {
+            parsed[path] = known;
+            return known.Set;
+        }
+        var set = ManifestReader.Parse(File.ReadAllText(path), path);
+        // Stamped with what was seen before the read: a write during the read changes them again, and is read next time.
+        parsed[path] = (length, ticks, set);
+        return set;
     }
 
     /// <summary>Replaces the Nodes when they differ; returns whether they did.</summary>

@@ -183,6 +183,27 @@ public sealed class ManifestDirectorySourceTests
     }
 
     [Test]
+    public void A_reload_parses_only_the_files_whose_size_or_modification_time_moved()
+    {
+        LoadWebAndDb();
+        var web = Path.Combine(_directory, "web.yaml");
+        var stamp = File.GetLastWriteTimeUtc(web);
+        // Same size, same modification time: to the source it is the file it parsed (as to its fingerprint).
+        File.WriteAllText(web, File.ReadAllText(web).Replace("10.96.0.10", "10.96.0.11", StringComparison.Ordinal));
+        File.SetLastWriteTimeUtc(web, stamp);
+
+        Write("db.yaml", ServiceYaml("db", "10.96.0.21", port: 5432));
+
+        Assert.That(Reload(), Is.True);
+        var snapshot = Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(ClusterIP(snapshot, Db), Is.EqualTo(IPAddress.Parse("10.96.0.21")), "the changed file is parsed");
+            Assert.That(ClusterIP(snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.10")), "the other one is not parsed again");
+        });
+    }
+
+    [Test]
     public void A_new_file_adds_its_objects()
     {
         LoadWebAndDb();
