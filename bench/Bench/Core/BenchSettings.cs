@@ -97,15 +97,22 @@ public sealed record BenchSettings
     public IReadOnlyList<int> LatencyServiceCounts { get; init; } = [1_000, 10_000];
 
     /// <summary>Single changes (each after a quiet second) per run, source and size.</summary>
-    public int LatencySingleChanges { get; init; } = 30;
+    public int LatencySingleChanges { get; init; } = 20;
 
     /// <summary>Bursts of changes 100–300 ms apart per run, source and size, and the changes in each.</summary>
-    public int LatencyBursts { get; init; } = 6;
+    public int LatencyBursts { get; init; } = 4;
 
     public int LatencyBurstLength { get; init; } = 5;
 
     /// <summary>Changes the iptables baseline writes per run and size (each restore takes a round trip of the whole table).</summary>
     public int LatencyIptablesChanges { get; init; } = 10;
+
+    /// <summary>The runner storm: Services programmed, changes (0.1 ms apart), and the minimum intervals compared (ms).</summary>
+    public int LatencyStormServices { get; init; } = 10_000;
+
+    public int LatencyStormChanges { get; init; } = 500;
+
+    public IReadOnlyList<int> LatencyStormIntervals { get; init; } = [0, 1, 5, 10, 20, 100];
 
     public static BenchSettings Full { get; } = new();
 
@@ -139,5 +146,8 @@ public sealed record BenchSettings
         LatencyBursts = 1,
         LatencyBurstLength = 2,
         LatencyIptablesChanges = 2,
+        LatencyStormServices = 10,
+        LatencyStormChanges = 20,
+        LatencyStormIntervals = [0, 5],
     };
 }

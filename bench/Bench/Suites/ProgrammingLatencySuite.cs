@@ -108,6 +108,7 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
         {
             work.Delete(recursive: true);
         }
+        var stormRows = Storm(context);
         notes.Add("No kube-proxy binary is available on this machine: the baseline is our model of its iptables rules and of the restore it " +
                   "runs for one endpoint change (`bench/Bench/Baseline/KubeProxyRuleset.cs`), not kube-proxy itself: its informer, its " +
                   "1 s minSyncPeriod and its rule generation come on top.");
@@ -115,8 +116,48 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
         [
             new ReportSection("End to end: programming latency (a change to the map write and to the first packet)", LatencyMethod(context.Settings), latencyRows, notes),
             new ReportSection("Cold start: process start to every Service programmed", ColdMethod(context.Settings), coldRows),
+            new ReportSection("The sync runner's minimum interval under a storm of changes", StormMethod(context.Settings), stormRows),
         ];
     }
+
+    private static List<ReportRow> Storm(BenchContext context)
+    {
+        var settings = context.Settings;
+        var cluster = new SyntheticServices(settings.LatencyStormServices, settings.EndpointsPerService);
+        var rows = new List<ReportRow>();
+        var random = new Random(17);
+        var outcomes = settings.LatencyStormIntervals.ToDictionary(ms => ms, _ => new List<RunnerStorm.Outcome>());
+        RunnerStorm.Run(cluster, TimeSpan.Zero, settings.LatencyStormChanges, TimeSpan.FromMilliseconds(0.1), random, context.Cancellation); // untimed: JIT
+        for (var run = 0; run < settings.Runs; run++)
+            foreach (var ms in settings.LatencyStormIntervals)
+            {
+                context.Cancellation.ThrowIfCancellationRequested();
+                var outcome = RunnerStorm.Run(cluster, TimeSpan.FromMilliseconds(ms), settings.LatencyStormChanges, TimeSpan.FromMilliseconds(0.1), random, context.Cancellation);
+                outcomes[ms].Add(outcome);
+                context.Progress($"latency storm: --min-sync-interval {ms} ms, run {run + 1}: {outcome.Syncs} syncs, {outcome.SyncMs:F1} ms syncing, p99 {outcome.P99Ms:F1} ms");
+            }
+        var label = $"{cluster.Count:N0} Services, {settings.LatencyStormChanges} changes 0.1 ms apart";
+        foreach (var ms in settings.LatencyStormIntervals)
+        {
+            var name = ms == 5 ? $"--min-sync-interval {ms} ms (the default)" : $"--min-sync-interval {ms} ms";
+            var list = outcomes[ms];
+            rows.Add(new ReportRow($"{label}, {name}: syncs", new Measurement("syncs", list.Select(o => o.Syncs).ToList())));
+            rows.Add(new ReportRow($"{label}, {name}: time spent syncing", new Measurement("ms", list.Select(o => o.SyncMs).ToList())));
+            rows.Add(new ReportRow($"{label}, {name}: a change's latency (tracker → written), p50", new Measurement("ms", list.Select(o => o.P50Ms).ToList())));
+            rows.Add(new ReportRow($"{label}, {name}: a change's latency (tracker → written), p99", new Measurement("ms", list.Select(o => o.P99Ms).ToList())));
+        }
+        return rows;
+    }
+
+    private static string StormMethod(BenchSettings settings) =>
+        "In the harness process, to choose the runner's default interval: the real `BoundedFrequencyRunner` driving the real " +
+        "`ChangeTracker` and `Syncer` on BPF maps holding N Services × 4 (programmed first; the runner's first, full run is over " +
+        "before the storm), hit by " + settings.LatencyStormChanges + " EndpointSlice changes of random Services 0.1 ms apart (a " +
+        "relist, a node going away, a large rollout: many slices at once). Each change is upserted into the tracker and triggers " +
+        "the runner, as the sources do. Per `--min-sync-interval`: the syncs the storm took, their total time (what the sync loop " +
+        "spent on it), and each change's latency from its upsert to the end of the sync that wrote it (p50, p99 per run). The " +
+        "source's own latency is not in it (see the section above). One untimed storm first (JIT); then " + settings.Runs +
+        " runs, each visiting every interval.";
 
     private static void Add<TKey, TValue>(Dictionary<TKey, List<TValue>> into, TKey key, TValue value) where TKey : notnull
     {
