@@ -139,7 +139,7 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
         var label = $"{cluster.Count:N0} Services, {settings.LatencyStormChanges} changes 0.1 ms apart";
         foreach (var ms in settings.LatencyStormIntervals)
         {
-            var name = ms == 5 ? $"--min-sync-interval {ms} ms (the default)" : $"--min-sync-interval {ms} ms";
+            var name = ms == ServiceProxy.Options.ProxyOptions.DefaultMinSyncInterval.TotalMilliseconds ? $"--min-sync-interval {ms} ms (the default)" : $"--min-sync-interval {ms} ms";
             var list = outcomes[ms];
             rows.Add(new ReportRow($"{label}, {name}: syncs", new Measurement("syncs", list.Select(o => o.Syncs).ToList())));
             rows.Add(new ReportRow($"{label}, {name}: time spent syncing", new Measurement("ms", list.Select(o => o.SyncMs).ToList())));
