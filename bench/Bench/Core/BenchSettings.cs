@@ -148,6 +148,6 @@ public sealed record BenchSettings
         LatencyIptablesChanges = 2,
         LatencyStormServices = 10,
         LatencyStormChanges = 20,
-        LatencyStormIntervals = [0, 5],
+        LatencyStormIntervals = [0, 1],
     };
 }
