@@ -25,6 +25,7 @@ public static class Program
         new MemorySuite(),
         new ApiSourceSuite(),
         new ChurnSoakSuite(),
+        new ProgrammingLatencySuite(),
     ];
 
     public static int Main(string[] args)

@@ -1,3 +1,5 @@
 using ProxyReplacement.ServiceProxy.Cli;
+using ProxyReplacement.ServiceProxy.Daemon;
 
+StartupTimeline.MainEntered = System.Diagnostics.Stopwatch.GetTimestamp();
 return await CommandLine.RunAsync(args);

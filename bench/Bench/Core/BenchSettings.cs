@@ -93,6 +93,27 @@ public sealed record BenchSettings
     /// <summary>The churn soak: Services, change rate, duration, sampling (<see cref="Suites.Churn.ChurnSoakSettings"/>).</summary>
     public Suites.Churn.ChurnSoakSettings ChurnSoak { get; init; } = Suites.Churn.ChurnSoakSettings.Full;
 
+    /// <summary>Service counts for the end-to-end programming latency and the cold start (the real daemon, both sources).</summary>
+    public IReadOnlyList<int> LatencyServiceCounts { get; init; } = [1_000, 10_000];
+
+    /// <summary>Single changes (each after a quiet second) per run, source and size.</summary>
+    public int LatencySingleChanges { get; init; } = 20;
+
+    /// <summary>Bursts of changes 100–300 ms apart per run, source and size, and the changes in each.</summary>
+    public int LatencyBursts { get; init; } = 4;
+
+    public int LatencyBurstLength { get; init; } = 5;
+
+    /// <summary>Changes the iptables baseline writes per run and size (each restore takes a round trip of the whole table).</summary>
+    public int LatencyIptablesChanges { get; init; } = 10;
+
+    /// <summary>The runner storm: Services programmed, changes (0.1 ms apart), and the minimum intervals compared (ms).</summary>
+    public int LatencyStormServices { get; init; } = 10_000;
+
+    public int LatencyStormChanges { get; init; } = 500;
+
+    public IReadOnlyList<int> LatencyStormIntervals { get; init; } = [0, 1, 5, 10, 20, 100];
+
     public static BenchSettings Full { get; } = new();
 
     public static BenchSettings SmokeTest { get; } = new()
@@ -120,5 +141,13 @@ public sealed record BenchSettings
         MemoryServiceCounts = [10],
         ApiSourceServiceCounts = [10],
         ChurnSoak = Suites.Churn.ChurnSoakSettings.Smoke,
+        LatencyServiceCounts = [10],
+        LatencySingleChanges = 2,
+        LatencyBursts = 1,
+        LatencyBurstLength = 2,
+        LatencyIptablesChanges = 2,
+        LatencyStormServices = 10,
+        LatencyStormChanges = 20,
+        LatencyStormIntervals = [0, 1],
     };
 }

@@ -21,8 +21,8 @@ namespace ProxyReplacement.Bench.Suites;
 public sealed class ApiSourceSuite : IBenchSuite
 {
     private static readonly TimeSpan SyncTimeout = TimeSpan.FromMinutes(5);
-    private static readonly IPEndPoint ApiEndpoint = new(IPAddress.Loopback, 6443);
-    private const string Token = "bench-token";
+    internal static readonly IPEndPoint ApiEndpoint = new(IPAddress.Loopback, 6443);
+    internal const string Token = "bench-token";
 
     public string Name => "apisource";
 

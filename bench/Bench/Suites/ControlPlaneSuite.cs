@@ -182,7 +182,7 @@ public sealed class ControlPlaneSuite : IBenchSuite
         "(`ChangeTracker.UpsertEndpointSlice`, untimed: that is the source's part) and the timed part follows: `Commit` (the new " +
         "snapshot), then an incremental `Syncer.Sync` (desired state of the changed Service, diff, the one backend write into the BPF map). " +
         "Each change must apply exactly one map write. Not included: the sync runner's deliberate min-interval coalescing (the daemon's " +
-        "`--min-sync-interval`, 1 s by default, which batches bursts of changes), and the source's own latency. A run reports the " +
+        "`--min-sync-interval`, 1 ms by default, which batches bursts of changes; the `latency` suite measures it with the daemon), and the source's own latency. A run reports the " +
         "p50 and p99 of its changes; the table shows the median (min–max) of those over the runs. " +
         "**Baseline**: the same change the kube-proxy way, in a scratch namespace holding the full ruleset: one `iptables-restore " +
         "--noflush` with the filter chains and the fixed nat chains, the whole KUBE-SERVICES chain, the changed KUBE-SVC chain, the " +

@@ -83,8 +83,11 @@ public sealed class SyntheticServices
 
     public IEnumerable<EndpointSlice> Slices() => Enumerable.Range(0, Count).Select(i => Slice(i));
 
-    /// <summary>Writes every Service and its slice as YAML manifests into <paramref name="directory"/> (one file per 1000 Services).</summary>
-    public void WriteManifests(string directory)
+    /// <summary>
+    /// Writes every Service and its slice as YAML manifests into <paramref name="directory"/> (one file per 1000 Services),
+    /// but those <paramref name="skip"/> says to leave out (a benchmark writing one Service's file of its own).
+    /// </summary>
+    public void WriteManifests(string directory, Func<int, bool>? skip = null)
     {
         Directory.CreateDirectory(directory);
         const int perFile = 1000;
@@ -92,12 +95,21 @@ public sealed class SyntheticServices
         {
             var text = new StringBuilder();
             for (var i = start; i < Math.Min(Count, start + perFile); i++)
-                AppendManifest(text, i);
+                if (skip?.Invoke(i) != true)
+                    AppendManifest(text, i);
             File.WriteAllText(Path.Combine(directory, $"services-{start / perFile:D5}.yaml"), text.ToString());
         }
     }
 
-    private void AppendManifest(StringBuilder text, int index)
+    /// <summary>Service <paramref name="index"/> and its slice as YAML (the slice's endpoints: <paramref name="endpoints"/> when given).</summary>
+    public string Manifest(int index, IReadOnlyList<IPAddress>? endpoints = null)
+    {
+        var text = new StringBuilder();
+        AppendManifest(text, index, endpoints);
+        return text.ToString();
+    }
+
+    private void AppendManifest(StringBuilder text, int index, IReadOnlyList<IPAddress>? endpoints = null)
     {
         var name = ServiceName(index);
         var inv = CultureInfo.InvariantCulture;
@@ -121,8 +133,8 @@ public sealed class SyntheticServices
             endpoints:
 
             """);
-        for (var j = 0; j < EndpointsPerService; j++)
-            text.Append(inv, $"  - {{addresses: [{Endpoint(index, j)}], conditions: {{ready: true}}}}\n");
+        foreach (var endpoint in endpoints ?? Enumerable.Range(0, EndpointsPerService).Select(j => Endpoint(index, j)).ToList())
+            text.Append(inv, $"  - {{addresses: [{endpoint}], conditions: {{ready: true}}}}\n");
         text.Append("---\n");
     }
 

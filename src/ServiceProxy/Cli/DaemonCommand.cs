@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
 using ProxyReplacement.ServiceProxy.Daemon;
 using ProxyReplacement.ServiceProxy.Options;
 using ProxyReplacement.ServiceProxy.Telemetry;
@@ -25,18 +26,39 @@ public static class DaemonCommand
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
 
+        // The HTTP servers start beside the daemon, not before it: building Kestrel is a good part of a cold start, and
+        // the dataplane's load, the source's list and the first sync need none of it (/readyz says 503 until that sync).
         var addresses = new[] { options.HealthzBindAddress, options.MetricsBindAddress }.OfType<IPEndPoint>().ToList();
-        await using var http = HttpEndpoints.Create(addresses, daemon, loggers);
-        if (http is not null)
-            await http.StartAsync(stop.Token).ConfigureAwait(false);
+        var http = addresses.Count == 0 ? Task.FromResult<WebApplication?>(null) : Task.Run(async () =>
+        {
+            var app = HttpEndpoints.Create(addresses, daemon, loggers);
+            if (app is not null)
+                await app.StartAsync(stop.Token).ConfigureAwait(false);
+            return app;
+        }, stop.Token);
+        // A server that cannot start (an address in use) stops the daemon, and its error ends the command below.
+        _ = http.ContinueWith(_ => stop.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         try
         {
             await daemon.RunAsync(stop.Token).ConfigureAwait(false);
         }
         finally
         {
-            if (http is not null)
-                await http.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            WebApplication? app = null;
+            try
+            {
+                app = await http.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // stopped before it was up
+            }
+            if (app is not null)
+            {
+                await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
         }
         return 0;
     }

@@ -36,6 +36,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private MultiNodeConfigWriter? _multiNode;
     private bool _cidrsWritten;
     private volatile FrontendContext _frontendContext = FrontendContext.None;
+    private readonly Lock _frontendGate = new();
     private readonly HeapReclaimer _heap = new();
     private ServiceHealthServers? _healthChecks;
     private RoutingModule? _routing;
@@ -60,100 +61,147 @@ public sealed partial class ProxyDaemon : IDisposable
     /// <summary>The verdict counters of the loaded dataplane, or null before it is loaded.</summary>
     public IReadOnlyDictionary<CounterReason, ulong>? ReadDataplaneCounters() => _dataplane?.ReadCounters();
 
+    /// <summary>When each stage of the start happened (logged once after the first sync).</summary>
+    public StartupTimeline Startup { get; } = new();
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _dataplane = CoreDataplane.Load(new DataplaneOptions { PinRoot = _options.BpffsRoot, Sizes = _options.MapSizes });
-        LogLoaded(_logger, _dataplane.Variant.ToString(), _options.BpffsRoot,
-            _dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", _dataplane.AdoptedMaps.Order(StringComparer.Ordinal)));
-        Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(_dataplane.Variant.Variant);
-
-        _syncPass = new SyncPass(_tracker, new Syncer(_dataplane.Frontends, _dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
-            sourceRanges: _dataplane.LbSourceRanges, names: _dataplane.ServiceNames), Metrics);
-        // Sockets the hooks connected to endpoints that are gone are aborted in the hooks' cgroup's namespaces (started below
-        // once the hooks are attached; until then, and without hooks, it does nothing).
-        _sockets = _options.CgroupPath is { } cgroup
-            ? new SocketTermination(() => SocketTerminator.Load(_dataplane), cgroup, Metrics.SocketTermination, _loggers.CreateLogger<SocketTermination>())
-            : null;
-        _maintenance = new DataplaneMaintenance(_options, _dataplane, Metrics.Conntrack, _loggers, _sockets is null ? null : _sockets.Terminate);
-        _maintenance.ApplyTimeouts();
-        _multiNode = new MultiNodeConfigWriter(_options.ExternalTraffic, _options.HostInterfaces, _dataplane.ReadConfig, _dataplane.WriteConfig,
-            _loggers.CreateLogger<MultiNodeConfigWriter>());
-        LogSource(_logger, _source.Description, _options.HostnameOverride);
-        var hooksAttached = new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
-            .Apply(_dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
-        if (hooksAttached && _options.SocketLbMode != SocketLbMode.Disabled && _sockets is not null)
-        {
-            _sockets.Start();
-            if (_sockets.Variant is { } variant)
-                Metrics.ObjectVariants["sock_destroy"] = DataplaneVariants.Name(variant.Variant);
-        }
-
+        Startup.DaemonStarted();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
-        _healthChecks = new ServiceHealthServers(IPAddress.Any, () => Health.Healthy, Metrics.ServiceHealth,
-            _loggers.CreateLogger<ServiceHealthServers>());
-        if (_source is INodeSource nodes)
-        {
-            nodes.NodesChanged += () => Health.ReportNode(nodes.ThisNode); // /healthz drains a node going away
-            Health.ReportNode(nodes.ThisNode);
-            // pr_routes4 follows the Nodes: a change queues a pass, which rebuilds the routes (RoutingModule.Sync).
-            _routing = new RoutingModule(_dataplane.Routes, nodes, Metrics.Routing, _loggers.CreateLogger<RoutingModule>(), nodesChanged: Queue);
-        }
-        // A change counts for /healthz's timeout once the source is synced (before, nothing may be synced: kube-proxy alike).
-        Action changed = () =>
-        {
-            if (_source.Synced)
-                Health.QueuedUpdate();
-            Queue();
-        };
-        var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, _dataplane.FromWorkload,
-            _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
-        var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, _dataplane.FromHost,
-            _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
-        UpdateFrontendContext();
-        if (_dataplane.ResizedMaps.Count > 0)
-        {
-            // Resized maps: swap the TC programs now (the socket hooks were swapped above), then carry over what the old
-            // programs wrote into the old maps since the load.
-            attacher.Reconcile();
-            hostAttacher.Reconcile();
-            foreach (var resized in _dataplane.FinishResize())
-                LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
-        }
-
         // Every change that queues a sync stamps kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds.
         void Queue()
         {
             Metrics.RecordQueued(DateTimeOffset.UtcNow);
             runner.Trigger();
         }
-        var tasks = new[]
+        // A change counts for /healthz's timeout once the source is synced (before, nothing may be synced: kube-proxy alike).
+        Action changed = () =>
         {
-            Task.Run(() => _source.RunAsync(_tracker, changed, cancellationToken), cancellationToken),
-            Task.Run(() => runner.RunAsync(cancellationToken), cancellationToken),
-            Task.Run(() => attacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
-            Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, cancellationToken), cancellationToken),
-            Task.Run(() => WatchNodeAddressesAsync(Queue, cancellationToken), cancellationToken),
-            Task.Run(() => _maintenance.RunAsync(cancellationToken), cancellationToken),
+            if (_source.Synced)
+            {
+                Startup.SourceSynced();
+                Health.QueuedUpdate();
+            }
+            Queue();
         };
+        if (_source is INodeSource nodes)
+        {
+            nodes.NodesChanged += () => Health.ReportNode(nodes.ThisNode); // /healthz drains a node going away
+            Health.ReportNode(nodes.ThisNode);
+        }
+
+        // The source lists and parses while the kernel verifies the programs: neither needs the other, and the first
+        // sync (which needs both) runs as soon as the second is done.
+        LogSource(_logger, _source.Description, _options.HostnameOverride);
+        Startup.SourceStarted();
+        var source = Task.Run(() => _source.RunAsync(_tracker, changed, stop.Token), stop.Token);
+        var tasks = new List<Task> { source };
         try
         {
+            var (attacher, hostAttacher) = LoadDataplane(Queue);
+            tasks.AddRange(
+            [
+                Task.Run(() => runner.RunAsync(stop.Token), stop.Token),
+                Task.Run(() => attacher.RunAsync(InterfacePollInterval, stop.Token), stop.Token),
+                Task.Run(() => hostAttacher.RunAsync(InterfacePollInterval, stop.Token), stop.Token),
+                Task.Run(() => WatchNodeAddressesAsync(Queue, stop.Token), stop.Token),
+                Task.Run(() => _maintenance!.RunAsync(stop.Token), stop.Token),
+            ]);
             await Task.WhenAll(tasks).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // shutdown: the dataplane stays as it is
         }
+        finally
+        {
+            // A failed start (the dataplane did not load) must not leave the source running.
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(tasks).ConfigureAwait(false);
+            }
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                // already reported above, or the cancellation itself
+            }
+        }
         LogStopped(_logger, _options.BpffsRoot);
     }
 
-    private Task RunSync(RunKind kind, CancellationToken cancellationToken)
+    /// <summary>Loads (or adopts) the dataplane and everything that writes into it; returns the interface attachers to run.</summary>
+    private (InterfaceAttacher Workload, InterfaceAttacher Host) LoadDataplane(Action queue)
+    {
+        Startup.LoadStarted();
+        var loading = System.Diagnostics.Stopwatch.StartNew();
+        var dataplane = CoreDataplane.Load(new DataplaneOptions { PinRoot = _options.BpffsRoot, Sizes = _options.MapSizes });
+        LogLoaded(_logger, dataplane.Variant.ToString(), _options.BpffsRoot,
+            dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", dataplane.AdoptedMaps.Order(StringComparer.Ordinal)),
+            loading.Elapsed.TotalMilliseconds);
+        Metrics.ObjectVariants["tc_nat"] = DataplaneVariants.Name(dataplane.Variant.Variant);
+
+        // Sockets the hooks connected to endpoints that are gone are aborted in the hooks' cgroup's namespaces (started below
+        // once the hooks are attached; until then, and without hooks, it does nothing).
+        _sockets = _options.CgroupPath is { } cgroup
+            ? new SocketTermination(() => SocketTerminator.Load(dataplane), cgroup, Metrics.SocketTermination, _loggers.CreateLogger<SocketTermination>())
+            : null;
+        _maintenance = new DataplaneMaintenance(_options, dataplane, Metrics.Conntrack, _loggers, _sockets is null ? null : _sockets.Terminate);
+        _maintenance.ApplyTimeouts();
+        _multiNode = new MultiNodeConfigWriter(_options.ExternalTraffic, _options.HostInterfaces, dataplane.ReadConfig, dataplane.WriteConfig,
+            _loggers.CreateLogger<MultiNodeConfigWriter>());
+        var hooksAttached = new SocketLbAttacher(_loggers.CreateLogger<SocketLbAttacher>(), Metrics)
+            .Apply(dataplane, _options.BpffsRoot, _options.CgroupPath, _options.SocketLbMode);
+        if (hooksAttached && _options.SocketLbMode != SocketLbMode.Disabled && _sockets is not null)
+        {
+            _sockets.Start();
+            if (_sockets.Variant is { } variant)
+                Metrics.ObjectVariants["sock_destroy"] = DataplaneVariants.Name(variant.Variant);
+        }
+        _healthChecks = new ServiceHealthServers(IPAddress.Any, () => Health.Healthy, Metrics.ServiceHealth,
+            _loggers.CreateLogger<ServiceHealthServers>());
+        if (_source is INodeSource nodes)
+        {
+            // pr_routes4 follows the Nodes: a change queues a pass, which rebuilds the routes (RoutingModule.Sync).
+            _routing = new RoutingModule(dataplane.Routes, nodes, Metrics.Routing, _loggers.CreateLogger<RoutingModule>(), nodesChanged: queue);
+        }
+        var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, dataplane.FromWorkload,
+            _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
+        var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, dataplane.FromHost,
+            _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
+        _dataplane = dataplane;
+        UpdateFrontendContext();
+        if (dataplane.ResizedMaps.Count > 0)
+        {
+            // Resized maps: swap the TC programs now (the socket hooks were swapped above), then carry over what the old
+            // programs wrote into the old maps since the load.
+            attacher.Reconcile();
+            hostAttacher.Reconcile();
+            foreach (var resized in dataplane.FinishResize())
+                LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
+        }
+        // Last: the sync loop starts once this is set.
+        _syncPass = new SyncPass(_tracker, new Syncer(dataplane.Frontends, dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
+            sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames), Metrics);
+        Startup.LoadEnded();
+        return (attacher, hostAttacher);
+    }
+
+    private Task<RunOutcome> RunSync(RunKind kind, CancellationToken cancellationToken)
     {
         // Never sync before the source delivered its first full view: an empty snapshot would
-        // delete every entry a previous daemon left serving.
+        // delete every entry a previous daemon left serving. Such a run does not count: the first
+        // real one starts at the source's trigger, not held back by the minimum interval.
         if (_source is not { Synced: true } || _syncPass is null || _dataplane is null)
-            return Task.CompletedTask;
+            return Task.FromResult(RunOutcome.NotReady);
 
+        var first = !Startup.FirstSyncDone;
+        if (first)
+        {
+            Startup.FirstSyncStarted();
+            UpdateFrontendContext(); // this Node may have been listed since the dataplane loaded: its addresses from the start
+        }
         Health.SyncStarting();
         var pass = _syncPass;
         var maintenance = _maintenance!;
@@ -169,12 +217,14 @@ public sealed partial class ProxyDaemon : IDisposable
             });
         // Failed or held-back writes leave the change pending (the next sync retries them); a conflict in the snapshot does not.
         Health.RecordSync(applied: result.Problems.All(problem => problem.Kind == SyncProblemKind.Conflict));
+        if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
+            LogSynced(_logger, kind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
+        if (first && Startup.FirstSyncEnded())
+            LogStartup(_logger, Startup.Summary());
         _healthChecks?.Update(ServiceHealthChecks.Desired(commit.Snapshot, (_source as INodeSource)?.NodeName ?? _options.HostnameOverride));
         if (_heap.AfterSync(result.Applied.Count))
             Metrics.HeapReclaims.Increment();
-        if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
-            LogSynced(_logger, kind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
-        return Task.CompletedTask;
+        return Task.FromResult(RunOutcome.Ran);
     }
 
     /// <summary>
@@ -190,8 +240,14 @@ public sealed partial class ProxyDaemon : IDisposable
                 trigger();
     }
 
-    /// <summary>Computes the frontend context; true when it changed (logged).</summary>
+    /// <summary>Computes the frontend context; true when it changed (logged). Called by the sync loop and the address poll.</summary>
     private bool UpdateFrontendContext()
+    {
+        lock (_frontendGate)
+            return UpdateFrontendContextLocked();
+    }
+
+    private bool UpdateFrontendContextLocked()
     {
         var node = (_source as INodeSource)?.ThisNode;
         IReadOnlyList<InterfaceAddress> host;
@@ -245,8 +301,11 @@ public sealed partial class ProxyDaemon : IDisposable
         _dataplane?.Dispose(); // closes fds only: pins and attachments stay
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded: tc_nat build {Variant}; maps pinned under {Root}; adopted: {Adopted}")]
-    private static partial void LogLoaded(ILogger logger, string variant, string root, string adopted);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dataplane loaded in {Milliseconds:F0} ms: tc_nat build {Variant}; maps pinned under {Root}; adopted: {Adopted}")]
+    private static partial void LogLoaded(ILogger logger, string variant, string root, string adopted, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Startup: {Timeline}")]
+    private static partial void LogStartup(ILogger logger, string timeline);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Map {Map} resized from {Old} to {New} entries: {Copied} entries migrated, {Lost} did not fit")]
     private static partial void LogResized(ILogger logger, string map, uint old, uint @new, int copied, int lost);

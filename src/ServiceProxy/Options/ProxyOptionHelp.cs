@@ -49,7 +49,7 @@ public static class ProxyOptionHelp
             $"[default: 0: the smallest MTU of the host interfaces - {Dataplane.Abi.MultiNodeConfig.EncapsulationOverhead}]"),
         ["snat-port-range"] = new("FIRST-LAST", $"Source ports of snat mode on this node's address; outside the NodePort range [default: {ExternalTrafficOptions.DefaultSnatPorts}]"),
         ["service-cidrs"] = new("CIDRS", "The cluster's Service CIDRs: unclaimed addresses in them are rejected [default: 10.96.0.0/12]"),
-        ["min-sync-interval"] = new("DURATION", "Minimum time between syncs (kube-proxy minSyncPeriod) [default: 1s]"),
+        ["min-sync-interval"] = new("DURATION", "Minimum time between the starts of two syncs (kube-proxy minSyncPeriod); changes within it are coalesced; the first sync never waits [default: 1ms]"),
         ["sync-period"] = new("DURATION", "Full resync period, repairs drift [default: 30s]"),
         ["frontend-map-size"] = new("N", $"Entries of the NAT frontend map [default: {Sizes.Frontends}]"),
         ["backend-map-size"] = new("N", $"Entries of the NAT backend map [default: {Sizes.Backends}]"),

@@ -183,6 +183,98 @@ public sealed class ManifestDirectorySourceTests
     }
 
     [Test]
+    public void A_reload_parses_only_the_files_whose_size_or_modification_time_moved()
+    {
+        LoadWebAndDb();
+        var web = Path.Combine(_directory, "web.yaml");
+        var stamp = File.GetLastWriteTimeUtc(web);
+        // Same size, same modification time: to the source it is the file it parsed (as to its fingerprint).
+        File.WriteAllText(web, File.ReadAllText(web).Replace("10.96.0.10", "10.96.0.11", StringComparison.Ordinal));
+        File.SetLastWriteTimeUtc(web, stamp);
+
+        Write("db.yaml", ServiceYaml("db", "10.96.0.21", port: 5432));
+
+        Assert.That(Reload(), Is.True);
+        var snapshot = Commit();
+        Assert.Multiple(() =>
+        {
+            Assert.That(ClusterIP(snapshot, Db), Is.EqualTo(IPAddress.Parse("10.96.0.21")), "the changed file is parsed");
+            Assert.That(ClusterIP(snapshot, Web), Is.EqualTo(IPAddress.Parse("10.96.0.10")), "the other one is not parsed again");
+        });
+    }
+
+    /// <summary>
+    /// The oracle of the path that hands only the changed files' objects to the tracker: after every step of random edits
+    /// (objects moving between files, duplicates across files, broken syntax, Nodes, files added and removed), the
+    /// long-lived source's tracker holds exactly what a fresh source reading the directory once would.
+    /// </summary>
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    [TestCase(4)]
+    [TestCase(5)]
+    [TestCase(6)]
+    public void Random_edits_leave_the_same_state_as_a_fresh_read_of_the_directory(int seed)
+    {
+        var random = new Random(seed);
+        string[] files = ["a.yaml", "b.yaml", "c.yaml", "d.yaml"];
+        string RandomFile()
+        {
+            var documents = new List<string>();
+            for (var i = random.Next(4); i > 0; i--)
+            {
+                var name = $"svc-{random.Next(6)}"; // few names: objects move between files and collide
+                documents.Add(ServiceYaml(name, $"10.96.0.{random.Next(1, 4)}"));
+                if (random.Next(2) == 0)
+                    documents.Add(SliceYaml($"{name}-s", name, $"10.244.0.{random.Next(1, 4)}"));
+            }
+            if (random.Next(10) == 0)
+                documents.Add("apiVersion: v1\nkind: Node\nmetadata: {name: node-a}\nstatus: {addresses: [{type: InternalIP, address: 192.168.0." + random.Next(1, 3) + "}]}\n");
+            var text = Documents([.. documents]);
+            return random.Next(12) == 0 ? text + "---\nkind: [broken\n" : text;
+        }
+        foreach (var file in files)
+            Write(file, RandomFile());
+        Reload();
+        for (var step = 0; step < 150; step++)
+        {
+            var file = files[random.Next(files.Length)];
+            switch (random.Next(10))
+            {
+                case 0:
+                    Delete(file);
+                    break;
+                default:
+                    Write(file, RandomFile());
+                    break;
+            }
+            if (random.Next(3) == 0)
+                Write(files[random.Next(files.Length)], RandomFile()); // two files changed in one reload
+            Reload();
+            var live = _tracker.Commit().Snapshot;
+
+            // A fresh read, carrying over the last good contents of broken files as the long-lived source does.
+            using var metrics = new ProxyMetrics();
+            using var fresh = new ManifestDirectorySource(_directory, NullLogger<ManifestDirectorySource>.Instance, metrics, nodeName: "node-a");
+            var freshTracker = new ChangeTracker();
+            fresh.ReloadIfChanged(freshTracker, () => { });
+            var expected = freshTracker.Commit().Snapshot;
+            if (Directory.EnumerateFiles(_directory).Any(path => File.ReadAllText(path).Contains("[broken", StringComparison.Ordinal)))
+                continue; // a fresh source has no last good contents to keep: only clean directories compare
+            Assert.Multiple(() =>
+            {
+                Assert.That(live.Services, Is.EqualTo(expected.Services), $"step {step}: Services");
+                Assert.That(live.SlicesByService.Keys, Is.EqualTo(expected.SlicesByService.Keys), $"step {step}: slices by Service");
+                foreach (var (service, slices) in expected.SlicesByService)
+                    Assert.That(live.SlicesByService[service], Is.EqualTo(slices), $"step {step}: slices of {service}");
+                Assert.That(_source.Nodes, Is.EqualTo(fresh.Nodes), $"step {step}: Nodes");
+                Assert.That(_metrics.ManifestObjectsSkipped.Value, Is.EqualTo(metrics.ManifestObjectsSkipped.Value), $"step {step}: objects skipped");
+            });
+        }
+        Assert.That(_source.ChangedFileReloads, Is.GreaterThan(10), "the changed-files path was taken often enough to be tested");
+    }
+
+    [Test]
     public void A_new_file_adds_its_objects()
     {
         LoadWebAndDb();

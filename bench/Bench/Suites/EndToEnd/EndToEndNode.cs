@@ -96,6 +96,9 @@ public sealed class EndToEndNode : IDisposable
     /// <summary>bench/native/build/http_rr, built with the harness.</summary>
     public static string HttpRequestResponseBinary => NativeTool("http_rr");
 
+    /// <summary>bench/native/build/latency_probe, built with the harness.</summary>
+    public static string LatencyProbeBinary => NativeTool("latency_probe");
+
     /// <summary>A tool of bench/native (built into bench/native/build by the harness's build).</summary>
     private static string NativeTool(string name)
     {
