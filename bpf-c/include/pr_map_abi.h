@@ -22,8 +22,9 @@
  *    LoadBalancer source ranges, the hairpin address, 64 counters.
  * 3: many nodes: the routes map (pod CIDR -> owning node), the external service modes (SNAT, tunnel,
  *    DSR; pr_config fields, frontend mode flags, conntrack flags and the tunnel-return entry type),
- *    the Geneve option; connected sockets' reverse translation in socket storage (pr_sk_store4). */
-#define PR_ABI_VERSION 3
+ *    the Geneve option; connected sockets' reverse translation in socket storage (pr_sk_store4).
+ * 4: NetworkPolicy: the endpoint map, the port-class and peer LPM tries (pr_pol_*). */
+#define PR_ABI_VERSION 4
 
 /* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
 
@@ -257,6 +258,64 @@ struct pr_route_value {
 	__u32 flags;          /* HBO: PR_ROUTE_F_* */
 	__be32 node_addr4;    /* NBO: the owning node's IPv4 InternalIP (the tunnel endpoint); 0 for none */
 	__u8 node_addr6[16];  /* reserved for an IPv6 underlay: zero */
+};
+
+/* ---- NetworkPolicy (the policy module) ----------------------------------------------------------
+ * The compiler (src/ServiceProxy/Policy/) turns NetworkPolicies, Pods and Namespaces into one rule set
+ * per (endpoint, direction); identical sets share an id. A packet's verdict costs two LPM lookups, whatever
+ * the number of rules:
+ *   1. pr_pol_ports4 {set, proto, port}        -> port class: which ports the set's rules treat alike
+ *      (the compiler splits the port space at every rule's boundaries; ranges become prefix blocks);
+ *   2. pr_pol_peers4 {set, port class, peer}   -> ALLOW or DENY for the longest matching peer prefix
+ *      (a selected pod is a /32, an ipBlock its CIDR, an except a DENY unless another rule allows it).
+ * A miss in either map denies. The set id of a direction is in the endpoint's pr_pol_ep4 entry; 0 is "not
+ * isolated in that direction" (allow). A pod without an entry is isolated in neither direction.
+ * Ingress: the peer is the packet's source and the endpoint its destination; egress: the other way round,
+ * after the Service translation (the peer is the chosen backend).
+ */
+
+struct pr_pol_ep_key4 {
+	__be32 addr; /* NBO: the pod's IPv4 address (a pod of this node) */
+};
+
+struct pr_pol_ep {
+	__u32 ingress_set; /* HBO: rule set for traffic to the pod; 0: not isolated for ingress */
+	__u32 egress_set;  /* HBO: rule set for traffic from the pod; 0: not isolated for egress */
+	__u32 flags;       /* HBO: reserved, zero */
+	__u32 pad;         /* zero */
+};
+
+/* The protocol byte of pr_pol_port_key: TCP, UDP and SCTP as themselves; every other IP protocol is
+ * PR_POL_PROTO_OTHER with port 0 (a rule without ports matches every protocol, ICMP included). */
+#define PR_POL_PROTO_OTHER 255
+
+struct pr_pol_port_key {
+	__u32 prefixlen; /* HBO: bits matched after this field: 48 (the set's whole protocol) .. 64 (one port) */
+	__u32 set;       /* HBO: rule set id (never 0) */
+	__u8 proto;      /* IPPROTO_TCP / _UDP / _SCTP, or PR_POL_PROTO_OTHER */
+	__u8 pad;        /* zero */
+	__be16 port;     /* NBO: the destination port (of the endpoint for ingress, of the peer for egress) */
+};
+
+struct pr_pol_port_value {
+	__u32 port_class; /* HBO: >= 1; the second lookup's class */
+};
+
+struct pr_pol_peer_key4 {
+	__u32 prefixlen;  /* HBO: 64 + the peer prefix's length (64..96) */
+	__u32 set;        /* HBO: rule set id */
+	__u32 port_class; /* HBO: from pr_pol_ports4 */
+	__be32 addr;      /* NBO: the peer prefix's network address */
+};
+
+enum pr_pol_verdict {
+	PR_POL_ALLOW = 1,
+	PR_POL_DENY = 2, /* an ipBlock's except that no other rule allows */
+};
+
+struct pr_pol_peer_value {
+	__u32 verdict; /* HBO: enum pr_pol_verdict */
+	__u32 rule;    /* HBO: the compiled rule that decided (0: none): dump and explain name it */
 };
 
 /* ---- The Geneve option -----------------------------------------------------------------------

@@ -19,7 +19,7 @@ namespace ProxyReplacement.Dataplane.Abi;
 public readonly record struct DataplaneConfig
 {
     /// <summary><c>PR_ABI_VERSION</c> of bpf-c/include/pr_map_abi.h.</summary>
-    public const uint CurrentAbiVersion = 3;
+    public const uint CurrentAbiVersion = 4;
 
     /// <summary><c>PR_DEFAULT_HAIRPIN_ADDR_HBO</c>: 169.254.7.1, the hairpin source when none is configured.</summary>
     public static readonly System.Net.IPAddress DefaultHairpinAddress = System.Net.IPAddress.Parse("169.254.7.1");
