@@ -80,6 +80,31 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } pr_routes4 SEC(".maps");
 
+/* NetworkPolicy (pr_map_abi.h "NetworkPolicy"): sizes set by the daemon before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct pr_pol_ep_key4);
+	__type(value, struct pr_pol_ep);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pr_pol_ep4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pr_pol_port_key);
+	__type(value, struct pr_pol_port_value);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pr_pol_ports4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pr_pol_peer_key4);
+	__type(value, struct pr_pol_peer_value);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pr_pol_peers4 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);

@@ -36,6 +36,9 @@ public sealed class CoreDataplane : IDisposable
             LbSourceRanges = Track(opened, new BpfMap<LbSourceRangeKey4, LbSourceRangeValue>(CoreObjectNames.LbSourceRanges, loaded.DuplicateMapFd(CoreObjectNames.LbSourceRanges)));
             ServiceNames = Track(opened, new BpfMap<uint, ServiceName>(CoreObjectNames.ServiceNames, loaded.DuplicateMapFd(CoreObjectNames.ServiceNames)));
             Routes = Track(opened, new BpfMap<RouteKey4, RouteValue>(CoreObjectNames.Routes, loaded.DuplicateMapFd(CoreObjectNames.Routes)));
+            PolicyEndpoints = Track(opened, new BpfMap<PolicyEndpointKey4, PolicyEndpoint>(CoreObjectNames.PolicyEndpoints, loaded.DuplicateMapFd(CoreObjectNames.PolicyEndpoints)));
+            PolicyPorts = Track(opened, new BpfMap<PolicyPortKey, PolicyPortValue>(CoreObjectNames.PolicyPorts, loaded.DuplicateMapFd(CoreObjectNames.PolicyPorts)));
+            PolicyPeers = Track(opened, new BpfMap<PolicyPeerKey4, PolicyPeerValue>(CoreObjectNames.PolicyPeers, loaded.DuplicateMapFd(CoreObjectNames.PolicyPeers)));
             _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
             _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
             _hostNetns = Track(opened, new BpfMap<uint, HostNetns>(CoreObjectNames.HostNetns, loaded.DuplicateMapFd(CoreObjectNames.HostNetns)));
@@ -78,6 +81,9 @@ public sealed class CoreDataplane : IDisposable
             [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
             [CoreObjectNames.LbSourceRanges] = Positive(sizes.LbSourceRanges, nameof(sizes.LbSourceRanges)),
             [CoreObjectNames.Routes] = Positive(sizes.Routes, nameof(sizes.Routes)),
+            [CoreObjectNames.PolicyEndpoints] = Positive(sizes.PolicyEndpoints, nameof(sizes.PolicyEndpoints)),
+            [CoreObjectNames.PolicyPorts] = Positive(sizes.PolicyPorts, nameof(sizes.PolicyPorts)),
+            [CoreObjectNames.PolicyPeers] = Positive(sizes.PolicyPeers, nameof(sizes.PolicyPeers)),
             // one name per service id, and every id has a frontend
             [CoreObjectNames.ServiceNames] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
         };
@@ -141,6 +147,15 @@ public sealed class CoreDataplane : IDisposable
 
     /// <summary>pr_routes4 (LPM trie): pod CIDR or node address -> the node that owns it (the routing module's).</summary>
     public BpfMap<RouteKey4, RouteValue> Routes { get; }
+
+    /// <summary>pr_pol_ep4 (hash): isolated pod of this node -> its ingress and egress rule sets (the policy module's).</summary>
+    public BpfMap<PolicyEndpointKey4, PolicyEndpoint> PolicyEndpoints { get; }
+
+    /// <summary>pr_pol_ports4 (LPM trie): (rule set, protocol, port prefix) -> port class.</summary>
+    public BpfMap<PolicyPortKey, PolicyPortValue> PolicyPorts { get; }
+
+    /// <summary>pr_pol_peers4 (LPM trie): (rule set, port class, peer prefix) -> allow or deny.</summary>
+    public BpfMap<PolicyPeerKey4, PolicyPeerValue> PolicyPeers { get; }
 
     /// <summary>pr_lb_src4 (LPM trie): (service id, source prefix) allowed by loadBalancerSourceRanges.</summary>
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
@@ -231,6 +246,9 @@ public sealed class CoreDataplane : IDisposable
         LbSourceRanges.Dispose();
         ServiceNames.Dispose();
         Routes.Dispose();
+        PolicyEndpoints.Dispose();
+        PolicyPorts.Dispose();
+        PolicyPeers.Dispose();
         _counters.Dispose();
         _config.Dispose();
         _hostNetns.Dispose();

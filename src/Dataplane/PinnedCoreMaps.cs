@@ -28,6 +28,9 @@ public sealed class PinnedCoreMaps : IDisposable
         LbSourceRanges = BpfMap<LbSourceRangeKey4, LbSourceRangeValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.LbSourceRanges));
         ServiceNames = BpfMap<uint, ServiceName>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.ServiceNames));
         Routes = BpfMap<RouteKey4, RouteValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Routes));
+        PolicyEndpoints = BpfMap<PolicyEndpointKey4, PolicyEndpoint>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyEndpoints));
+        PolicyPorts = BpfMap<PolicyPortKey, PolicyPortValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyPorts));
+        PolicyPeers = BpfMap<PolicyPeerKey4, PolicyPeerValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyPeers));
     }
 
     public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -42,6 +45,9 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
     public BpfMap<uint, ServiceName> ServiceNames { get; }
     public BpfMap<RouteKey4, RouteValue> Routes { get; }
+    public BpfMap<PolicyEndpointKey4, PolicyEndpoint> PolicyEndpoints { get; }
+    public BpfMap<PolicyPortKey, PolicyPortValue> PolicyPorts { get; }
+    public BpfMap<PolicyPeerKey4, PolicyPeerValue> PolicyPeers { get; }
 
     /// <summary>pr_config[0], or null when it was never written.</summary>
     public DataplaneConfig? ReadConfig() => Config.TryLookup(0, out var config) ? config : null;
@@ -76,5 +82,8 @@ public sealed class PinnedCoreMaps : IDisposable
         LbSourceRanges.Dispose();
         ServiceNames.Dispose();
         Routes.Dispose();
+        PolicyEndpoints.Dispose();
+        PolicyPorts.Dispose();
+        PolicyPeers.Dispose();
     }
 }

@@ -18,6 +18,9 @@ public static class CoreObjectNames
     public const string LbSourceRanges = "pr_lb_src4";
     public const string ServiceNames = "pr_svc_names";
     public const string Routes = "pr_routes4";
+    public const string PolicyEndpoints = "pr_pol_ep4";
+    public const string PolicyPorts = "pr_pol_ports4";
+    public const string PolicyPeers = "pr_pol_peers4";
 
     public const string FromWorkloadProgram = "pr_tc_from_wl";
     public const string FromHostProgram = "pr_tc_from_host";
