@@ -15,23 +15,38 @@ PR_INLINE __u32 pr_or_default(__u32 configured, __u32 fallback)
 	return configured ? configured : fallback;
 }
 
-/* Idle timeout of a flow in nanoseconds, from pr_config (zero fields: defaults). */
-PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, __u8 tcp_state)
+/*
+ * Whether a closed entry keeps its SNAT port through the backend's TIME_WAIT (PR_SNAT_TIME_WAIT_S): a SNATed TCP
+ * flow closed by FINs both ways. Both entries of the flow qualify (the reverse entry carries the flags and follows
+ * the state, pr_ct_sync_reverse), so whichever the sweeper or a packet looks at, the port stays reserved.
+ */
+PR_INLINE int pr_ct_holds_snat_time_wait(const struct pr_ct_value4 *v)
+{
+	return (v->flags & PR_CT_F_SNAT) && v->tcp_state == PR_TCP_CLOSED &&
+	       v->fin_seen == (PR_CT_FIN_FROM_CLIENT | PR_CT_FIN_FROM_BACKEND);
+}
+
+/* Idle timeout of an entry in nanoseconds, from pr_config (zero fields: defaults). */
+PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, const struct pr_ct_value4 *v)
 {
 	__u32 zero = 0;
 	struct pr_config *cfg = bpf_map_lookup_elem(&pr_config, &zero);
+	__u8 tcp_state = v->tcp_state;
 	__u32 seconds;
 
 	if (proto == IPPROTO_TCP) {
-		if (tcp_state == PR_TCP_SYN_SENT)
+		if (tcp_state == PR_TCP_SYN_SENT) {
 			seconds = pr_or_default(cfg ? cfg->tcp_syn_timeout_s : 0,
 						PR_DEFAULT_TCP_SYN_TIMEOUT_S);
-		else if (tcp_state == PR_TCP_CLOSED)
+		} else if (tcp_state == PR_TCP_CLOSED) {
 			seconds = pr_or_default(cfg ? cfg->tcp_closing_timeout_s : 0,
 						PR_DEFAULT_TCP_CLOSING_TIMEOUT_S);
-		else /* established, or half closed: a half-closed stream may idle long */
+			if (seconds < PR_SNAT_TIME_WAIT_S && pr_ct_holds_snat_time_wait(v))
+				seconds = PR_SNAT_TIME_WAIT_S;
+		} else { /* established, or half closed: a half-closed stream may idle long */
 			seconds = pr_or_default(cfg ? cfg->tcp_established_timeout_s : 0,
 						PR_DEFAULT_TCP_ESTABLISHED_TIMEOUT_S);
+		}
 	} else if (proto == IPPROTO_UDP) {
 		seconds = pr_or_default(cfg ? cfg->udp_timeout_s : 0, PR_DEFAULT_UDP_TIMEOUT_S);
 	} else {
@@ -93,7 +108,7 @@ PR_INLINE int pr_ct_age(const struct pr_ct_value4 *v, __u8 proto, __u64 *now)
 	*now = bpf_ktime_get_ns();
 #endif
 	/* last_seen may be a hair ahead of now when another CPU just touched it: alive */
-	if (*now > last_seen && *now - last_seen > pr_ct_timeout_ns(proto, v->tcp_state))
+	if (*now > last_seen && *now - last_seen > pr_ct_timeout_ns(proto, v))
 		return PR_CT_EXPIRED;
 	return PR_CT_TOUCH;
 }

@@ -520,6 +520,21 @@ enum pr_ext_mode {
 #define PR_DEFAULT_UDP_TIMEOUT_S 60
 #define PR_DEFAULT_GENERIC_TIMEOUT_S 60
 
+/*
+ * How long a SNATed TCP flow closed by FINs both ways (PR_CT_F_SNAT, PR_TCP_CLOSED, fin_seen both bits) keeps its
+ * entries, and so its port of the SNAT range (pr_snat_port takes only a port no entry holds), when
+ * tcp_closing_timeout_s is shorter. Whichever end closed first keeps the tuple in TIME_WAIT; when it is the backend,
+ * that tuple is {backend:port, this node:SNAT port}, held 60 s (Linux's TCP_TIMEWAIT_LEN, not tunable), and the
+ * backend refuses about half the SYNs that reuse it sooner (PAWS: the client's timestamps, which its kernel derives
+ * from its own tuple, are unrelated to the previous flow's). 70 s: the 60 s, plus the timer wheel's lateness at that
+ * range (up to 5.1 s at HZ=100, 4.1 s at HZ=1000), plus last_seen lagging by up to PR_CT_REFRESH_NS (pr_conntrack.h).
+ * The node cannot tell which end closed first, so every FIN-closed SNAT flow keeps it; a flow ended by RST leaves no
+ * TIME_WAIT behind (an RST kills a TIME_WAIT socket too) and keeps the plain closing timeout. Its cost: a port is
+ * busy for 70 s after its flow, so a node sustains at most (SNAT range) / 70 s new SNAT flows per backend address,
+ * port and protocol (about 140 per second with the default range) before drop_snat_ports.
+ */
+#define PR_SNAT_TIME_WAIT_S 70
+
 /* ---- Socket termination (sock_destroy.bpf.o): the doomed targets and what the iterators report ----
  * Not core maps: the sock_destroy object creates pr_sk_doomed4 itself (unpinned, filled for one run and emptied
  * again) and reads the core's pr_sk_store4. A socket is destroyed (bpf_sock_destroy, Linux 6.5+) when connect4

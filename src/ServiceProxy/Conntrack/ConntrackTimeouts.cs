@@ -16,11 +16,15 @@ namespace ProxyReplacement.ServiceProxy.Conntrack;
 /// TCP established   86400    86400 (--conntrack-tcp-timeout-    3600 (TCPEstablished)
 ///                            established)
 /// TCP closed           10    10 close / 120 time_wait (Linux)   30 FINs seen / 40 RST seen
+/// TCP closed, SNAT     70    (masquerade: as above)             (no such rule)
 /// UDP                  60    30 unreplied / 120 stream (Linux)  60 (UDPTimeout)
 /// other                600   600 (Linux generic)                600 (GenericTimeout)
 /// </code>
 /// A half-closed TCP flow (FIN one way, <c>CLOSING</c>) uses the established timeout: <c>pr_config</c> has no
 /// field for kube-proxy's close-wait (1 h), and a half-closed stream may legitimately idle long.
+/// A SNATed flow closed by FINs both ways keeps its entries, and so its SNAT port, at least
+/// <see cref="SnatTimeWait.Seconds"/> (the backend's TIME_WAIT with margin), whatever the closing timeout says below that
+/// (<see cref="SnatTimeWait"/>).
 /// </remarks>
 public sealed record ConntrackTimeouts
 {
@@ -64,7 +68,16 @@ public sealed record ConntrackTimeouts
         };
     }
 
-    /// <summary>The idle timeout of an entry in nanoseconds: <c>pr_ct_timeout_ns(proto, tcp_state)</c>.</summary>
+    /// <summary>
+    /// The idle timeout of an entry in nanoseconds: <c>pr_ct_timeout_ns(proto, v)</c>, by its TCP state, and for a closed
+    /// SNATed flow raised to the backend's TIME_WAIT (<see cref="SnatTimeWait.ClosedTimeoutSeconds"/>).
+    /// </summary>
+    public ulong TimeoutNs(byte protocol, in ConntrackValue4 value) =>
+        protocol == (byte)L4Protocol.Tcp && value.TcpState == ConntrackTcpState.Closed
+            ? SnatTimeWait.ClosedTimeoutSeconds(Seconds(TcpClosing), value) * NsPerSecond
+            : TimeoutNs(protocol, value.TcpState);
+
+    /// <summary>The idle timeout by protocol and TCP state alone (no SNAT flow: see the overload that takes the entry).</summary>
     public ulong TimeoutNs(byte protocol, ConntrackTcpState tcpState)
     {
         var timeout = protocol switch
@@ -87,7 +100,7 @@ public sealed record ConntrackTimeouts
     /// ahead of now (another CPU just touched it) is alive; exactly the timeout is still alive.
     /// </summary>
     public bool IsExpired(byte protocol, in ConntrackValue4 value, ulong nowNs) =>
-        nowNs > value.LastSeenNs && nowNs - value.LastSeenNs > TimeoutNs(protocol, value.TcpState);
+        nowNs > value.LastSeenNs && nowNs - value.LastSeenNs > TimeoutNs(protocol, value);
 
     /// <summary>Whole seconds, rounded up, at least 1 and at most uint.MaxValue.</summary>
     internal static uint Seconds(TimeSpan timeout) =>

@@ -285,4 +285,120 @@ public sealed class MultiNodeGoldenTests(DataplaneVariant variant)
         GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.DropTooBig, 1));
         Assert.That(_dp.Dataplane.Conntrack.ReadAll(), Is.Empty, "nothing was forwarded, nothing is tracked");
     }
+
+    /// <summary>
+    /// PR_SNAT_TIME_WAIT_S (70 s): a SNATed flow closed by FINs both ways keeps both entries, and so its SNAT port, 70 s
+    /// after its last packet although the closing timeout is 10 s: the backend, which closed first, holds {backend, node
+    /// a:SNAT port} in TIME_WAIT for 60 s, and its ACK to a late retransmitted FIN of the client, 30 s on, still finds the
+    /// flow and reaches the client. 71 s on, the entries are expired: the packet finds no flow (the reverse entry is dropped
+    /// on the spot, as the sweeper would have done). A flow ended by RST leaves no TIME_WAIT: 10 s, as any closed flow.
+    /// </summary>
+    [TestCase(true, 30, true, Description = "FIN-closed, within the backend's TIME_WAIT")]
+    [TestCase(true, 69, true, Description = "FIN-closed, just within PR_SNAT_TIME_WAIT_S")]
+    [TestCase(true, 71, false, Description = "FIN-closed, past PR_SNAT_TIME_WAIT_S")]
+    [TestCase(false, 9, true, Description = "RST-closed, within the closing timeout")]
+    [TestCase(false, 30, false, Description = "RST-closed: the plain closing timeout")]
+    public void AClosedSnatFlowKeepsItsEntriesThroughTheBackendsTimeWait(bool closedByFins, int idleSeconds, bool alive)
+    {
+        Be(NodeA, ExternalServiceMode.Snat);
+        _dp.AddService(NodePort, L4Protocol.Tcp, [BackendA], kind: FrontendKind.NodePort);
+        var snat = OpenAndCloseSnatFlow(External, closedByFins);
+        var forwardKey = Key(External, NodePort);
+        var reverseKey = Key(BackendA, snat);
+        Assert.That((Entry(External, NodePort).TcpState, Entry(External, NodePort).FinSeen, Entry(BackendA, snat).FinSeen),
+            Is.EqualTo((ConntrackTcpState.Closed, (byte)(closedByFins ? 3 : 0), (byte)(closedByFins ? 3 : 0))), "closed, and how");
+        var lastSeen = Monotonic.NowNs() - (ulong)idleSeconds * GoldenClock.Second;
+        Age(forwardKey, lastSeen);
+        Age(reverseKey, lastSeen);
+        var before = _dp.Dataplane.ReadCounters();
+
+        var ack = Frames.Tcp(BackendA, snat, TcpFlags.Ack, sequence: 902, acknowledgment: 102);
+        var result = OnA(() => _dp.RunFromHost(ack));
+
+        var moved = _dp.Dataplane.ReadCounters().Where(c => c.Value != before.GetValueOrDefault(c.Key))
+            .ToDictionary(c => c.Key, c => c.Value - before.GetValueOrDefault(c.Key));
+        if (alive)
+        {
+            Assert.That(result.ReturnValue, Is.EqualTo(TcVerdict.Redirect));
+            GoldenDataplane.AssertFrame(result.Output, Frames.Tcp(NodePort, External, TcpFlags.Ack, sequence: 902, acknowledgment: 102));
+            GoldenDataplane.AssertCounters(moved, (CounterReason.NatReverse, 1));
+            Assert.That(_dp.Dataplane.Conntrack.TryLookup(reverseKey, out _), Is.True, "the SNAT port stays reserved");
+        }
+        else
+        {
+            Assert.That(result.ReturnValue, Is.EqualTo(TcVerdict.Ok), "no flow: left to the node's stack, untranslated");
+            GoldenDataplane.AssertFrame(result.Output, ack);
+            GoldenDataplane.AssertCounters(moved, (CounterReason.ConntrackExpired, 1), (CounterReason.PassNoService, 1));
+            Assert.That(_dp.Dataplane.Conntrack.TryLookup(reverseKey, out _), Is.False, "expired: the reverse entry is dropped");
+        }
+    }
+
+    /// <summary>
+    /// The reservation is the reverse entry itself (pr_snat_port takes a port no entry holds): with a range of one port held
+    /// by a closed flow, a new client's SYN is dropped and counted (drop_snat_ports, the exhaustion metric); once the
+    /// entries are gone (the sweeper deletes them past PR_SNAT_TIME_WAIT_S) the port serves the next flow.
+    /// </summary>
+    [Test]
+    public void APortHeldByAClosedSnatFlowIsNotGivenToANewFlowAndTheRefusalIsCounted()
+    {
+        Be(NodeA, ExternalServiceMode.Snat);
+        _dp.Dataplane.WriteConfig(DataplaneConfig.Default.WithMultiNode(MultiNodeConfig.Default with
+        {
+            Mode = ExternalServiceMode.Snat, NodeAddress = NodeA, SnatPortMin = 20000, SnatPortMax = 20000,
+        }));
+        _dp.AddService(NodePort, L4Protocol.Tcp, [BackendA], kind: FrontendKind.NodePort);
+        var snat = OpenAndCloseSnatFlow(External, closedByFins: true);
+        Assert.That(snat.Port, Is.EqualTo(20000));
+        var lastSeen = Monotonic.NowNs() - 30 * GoldenClock.Second;
+        Age(Key(External, NodePort), lastSeen);
+        Age(Key(BackendA, snat), lastSeen);
+        var other = Endpoint.Of("203.0.113.51", 41000);
+
+        var refused = OnA(() => _dp.RunFromHost(Frames.Tcp(other, NodePort, TcpFlags.Syn, sequence: 500)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(refused.ReturnValue, Is.EqualTo(TcVerdict.Shot));
+            Assert.That(_dp.Counter(CounterReason.DropSnatPorts), Is.EqualTo(1));
+            Assert.That(_dp.Dataplane.Conntrack.TryLookup(Key(other, NodePort), out _), Is.False, "no flow for the refused SYN");
+        });
+
+        _dp.Dataplane.Conntrack.Delete(Key(External, NodePort));
+        _dp.Dataplane.Conntrack.Delete(Key(BackendA, snat));
+        var served = OnA(() => _dp.RunFromHost(Frames.Tcp(other, NodePort, TcpFlags.Syn, sequence: 500)));
+
+        Assert.That(served.ReturnValue, Is.EqualTo(TcVerdict.Redirect));
+        GoldenDataplane.AssertFrame(served.Output, Frames.Tcp(snat, BackendA, TcpFlags.Syn, sequence: 500));
+    }
+
+    /// <summary>A SNAT flow from <paramref name="client"/> through its handshake to its close: the backend's FIN then the client's, or the client's RST.</summary>
+    private Endpoint OpenAndCloseSnatFlow(Endpoint client, bool closedByFins)
+    {
+        OnA(() => _dp.RunFromHost(Frames.Tcp(client, NodePort, TcpFlags.Syn, sequence: 100)));
+        var snat = new Endpoint(NodeA, Entry(client, NodePort).PeerPort);
+        OnA(() => _dp.RunFromHost(Frames.Tcp(BackendA, snat, TcpFlags.Syn | TcpFlags.Ack, sequence: 900, acknowledgment: 101)));
+        OnA(() => _dp.RunFromHost(Frames.Tcp(client, NodePort, TcpFlags.Ack, sequence: 101, acknowledgment: 901)));
+        if (closedByFins)
+        {
+            // the backend closes first (a server answering "Connection: close"), so the backend keeps the TIME_WAIT
+            OnA(() => _dp.RunFromHost(Frames.Tcp(BackendA, snat, TcpFlags.Fin | TcpFlags.Ack, sequence: 901, acknowledgment: 101)));
+            OnA(() => _dp.RunFromHost(Frames.Tcp(client, NodePort, TcpFlags.Fin | TcpFlags.Ack, sequence: 101, acknowledgment: 902)));
+        }
+        else
+        {
+            OnA(() => _dp.RunFromHost(Frames.Tcp(client, NodePort, TcpFlags.Rst, sequence: 101)));
+        }
+        return snat;
+    }
+
+    private static ConntrackKey4 Key(Endpoint source, Endpoint destination) =>
+        new(source.Address, source.Port, destination.Address, destination.Port, L4Protocol.Tcp);
+
+    /// <summary>Rewrites an entry's last_seen: the flow as it stands after that much idle time.</summary>
+    private void Age(ConntrackKey4 key, ulong lastSeenNs)
+    {
+        var v = _dp.ConntrackEntry(key);
+        _dp.Dataplane.Conntrack.Update(key, new ConntrackValue4(v.CreatedNs, lastSeenNs, v.Type, v.TcpState, v.FinSeen, v.Flags, v.ServiceId,
+            v.NatAddress, v.NatPort, v.PeerAddress, v.PeerPort, v.TunnelAddress));
+    }
 }

@@ -136,6 +136,9 @@ public sealed class AbiEnumTests
             Assert.That(defaults.TcpClosingTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_TCP_CLOSING_TIMEOUT_S")));
             Assert.That(defaults.UdpTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_UDP_TIMEOUT_S")));
             Assert.That(defaults.GenericTimeoutSeconds, Is.EqualTo(AbiHeader.Define("PR_DEFAULT_GENERIC_TIMEOUT_S")));
+            Assert.That(AbiHeader.Define("PR_SNAT_TIME_WAIT_S"), Is.EqualTo((long)SnatTimeWait.Seconds), "PR_SNAT_TIME_WAIT_S");
+            Assert.That(AbiHeader.Define("PR_CT_FIN_FROM_CLIENT"), Is.EqualTo((long)SnatTimeWait.FinFromClient), "PR_CT_FIN_FROM_CLIENT");
+            Assert.That(AbiHeader.Define("PR_CT_FIN_FROM_BACKEND"), Is.EqualTo((long)SnatTimeWait.FinFromBackend), "PR_CT_FIN_FROM_BACKEND");
             Assert.That(Ipv4.ToNbo(AffinityKey4.HostClient), Is.EqualTo(AbiHeader.Define("PR_AFF_CLIENT_HOST")), "PR_AFF_CLIENT_HOST");
             Assert.That(AbiHeader.Define("PR_LOCAL_ORDINAL_BASE"), Is.EqualTo(NatFrontendValue.LocalOrdinalBase), "PR_LOCAL_ORDINAL_BASE");
             Assert.That(AbiHeader.Define("PR_FE_F_AFFINITY"), Is.EqualTo((uint)FrontendFlags.Affinity), "PR_FE_F_AFFINITY");

@@ -408,11 +408,18 @@ public static class PacketExplainer
             .Select(entry =>
             {
                 var idle = nowNs > entry.Value.LastSeenNs ? (nowNs - entry.Value.LastSeenNs) / NsPerSecond : 0;
-                return new TrackedFlow(entry.Key, entry.Value, idle > TimeoutSeconds(maps.Config, entry.Key.L4, entry.Value.TcpState), idle);
+                return new TrackedFlow(entry.Key, entry.Value, idle > TimeoutSeconds(maps.Config, entry.Key.L4, entry.Value), idle);
             })
             .ToList();
 
-    /// <summary><c>pr_ct_timeout_ns</c>: the idle timeout of a flow (pr_config, zero fields: the defaults).</summary>
+    /// <summary><c>pr_ct_timeout_ns</c>: the idle timeout of an entry, a closed SNATed flow's raised to the backend's TIME_WAIT (<see cref="SnatTimeWait"/>).</summary>
+    public static uint TimeoutSeconds(DataplaneConfig? config, L4Protocol protocol, in ConntrackValue4 entry)
+    {
+        var timeout = TimeoutSeconds(config, protocol, entry.TcpState);
+        return protocol == L4Protocol.Tcp && entry.TcpState == ConntrackTcpState.Closed ? SnatTimeWait.ClosedTimeoutSeconds(timeout, entry) : timeout;
+    }
+
+    /// <summary><c>pr_ct_timeout_ns</c> by protocol and TCP state: the idle timeout of a flow (pr_config, zero fields: the defaults).</summary>
     public static uint TimeoutSeconds(DataplaneConfig? config, L4Protocol protocol, ConntrackTcpState state)
     {
         static uint Or(uint configured, uint fallback) => configured != 0 ? configured : fallback;

@@ -137,6 +137,21 @@ public sealed class PacketExplainerTests
     }
 
     [Test]
+    public void A_snat_flow_closed_by_fins_shows_the_backends_time_wait_as_its_timeout()
+    {
+        var config = new DataplaneConfig(5, 0, 0, 30, 0);
+        static ConntrackValue4 Closed(ConntrackFlags flags, byte finSeen) =>
+            new(1, 1, ConntrackType.Forward, ConntrackTcpState.Closed, finSeen, (byte)flags, 7, System.Net.IPAddress.Parse("10.244.2.7"), 8080);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(PacketExplainer.TimeoutSeconds(config, L4Protocol.Tcp, Closed(ConntrackFlags.Snat | ConntrackFlags.LocalVip, 3)), Is.EqualTo(70));
+            Assert.That(PacketExplainer.TimeoutSeconds(config, L4Protocol.Tcp, Closed(ConntrackFlags.Snat, 1)), Is.EqualTo(10), "ended by RST");
+            Assert.That(PacketExplainer.TimeoutSeconds(config, L4Protocol.Tcp, Closed(ConntrackFlags.LocalVip, 3)), Is.EqualTo(10), "not SNATed");
+        });
+    }
+
+    [Test]
     public void Golden_text_random_choice_from_a_pod()
     {
         Assert.That(_dataplane.Text("pod", "10.0.0.5", "10.96.0.10:80/tcp"), Is.EqualTo("""
