@@ -58,7 +58,7 @@ public static class ProxyOptionHelp
         ["socket-reverse-map-size"] = new("N", $"Sockets translated at connect/sendmsg remembered for their replies (LRU) [default: {Sizes.SocketReverse}]"),
         ["conntrack-tcp-timeout-syn"] = new("DURATION", "Idle timeout of a TCP flow in its handshake [default: 60s]"),
         ["conntrack-tcp-timeout-established"] = new("DURATION", "Idle timeout of an established TCP flow [default: 24h]"),
-        ["conntrack-tcp-timeout-close"] = new("DURATION", "Idle timeout of a closed TCP flow (FIN both ways, or RST) [default: 10s]"),
+        ["conntrack-tcp-timeout-close"] = new("DURATION", "Idle timeout of a closed TCP flow (FIN both ways, or RST); a SNATed flow closed by FINs keeps at least 70s, its backend's TIME_WAIT [default: 10s]"),
         ["conntrack-udp-timeout"] = new("DURATION", "Idle timeout of a UDP flow [default: 60s]"),
         ["conntrack-generic-timeout"] = new("DURATION", "Idle timeout of other protocols' flows [default: 600s]"),
         ["conntrack-sweep-interval"] = new("DURATION", "Delete expired conntrack and affinity entries this often; 0s: never [default: 10s]"),
