@@ -8,7 +8,8 @@ namespace ProxyReplacement.E2E.Tests.Support;
 /// <summary>
 /// A backend pod's TCP server: answers every line "x" with "name: x", so a client behind the VIP can
 /// tell which backend it reached, and keep talking on the same connection; the line <see cref="PeerQuestion"/> is
-/// answered with "name: ip:port", the client address as this connection sees it (client IP preservation, SNAT).
+/// answered with "name: ip:port", the client address as this connection sees it (client IP preservation, SNAT); after
+/// the answer to <see cref="CloseRequest"/> the server closes the connection first, as an HTTP server answering "Connection: close".
 /// Listens inside the pod's namespace through the harness's <see cref="NetnsTcpServer"/>. Dispose stops everything.
 /// </summary>
 internal sealed class NamedBackendServer : IDisposable
@@ -17,6 +18,9 @@ internal sealed class NamedBackendServer : IDisposable
 
     /// <summary>The line a client sends to learn which address this backend sees it from.</summary>
     public const string PeerQuestion = "peer?";
+
+    /// <summary>The line after whose answer this backend closes the connection itself, first (so it keeps the TIME_WAIT).</summary>
+    public const string CloseRequest = "bye";
 
     private readonly NetnsTcpServer _server;
 
@@ -55,6 +59,8 @@ internal sealed class NamedBackendServer : IDisposable
                 pending.RemoveRange(0, newline + 1);
                 var answer = line == PeerQuestion ? connection.RemoteEndPoint!.ToString() : line;
                 await connection.SendAsync(Encoding.UTF8.GetBytes($"{Name}{Separator}{answer}\n"), SocketFlags.None, stop);
+                if (line == CloseRequest)
+                    return; // the server closes the connection when the handler returns
             }
         }
     }
