@@ -29,10 +29,7 @@ public static class ProgramTestRun
         ArgumentOutOfRangeException.ThrowIfLessThan(repeat, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(ingressIfindex);
         var output = new byte[packet.Length + OutputHeadroom];
-        // struct __sk_buff up to ifindex: len, pkt_type, mark, queue_mapping, protocol, vlan_present, vlan_tci,
-        // vlan_proto, priority, ingress_ifindex (offset 36), ifindex; the kernel zero-fills the rest.
-        var context = new uint[SkBuffContextWords];
-        context[SkBuffIngressIfindexWord] = (uint)ingressIfindex;
+        var context = SkBuffContext(ingressIfindex);
         BpfTestRunOpts opts;
         int rc;
         fixed (byte* input = packet)
@@ -58,6 +55,18 @@ public static class ProgramTestRun
         if (rc < 0)
             throw new BpfException($"BPF_PROG_TEST_RUN of {program} on a {packet.Length}-byte packet", -rc);
         return new TestRunResult((int)opts.ReturnValue, output.AsSpan(0, (int)opts.DataSizeOut).ToArray(), opts.DurationNs);
+    }
+
+    /// <summary>
+    /// The start of a <c>struct __sk_buff</c> for BPF_PROG_TEST_RUN's ctx_in, up to ifindex: len, pkt_type, mark,
+    /// queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto, priority, ingress_ifindex (offset 36), ifindex;
+    /// the kernel zero-fills the rest and takes ingress_ifindex as the skb's skb_iif.
+    /// </summary>
+    internal static uint[] SkBuffContext(int ingressIfindex)
+    {
+        var context = new uint[SkBuffContextWords];
+        context[SkBuffIngressIfindexWord] = (uint)ingressIfindex;
+        return context;
     }
 
     private const int SkBuffContextWords = 12;
