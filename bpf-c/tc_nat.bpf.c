@@ -360,13 +360,13 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 	case PR_LB_NO_BACKENDS:
 		return pr_reject(skb, p, 0);
 	default: /* PR_LB_NOT_SERVICE */
-		if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, p->daddr, p->dport))
+		if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, p->daddr, p->dport, 0))
 			return TC_ACT_SHOT;
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
 	/* NetworkPolicy applies to the chosen backend, before anything is remembered (a denied flow leaves no entry) */
-	if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, lb.choice.addr, lb.choice.port))
+	if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, lb.choice.addr, lb.choice.port, 1))
 		return TC_ACT_SHOT;
 	if (lb.choice.from_affinity) {
 		pr_count(PR_CNT_AFFINITY_HIT);
@@ -454,7 +454,7 @@ PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p, int origin)
 			pr_count(PR_CNT_ICMP_ERROR_TRANSLATED);
 			return TC_ACT_OK;
 		}
-	} else if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, p->daddr, 0)) {
+	} else if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, p->daddr, 0, 0)) {
 		/* echo and the rest: NetworkPolicy's "other protocols" (errors are about flows: related, passed) */
 		return TC_ACT_SHOT;
 	}
@@ -539,7 +539,7 @@ PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 	if (p.proto == IPPROTO_ICMP)
 		return pr_icmp(skb, &p, origin);
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
-		if (origin == PR_LB_INTERNAL && !pr_pol_egress(&p, p.daddr, p.dport))
+		if (origin == PR_LB_INTERNAL && !pr_pol_egress(&p, p.daddr, p.dport, 0))
 			return TC_ACT_SHOT;
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;

@@ -61,6 +61,8 @@ struct pr_pol_flow {
 	__u8 to_ep;       /* 1: the packet goes to the endpoint (ingress), 0: it leaves it (egress) */
 	__u8 from_host;   /* to_ep only: the node itself sent it (always allowed) */
 	__be32 check_peer; /* the peer the rules are asked about (the hairpin address stands for the pod itself) */
+	__u8 nat_flow;    /* egress only: a Service flow's first packet; pr_ct4 will track it, nothing to write here */
+	__u8 pad[3];
 };
 
 /* The policy conntrack key of a flow, and which end of it the endpoint is (1: end a). */
@@ -156,6 +158,9 @@ static __noinline int pr_pol_flow_allowed(const struct pr_pol_flow *f, const str
 		}
 		pr_count(f->to_ep ? PR_CNT_POLICY_INGRESS_ALLOWED : PR_CNT_POLICY_EGRESS_ALLOWED);
 	}
+	/* a NAT flow's packets hit pr_ct4 before any policy code, its reply is known by the forward entry */
+	if (f->nat_flow)
+		return 1;
 
 	/* approved: add this end's bit to a live entry; a SYN from the endpoint starts the tuple afresh */
 	if (alive && !(syn && !f->to_ep)) {
@@ -181,10 +186,10 @@ PR_INLINE struct pr_pol_ep *pr_pol_endpoint(__be32 addr)
 }
 
 /*
- * The egress check of pr_tc_from_wl, for a packet leaving a pod that opens no NAT flow, or a NAT flow's first
- * packet after the backend was chosen (peer = the backend, not the VIP). 1 allow, 0 drop.
+ * The egress check of pr_tc_from_wl, for a packet leaving a pod that opens no NAT flow, or (nat_flow) a NAT flow's
+ * first packet after the backend was chosen (peer = the backend, not the VIP). 1 allow, 0 drop.
  */
-PR_INLINE int pr_pol_egress(const struct pr_pkt *p, __be32 peer, __be16 peer_port)
+PR_INLINE int pr_pol_egress(const struct pr_pkt *p, __be32 peer, __be16 peer_port, int nat_flow)
 {
 	struct pr_pol_ep *ep = pr_pol_endpoint(p->saddr);
 	struct pr_pol_flow f = {};
@@ -198,6 +203,7 @@ PR_INLINE int pr_pol_egress(const struct pr_pkt *p, __be32 peer, __be16 peer_por
 	f.proto = p->proto;
 	f.tcp_flags = p->tcp_flags;
 	f.check_peer = peer;
+	f.nat_flow = nat_flow;
 	return pr_pol_flow_allowed(&f, ep);
 }
 

@@ -240,7 +240,9 @@ public sealed class PolicySuite : IBenchSuite
         "Every frame is run with `ingress_ifindex` set (forwarded from another interface), as a pod's packet reaches another pod. " +
         "Rule i allows TCP port 1000+i from 10.(100+i/256).(i%256).0/24 (its own port and peer: N rules are N port classes with one " +
         "peer each in the LPM tries, N entries in the loop's table); every SYN is one the **last** rule allows (the loop's worst allowed " +
-        "case). **Representations** (bench-only object `bpf-c/bench/policy_repr.bpf.c`, loaded on the core's maps): `pr_bench_pol_lpm` " +
+        "case). All sets of the run share the two tries, as all sets of a node do (511 port blocks, 511 peer prefixes): an LPM " +
+        "lookup's cost follows the trie it walks, not the rule count of its own set, so the 1-rule LPM row is one set among " +
+        "others, not an empty trie. **Representations** (bench-only object `bpf-c/bench/policy_repr.bpf.c`, loaded on the core's maps): `pr_bench_pol_lpm` " +
         "parses the frame and asks `pr_pol_check` (the code `pr_tc_to_wl` runs: `pr_pol_ports4` then `pr_pol_peers4`); " +
         "`pr_bench_pol_loop` parses and walks an array of `{peer, mask, proto, port range, verdict}` with a bounded loop, first match " +
         "decides. Both read one array entry for their configuration and count their verdict. **`pr_tc_to_wl`** (the real ingress " +

@@ -278,6 +278,7 @@ public sealed class PolicyGoldenTests(DataplaneVariant variant)
         Assert.That(allowed.ReturnValue, Is.EqualTo(TcVerdict.Ok));
         GoldenDataplane.AssertFrame(allowed.Output, Frames.Tcp(Client, BackendA, TcpFlags.Syn));
         GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.PolicyEgressAllowed, 1), (CounterReason.NatNewFlow, 1));
+        Assert.That(_dp.Dataplane.PolicyConntrack.ReadAll(), Is.Empty, "a NAT flow is tracked by pr_ct4 alone");
 
         // The same Service moved to BackendC, which the policy does not allow: dropped, nothing remembered.
         _dp.Reset();
