@@ -395,6 +395,36 @@ public sealed class PolicyGoldenTests(DataplaneVariant variant)
         GoldenDataplane.AssertCounters(_dp.Counters());
     }
 
+    [Test]
+    public void NodePortTrafficIsCheckedAtTheBackendWithTheRealClientAndItsReplyPassesADenyAllEgress()
+    {
+        var external = Endpoint.Of("203.0.113.50", 41000);
+        var outsider = Endpoint.Of("198.51.100.77", 42000);
+        var nodePort = Endpoint.Of("192.168.1.10", 30080);
+        // BackendA accepts TCP 8080 from 203.0.113.0/24 and sends nothing of its own.
+        _maps.Endpoint(BackendA.Address, IngressSet, DenyAllSet);
+        _maps.Port(IngressSet, IpProtocol.Tcp, 8080, WebClass);
+        _maps.Peer(IngressSet, WebClass, "203.0.113.0/24");
+        _dp.AddService(nodePort, L4Protocol.Tcp, [BackendA], kind: FrontendKind.NodePort);
+
+        // pr_tc_from_host DNATs (no policy on host interfaces); the kernel forwards the result to the backend's veth
+        var dnated = _dp.RunFromHost(Frames.Tcp(external, nodePort, TcpFlags.Syn));
+        var delivered = _dp.RunToPod(dnated.Output);
+        var answer = _dp.Run(Frames.Tcp(BackendA, external, TcpFlags.Syn | TcpFlags.Ack, acknowledgment: 1001));
+        var outsiderDnated = _dp.RunFromHost(Frames.Tcp(outsider, nodePort, TcpFlags.Syn));
+        var outsiderDelivered = _dp.RunToPod(outsiderDnated.Output);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(dnated.ReturnValue, Is.EqualTo(TcVerdict.Ok));
+            Assert.That(delivered.ReturnValue, Is.EqualTo(TcVerdict.Ok), "the real client's address is in the ipBlock");
+            Assert.That(answer.ReturnValue, Is.AnyOf(TcVerdict.Ok, TcVerdict.Redirect), "the reply: pr_ct4's reverse entry, before any policy");
+            Assert.That(outsiderDelivered.ReturnValue, Is.EqualTo(TcVerdict.Shot));
+        });
+        GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.NatNewFlow, 2), (CounterReason.PolicyIngressAllowed, 1),
+            (CounterReason.NatReverse, 1), (CounterReason.DropPolicyIngressPeer, 1));
+    }
+
     /// <summary>An SCTP packet: the 12-byte common header (ports, verification tag, CRC32c left zero: nothing here checks it).</summary>
     private static byte[] Sctp(System.Net.IPAddress source, ushort sourcePort, System.Net.IPAddress destination, ushort destinationPort)
     {
