@@ -36,6 +36,7 @@
 #include "pr_mss.h"
 #include "pr_nat.h"
 #include "pr_parse.h"
+#include "pr_policy.h"
 #include "pr_reject.h"
 #include "pr_route.h"
 #include "pr_tunnel.h"
@@ -364,9 +365,14 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 	case PR_LB_NO_BACKENDS:
 		return pr_reject(skb, p, 0);
 	default: /* PR_LB_NOT_SERVICE */
+		if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, p->daddr, p->dport, 0))
+			return TC_ACT_SHOT;
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
+	/* NetworkPolicy applies to the chosen backend, before anything is remembered (a denied flow leaves no entry) */
+	if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, lb.choice.addr, lb.choice.port, 1))
+		return TC_ACT_SHOT;
 	if (lb.choice.from_affinity) {
 		pr_count(PR_CNT_AFFINITY_HIT);
 		ct_flags |= PR_CT_F_AFFINITY;
@@ -435,7 +441,7 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 	return (ct_flags & PR_CT_F_HAIRPIN) ? pr_hairpin_out(skb) : TC_ACT_OK;
 }
 
-PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
+PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p, int origin)
 {
 	int ret;
 
@@ -453,6 +459,9 @@ PR_INLINE int pr_icmp(struct __sk_buff *skb, const struct pr_pkt *p)
 			pr_count(PR_CNT_ICMP_ERROR_TRANSLATED);
 			return TC_ACT_OK;
 		}
+	} else if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, p->daddr, 0, 0)) {
+		/* echo and the rest: NetworkPolicy's "other protocols" (errors are about flows: related, passed) */
+		return TC_ACT_SHOT;
 	}
 	pr_count(PR_CNT_PASS_NO_SERVICE);
 	return TC_ACT_OK;
@@ -533,8 +542,10 @@ PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 	}
 
 	if (p.proto == IPPROTO_ICMP)
-		return pr_icmp(skb, &p);
+		return pr_icmp(skb, &p, origin);
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
+		if (origin == PR_LB_INTERNAL && !pr_pol_egress(&p, p.daddr, p.dport, 0))
+			return TC_ACT_SHOT;
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
@@ -601,6 +612,51 @@ SEC("tc")
 int pr_tc_from_host(struct __sk_buff *skb)
 {
 	return pr_tc_nat(skb, PR_LB_EXTERNAL);
+}
+
+/*
+ * TC egress on the host side of a workload veth: packets going to the pod. Only NetworkPolicy's ingress check:
+ * a pod without a pr_pol_ep4 entry costs the parse and one hash lookup. The node's own packets (kubelet probes:
+ * no ingress interface, the kernel's skb_iif is 0 for a locally generated packet) are always allowed, and
+ * approved so that their replies pass an isolated egress. ICMP errors (about a flow) pass. The hairpin
+ * address (a pod reaching itself through a Service) stands for the pod itself. Not IPv4 and non-first
+ * fragments pass, as in pr_tc_from_wl. Counts only drops and checks, never a plain pass.
+ */
+SEC("tc")
+int pr_tc_to_wl(struct __sk_buff *skb)
+{
+	struct pr_pkt p = {};
+	struct pr_pol_flow f = {};
+	struct pr_pol_ep *ep;
+
+	switch (pr_parse(skb, &p)) {
+	case PR_PARSE_OK:
+		break;
+	case PR_PARSE_NOT_IPV4:
+	case PR_PARSE_FRAGMENT:
+		return TC_ACT_OK;
+	case PR_PARSE_PULL_FAILED:
+		pr_count(PR_CNT_DROP_PULL_FAILED);
+		return TC_ACT_SHOT;
+	default:
+		pr_count(PR_CNT_DROP_MALFORMED);
+		return TC_ACT_SHOT;
+	}
+	ep = pr_pol_endpoint(p.daddr);
+	if (!ep)
+		return TC_ACT_OK;
+	if (p.proto == IPPROTO_ICMP && pr_icmp_is_error(p.icmp_type))
+		return TC_ACT_OK;
+	f.ep_addr = p.daddr;
+	f.peer_addr = p.saddr;
+	f.ep_port = p.dport;
+	f.peer_port = p.sport;
+	f.proto = p.proto;
+	f.tcp_flags = p.tcp_flags;
+	f.to_ep = 1;
+	f.from_host = skb->ingress_ifindex == 0;
+	f.check_peer = p.saddr == pr_hairpin_addr() ? p.daddr : p.saddr;
+	return pr_pol_flow_allowed(&f, ep) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 SEC("tc")

@@ -17,6 +17,7 @@ public static class Program
     [
         new PacketSuite(),
         new HostPacketSuite(),
+        new PolicySuite(),
         new ControlPlaneSuite(),
         new ControlPlaneOursSuite(),
         new EndToEndSuite(),

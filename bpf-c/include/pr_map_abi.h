@@ -23,7 +23,8 @@
  * 3: many nodes: the routes map (pod CIDR -> owning node), the external service modes (SNAT, tunnel,
  *    DSR; pr_config fields, frontend mode flags, conntrack flags and the tunnel-return entry type),
  *    the Geneve option; connected sockets' reverse translation in socket storage (pr_sk_store4).
- * 4: NetworkPolicy: the endpoint map, the port-class and peer LPM tries (pr_pol_*). */
+ * 4: NetworkPolicy: the endpoint map, the port-class and peer LPM tries, the policy conntrack (pr_pol_*),
+ *    the policy counters. */
 #define PR_ABI_VERSION 4
 
 /* ---- NAT frontend: Service VIP:port/protocol -> service -------------------------------- */
@@ -269,7 +270,10 @@ struct pr_route_value {
  *   2. pr_pol_peers4 {set, port class, peer}   -> ALLOW or DENY for the longest matching peer prefix
  *      (a selected pod is a /32, an ipBlock its CIDR, an except a DENY unless another rule allows it).
  * A miss in either map denies. The set id of a direction is in the endpoint's pr_pol_ep4 entry; 0 is "not
- * isolated in that direction" (allow). A pod without an entry is isolated in neither direction.
+ * isolated in that direction" (allow). A pod without an entry is isolated in neither direction and costs the
+ * programs one hash lookup; a pod with an entry has its flows tracked (pr_pol_ct4) in both directions, also in a
+ * direction whose set is 0, because the replies of its flows must pass the isolated direction's check. An entry
+ * {0, 0} is valid: "tracked, not isolated" (flows it opens then survive its later isolation).
  * Ingress: the peer is the packet's source and the endpoint its destination; egress: the other way round,
  * after the Service translation (the peer is the chosen backend).
  */
@@ -316,6 +320,43 @@ enum pr_pol_verdict {
 struct pr_pol_peer_value {
 	__u32 verdict; /* HBO: enum pr_pol_verdict */
 	__u32 rule;    /* HBO: the compiled rule that decided (0: none): dump and explain name it */
+};
+
+/*
+ * Policy conntrack (LRU hash pr_pol_ct4): the flows an isolated endpoint of this node approved, so that their later
+ * packets and their replies skip the check, and a policy change does not cut them. Written by the programs only.
+ * A separate map rather than entries in pr_ct4 (bpf-c/README.md "Policy"):
+ *  - pr_ct4 keys NAT flows by the client's tuple before the translation (client -> VIP); policy needs the flow as
+ *    the endpoint sees it, after it (client -> backend), and in both directions with one lookup;
+ *  - only flows of endpoints that have a pr_pol_ep4 entry are tracked here, so they never push NAT flows out of
+ *    pr_ct4's LRU, and the NAT paths' many pr_ct4 lookups need no new entry type to skip.
+ * NAT flows are not copied here: at the client's veth their packets hit pr_ct4 before any policy code, and a
+ * reply reverse-NATed to VIP -> client is recognised at the client's veth by its pr_ct4 forward entry.
+ *
+ * The key holds the flow's two ends in a fixed order (end a: the lower (addr, port) compared as raw 32-bit and
+ * 16-bit values, end b: the other), so either direction finds the entry with one lookup. Each end that is an
+ * endpoint of this node approves the flow once (its egress check when it opened the flow, its ingress check when
+ * the peer did, or no check when that direction is not isolated); the entry then carries its PR_POL_CT_F_*_OK bit,
+ * and that end's packets of the flow, either way, pass. A TCP SYN without ACK is always checked again (a new
+ * connection on an old tuple gets the current policy), and from the pod's side it restarts the entry.
+ */
+struct pr_pol_ct_key4 {
+	__be32 addr_a; /* NBO: the lower end */
+	__be32 addr_b; /* NBO */
+	__be16 port_a; /* NBO: TCP/UDP/SCTP port of end a; 0 for other protocols */
+	__be16 port_b; /* NBO */
+	__u8 proto;    /* IPPROTO_* */
+	__u8 pad[3];   /* zero */
+};
+
+#define PR_POL_CT_F_A_OK (1u << 0)        /* end a (an endpoint of this node) approved the flow */
+#define PR_POL_CT_F_B_OK (1u << 1)        /* end b approved it */
+#define PR_POL_CT_F_A_INITIATED (1u << 2) /* end a sent the flow's first packet seen here (dump, explain) */
+
+struct pr_pol_ct_value4 {
+	__u64 last_seen_ns; /* HBO: bpf_ktime_get_ns(), refreshed coarsely as pr_ct4's (PR_CT_REFRESH_NS) */
+	__u32 flags;        /* HBO: PR_POL_CT_F_* */
+	__u32 pad;          /* zero */
 };
 
 /* ---- The Geneve option -----------------------------------------------------------------------
@@ -408,6 +449,13 @@ enum pr_counter {
 	PR_CNT_DROP_TOO_BIG = 45,        /* a packet too big for the tunnel: ICMP fragmentation-needed sent */
 	PR_CNT_DROP_TUNNEL_MISROUTED = 46, /* decapsulated, but the inner destination is no local pod and no flow of ours */
 	PR_CNT_SOCK_STORE_FAILED = 47,   /* connect(): no socket storage for the translation; pr_sk_rev4 holds it instead */
+	/* NetworkPolicy: new flows checked at a pod's veth (pr_tc_from_wl: egress, pr_tc_to_wl: ingress) */
+	PR_CNT_DROP_POLICY_INGRESS_PORT = 48, /* to an ingress-isolated pod: no rule covers the protocol and port */
+	PR_CNT_DROP_POLICY_INGRESS_PEER = 49, /* to an ingress-isolated pod: a rule covers the port, none the source */
+	PR_CNT_DROP_POLICY_EGRESS_PORT = 50,  /* from an egress-isolated pod: no rule covers the protocol and port */
+	PR_CNT_DROP_POLICY_EGRESS_PEER = 51,  /* from an egress-isolated pod: a rule covers the port, none the destination */
+	PR_CNT_POLICY_INGRESS_ALLOWED = 52,   /* a new flow allowed by an ingress check */
+	PR_CNT_POLICY_EGRESS_ALLOWED = 53,    /* a new flow allowed by an egress check */
 	PR_CNT_MAX = 64,                 /* array size; room to grow without an ABI bump */
 };
 

@@ -106,6 +106,13 @@ struct {
 } pr_pol_peers4 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct pr_pol_ct_key4);
+	__type(value, struct pr_pol_ct_value4);
+	__uint(max_entries, 65536);
+} pr_pol_ct4 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
 	__type(value, struct pr_svc_name);

@@ -18,6 +18,14 @@
 #define PR_TCP_PSH 0x08
 #define PR_TCP_ACK 0x10
 
+/* The SCTP common header (RFC 9260 3.1); linux/sctp.h is not usable for the BPF target. */
+struct pr_sctphdr {
+	__be16 source;
+	__be16 dest;
+	__be32 vtag;
+	__le32 checksum;
+};
+
 struct pr_pkt {
 	__u32 l3_off;   /* offset of the IPv4 header (after Ethernet) */
 	__u32 l4_off;   /* offset of the L4 header */
@@ -25,8 +33,8 @@ struct pr_pkt {
 	__u32 tot_len;  /* HBO: IPv4 total length */
 	__be32 saddr;   /* NBO */
 	__be32 daddr;   /* NBO */
-	__be16 sport;   /* NBO; ICMP: zero */
-	__be16 dport;   /* NBO; ICMP: zero */
+	__be16 sport;   /* NBO: TCP, UDP, SCTP; other protocols: zero */
+	__be16 dport;   /* NBO: TCP, UDP, SCTP; other protocols: zero */
 	__u8 proto;     /* IPPROTO_* */
 	__u8 tcp_flags; /* PR_TCP_* */
 	__u8 icmp_type;
@@ -60,7 +68,7 @@ PR_INLINE int pr_pull(struct __sk_buff *skb, __u32 need)
 	return PR_PARSE_OK;
 }
 
-/* The L4 header bytes the NAT reads: TCP's fixed header, UDP's, ICMP's type..rest-of-header. */
+/* The L4 header bytes the programs read: TCP's fixed header, UDP's, ICMP's type..rest-of-header, SCTP's common header. */
 PR_INLINE __u32 pr_l4_header_len(__u8 proto)
 {
 	switch (proto) {
@@ -70,6 +78,8 @@ PR_INLINE __u32 pr_l4_header_len(__u8 proto)
 		return sizeof(struct udphdr);
 	case IPPROTO_ICMP:
 		return sizeof(struct icmphdr);
+	case IPPROTO_SCTP:
+		return sizeof(struct pr_sctphdr);
 	default:
 		return 0;
 	}
@@ -163,6 +173,16 @@ PR_INLINE int pr_parse(struct __sk_buff *skb, struct pr_pkt *p)
 			return PR_PARSE_MALFORMED;
 		p->sport = udp->source;
 		p->dport = udp->dest;
+		break;
+	}
+	case IPPROTO_SCTP: {
+		/* ports only: NetworkPolicy matches SCTP ports; the NAT leaves SCTP alone */
+		struct pr_sctphdr *sctp = data + l4_off;
+
+		if ((void *)(sctp + 1) > data_end)
+			return PR_PARSE_MALFORMED;
+		p->sport = sctp->source;
+		p->dport = sctp->dest;
 		break;
 	}
 	case IPPROTO_ICMP: {

@@ -39,11 +39,13 @@ public sealed class CoreDataplane : IDisposable
             PolicyEndpoints = Track(opened, new BpfMap<PolicyEndpointKey4, PolicyEndpoint>(CoreObjectNames.PolicyEndpoints, loaded.DuplicateMapFd(CoreObjectNames.PolicyEndpoints)));
             PolicyPorts = Track(opened, new BpfMap<PolicyPortKey, PolicyPortValue>(CoreObjectNames.PolicyPorts, loaded.DuplicateMapFd(CoreObjectNames.PolicyPorts)));
             PolicyPeers = Track(opened, new BpfMap<PolicyPeerKey4, PolicyPeerValue>(CoreObjectNames.PolicyPeers, loaded.DuplicateMapFd(CoreObjectNames.PolicyPeers)));
+            PolicyConntrack = Track(opened, new BpfMap<PolicyConntrackKey4, PolicyConntrackValue4>(CoreObjectNames.PolicyConntrack, loaded.DuplicateMapFd(CoreObjectNames.PolicyConntrack)));
             _counters = Track(opened, new BpfPerCpuArray<ulong>(CoreObjectNames.Counters, loaded.DuplicateMapFd(CoreObjectNames.Counters)));
             _config = Track(opened, new BpfMap<uint, DataplaneConfig>(CoreObjectNames.Config, loaded.DuplicateMapFd(CoreObjectNames.Config)));
             _hostNetns = Track(opened, new BpfMap<uint, HostNetns>(CoreObjectNames.HostNetns, loaded.DuplicateMapFd(CoreObjectNames.HostNetns)));
             FromWorkload = loaded.Program(CoreObjectNames.FromWorkloadProgram);
             FromHost = loaded.Program(CoreObjectNames.FromHostProgram);
+            ToWorkload = loaded.Program(CoreObjectNames.ToWorkloadProgram);
             PassThrough = loaded.Program(CoreObjectNames.PassThroughProgram);
         }
         catch
@@ -84,6 +86,7 @@ public sealed class CoreDataplane : IDisposable
             [CoreObjectNames.PolicyEndpoints] = Positive(sizes.PolicyEndpoints, nameof(sizes.PolicyEndpoints)),
             [CoreObjectNames.PolicyPorts] = Positive(sizes.PolicyPorts, nameof(sizes.PolicyPorts)),
             [CoreObjectNames.PolicyPeers] = Positive(sizes.PolicyPeers, nameof(sizes.PolicyPeers)),
+            [CoreObjectNames.PolicyConntrack] = Positive(sizes.PolicyConntrack, nameof(sizes.PolicyConntrack)),
             // one name per service id, and every id has a frontend
             [CoreObjectNames.ServiceNames] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
         };
@@ -157,6 +160,9 @@ public sealed class CoreDataplane : IDisposable
     /// <summary>pr_pol_peers4 (LPM trie): (rule set, port class, peer prefix) -> allow or deny.</summary>
     public BpfMap<PolicyPeerKey4, PolicyPeerValue> PolicyPeers { get; }
 
+    /// <summary>pr_pol_ct4 (LRU): flows of policed pods, approved by the ends on this node (written by the programs only).</summary>
+    public BpfMap<PolicyConntrackKey4, PolicyConntrackValue4> PolicyConntrack { get; }
+
     /// <summary>pr_lb_src4 (LPM trie): (service id, source prefix) allowed by loadBalancerSourceRanges.</summary>
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
 
@@ -168,6 +174,9 @@ public sealed class CoreDataplane : IDisposable
 
     /// <summary>SEC("tc") pr_tc_from_host: host data interface ingress (NodePort, LoadBalancer, external IPs from outside).</summary>
     public BpfProgram FromHost { get; }
+
+    /// <summary>SEC("tc") pr_tc_to_wl: host-side veth egress (packets going to a pod): NetworkPolicy's ingress check.</summary>
+    public BpfProgram ToWorkload { get; }
 
     /// <summary>SEC("tc") pr_tc_pass: returns TC_ACT_OK; the baseline for benchmarks.</summary>
     public BpfProgram PassThrough { get; }
@@ -249,6 +258,7 @@ public sealed class CoreDataplane : IDisposable
         PolicyEndpoints.Dispose();
         PolicyPorts.Dispose();
         PolicyPeers.Dispose();
+        PolicyConntrack.Dispose();
         _counters.Dispose();
         _config.Dispose();
         _hostNetns.Dispose();

@@ -31,6 +31,7 @@ public sealed class PinnedCoreMaps : IDisposable
         PolicyEndpoints = BpfMap<PolicyEndpointKey4, PolicyEndpoint>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyEndpoints));
         PolicyPorts = BpfMap<PolicyPortKey, PolicyPortValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyPorts));
         PolicyPeers = BpfMap<PolicyPeerKey4, PolicyPeerValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyPeers));
+        PolicyConntrack = BpfMap<PolicyConntrackKey4, PolicyConntrackValue4>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyConntrack));
     }
 
     public BpfMap<NatFrontendKey4, NatFrontendValue> Frontends { get; }
@@ -48,6 +49,7 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfMap<PolicyEndpointKey4, PolicyEndpoint> PolicyEndpoints { get; }
     public BpfMap<PolicyPortKey, PolicyPortValue> PolicyPorts { get; }
     public BpfMap<PolicyPeerKey4, PolicyPeerValue> PolicyPeers { get; }
+    public BpfMap<PolicyConntrackKey4, PolicyConntrackValue4> PolicyConntrack { get; }
 
     /// <summary>pr_config[0], or null when it was never written.</summary>
     public DataplaneConfig? ReadConfig() => Config.TryLookup(0, out var config) ? config : null;
@@ -85,5 +87,6 @@ public sealed class PinnedCoreMaps : IDisposable
         PolicyEndpoints.Dispose();
         PolicyPorts.Dispose();
         PolicyPeers.Dispose();
+        PolicyConntrack.Dispose();
     }
 }

@@ -53,6 +53,12 @@ public enum CounterReason : uint
     DropTooBig = 45,
     DropTunnelMisrouted = 46,
     SockStoreFailed = 47,
+    DropPolicyIngressPort = 48,
+    DropPolicyIngressPeer = 49,
+    DropPolicyEgressPort = 50,
+    DropPolicyEgressPeer = 51,
+    PolicyIngressAllowed = 52,
+    PolicyEgressAllowed = 53,
 }
 
 public static class Counters

@@ -167,3 +167,98 @@ public readonly record struct PolicyPeerValue
 
     public override string ToString() => $"{Verdict.ToString().ToLowerInvariant()} (rule {Rule})";
 }
+
+/// <summary>
+/// Mirrors <c>struct pr_pol_ct_key4</c> (the key of <c>pr_pol_ct4</c>, the policy conntrack): a flow's two ends in a
+/// fixed order, end a the lower (address, port) compared as raw network-order values.
+/// <code>
+/// struct pr_pol_ct_key4 { __be32 addr_a; __be32 addr_b; __be16 port_a; __be16 port_b; __u8 proto; __u8 pad[3]; };
+/// </code>
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 16)]
+public readonly record struct PolicyConntrackKey4
+{
+    [FieldOffset(0)] public readonly uint AddressANbo;
+    [FieldOffset(4)] public readonly uint AddressBNbo;
+    [FieldOffset(8)] public readonly ushort PortANbo;
+    [FieldOffset(10)] public readonly ushort PortBNbo;
+    [FieldOffset(12)] public readonly byte Protocol;
+    [FieldOffset(13)] private readonly byte _pad0;
+    [FieldOffset(14)] private readonly ushort _pad1;
+
+    private PolicyConntrackKey4(uint a, ushort portA, uint b, ushort portB, byte protocol)
+    {
+        AddressANbo = a;
+        PortANbo = portA;
+        AddressBNbo = b;
+        PortBNbo = portB;
+        Protocol = protocol;
+        _pad0 = 0;
+        _pad1 = 0;
+    }
+
+    /// <summary>The key of the flow between two ends, in the order the programs put them (either argument order gives the same key).</summary>
+    public static PolicyConntrackKey4 Of(IPAddress first, ushort firstPort, IPAddress second, ushort secondPort, byte protocol)
+    {
+        var (x, xPort) = (Ipv4.ToNbo(first), Ipv4.PortToNbo(firstPort));
+        var (y, yPort) = (Ipv4.ToNbo(second), Ipv4.PortToNbo(secondPort));
+        // The programs compare the host-order values of the network-order fields: the numeric address, then the port.
+        var firstIsA = x == y ? firstPort <= secondPort : AsNumber(first) < AsNumber(second);
+        return firstIsA ? new(x, xPort, y, yPort, protocol) : new(y, yPort, x, xPort, protocol);
+    }
+
+    /// <summary>Whether <paramref name="address"/>:<paramref name="port"/> is end a of this key.</summary>
+    public bool IsEndA(IPAddress address, ushort port) => AddressANbo == Ipv4.ToNbo(address) && PortANbo == Ipv4.PortToNbo(port);
+
+    public IPAddress AddressA => Ipv4.FromNbo(AddressANbo);
+    public IPAddress AddressB => Ipv4.FromNbo(AddressBNbo);
+    public ushort PortA => Ipv4.PortFromNbo(PortANbo);
+    public ushort PortB => Ipv4.PortFromNbo(PortBNbo);
+
+    public override string ToString() => $"proto {Protocol} {AddressA}:{PortA} <-> {AddressB}:{PortB}";
+
+    private static uint AsNumber(IPAddress address)
+    {
+        var bytes = address.GetAddressBytes();
+        return (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
+    }
+}
+
+/// <summary>The <c>PR_POL_CT_F_*</c> bits of <see cref="PolicyConntrackValue4.Flags"/>.</summary>
+[Flags]
+public enum PolicyConntrackFlags : uint
+{
+    None = 0,
+
+    /// <summary>End a, an endpoint of this node, approved the flow (its check passed, or its direction is open).</summary>
+    AApproved = 1 << 0,
+
+    /// <summary>End b approved the flow.</summary>
+    BApproved = 1 << 1,
+
+    /// <summary>End a sent the first packet this node saw of the flow.</summary>
+    AInitiated = 1 << 2,
+}
+
+/// <summary>
+/// Mirrors <c>struct pr_pol_ct_value4</c>.
+/// <code>
+/// struct pr_pol_ct_value4 { __u64 last_seen_ns; __u32 flags; __u32 pad; };
+/// </code>
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 16)]
+public readonly record struct PolicyConntrackValue4
+{
+    [FieldOffset(0)] public readonly ulong LastSeenNs;
+    [FieldOffset(8)] public readonly PolicyConntrackFlags Flags;
+    [FieldOffset(12)] private readonly uint _pad;
+
+    public PolicyConntrackValue4(ulong lastSeenNs, PolicyConntrackFlags flags)
+    {
+        LastSeenNs = lastSeenNs;
+        Flags = flags;
+        _pad = 0;
+    }
+
+    public override string ToString() => $"{Flags}, last seen {LastSeenNs}";
+}

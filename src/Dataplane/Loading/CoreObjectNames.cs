@@ -21,8 +21,10 @@ public static class CoreObjectNames
     public const string PolicyEndpoints = "pr_pol_ep4";
     public const string PolicyPorts = "pr_pol_ports4";
     public const string PolicyPeers = "pr_pol_peers4";
+    public const string PolicyConntrack = "pr_pol_ct4";
 
     public const string FromWorkloadProgram = "pr_tc_from_wl";
     public const string FromHostProgram = "pr_tc_from_host";
+    public const string ToWorkloadProgram = "pr_tc_to_wl";
     public const string PassThroughProgram = "pr_tc_pass";
 }

@@ -18,14 +18,23 @@ public static class ProgramTestRun
     /// Runs <paramref name="program"/> once (or <paramref name="repeat"/> times) on a copy of
     /// <paramref name="packet"/>, an Ethernet frame (at least 14 bytes for TC programs).
     /// </summary>
-    public static unsafe TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> packet, int repeat = 1)
+    public static TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> packet, int repeat = 1) => Run(program, packet, repeat, ingressIfindex: 0);
+
+    /// <summary>
+    /// As <see cref="Run(BpfProgram, ReadOnlySpan{byte}, int)"/>, with the skb's <c>ingress_ifindex</c> (the kernel's
+    /// <c>skb_iif</c>: the interface the packet arrived on; 0, as without a context, for a packet the node generated).
+    /// </summary>
+    public static unsafe TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> packet, int repeat, int ingressIfindex)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(repeat, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(ingressIfindex);
         var output = new byte[packet.Length + OutputHeadroom];
+        var context = SkBuffContext(ingressIfindex);
         BpfTestRunOpts opts;
         int rc;
         fixed (byte* input = packet)
         fixed (byte* outputBuffer = output)
+        fixed (uint* contextIn = context)
         {
             opts = new BpfTestRunOpts
             {
@@ -36,10 +45,30 @@ public static class ProgramTestRun
                 DataSizeOut = (uint)output.Length,
                 Repeat = repeat,
             };
+            if (ingressIfindex != 0)
+            {
+                opts.ContextIn = contextIn;
+                opts.ContextSizeIn = SkBuffContextWords * sizeof(uint);
+            }
             rc = LibBpf.bpf_prog_test_run_opts(program.Fd, &opts);
         }
         if (rc < 0)
             throw new BpfException($"BPF_PROG_TEST_RUN of {program} on a {packet.Length}-byte packet", -rc);
         return new TestRunResult((int)opts.ReturnValue, output.AsSpan(0, (int)opts.DataSizeOut).ToArray(), opts.DurationNs);
     }
+
+    /// <summary>
+    /// The start of a <c>struct __sk_buff</c> for BPF_PROG_TEST_RUN's ctx_in, up to ifindex: len, pkt_type, mark,
+    /// queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto, priority, ingress_ifindex (offset 36), ifindex;
+    /// the kernel zero-fills the rest and takes ingress_ifindex as the skb's skb_iif.
+    /// </summary>
+    internal static uint[] SkBuffContext(int ingressIfindex)
+    {
+        var context = new uint[SkBuffContextWords];
+        context[SkBuffIngressIfindexWord] = (uint)ingressIfindex;
+        return context;
+    }
+
+    private const int SkBuffContextWords = 12;
+    private const int SkBuffIngressIfindexWord = 9;
 }

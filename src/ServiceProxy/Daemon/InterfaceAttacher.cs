@@ -8,7 +8,8 @@ namespace ProxyReplacement.ServiceProxy.Daemon;
 
 /// <summary>
 /// Keeps the workload program attached at TC ingress of every interface whose name matches the
-/// workload patterns: interfaces that appear later get it when they appear, an interface recreated
+/// workload patterns (and, when given, a second program at TC egress: the workload interfaces' NetworkPolicy
+/// ingress check, <c>pr_tc_to_wl</c>; an interface counts as attached once both are): interfaces that appear later get it when they appear, an interface recreated
 /// under the same name (new ifindex) gets it again, and vanished ones are forgotten (the kernel
 /// dropped their filters with them). Attachments are never detached on shutdown: the dataplane keeps
 /// serving while the daemon restarts; a new daemon replaces the program atomically.
@@ -19,6 +20,7 @@ public sealed partial class InterfaceAttacher
 
     private readonly InterfacePatterns _patterns;
     private readonly BpfProgram _program;
+    private readonly BpfProgram? _egressProgram;
     private readonly ILogger _logger;
     private readonly ProxyMetrics _metrics;
     private readonly MetricGauge _attachedGauge;
@@ -26,9 +28,11 @@ public sealed partial class InterfaceAttacher
     private readonly Dictionary<string, string> _failed = new(StringComparer.Ordinal);
 
     /// <param name="attachedGauge">Where the number of attached interfaces goes (default: the workload interfaces' gauge).</param>
+    /// <param name="egressProgram">Attached at TC egress of the same interfaces (same priority and handle), after the ingress one.</param>
     public InterfaceAttacher(InterfacePatterns patterns, BpfProgram program, ILogger<InterfaceAttacher> logger, ProxyMetrics metrics,
-        MetricGauge? attachedGauge = null)
+        MetricGauge? attachedGauge = null, BpfProgram? egressProgram = null)
     {
+        _egressProgram = egressProgram;
         _attachedGauge = attachedGauge ?? metrics.AttachedInterfaces;
         _patterns = patterns;
         _program = program;
@@ -65,10 +69,15 @@ public sealed partial class InterfaceAttacher
             try
             {
                 Tc.Attach(index, TcDirection.Ingress, _program, AttachPoint.Priority, AttachPoint.Handle);
+                LogAttached(_logger, _program.Name, "ingress", name, index);
+                if (_egressProgram is not null)
+                {
+                    Tc.Attach(index, TcDirection.Egress, _egressProgram, AttachPoint.Priority, AttachPoint.Handle);
+                    LogAttached(_logger, _egressProgram.Name, "egress", name, index);
+                }
                 _attached[name] = index;
                 _failed.Remove(name);
                 _metrics.InterfaceAttaches.Increment();
-                LogAttached(_logger, _program.Name, name, index);
             }
             catch (BpfException error)
             {
@@ -102,8 +111,8 @@ public sealed partial class InterfaceAttacher
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Attached {Program} at tc ingress of {Interface} (ifindex {Index})")]
-    private static partial void LogAttached(ILogger logger, string program, string @interface, int index);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Attached {Program} at tc {Direction} of {Interface} (ifindex {Index})")]
+    private static partial void LogAttached(ILogger logger, string program, string direction, string @interface, int index);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot attach to {Interface} (ifindex {Index}): {Reason}")]
     private static partial void LogAttachFailed(ILogger logger, string @interface, int index, string reason);

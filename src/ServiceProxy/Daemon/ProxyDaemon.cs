@@ -166,8 +166,9 @@ public sealed partial class ProxyDaemon : IDisposable
             // pr_routes4 follows the Nodes: a change queues a pass, which rebuilds the routes (RoutingModule.Sync).
             _routing = new RoutingModule(dataplane.Routes, nodes, Metrics.Routing, _loggers.CreateLogger<RoutingModule>(), nodesChanged: queue);
         }
+        // Workload veths: the NAT (and NetworkPolicy egress) at ingress, NetworkPolicy's ingress check at egress.
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, dataplane.FromWorkload,
-            _loggers.CreateLogger<InterfaceAttacher>(), Metrics);
+            _loggers.CreateLogger<InterfaceAttacher>(), Metrics, egressProgram: dataplane.ToWorkload);
         var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, dataplane.FromHost,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
         _dataplane = dataplane;

@@ -217,6 +217,42 @@ public sealed class MultiNodeGoldenTests(DataplaneVariant variant)
             (CounterReason.TunnelDecap, 1), (CounterReason.DsrReply, 1), (CounterReason.TcpMssClamped, 1));
     }
 
+    [TestCase(ExternalServiceMode.Tunnel)]
+    [TestCase(ExternalServiceMode.Dsr)]
+    public void NetworkPolicyOnTheBackendsNodeChecksTheDecapsulatedClientAndLetsTheReplyOut(ExternalServiceMode mode)
+    {
+        // Backend A accepts TCP 8080 from 203.0.113.0/24 only and opens nothing itself (deny-all egress).
+        Be(NodeB, mode);
+        var policy = new Policy.PolicyMaps(_dp.Dataplane);
+        policy.Endpoint(BackendA.Address, ingressSet: 1, egressSet: 3);
+        policy.Port(1, IpProtocol.Tcp, 8080, portClass: 1);
+        policy.Peer(1, 1, "203.0.113.0/24");
+        var type = mode == ExternalServiceMode.Dsr ? GeneveFrames.Dsr : GeneveFrames.Tunnel;
+        var outsider = Endpoint.Of("198.51.100.77", 42000);
+
+        // decapsulated by pr_tc_from_host, forwarded by the kernel to the backend's veth: the inner client is the peer
+        var delivered = OnB(() => _dp.RunFromHost(GeneveFrames.Encapsulated(Outer, NodeA, NodeB, 50000, type, NodePort, IpProtocol.Tcp,
+            Frames.Tcp(External, BackendA, TcpFlags.Syn, sequence: 100))));
+        var atPod = _dp.RunToPod(delivered.Output);
+        var reply = OnB(() => _dp.Run(Frames.Tcp(BackendA, External, TcpFlags.Syn | TcpFlags.Ack, sequence: 900, acknowledgment: 101)));
+        var outsiderDelivered = OnB(() => _dp.RunFromHost(GeneveFrames.Encapsulated(Outer, NodeA, NodeB, 50001, type, NodePort, IpProtocol.Tcp,
+            Frames.Tcp(outsider, BackendA, TcpFlags.Syn, sequence: 100))));
+        var outsiderAtPod = _dp.RunToPod(outsiderDelivered.Output);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(delivered.ReturnValue, Is.EqualTo(TcVerdict.Ok));
+            Assert.That(atPod.ReturnValue, Is.EqualTo(TcVerdict.Ok), "the client's address is in the ipBlock");
+            Assert.That(reply.ReturnValue, Is.EqualTo(TcVerdict.Redirect), "the reply leaves by its pr_ct4 entry, before any policy");
+            Assert.That(outsiderAtPod.ReturnValue, Is.EqualTo(TcVerdict.Shot));
+            var counters = _dp.Counters();
+            Assert.That(counters.GetValueOrDefault(CounterReason.PolicyIngressAllowed), Is.EqualTo(1UL));
+            Assert.That(counters.GetValueOrDefault(CounterReason.DropPolicyIngressPeer), Is.EqualTo(1UL));
+            Assert.That(counters.GetValueOrDefault(CounterReason.DropPolicyEgressPort), Is.Zero, "the reply is no new flow");
+            Assert.That(counters.GetValueOrDefault(CounterReason.TunnelDecap), Is.EqualTo(2UL));
+        });
+    }
+
     [Test]
     public void AHostNetworkBackendOnAnotherNodeIsReachedBySnatInEveryMode()
     {

@@ -59,6 +59,12 @@ public sealed class AbiEnumTests
         ["PR_CNT_DROP_TOO_BIG"] = CounterReason.DropTooBig,
         ["PR_CNT_DROP_TUNNEL_MISROUTED"] = CounterReason.DropTunnelMisrouted,
         ["PR_CNT_SOCK_STORE_FAILED"] = CounterReason.SockStoreFailed,
+        ["PR_CNT_DROP_POLICY_INGRESS_PORT"] = CounterReason.DropPolicyIngressPort,
+        ["PR_CNT_DROP_POLICY_INGRESS_PEER"] = CounterReason.DropPolicyIngressPeer,
+        ["PR_CNT_DROP_POLICY_EGRESS_PORT"] = CounterReason.DropPolicyEgressPort,
+        ["PR_CNT_DROP_POLICY_EGRESS_PEER"] = CounterReason.DropPolicyEgressPeer,
+        ["PR_CNT_POLICY_INGRESS_ALLOWED"] = CounterReason.PolicyIngressAllowed,
+        ["PR_CNT_POLICY_EGRESS_ALLOWED"] = CounterReason.PolicyEgressAllowed,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()

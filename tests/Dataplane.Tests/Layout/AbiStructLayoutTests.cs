@@ -64,6 +64,11 @@ public sealed class AbiStructLayoutTests
             [("prefixlen", "PrefixLength"), ("set", "Set"), ("port_class", "PortClass"), ("addr", "AddressNbo")]),
         ("pr_pol_peer_value", typeof(PolicyPeerValue),
             [("verdict", "Verdict"), ("rule", "Rule")]),
+        ("pr_pol_ct_key4", typeof(PolicyConntrackKey4),
+            [("addr_a", "AddressANbo"), ("addr_b", "AddressBNbo"), ("port_a", "PortANbo"), ("port_b", "PortBNbo"),
+             ("proto", "Protocol"), ("pad", "_pad0")]), // __u8 pad[3] is _pad0 (byte) + _pad1 (ushort)
+        ("pr_pol_ct_value4", typeof(PolicyConntrackValue4),
+            [("last_seen_ns", "LastSeenNs"), ("flags", "Flags"), ("pad", "_pad")]),
         ("pr_lb_src_key4", typeof(LbSourceRangeKey4),
             [("prefixlen", "PrefixLength"), ("svc_id", "ServiceId"), ("addr", "AddressNbo")]),
         ("pr_lb_src_value", typeof(LbSourceRangeValue),
