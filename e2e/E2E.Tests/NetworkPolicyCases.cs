@@ -125,6 +125,17 @@ public static class NetworkPolicyCases
           policyTypes: [Ingress, Egress]
         """;
 
+    internal const string AllowAllIngressInX = """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: allow-all-ingress, namespace: x}
+        spec:
+          podSelector: {}
+          policyTypes: [Ingress]
+          ingress:
+          - {}
+        """;
+
     internal const string DenyAllIngressEverywhere = """
         apiVersion: networking.k8s.io/v1
         kind: NetworkPolicy

@@ -58,12 +58,29 @@ public sealed class NetworkPolicyTests : ProxiedClusterFixture
     {
         var programmed = await Policies.ApplyAsync(policyCase.Policies, policyCase.Isolation);
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var dropsBefore = Policies.PolicyDrops();
         var observed = await Policies.ProbeMatrixAsync(policyCase.Expected);
+        var dropsAfter = Policies.PolicyDrops();
+        var (ingressDrops, egressDrops) = (dropsAfter.Ingress - dropsBefore.Ingress, dropsAfter.Egress - dropsBefore.Egress);
         await TestContext.Out.WriteLineAsync(
-            $"{policyCase.Id} ({policyCase.Name}): programmed on every node {programmed.TotalMilliseconds:0} ms after the write; matrix probed in {clock.ElapsedMilliseconds} ms");
+            $"{policyCase.Id} ({policyCase.Name}): programmed on every node {programmed.TotalMilliseconds:0} ms after the write; " +
+            $"matrix probed in {clock.ElapsedMilliseconds} ms; policy drops counted: {ingressDrops} at ingress checks, {egressDrops} at egress checks");
 
         if (observed.Diff(policyCase.Expected) is { } diff)
             Assert.Fail($"{policyCase.Name}\npolicies:\n{policyCase.Policies}\n{diff}\n{Policies.DescribePolicyMaps()}");
+        // Denied packets are dropped and counted, by the check of the isolated direction only.
+        Assert.Multiple(() =>
+        {
+            if (policyCase.Expected.DeniesAnything)
+                Assert.That(ingressDrops + egressDrops, Is.GreaterThan(0UL),
+                    $"the denied cells were counted as policy drops (counter reasons: {string.Join(", ", PolicyCluster.PolicyDropReasons)})");
+            else
+                Assert.That(ingressDrops + egressDrops, Is.Zero, "nothing denied, no policy drop");
+            if (policyCase.Isolation.Ingress.Count == 0)
+                Assert.That(ingressDrops, Is.Zero, "no pod is ingress-isolated: no ingress check drops");
+            if (policyCase.Isolation.Egress.Count == 0)
+                Assert.That(egressDrops, Is.Zero, "no pod is egress-isolated: no egress check drops");
+        });
     }
 
     [Test]
@@ -85,17 +102,26 @@ public sealed class NetworkPolicyTests : ProxiedClusterFixture
         });
     }
 
-    [Test]
-    public async Task An_established_tcp_connection_opened_before_a_deny_all_policy_keeps_working_after_it()
+    /// <param name="underAnAllowPolicy">
+    /// false: no policy at all while the connections open (x/a not isolated, nothing tracked for it); true: x's ingress is
+    /// isolated by an allow-all policy (the connections approved by x/a's ingress check), replaced in place by the deny-all.
+    /// </param>
+    [TestCase(false, TestName = "{m}(no policy before)")]
+    [TestCase(true, TestName = "{m}(an allow-all ingress policy before, replaced in place)")]
+    public async Task An_established_tcp_connection_opened_before_a_deny_all_policy_keeps_working_after_it(bool underAnAllowPolicy)
     {
-        await Policies.ApplyAsync("", PolicyIsolation.None);
+        if (underAnAllowPolicy)
+            await Policies.ApplyAsync(NetworkPolicyCases.AllowAllIngressInX, PolicyIsolation.Of(ingress: PolicyIsolation.All("x")));
+        else
+            await Policies.ApplyAsync("", PolicyIsolation.None);
         var xa = Policies.Pod("x/a");
         var (zb, yb) = (Policies.Pod("z/b"), Policies.Pod("y/b")); // z/b on x/a's node, y/b on another
         using var sameNode = await OpenAsync(zb, new IPEndPoint(xa.Address, 80));
         using var crossNode = await OpenAsync(yb, new IPEndPoint(xa.Address, 81));
         var before = await Task.WhenAll(Ask(sameNode, "before"), Ask(crossNode, "before"));
 
-        await Policies.ApplyAsync(NetworkPolicyCases.DenyAllInX, PolicyIsolation.Of(ingress: PolicyIsolation.All("x"), egress: PolicyIsolation.All("x")));
+        await Policies.ApplyAsync(NetworkPolicyCases.DenyAllInX, PolicyIsolation.Of(ingress: PolicyIsolation.All("x"), egress: PolicyIsolation.All("x")),
+            fromScratch: !underAnAllowPolicy);
         var newConnections = await ReachabilityProbe.RunAsync(
         [
             PolicyCluster.ProbeOf(zb, xa, new PortProtocol(80, L4.Tcp)),

@@ -71,14 +71,21 @@ internal sealed class PolicyCluster : IDisposable
     /// Makes the case's <paramref name="policies"/> (YAML, empty for none) the cluster's: first removes the previous case's
     /// and waits until no node isolates any pod (so that a stale entry cannot pass for the new case's), then writes the new
     /// ones and waits until every node's maps show <paramref name="isolation"/> (<see cref="PolicyIsolation"/>: the
-    /// deterministic signal). Returns how long the second wait took.
+    /// deterministic signal). Returns how long the second wait took. <paramref name="fromScratch"/> false replaces the
+    /// policies in place, with no moment without them; then <paramref name="isolation"/> must differ from the current one
+    /// for some pod (the wait cannot tell otherwise): every endpoint's entry is one value, both directions written at once.
     /// </summary>
     // TODO(#17, COMPILER): once `dump` has its POLICY section, also wait for it to list the case's policies by name, so
     // that a case which changes rules but not isolation (none here: each case starts from no policy) is covered as well.
-    public async Task<TimeSpan> ApplyAsync(string policies, PolicyIsolation isolation)
+    public async Task<TimeSpan> ApplyAsync(string policies, PolicyIsolation isolation, bool fromScratch = true)
     {
-        PolicyManifests.WritePolicies(Cluster.Manifests, "");
-        await WaitForIsolationAsync(PolicyIsolation.None, "the previous case's policies removed");
+        if (fromScratch)
+        {
+            PolicyManifests.WritePolicies(Cluster.Manifests, "");
+            await WaitForIsolationAsync(PolicyIsolation.None, "the previous case's policies removed");
+        }
+        else if (ProgrammingGap(isolation) is null)
+            throw new ArgumentException($"the maps show {isolation} already: a change in place to it could not be seen", nameof(isolation));
         PolicyManifests.WritePolicies(Cluster.Manifests, policies);
         return await WaitForIsolationAsync(isolation, "the case's policies");
     }
@@ -135,6 +142,30 @@ internal sealed class PolicyCluster : IDisposable
             await TestContext.Out.WriteLineAsync(retry);
         return observed;
     }
+
+    /// <summary>
+    /// The policy drop counters summed over every node, ingress and egress checks apart: the counter reasons named
+    /// <c>DropPolicyIngress*</c> and <c>DropPolicyEgress*</c> (looked up by name, so this compiles before the dataplane's
+    /// policy counters exist; <see cref="PolicyDropReasons"/> says whether they do).
+    /// </summary>
+    public (ulong Ingress, ulong Egress) PolicyDrops()
+    {
+        ulong ingress = 0, egress = 0;
+        foreach (var node in Cluster.Nodes)
+            foreach (var (reason, value) in node.Counters())
+            {
+                var name = reason.ToString();
+                if (name.StartsWith("DropPolicyIngress", StringComparison.Ordinal))
+                    ingress += value;
+                else if (name.StartsWith("DropPolicyEgress", StringComparison.Ordinal))
+                    egress += value;
+            }
+        return (ingress, egress);
+    }
+
+    /// <summary>The counter reasons <see cref="PolicyDrops"/> adds up.</summary>
+    public static IReadOnlyList<string> PolicyDropReasons =>
+        [.. Enum.GetNames<ProxyReplacement.Dataplane.Abi.CounterReason>().Where(name => name.StartsWith("DropPolicy", StringComparison.Ordinal))];
 
     /// <summary>The probe from <paramref name="from"/> to <paramref name="to"/>'s address on <paramref name="column"/>.</summary>
     public static Probe ProbeOf(PolicyPod from, PolicyPod to, PortProtocol column) =>
