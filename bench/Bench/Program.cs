@@ -23,6 +23,7 @@ public static class Program
         new EndToEndSuite(),
         new NodePortEndToEndSuite(),
         new MultiNodeEndToEndSuite(),
+        new PolicyEndToEndSuite(),
         new MemorySuite(),
         new ApiSourceSuite(),
         new ChurnSoakSuite(),

@@ -7,7 +7,7 @@ namespace ProxyReplacement.E2E.Tests;
 
 /// <summary>
 /// Per fixture (the cluster takes a few seconds; its tests share it): a <see cref="ProxiedCluster"/> of three nodes
-/// with two pods each, the Services of <see cref="Services"/> written to the shared manifest directory, and (unless
+/// with two pods each (<see cref="PodsPerNode"/>), the Services of <see cref="Services"/> written to the shared manifest directory, and (unless
 /// <see cref="WithDaemons"/> is false) a daemon on every node started with <see cref="DaemonArguments"/> and ready
 /// with every Service programmed. On a failed test every node's logs and dump go to the test output; the cluster is
 /// removed after the fixture either way.
@@ -36,6 +36,9 @@ public abstract class ProxiedClusterFixture
     /// <summary>Super-packets (TSO/GSO, the kernel's default on veths) instead of wire-sized packets: see <see cref="ProxiedCluster.Create"/>.</summary>
     private protected virtual bool SegmentationOffload => false;
 
+    /// <summary>Pods (each with its <see cref="ClusterBackend"/>) on every one of the three nodes.</summary>
+    private protected virtual int PodsPerNode => 2;
+
     /// <summary>Added to every daemon's command line.</summary>
     private protected virtual string[] DaemonArguments => [];
 
@@ -48,7 +51,7 @@ public abstract class ProxiedClusterFixture
     {
         Privileged.Require();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var cluster = ProxiedCluster.Create(nodeCount: 3, podsPerNode: 2, segmentationOffload: SegmentationOffload);
+        var cluster = ProxiedCluster.Create(nodeCount: 3, podsPerNode: PodsPerNode, segmentationOffload: SegmentationOffload);
         try
         {
             var created = clock.Elapsed;

@@ -102,6 +102,9 @@ internal sealed class ManifestDirectory
 
     public void DeleteService() => File.Delete(System.IO.Path.Combine(Path, ServiceFile));
 
+    /// <summary>Removes <paramref name="fileName"/> from the directory (nothing happens when it is not there).</summary>
+    public void Delete(string fileName) => File.Delete(System.IO.Path.Combine(Path, fileName));
+
     /// <summary>Writes any manifest (replacing <paramref name="fileName"/> atomically), for Services the helpers above do not cover.</summary>
     public void Write(string fileName, string yaml) => Replace(fileName, yaml);
 

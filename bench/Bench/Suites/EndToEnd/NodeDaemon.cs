@@ -109,11 +109,11 @@ public sealed class NodeDaemon : IDisposable
 
     /// <summary>
     /// Polls the daemon's pinned maps until <paramref name="missing"/> returns null (it returns what is still missing),
-    /// for at most a minute; fails early when the daemon exits.
+    /// for at most <paramref name="timeout"/> (a minute by default); fails early when the daemon exits.
     /// </summary>
-    public void WaitUntilProgrammed(Func<PinnedCoreMaps, string?> missing, CancellationToken cancellation)
+    public void WaitUntilProgrammed(Func<PinnedCoreMaps, string?> missing, CancellationToken cancellation, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         string? lacking = "its pins";
         while (true)
         {
