@@ -90,6 +90,7 @@ extraConfig wins over the dedicated values.
   "tunnelVni" (int .Values.tunnel.vni)
   "tunnelMtu" (int .Values.tunnel.mtu)
   "snatPortRange" .Values.snat.portRange
+  "networkPolicy" .Values.networkPolicy
 }}
 {{- if ne .Values.socketLB.mode "disabled" }}
 {{- $_ := set $config "cgroupPath" (include "proxy-replacement.cgroupMount" .) }}

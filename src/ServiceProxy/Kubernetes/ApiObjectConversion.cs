@@ -37,6 +37,18 @@ public static class ApiObjectConversion
     public static Conversion<Node> Node(ApiItem<NodeObject> item) =>
         Convert(item, namespaced: false, (node, key, labels) => NodeRules.ToModel(node, key.Name, labels));
 
+    /// <summary>A Pod for the policy module.</summary>
+    public static Conversion<Pod> Pod(ApiItem<PodObject> item) =>
+        Convert(item, namespaced: true, (pod, key, labels) => PodRules.ToModel(pod, key, labels));
+
+    /// <summary>Namespaces are cluster-scoped: the key's namespace is "".</summary>
+    public static Conversion<PodNamespace> Namespace(ApiItem<NamespaceObject> item) =>
+        Convert(item, namespaced: false, (_, key, labels) => NamespaceRules.ToModel(key.Name, labels));
+
+    /// <summary>A NetworkPolicy; a rejection's text ends with its <see cref="PolicyProblemReason"/> in brackets.</summary>
+    public static Conversion<NetworkPolicy> NetworkPolicy(ApiItem<NetworkPolicyObject> item) =>
+        Convert(item, namespaced: true, (policy, key, _) => NetworkPolicyRules.ToModel(policy, key));
+
     /// <summary>The key of an item whose object may not have decoded (a DELETED event needs only this).</summary>
     public static ObjectKey? KeyOf<T>(ApiItem<T> item, bool namespaced) where T : class =>
         item.Name is { Length: > 0 } name && (!namespaced || item.Namespace is { Length: > 0 })

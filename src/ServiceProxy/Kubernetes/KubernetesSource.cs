@@ -12,14 +12,15 @@ namespace ProxyReplacement.ServiceProxy.Kubernetes;
 
 /// <summary>
 /// The Kubernetes API as the daemon's <see cref="IServiceSource"/>: one <see cref="Reflector{T}"/> each
-/// for Services, EndpointSlices and Nodes, their converted state in <see cref="ObjectStore{TWire,TModel}"/>s,
+/// for Services, EndpointSlices and Nodes (and, with <see cref="KubernetesSourceSettings.NetworkPolicy"/>, Pods, Namespaces
+/// and NetworkPolicies: <see cref="PolicyInputs"/>), their converted state in <see cref="ObjectStore{TWire,TModel}"/>s,
 /// Services and slices written into the <see cref="ChangeTracker"/> (a relist through
 /// <see cref="ChangeTracker.ReplaceAll"/> with the complete new state, so what did not change is not
 /// touched). <see cref="Synced"/> once every resource was listed completely. While the API fails the
 /// source is degraded (reported to <see cref="HealthState"/> and the <c>api_up</c> gauge) and the
 /// tracker keeps the last state.
 /// </summary>
-public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDisposable
+public sealed partial class KubernetesSource : IServiceSource, INodeSource, IPolicySource, IDisposable
 {
     private readonly IKubernetesApi _api;
     private readonly bool _ownsApi;
@@ -37,6 +38,16 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
     private readonly Reflector<ServiceObject> _serviceReflector;
     private readonly Reflector<EndpointSliceObject> _sliceReflector;
     private readonly Reflector<NodeObject> _nodeReflector;
+    private readonly ObjectStore<PodObject, Pod>? _pods;
+    private readonly ObjectStore<NamespaceObject, PodNamespace>? _namespaces;
+    private readonly ObjectStore<NetworkPolicyObject, NetworkPolicy>? _policies;
+    private readonly Reflector<PodObject>? _podReflector;
+    private readonly Reflector<NamespaceObject>? _namespaceReflector;
+    private readonly Reflector<NetworkPolicyObject>? _policyReflector;
+    private ImmutableDictionary<ObjectKey, Pod> _podSnapshot = ImmutableDictionary<ObjectKey, Pod>.Empty;
+    private ImmutableDictionary<string, PodNamespace> _namespaceSnapshot = ImmutableDictionary<string, PodNamespace>.Empty;
+    private ImmutableDictionary<ObjectKey, NetworkPolicy> _policySnapshot = ImmutableDictionary<ObjectKey, NetworkPolicy>.Empty;
+    private PolicyInputs _policyInputs = PolicyInputs.Empty;
     private ImmutableSortedDictionary<string, Node> _nodeSnapshot = ImmutableSortedDictionary<string, Node>.Empty;
     private ChangeTracker? _tracker;
     private Action _changed = () => { };
@@ -67,7 +78,32 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
         _serviceReflector = new(api, ApiResources.Services, _filter.Selector, _services, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
         _sliceReflector = new(api, ApiResources.EndpointSlices, _filter.Selector, _slices, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
         _nodeReflector = new(api, ApiResources.Nodes, null, _nodes, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
+        if (settings.NetworkPolicy)
+        {
+            // Each change updates its kind's immutable map in place (O(log n)); a relist rebuilds it.
+            _pods = new(ApiResources.Pods.Name, namespaced: true, _gate, ApiObjectConversion.Pod,
+                store => PublishPolicyInputs(pods: store.Current.ToImmutableDictionary(pod => pod.Key)),
+                (key, pod) => PublishPolicyInputs(pods: pod is null ? _podSnapshot.Remove(key) : _podSnapshot.SetItem(key, pod)),
+                Rejected, Condition);
+            _namespaces = new(ApiResources.Namespaces.Name, namespaced: false, _gate, ApiObjectConversion.Namespace,
+                store => PublishPolicyInputs(namespaces: store.Current.ToImmutableDictionary(ns => ns.Name, StringComparer.Ordinal)),
+                (key, ns) => PublishPolicyInputs(namespaces: ns is null ? _namespaceSnapshot.Remove(key.Name) : _namespaceSnapshot.SetItem(key.Name, ns)),
+                Rejected, Condition);
+            _policies = new(ApiResources.NetworkPolicies.Name, namespaced: true, _gate, ApiObjectConversion.NetworkPolicy,
+                store => PublishPolicyInputs(policies: store.Current.ToImmutableDictionary(policy => policy.Key)),
+                (key, policy) => PublishPolicyInputs(policies: policy is null ? _policySnapshot.Remove(key) : _policySnapshot.SetItem(key, policy)),
+                Rejected, Condition);
+            _podReflector = new(api, ApiResources.Pods, null, _pods, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
+            _namespaceReflector = new(api, ApiResources.Namespaces, null, _namespaces, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
+            _policyReflector = new(api, ApiResources.NetworkPolicies, null, _policies, settings.Reflector, metrics.Kubernetes, reflectorLogger, _time);
+        }
     }
+
+    /// <summary>Pods, Namespaces and NetworkPolicies (empty unless <see cref="KubernetesSourceSettings.NetworkPolicy"/>).</summary>
+    public PolicyInputs PolicyInputs => Volatile.Read(ref _policyInputs);
+
+    /// <summary>Raised when a Pod, Namespace or NetworkPolicy changed in a field the model keeps, or a policy was rejected.</summary>
+    public event Action? PolicyInputsChanged;
 
     /// <summary>The resourceVersion a resource's watch continues from ("" before its first list).</summary>
     public string ResourceVersion(string resource) => resource switch
@@ -75,6 +111,9 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
         "services" => _serviceReflector.ResourceVersion,
         "endpointslices" => _sliceReflector.ResourceVersion,
         "nodes" => _nodeReflector.ResourceVersion,
+        "pods" when _podReflector is not null => _podReflector.ResourceVersion,
+        "namespaces" when _namespaceReflector is not null => _namespaceReflector.ResourceVersion,
+        "networkpolicies" when _policyReflector is not null => _policyReflector.ResourceVersion,
         _ => throw new ArgumentException($"unknown resource '{resource}'", nameof(resource)),
     };
 
@@ -109,6 +148,9 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
             return _services.Rejected.Select(pair => $"{_services.Resource} {pair.Key}: {pair.Value}")
                 .Concat(_slices.Rejected.Select(pair => $"{_slices.Resource} {pair.Key}: {pair.Value}"))
                 .Concat(_nodes.Rejected.Select(pair => $"{_nodes.Resource} {pair.Key.Name}: {pair.Value}"))
+                .Concat(_pods?.Rejected.Select(pair => $"{_pods.Resource} {pair.Key}: {pair.Value}") ?? [])
+                .Concat(_namespaces?.Rejected.Select(pair => $"{_namespaces.Resource} {pair.Key.Name}: {pair.Value}") ?? [])
+                .Concat(_policies?.Rejected.Select(pair => $"{_policies.Resource} {pair.Key}: {pair.Value}") ?? [])
                 .ToList();
         }
     }
@@ -122,12 +164,18 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
         }
         _metrics.Kubernetes.Enabled = true;
         LogStarting(_logger, _settings.Server, _filter.Selector, _settings.NodeName);
-        var reflectors = new[]
+        var reflectors = new List<Task>
         {
             Task.Run(() => _serviceReflector.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => _sliceReflector.RunAsync(cancellationToken), cancellationToken),
             Task.Run(() => _nodeReflector.RunAsync(cancellationToken), cancellationToken),
         };
+        if (_podReflector is not null && _namespaceReflector is not null && _policyReflector is not null)
+        {
+            reflectors.Add(Task.Run(() => _podReflector.RunAsync(cancellationToken), cancellationToken));
+            reflectors.Add(Task.Run(() => _namespaceReflector.RunAsync(cancellationToken), cancellationToken));
+            reflectors.Add(Task.Run(() => _policyReflector.RunAsync(cancellationToken), cancellationToken));
+        }
         try
         {
             await Task.WhenAll(reflectors).ConfigureAwait(false);
@@ -161,6 +209,8 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
     {
         if (_synced || !_services.Listed || !_slices.Listed || !_nodes.Listed)
             return;
+        if (_pods is { Listed: false } || _namespaces is { Listed: false } || _policies is { Listed: false })
+            return; // policies enforced from the first sync on: never a moment with pods open that a policy isolates
         _synced = true;
         UpdateUp();
         LogSynced(_logger, _services.Current.Count, _slices.Current.Count, _nodes.Current.Count);
@@ -182,10 +232,35 @@ public sealed partial class KubernetesSource : IServiceSource, INodeSource, IDis
         CheckSynced();
     }
 
+    /// <summary>Publishes the policy inputs with the kinds given replaced (called under the gate); raises the event when they changed.</summary>
+    private void PublishPolicyInputs(ImmutableDictionary<ObjectKey, Pod>? pods = null,
+        ImmutableDictionary<string, PodNamespace>? namespaces = null, ImmutableDictionary<ObjectKey, NetworkPolicy>? policies = null)
+    {
+        var changed = (pods is not null && pods != _podSnapshot) || (namespaces is not null && namespaces != _namespaceSnapshot) ||
+            (policies is not null && policies != _policySnapshot);
+        _podSnapshot = pods ?? _podSnapshot;
+        _namespaceSnapshot = namespaces ?? _namespaceSnapshot;
+        _policySnapshot = policies ?? _policySnapshot;
+        var rejected = _policies!.Rejected
+            .OrderBy(pair => pair.Key)
+            .Select(pair => new PolicyProblem(pair.Key, PolicyProblemReason.Of(pair.Value), pair.Value, Skipped: !_policySnapshot.ContainsKey(pair.Key)))
+            .ToList();
+        var previous = _policyInputs;
+        changed |= !previous.Rejected.SequenceEqual(rejected);
+        if (changed)
+        {
+            Volatile.Write(ref _policyInputs, new PolicyInputs(_podSnapshot, _namespaceSnapshot, _policySnapshot, rejected));
+            PolicyInputsChanged?.Invoke();
+        }
+        CheckSynced();
+    }
+
     private void Rejected(string resource, ObjectKey? key, string description)
     {
         _metrics.Kubernetes.ObjectsRejected.Increment(KubernetesMetrics.ResourceLabel(resource));
         LogRejected(_logger, resource, description);
+        if (_policies is not null && resource == _policies.Resource)
+            PublishPolicyInputs(); // the problem list (proxyreplacement_policy_problems) follows at once
     }
 
     /// <summary>A reflector's report: <paramref name="failure"/> null means its calls work again.</summary>

@@ -14,5 +14,8 @@ public sealed record KubernetesSourceSettings
     /// <summary><c>--service-proxy-name</c>: serve only Services labelled with it (null: only unlabelled ones).</summary>
     public string? ServiceProxyName { get; init; }
 
+    /// <summary><c>--network-policy</c>: also watch Pods, Namespaces and NetworkPolicies (the policy module's inputs).</summary>
+    public bool NetworkPolicy { get; init; }
+
     public ReflectorSettings Reflector { get; init; } = new();
 }

@@ -89,9 +89,9 @@ internal sealed class ObjectStore<TWire, TModel>(
                     changed(key, value);
                     break;
                 case { Rejection: { } reason }:
-                    Report(item, conversion.Key, reason);
                     if (conversion.Key is { } rejectedKey)
-                        _rejected[rejectedKey] = reason;
+                        _rejected[rejectedKey] = reason; // before the report: its handler may read Rejected
+                    Report(item, conversion.Key, reason);
                     break;
                 case { Key: { } skippedKey }:
                     _rejected.Remove(skippedKey);

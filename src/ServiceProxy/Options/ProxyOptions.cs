@@ -89,6 +89,12 @@ public sealed record ProxyOptions
     /// <summary>How often the sweeper deletes expired conntrack and affinity entries; zero disables it.</summary>
     public TimeSpan ConntrackSweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// <c>--network-policy</c>: enforce Kubernetes NetworkPolicy (the policy module watches Pods, Namespaces and
+    /// NetworkPolicies and writes the policy maps). Off: none of them is read and the policy maps stay empty.
+    /// </summary>
+    public bool NetworkPolicy { get; init; } = true;
+
     /// <summary>kube-proxy's <c>--cleanup</c>: remove everything ours and exit.</summary>
     public bool Cleanup { get; init; }
 

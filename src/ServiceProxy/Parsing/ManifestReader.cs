@@ -8,8 +8,9 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 /// Reads Kubernetes manifests (YAML or JSON, several documents per file, <c>kind: List</c>) into
 /// the model. Each object is validated on its own: a malformed one becomes a
 /// <see cref="ManifestDiagnostic"/> and is skipped while the rest of the file still loads.
-/// Kinds other than Service, EndpointSlice and Node are ignored, as are headless and ExternalName Services.
-/// Nodes are cluster-scoped: a <c>metadata.namespace</c> on one is ignored.
+/// Kinds other than Service, EndpointSlice and Node (and, for the policy module, Pod, Namespace and NetworkPolicy, unless
+/// <see cref="ManifestReader(bool)"/> is told not to read them) are ignored, as are headless and ExternalName Services.
+/// Nodes and Namespaces are cluster-scoped: a <c>metadata.namespace</c> on one is ignored.
 /// The first object with a given kind and namespace/name wins; later duplicates are reported.
 /// </summary>
 public sealed class ManifestReader
@@ -19,8 +20,15 @@ public sealed class ManifestReader
     private readonly List<Service> _services = [];
     private readonly List<EndpointSlice> _slices = [];
     private readonly List<Node> _nodes = [];
+    private readonly List<Pod> _pods = [];
+    private readonly List<PodNamespace> _namespaces = [];
+    private readonly List<NetworkPolicy> _policies = [];
     private readonly List<ManifestDiagnostic> _diagnostics = [];
     private readonly Dictionary<(string Kind, ObjectKey Key), string> _seen = [];
+    private readonly bool _policyKinds;
+
+    /// <param name="policyKinds">Read Pods, Namespaces and NetworkPolicies too (<c>--network-policy</c>).</param>
+    public ManifestReader(bool policyKinds = true) => _policyKinds = policyKinds;
 
     /// <summary>Reads every document of <paramref name="text"/>; <paramref name="filePath"/> labels diagnostics.</summary>
     public void Add(string text, string filePath)
@@ -53,12 +61,17 @@ public sealed class ManifestReader
 
     public void AddFile(string path) => Add(File.ReadAllText(path), path);
 
-    public ManifestSet Build() => new(_services.ToList(), _slices.ToList(), _diagnostics.ToList(), _nodes.ToList());
+    public ManifestSet Build() => new(_services.ToList(), _slices.ToList(), _diagnostics.ToList(), _nodes.ToList())
+    {
+        Pods = _pods.ToList(),
+        Namespaces = _namespaces.ToList(),
+        NetworkPolicies = _policies.ToList(),
+    };
 
     /// <summary>Reads one string of manifests.</summary>
-    public static ManifestSet Parse(string text, string filePath)
+    public static ManifestSet Parse(string text, string filePath, bool policyKinds = true)
     {
-        var reader = new ManifestReader();
+        var reader = new ManifestReader(policyKinds);
         reader.Add(text, filePath);
         return reader.Build();
     }
@@ -119,14 +132,19 @@ public sealed class ManifestReader
         try
         {
             kind = root.String("kind", "kind");
-            if (kind is not ("Service" or "EndpointSlice" or "Node"))
+            if (kind is not ("Service" or "EndpointSlice" or "Node") && !(_policyKinds && kind is "Pod" or "Namespace" or "NetworkPolicy"))
                 return; // Deployments, ConfigMaps, ...: not the proxy's business
 
             var apiVersion = root.String("apiVersion", "apiVersion");
-            var expectedApiVersion = kind == "EndpointSlice" ? "discovery.k8s.io/v1" : "v1";
+            var expectedApiVersion = kind switch
+            {
+                "EndpointSlice" => "discovery.k8s.io/v1",
+                "NetworkPolicy" => "networking.k8s.io/v1",
+                _ => "v1",
+            };
             var metadata = root.Mapping("metadata", "metadata") ?? throw new ObjectValidationException("metadata: required");
             var rawName = metadata.String("name", "metadata.name");
-            var clusterScoped = kind == "Node";
+            var clusterScoped = kind is "Node" or "Namespace";
             var @namespace = clusterScoped ? "" : metadata.String("namespace", "metadata.namespace") ?? DefaultNamespace;
             objectName = clusterScoped ? rawName ?? "<unnamed>" : $"{@namespace}/{rawName ?? "<unnamed>"}";
             if (!clusterScoped)
@@ -141,7 +159,19 @@ public sealed class ManifestReader
             if (_seen.TryGetValue((kind, key), out var firstLocation))
                 throw new ObjectValidationException($"duplicate {kind} (first defined at {firstLocation}); skipped");
 
-            if (kind == "Node")
+            if (kind == "Pod")
+            {
+                _pods.Add(PodRules.ToModel(Kubernetes.Objects.ModelMapping.Pod(YamlAsJson.Decode<k8s.Models.V1Pod>(root)), key, labels));
+            }
+            else if (kind == "Namespace")
+            {
+                _namespaces.Add(NamespaceRules.ToModel(name, labels));
+            }
+            else if (kind == "NetworkPolicy")
+            {
+                _policies.Add(NetworkPolicyRules.ToModel(Kubernetes.Objects.ModelMapping.NetworkPolicy(YamlAsJson.Decode<k8s.Models.V1NetworkPolicy>(root)), key));
+            }
+            else if (kind == "Node")
             {
                 _nodes.Add(NodeParser.Parse(root, name, labels));
             }

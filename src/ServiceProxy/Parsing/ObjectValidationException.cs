@@ -5,4 +5,4 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 /// object); the caller turns it into a diagnostic and carries on with the others. The message starts
 /// with the field path.
 /// </summary>
-internal sealed class ObjectValidationException(string reason) : Exception(reason);
+internal class ObjectValidationException(string reason) : Exception(reason);

@@ -9,12 +9,13 @@ namespace ProxyReplacement.ServiceProxy.Sources;
 
 /// <summary>
 /// A directory of Service, EndpointSlice and Node manifests, re-read when a file changes. Its Nodes are this daemon's
-/// <see cref="INodeSource"/>: this node is the one named by <c>--hostname-override</c>. The directory is
+/// <see cref="INodeSource"/>: this node is the one named by <c>--hostname-override</c>. Its Pods, Namespaces and
+/// NetworkPolicies (unless <c>--network-policy=false</c>) are the <see cref="IPolicySource"/>. The directory is
 /// the complete state: a removed file removes its objects. A malformed object is reported with its
 /// file and reason (once, until the file changes) and skipped; the rest keeps working. Change
 /// detection is a cheap poll of names, sizes and modification times, woken early by a file watcher.
 /// </summary>
-public sealed partial class ManifestDirectorySource : IServiceSource, INodeSource, IDisposable
+public sealed partial class ManifestDirectorySource : IServiceSource, INodeSource, IPolicySource, IDisposable
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
@@ -34,10 +35,15 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     private string? _lastFingerprint;
     private volatile bool _synced;
     private ImmutableSortedDictionary<string, Model.Node> _nodes = ImmutableSortedDictionary<string, Model.Node>.Empty;
+    private readonly bool _networkPolicy;
+    private PolicyInputs _policyInputs = PolicyInputs.Empty;
 
     /// <param name="nodeName">This node's name (<c>--hostname-override</c>): <see cref="ThisNode"/> is the Node of that name.</param>
-    public ManifestDirectorySource(string directory, ILogger<ManifestDirectorySource> logger, ProxyMetrics metrics, string? nodeName = null)
+    /// <param name="networkPolicy">Read Pods, Namespaces and NetworkPolicies (<c>--network-policy</c>).</param>
+    public ManifestDirectorySource(string directory, ILogger<ManifestDirectorySource> logger, ProxyMetrics metrics, string? nodeName = null,
+        bool networkPolicy = false)
     {
+        _networkPolicy = networkPolicy;
         NodeName = nodeName ?? Environment.MachineName;
         _directory = directory;
         _logger = logger;
@@ -55,6 +61,10 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     public Model.Node? ThisNode => Volatile.Read(ref _nodes).GetValueOrDefault(NodeName);
 
     public event Action? NodesChanged;
+
+    public PolicyInputs PolicyInputs => Volatile.Read(ref _policyInputs);
+
+    public event Action? PolicyInputsChanged;
 
     public async Task RunAsync(ChangeTracker tracker, Action changed, CancellationToken cancellationToken)
     {
@@ -103,12 +113,15 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
             files.Add((path, set, reparsed));
         }
         _parsedByFile = parsed;
-        var (anyChange, nodesChanged, counts) = TryApplyChangedFiles(files, tracker) ?? ApplyAll(files, tracker);
+        var policyChanged = false;
+        var (anyChange, nodesChanged, counts) = TryApplyChangedFiles(files, tracker) ?? ApplyAll(files, tracker, out policyChanged);
         _lastFingerprint = fingerprint;
         LogLoaded(_logger, _directory, counts.Services, counts.Slices, counts.Nodes, counts.Skipped);
         _synced = true;
         if (nodesChanged)
             NodesChanged?.Invoke();
+        if (policyChanged)
+            PolicyInputsChanged?.Invoke();
         if (anyChange)
             changed();
         return true;
@@ -120,8 +133,12 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     private readonly record struct Counts(int Services, int Slices, int Nodes, int Skipped);
 
     /// <summary>The complete state: every file's objects, duplicates arbitrated (the first file in name order wins), into <see cref="ChangeTracker.ReplaceAll"/>.</summary>
-    private (bool AnyChange, bool NodesChanged, Counts Counts) ApplyAll(List<(string Path, ManifestSet Set, bool Reparsed)> files, ChangeTracker tracker)
+    private (bool AnyChange, bool NodesChanged, Counts Counts) ApplyAll(List<(string Path, ManifestSet Set, bool Reparsed)> files, ChangeTracker tracker,
+        out bool policyChanged)
     {
+        var pods = new Dictionary<Model.ObjectKey, Model.Pod>();
+        var namespaces = new Dictionary<string, Model.PodNamespace>(StringComparer.Ordinal);
+        var policies = new Dictionary<Model.ObjectKey, Model.NetworkPolicy>();
         var services = new List<Model.Service>();
         var slices = new List<Model.EndpointSlice>();
         var diagnostics = new List<ManifestDiagnostic>();
@@ -154,7 +171,17 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
             foreach (var node in set.Nodes)
                 if (!nodes.TryAdd(node.Name, node))
                     duplicates.Add(new ManifestDiagnostic(path, 0, null, "Node", node.Name, "duplicate of an object in an earlier file; skipped"));
+            foreach (var pod in set.Pods)
+                if (!pods.TryAdd(pod.Key, pod))
+                    duplicates.Add(new ManifestDiagnostic(path, 0, null, "Pod", pod.Key.ToString(), "duplicate of an object in an earlier file; skipped"));
+            foreach (var ns in set.Namespaces)
+                if (!namespaces.TryAdd(ns.Name, ns))
+                    duplicates.Add(new ManifestDiagnostic(path, 0, null, "Namespace", ns.Name, "duplicate of an object in an earlier file; skipped"));
+            foreach (var policy in set.NetworkPolicies)
+                if (!policies.TryAdd(policy.Key, policy))
+                    duplicates.Add(new ManifestDiagnostic(path, 0, null, "NetworkPolicy", policy.Key.ToString(), "duplicate of an object in an earlier file; skipped"));
         }
+        policyChanged = PublishPolicyInputs(pods, namespaces, policies, diagnostics);
         diagnostics.AddRange(duplicates);
         _lastGoodByFile = lastGood;
         _files = files.Select(file => file.Path).ToList();
@@ -189,6 +216,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
         foreach (var (path, set, _) in changedFiles)
         {
             if (!_lastGoodByFile.TryGetValue(path, out var old) || set.Diagnostics.Any(IsSyntaxError) || set.Nodes.Count > 0 || old.Nodes.Count > 0
+                || set.HasPolicyInputs || old.HasPolicyInputs
                 || !OwnedByItAlone(old.Services.Select(s => s.Key), set.Services.Select(s => s.Key), _serviceDefinitions, claimedServices)
                 || !OwnedByItAlone(old.EndpointSlices.Select(s => s.Key), set.EndpointSlices.Select(s => s.Key), _sliceDefinitions, claimedSlices))
                 return null;
@@ -259,11 +287,36 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
             parsed[path] = known;
             return known.Set;
         }
-        var set = ManifestReader.Parse(File.ReadAllText(path), path);
+        var set = ManifestReader.Parse(File.ReadAllText(path), path, _networkPolicy);
         // Stamped with what was seen before the read: a write during the read changes them again, and is read next time.
         parsed[path] = (length, ticks, set);
         return set;
     }
+
+    /// <summary>Replaces the policy inputs when they differ; returns whether they did. A malformed policy's diagnostic is its problem.</summary>
+    private bool PublishPolicyInputs(Dictionary<Model.ObjectKey, Model.Pod> pods, Dictionary<string, Model.PodNamespace> namespaces,
+        Dictionary<Model.ObjectKey, Model.NetworkPolicy> policies, List<ManifestDiagnostic> diagnostics)
+    {
+        var rejected = diagnostics
+            .Where(d => d.Kind == "NetworkPolicy" && d.ObjectName is { } name && name.Contains('/') && !d.Reason.StartsWith("duplicate", StringComparison.Ordinal))
+            .Select(d =>
+            {
+                var slash = d.ObjectName!.IndexOf('/');
+                return new Model.PolicyProblem(new Model.ObjectKey(d.ObjectName[..slash], d.ObjectName[(slash + 1)..]),
+                    Model.PolicyProblemReason.Of(d.Reason), $"{d.FilePath}: {d.Reason}", Skipped: true);
+            })
+            .OrderBy(problem => problem.Policy)
+            .ToList();
+        var previous = Volatile.Read(ref _policyInputs);
+        if (SameContents(previous.Pods, pods) && SameContents(previous.Namespaces, namespaces) && SameContents(previous.Policies, policies) &&
+            previous.Rejected.SequenceEqual(rejected))
+            return false;
+        Volatile.Write(ref _policyInputs, new PolicyInputs(pods, namespaces, policies, rejected));
+        return true;
+    }
+
+    private static bool SameContents<TKey, TValue>(IReadOnlyDictionary<TKey, TValue> before, Dictionary<TKey, TValue> after) where TKey : notnull =>
+        before.Count == after.Count && before.All(pair => after.TryGetValue(pair.Key, out var value) && EqualityComparer<TValue>.Default.Equals(value, pair.Value));
 
     /// <summary>Replaces the Nodes when they differ; returns whether they did.</summary>
     private bool PublishNodes(ImmutableSortedDictionary<string, Model.Node> nodes)

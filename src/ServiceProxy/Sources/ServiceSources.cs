@@ -26,13 +26,14 @@ public static class ServiceSources
         };
         if (connection is null)
             return new ManifestDirectorySource(((SourceChoice.ManifestDirectory)choice).Directory, loggers.CreateLogger<ManifestDirectorySource>(), metrics,
-                options.HostnameOverride);
+                options.HostnameOverride, options.NetworkPolicy);
 
         var settings = new KubernetesSourceSettings
         {
             Server = connection.ToString(),
             NodeName = options.HostnameOverride,
             ServiceProxyName = options.ServiceProxyName,
+            NetworkPolicy = options.NetworkPolicy,
         };
         return new KubernetesSource(new KubernetesApiClient(connection, options.ApiTimeout), settings, loggers, metrics, health, ownsApi: true);
     }

@@ -40,7 +40,8 @@ internal sealed class ApiSourceUnderTest : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private Task? _running;
 
-    private ApiSourceUnderTest(FakeApiServer server, KubernetesApiClient client, ReflectorSettings settings, string? serviceProxyName, string nodeName, TimeProvider? time)
+    private ApiSourceUnderTest(FakeApiServer server, KubernetesApiClient client, ReflectorSettings settings, string? serviceProxyName, string nodeName, TimeProvider? time,
+        bool networkPolicy)
     {
         Server = server;
         Client = client;
@@ -52,6 +53,7 @@ internal sealed class ApiSourceUnderTest : IAsyncDisposable
             Server = server.Url.ToString(),
             NodeName = nodeName,
             ServiceProxyName = serviceProxyName,
+            NetworkPolicy = networkPolicy,
             Reflector = settings,
         }, _loggers, Metrics, Health, time);
         _syncer = new Syncer(Maps.Frontends, Maps.Backends);
@@ -82,11 +84,11 @@ internal sealed class ApiSourceUnderTest : IAsyncDisposable
 
     public static async Task<ApiSourceUnderTest> CreateAsync(FakeApiServer server, ClusterConnection? connection = null,
         ReflectorSettings? settings = null, string? serviceProxyName = null, TimeSpan? requestTimeout = null, string nodeName = "node-a",
-        TimeProvider? time = null)
+        TimeProvider? time = null, bool networkPolicy = false)
     {
         await Task.CompletedTask;
         var client = new KubernetesApiClient(connection ?? ConnectionTo(server), requestTimeout ?? TimeSpan.FromSeconds(5));
-        return new ApiSourceUnderTest(server, client, settings ?? FastRetries, serviceProxyName, nodeName, time);
+        return new ApiSourceUnderTest(server, client, settings ?? FastRetries, serviceProxyName, nodeName, time, networkPolicy);
     }
 
     public void Start() => _running = Task.Run(() => Source.RunAsync(_tracker, SyncNow, _stop.Token));

@@ -177,6 +177,7 @@ public sealed class ProxyOptionsBuilderTests
         ("affinity-map-size", "16", o => o.MapSizes.Affinity.ToString(), "16"),
         ("conntrack-map-size", "67108864", o => o.MapSizes.Conntrack.ToString(), "67108864"),
         ("socket-reverse-map-size", "4096", o => o.MapSizes.SocketReverse.ToString(), "4096"),
+        ("network-policy", "false", o => o.NetworkPolicy.ToString(), "False"),
         ("cleanup", "true", o => o.Cleanup.ToString(), "True"),
         ("source", "kubernetes", o => o.Source.ToString(), "Kubernetes"),
         ("kubeconfig", "/etc/kube/config", o => o.Kubeconfig, "/etc/kube/config"),

@@ -8,9 +8,11 @@ namespace ProxyReplacement.Shipping.Tests.Chart;
 public sealed class RbacTests
 {
     /// <summary>(group, resource) of every resource the daemon's API client reads: it only lists and watches them.</summary>
-    private static IEnumerable<(string Group, string Resource)> DaemonResources()
+    private static IEnumerable<(string Group, string Resource)> DaemonResources(bool networkPolicy = true)
     {
-        foreach (var path in new[] { ApiResources.Services.Path, ApiResources.EndpointSlices.Path, ApiResources.Nodes.Path })
+        string[] core = [ApiResources.Services.Path, ApiResources.EndpointSlices.Path, ApiResources.Nodes.Path];
+        string[] policy = [ApiResources.Pods.Path, ApiResources.Namespaces.Path, ApiResources.NetworkPolicies.Path];
+        foreach (var path in networkPolicy ? core.Concat(policy) : core)
         {
             var parts = path.Split('/');
             yield return parts[0] == "api" ? ("", parts[2]) : (parts[1], parts[3]);
@@ -31,6 +33,21 @@ public sealed class RbacTests
 
         Assert.That(granted, Is.EquivalentTo(needed));
         Assert.That(role.Rules.All(r => r.ResourceNames is null && r.NonResourceURLs is null), Is.True);
+    }
+
+    [Test]
+    public void Without_network_policy_the_role_grants_no_pods_namespaces_or_policies()
+    {
+        var chart = ChartRenderer.Render("--set", $"k8sServiceHost={Scenarios.ApiHost}", "--set", "networkPolicy=false");
+        var role = StrictKubernetes.Parse<V1ClusterRole>(chart.Single("ClusterRole").Object);
+
+        var granted = role.Rules
+            .SelectMany(rule => rule.ApiGroups.SelectMany(group => rule.Resources.SelectMany(resource =>
+                rule.Verbs.Select(verb => $"{group}/{resource}:{verb}"))))
+            .ToList();
+        var needed = DaemonResources(networkPolicy: false).SelectMany(r => new[] { "list", "watch" }.Select(verb => $"{r.Group}/{r.Resource}:{verb}"));
+
+        Assert.That(granted, Is.EquivalentTo(needed));
     }
 
     [Test]

@@ -99,6 +99,7 @@ public sealed class ValuesSchemaTests
             Assert.That((uint)values["tunnel"]!["vni"]!, Is.EqualTo(daemon.ExternalTraffic.TunnelVni));
             Assert.That((int)values["tunnel"]!["mtu"]!, Is.EqualTo(daemon.ExternalTraffic.TunnelMtu));
             Assert.That((string)values["snat"]!["portRange"]!, Is.EqualTo(daemon.ExternalTraffic.SnatPorts.ToString()));
+            Assert.That((bool)values["networkPolicy"]!, Is.EqualTo(daemon.NetworkPolicy));
         });
     }
 

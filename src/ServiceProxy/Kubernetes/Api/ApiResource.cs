@@ -24,6 +24,13 @@ public static class ApiResources
 
     public static readonly ApiResource<NodeObject> Nodes = Create<V1Node, NodeObject>("nodes", "api/v1/nodes", ModelMapping.Node);
 
+    public static readonly ApiResource<PodObject> Pods = Create<V1Pod, PodObject>("pods", "api/v1/pods", ModelMapping.Pod);
+
+    public static readonly ApiResource<NamespaceObject> Namespaces = Create<V1Namespace, NamespaceObject>("namespaces", "api/v1/namespaces", ModelMapping.Namespace);
+
+    public static readonly ApiResource<NetworkPolicyObject> NetworkPolicies =
+        Create<V1NetworkPolicy, NetworkPolicyObject>("networkpolicies", "apis/networking.k8s.io/v1/networkpolicies", ModelMapping.NetworkPolicy);
+
     private static ApiResource<TWire> Create<TModel, TWire>(string name, string path, Func<TModel, TWire> map)
         where TModel : class
         where TWire : class, IKubernetesObject

@@ -28,7 +28,25 @@ internal static partial class ItemDecoder
         {
             return new ApiItem<T>(ns, name, resourceVersion, null, Describe(error, element, typeInfo));
         }
+        catch (NotSupportedException error)
+        {
+            return new ApiItem<T>(ns, name, resourceVersion, null, Describe(error));
+        }
     }
+
+    /// <summary>
+    /// A converter that refused a value (the package's int-or-string converter given a list or an object) throws
+    /// <see cref="NotSupportedException"/> with the JSON path in its message: "spec.ports[0].port: expected a number or a name".
+    /// </summary>
+    public static string Describe(NotSupportedException error)
+    {
+        var match = NotSupportedPath().Match(error.Message);
+        var path = match.Success ? match.Groups["path"].Value.TrimStart('$').TrimStart('.') : "";
+        return path.Length == 0 ? "a value of an unsupported type" : $"{path}: a value of an unsupported type (expected a number or a name)";
+    }
+
+    [GeneratedRegex(@"Path: (?<path>\$[^ |]*)", RegexOptions.CultureInvariant)]
+    private static partial Regex NotSupportedPath();
 
     /// <summary>
     /// "spec.ports[0].port: expected an integer, got 'eighty'", the manifest reader's wording: the expected

@@ -101,6 +101,30 @@ public static class ModelMapping
         },
     };
 
+    public static PodObject Pod(V1Pod pod) => new()
+    {
+        ApiVersion = pod.ApiVersion,
+        Kind = pod.Kind,
+        Metadata = Metadata(pod.Metadata),
+        Spec = pod.Spec,
+        Status = pod.Status,
+    };
+
+    public static NamespaceObject Namespace(V1Namespace @namespace) => new()
+    {
+        ApiVersion = @namespace.ApiVersion,
+        Kind = @namespace.Kind,
+        Metadata = Metadata(@namespace.Metadata),
+    };
+
+    public static NetworkPolicyObject NetworkPolicy(V1NetworkPolicy policy) => new()
+    {
+        ApiVersion = policy.ApiVersion,
+        Kind = policy.Kind,
+        Metadata = Metadata(policy.Metadata),
+        Spec = policy.Spec,
+    };
+
     private static ObjectMeta? Metadata(V1ObjectMeta? metadata) => metadata is null ? null : new ObjectMeta
     {
         Name = metadata.Name,

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace ProxyReplacement.ServiceProxy.Tests.Kubernetes.FakeApi;
 
 /// <summary>
-/// An in-process Kubernetes API server (Kestrel) for Services, EndpointSlices and Nodes over the
+/// An in-process Kubernetes API server (Kestrel) for Services, EndpointSlices, Nodes, Pods, Namespaces and NetworkPolicies over the
 /// <see cref="FakeApiStore"/>: paginated list (<c>limit</c>/<c>continue</c>, <c>labelSelector</c>) and
 /// watch (<c>resourceVersion</c>, <c>timeoutSeconds</c>, <c>allowWatchBookmarks</c>), optional TLS, bearer
 /// token and client-certificate checks, injected faults, an outage switch (<see cref="Down"/>) and a log
@@ -28,6 +28,9 @@ public sealed class FakeApiServer : IAsyncDisposable
         ["/api/v1/services"] = FakeApiStore.Services,
         ["/apis/discovery.k8s.io/v1/endpointslices"] = FakeApiStore.EndpointSlices,
         ["/api/v1/nodes"] = FakeApiStore.Nodes,
+        ["/api/v1/pods"] = FakeApiStore.Pods,
+        ["/api/v1/namespaces"] = FakeApiStore.Namespaces,
+        ["/apis/networking.k8s.io/v1/networkpolicies"] = FakeApiStore.NetworkPolicies,
     };
 
     private readonly WebApplication _app;

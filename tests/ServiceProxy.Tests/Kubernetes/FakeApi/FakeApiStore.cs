@@ -15,6 +15,9 @@ public sealed class FakeApiStore
     public const string Services = "services";
     public const string EndpointSlices = "endpointslices";
     public const string Nodes = "nodes";
+    public const string Pods = "pods";
+    public const string Namespaces = "namespaces";
+    public const string NetworkPolicies = "networkpolicies";
 
     private sealed record Change(long Version, JsonObject? Previous, JsonObject? Current);
 
@@ -29,7 +32,7 @@ public sealed class FakeApiStore
 
     public FakeApiStore()
     {
-        foreach (var resource in (string[])[Services, EndpointSlices, Nodes])
+        foreach (var resource in (string[])[Services, EndpointSlices, Nodes, Pods, Namespaces, NetworkPolicies])
         {
             _objects[resource] = new SortedDictionary<string, JsonObject>(StringComparer.Ordinal);
             _history[resource] = [];
