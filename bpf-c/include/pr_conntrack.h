@@ -26,12 +26,12 @@ PR_INLINE int pr_ct_holds_snat_time_wait(const struct pr_ct_value4 *v)
 	       v->fin_seen == (PR_CT_FIN_FROM_CLIENT | PR_CT_FIN_FROM_BACKEND);
 }
 
-/* Idle timeout of an entry in nanoseconds, from pr_config (zero fields: defaults). */
-PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, const struct pr_ct_value4 *v)
+/* Idle timeout in nanoseconds of a flow of this protocol in this TCP state, from pr_config (zero fields:
+ * defaults). The policy conntrack (pr_policy.h) uses it directly; NAT entries go through pr_ct_timeout_ns. */
+PR_INLINE __u64 pr_ct_state_timeout_ns(__u8 proto, __u8 tcp_state, int snat_time_wait)
 {
 	__u32 zero = 0;
 	struct pr_config *cfg = bpf_map_lookup_elem(&pr_config, &zero);
-	__u8 tcp_state = v->tcp_state;
 	__u32 seconds;
 
 	if (proto == IPPROTO_TCP) {
@@ -41,7 +41,7 @@ PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, const struct pr_ct_value4 *v)
 		} else if (tcp_state == PR_TCP_CLOSED) {
 			seconds = pr_or_default(cfg ? cfg->tcp_closing_timeout_s : 0,
 						PR_DEFAULT_TCP_CLOSING_TIMEOUT_S);
-			if (seconds < PR_SNAT_TIME_WAIT_S && pr_ct_holds_snat_time_wait(v))
+			if (seconds < PR_SNAT_TIME_WAIT_S && snat_time_wait)
 				seconds = PR_SNAT_TIME_WAIT_S;
 		} else { /* established, or half closed: a half-closed stream may idle long */
 			seconds = pr_or_default(cfg ? cfg->tcp_established_timeout_s : 0,
@@ -54,6 +54,12 @@ PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, const struct pr_ct_value4 *v)
 					PR_DEFAULT_GENERIC_TIMEOUT_S);
 	}
 	return (__u64)seconds * PR_NS_PER_SEC;
+}
+
+/* Idle timeout of a NAT conntrack entry in nanoseconds (a closed SNAT flow keeps its port, see above). */
+PR_INLINE __u64 pr_ct_timeout_ns(__u8 proto, const struct pr_ct_value4 *v)
+{
+	return pr_ct_state_timeout_ns(proto, v->tcp_state, pr_ct_holds_snat_time_wait(v));
 }
 
 /*

@@ -99,7 +99,7 @@ PR_INLINE int pr_pol_ct_alive(struct pr_pol_ct_value4 *v, __u8 proto)
 		return 1;
 	now = bpf_ktime_get_ns();
 #endif
-	if (now > last_seen && now - last_seen > pr_ct_timeout_ns(proto, PR_TCP_ESTABLISHED))
+	if (now > last_seen && now - last_seen > pr_ct_state_timeout_ns(proto, PR_TCP_ESTABLISHED, 0))
 		return 0;
 	v->last_seen_ns = now;
 	return 1;
