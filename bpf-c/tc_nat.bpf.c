@@ -233,8 +233,10 @@ PR_INLINE int pr_tunnel_return(struct __sk_buff *skb, const struct pr_pkt *p, st
  * The backend's node, a packet just decapsulated (tunnel or DSR option): the entry its replies need, keyed by
  * the reply's tuple. Refreshed like any entry while it matches; written anew when it is missing, expired,
  * another flow's, or a closed TCP flow's tuple reused by a new SYN.
+ * Inlined into pr_from_tunnel: as a third call level its frame (rounded up by the verifier) put
+ * pr_tc_from_host -> pr_from_tunnel -> pr_tunnel_track over the 512-byte combined stack limit.
  */
-static __noinline void pr_tunnel_track(const struct pr_pkt *in, __be32 peer, const struct pr_geneve_opt4 *opt)
+PR_INLINE void pr_tunnel_track(const struct pr_pkt *in, __be32 peer, const struct pr_geneve_opt4 *opt)
 {
 	struct pr_ct_key4 key = {
 		.src = in->daddr, .dst = in->saddr, .sport = in->dport, .dport = in->sport, .proto = in->proto,
