@@ -171,7 +171,8 @@ public sealed partial class ProxyDaemon : IDisposable
         {
             // The policy maps follow the Pods, Namespaces and NetworkPolicies (none with --network-policy=false: the maps are emptied).
             _policy = new Policy.PolicyModule(dataplane.PolicyEndpoints, dataplane.PolicyPorts, dataplane.PolicyPeers, policies,
-                (_source as INodeSource)?.NodeName ?? _options.HostnameOverride, Metrics.Policy, _loggers.CreateLogger<Policy.PolicyModule>(), changed: queue);
+                (_source as INodeSource)?.NodeName ?? _options.HostnameOverride, Metrics.Policy, _loggers.CreateLogger<Policy.PolicyModule>(), changed: queue,
+                namesPath: Policy.PolicyNames.PathFor(_options.BpffsRoot));
         }
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics);

@@ -34,13 +34,16 @@ public sealed partial class PolicyModule
     private bool _seeded;
     private PolicyIds _ids = PolicyIds.Empty;
     private HashSet<string> _reported = [];
+    private readonly string? _namesPath;
+    private bool _namesFailed;
 
     /// <param name="changed">Called after the inputs changed (on the source's thread), to queue a sync.</param>
     public PolicyModule(IBpfMap<PolicyEndpointKey4, PolicyEndpoint> endpoints, IBpfMap<PolicyPortKey, PolicyPortValue> ports,
         IBpfMap<PolicyPeerKey4, PolicyPeerValue> peers, IPolicySource source, string nodeName, PolicyMetrics metrics, ILogger<PolicyModule> logger,
-        Action? changed = null)
+        Action? changed = null, string? namesPath = null)
     {
         ArgumentNullException.ThrowIfNull(source);
+        _namesPath = namesPath;
         _writer = new PolicyWriter(endpoints, ports, peers);
         _source = source;
         _nodeName = nodeName;
@@ -103,6 +106,8 @@ public sealed partial class PolicyModule
         _metrics.RecordEntries(_writer.Endpoints.Count, _writer.Ports.Count, _writer.Peers.Count);
         _metrics.RecordProblems(compiled.Problems);
         Report(compiled.Problems);
+        if (_namesPath is not null) // every pass that compiled: after a change, a full resync or a retry
+            WriteNames(compiled);
         foreach (var problem in written.Problems)
             LogWriteFailed(_logger, problem.Reason);
         if (written.MapFull > 0)
@@ -119,6 +124,25 @@ public sealed partial class PolicyModule
             activity?.SetStatus(ActivityStatusCode.Error, written.Problems[0].ToString());
         return new PolicySyncResult(compiled, written, compileTime);
     }
+
+    /// <summary>The names dump and explain show (<see cref="PolicyNames"/>); a failure is logged once, the maps are unaffected.</summary>
+    private void WriteNames(CompiledPolicy compiled)
+    {
+        try
+        {
+            PolicyNames.Of(compiled).Write(_namesPath!);
+            _namesFailed = false;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            if (!_namesFailed)
+                LogNamesFailed(_logger, _namesPath!, error.Message);
+            _namesFailed = true;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Policy: cannot write the rule and pod names for dump and explain to {Path}: {Reason}; they will show ids")]
+    private static partial void LogNamesFailed(ILogger logger, string path, string reason);
 
     /// <summary>Logs each problem the last compile did not have; once when none are left.</summary>
     private void Report(IReadOnlyList<PolicyProblem> problems)
