@@ -38,6 +38,16 @@ public static class CleanupCommand
                 report.Add($"removed {bpffsRoot}");
             }
         }
+        // The policy module's names for dump and explain (not on the bpffs): the directory goes too once empty.
+        var names = Policy.PolicyNames.PathFor(bpffsRoot);
+        if (File.Exists(names))
+        {
+            File.Delete(names);
+            report.Add($"removed {names}");
+        }
+        foreach (var directory in new[] { Policy.PolicyNames.Directory, Path.GetDirectoryName(Policy.PolicyNames.Directory)! })
+            if (Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
+                Directory.Delete(directory);
         return report;
     }
 }

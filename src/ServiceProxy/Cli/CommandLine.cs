@@ -255,9 +255,18 @@ public static class CommandLine
             var request = Explain.ExplainRequest.Parse(parse.GetValue(from)!, parse.GetValue(source)!, parse.GetValue(destination)!);
             using var maps = PinnedCoreMaps.Open(parse.GetValue(root)!);
             var explanation = Explain.PacketExplainer.Explain(Explain.ExplainMaps.Of(maps), request, Monotonic.NowNs());
-            parse.InvocationConfiguration.Output.WriteLine(parse.GetValue(output) == "json"
-                ? Explain.ExplanationRenderer.Json(explanation)
-                : Explain.ExplanationRenderer.Text(explanation));
+            if (parse.GetValue(output) == "json")
+            {
+                parse.InvocationConfiguration.Output.WriteLine(Explain.ExplanationRenderer.Json(explanation));
+            }
+            else
+            {
+                parse.InvocationConfiguration.Output.WriteLine(Explain.ExplanationRenderer.Text(explanation));
+                var endpoints = maps.PolicyEndpoints.ReadAll().ToDictionary();
+                var lookup = new Policy.PolicyMapLookup(endpoints, maps.PolicyPorts.ReadAll(), maps.PolicyPeers.ReadAll());
+                var checks = Explain.PolicyExplainer.Explain(lookup, Policy.PolicyNames.Read(Policy.PolicyNames.PathFor(parse.GetValue(root)!)), explanation, endpoints);
+                parse.InvocationConfiguration.Output.Write(Explain.PolicyExplainer.Text(checks));
+            }
             return 0;
         });
         return command;

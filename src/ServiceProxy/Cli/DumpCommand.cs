@@ -40,6 +40,7 @@ public static class DumpCommand
         var counters = maps.ReadCounters().Where(c => c.Value > 0).OrderBy(c => c.Key).ToList();
         var socketLb = SocketLbDump.Read(maps, pinRoot);
         var routes = RoutesDump.Read(maps.Routes);
+        var policy = PolicyDump.Read(maps.PolicyEndpoints, maps.PolicyPorts, maps.PolicyPeers, pinRoot is null ? null : Policy.PolicyNames.Read(Policy.PolicyNames.PathFor(pinRoot)));
         var externalTraffic = ExternalTrafficDump.Read(maps.ReadConfig());
         var names = maps.ServiceNames.ReadAll().ToDictionary(e => e.Key, e => e.Value);
         var sourceRanges = maps.LbSourceRanges.ReadAll().ToLookup(e => e.Key.ServiceId, e => e.Key.Range);
@@ -106,6 +107,20 @@ public static class DumpCommand
                 nodePortAddresses = nodeAddresses,
                 serviceCidrs = cidrs,
                 routes = routes.Select(r => new { prefix = r.Prefix, owner = r.Owner, nodeAddress = r.NodeAddress, node = r.Node, flags = r.Flags }),
+                policy = new
+                {
+                    endpoints = policy.Endpoints.Select(e => new { address = e.Address, pod = e.Pod, ingressSet = e.IngressSet, egressSet = e.EgressSet }),
+                    sets = policy.Sets.Select(set => new
+                    {
+                        set = set.Set,
+                        ports = set.Ports,
+                        classes = set.Classes.Select(c => new
+                        {
+                            @class = c.Class,
+                            peers = c.Peers.Select(p => new { peer = p.Peer, verdict = p.Verdict, rule = p.Rule, ruleName = p.RuleName }),
+                        }),
+                    }),
+                },
                 conntrack = conntrackRows,
                 affinity = affinityRows,
                 externalTraffic = externalTraffic is { } x
@@ -149,6 +164,7 @@ public static class DumpCommand
         foreach (var cidr in cidrs)
             text.Append($"  {cidr}\n");
         RoutesDump.AppendText(text, routes);
+        PolicyDump.AppendText(text, policy);
         text.Append($"\nCONNTRACK ({conntrackRows.Count})\n");
         if (conntrackRows.Count > 0)
             text.Append($"  {"TYPE",-13} {"PROTO",-5} {"SOURCE",-21} {"DESTINATION",-21} {"NAT",-21} {"STATE",-11} {"AGE",7} {"IDLE",7}  FLAGS, PEERS\n");

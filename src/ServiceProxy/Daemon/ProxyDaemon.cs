@@ -40,6 +40,7 @@ public sealed partial class ProxyDaemon : IDisposable
     private readonly HeapReclaimer _heap = new();
     private ServiceHealthServers? _healthChecks;
     private RoutingModule? _routing;
+    private Policy.PolicyModule? _policy;
     private SocketTermination? _sockets;
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
@@ -166,6 +167,13 @@ public sealed partial class ProxyDaemon : IDisposable
             // pr_routes4 follows the Nodes: a change queues a pass, which rebuilds the routes (RoutingModule.Sync).
             _routing = new RoutingModule(dataplane.Routes, nodes, Metrics.Routing, _loggers.CreateLogger<RoutingModule>(), nodesChanged: queue);
         }
+        if (_source is IPolicySource policies)
+        {
+            // The policy maps follow the Pods, Namespaces and NetworkPolicies (none with --network-policy=false: the maps are emptied).
+            _policy = new Policy.PolicyModule(dataplane.PolicyEndpoints, dataplane.PolicyPorts, dataplane.PolicyPeers, policies,
+                (_source as INodeSource)?.NodeName ?? _options.HostnameOverride, Metrics.Policy, _loggers.CreateLogger<Policy.PolicyModule>(), changed: queue,
+                namesPath: Policy.PolicyNames.PathFor(_options.BpffsRoot));
+        }
         // Workload veths: the NAT (and NetworkPolicy egress) at ingress, NetworkPolicy's ingress check at egress.
         var attacher = new InterfaceAttacher(_options.WorkloadInterfaces, dataplane.FromWorkload,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, egressProgram: dataplane.ToWorkload);
@@ -208,6 +216,7 @@ public sealed partial class ProxyDaemon : IDisposable
         var maintenance = _maintenance!;
         pass.Syncer.Context = _frontendContext;
         _routing?.Sync(full: kind == RunKind.Full); // before the NAT writes: a new node's routes exist before its backends
+        _policy?.Sync(full: kind == RunKind.Full);
         var (commit, result, elapsed) = pass.Run(full: kind == RunKind.Full,
             beforeSync: maintenance.BeforeSync,
             alsoInside: committed =>

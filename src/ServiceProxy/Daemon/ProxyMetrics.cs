@@ -135,6 +135,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
         SocketTermination = new Conntrack.SocketTerminationMetrics(this);
         ServiceHealth = new Health.ServiceHealthMetrics(this);
         Routing = new Routing.RoutingMetrics(this);
+        Policy = new Policy.PolicyMetrics(this);
     }
 
     /// <summary>The meter every instrument of the daemon is declared on (an OTLP exporter subscribes by <see cref="MeterName"/>).</summary>
@@ -168,6 +169,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     public Conntrack.SocketTerminationMetrics SocketTermination { get; }
     public Health.ServiceHealthMetrics ServiceHealth { get; }
     public Routing.RoutingMetrics Routing { get; }
+    public Policy.PolicyMetrics Policy { get; }
 
     /// <summary>The build of each BPF object the daemon loaded, by object (tc_nat, sock_lb, sock_destroy): "fast" or "compat" (older kernels).</summary>
     public ConcurrentDictionary<string, string> ObjectVariants { get; } = new(StringComparer.Ordinal);

@@ -108,9 +108,10 @@ internal sealed class ObjectStore<TWire, TModel>(
         {
             if ((ApiObjectConversion.KeyOf(item, namespaced) ?? convert(item).Key) is not { } key)
                 return;
-            _rejected.Remove(key);
+            var wasRejected = _rejected.Remove(key);
             _reported.Remove(key.ToString());
-            if (_current.Remove(key))
+            // A deleted object that was only rejected changes no state, but its rejection is gone (the policy problems follow it).
+            if (_current.Remove(key) || wasRejected)
                 changed(key, null);
         }
     }

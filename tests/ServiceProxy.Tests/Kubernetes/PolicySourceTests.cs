@@ -93,6 +93,19 @@ public sealed class PolicySourceTests
     }
 
     [Test]
+    public async Task Deleting_a_rejected_policy_clears_its_problem()
+    {
+        _server.Store.Put(NetworkPolicies, Policy("bad", """{"podSelector":{},"policyTypes":["Sideways"]}"""));
+        _source = await ApiSourceUnderTest.CreateAsync(_server, networkPolicy: true);
+        await _source.StartAndSyncAsync();
+        Assert.That(_source.Source.PolicyInputs.Rejected.Single().Reason, Is.EqualTo(PolicyProblemReason.PolicyTypes));
+
+        _server.Store.Delete(NetworkPolicies, "shop", "bad");
+
+        await _source.UntilAsync(() => _source.Source.PolicyInputs.Rejected.Count == 0, "the deleted policy's problem is gone");
+    }
+
+    [Test]
     public async Task Without_network_policy_nothing_of_it_is_requested()
     {
         _source = await ApiSourceUnderTest.CreateAsync(_server, networkPolicy: false);
