@@ -28,8 +28,8 @@ internal sealed record PolicyIsolation(IReadOnlySet<string> Ingress, IReadOnlySe
 
     /// <summary>What a node's <c>pr_pol_ep4</c> must hold: its pods isolated in at least one direction, and which.</summary>
     public IReadOnlyDictionary<IPAddress, (bool Ingress, bool Egress)> ExpectedEntries(IEnumerable<PolicyPod> podsOfNode) =>
-        podsOfNode.Where(pod => Ingress.Contains(pod.Id) || Egress.Contains(pod.Id))
-            .ToDictionary(pod => pod.Address, pod => (Ingress.Contains(pod.Id), Egress.Contains(pod.Id)));
+        // every pod of the node has an entry (the module tracks them all), isolated or not
+        podsOfNode.ToDictionary(pod => pod.Address, pod => (Ingress.Contains(pod.Id), Egress.Contains(pod.Id)));
 
     public override string ToString() =>
         $"ingress isolated: [{string.Join(", ", Ingress.Order(StringComparer.Ordinal))}], egress isolated: [{string.Join(", ", Egress.Order(StringComparer.Ordinal))}]";
@@ -39,8 +39,8 @@ internal sealed record PolicyIsolation(IReadOnlySet<string> Ingress, IReadOnlySe
 internal static class PinnedPolicyMaps
 {
     /// <summary>
-    /// The isolation <c>pr_pol_ep4</c> shows: each address with a non-zero set in some direction (an entry with both sets 0
-    /// isolates nothing and counts as absent). Null when the map is not pinned (yet).
+    /// The isolation <c>pr_pol_ep4</c> shows: each address with an entry, and in which directions its set is not 0 (an
+    /// entry with both sets 0 is a pod tracked but not isolated). Null when the map is not pinned (yet).
     /// </summary>
     public static IReadOnlyDictionary<IPAddress, (bool Ingress, bool Egress)>? Isolation(string pinRoot)
     {
@@ -49,7 +49,6 @@ internal static class PinnedPolicyMaps
             return null;
         using var endpoints = BpfMap<PolicyEndpointKey4, PolicyEndpoint>.OpenPinned(path);
         return endpoints.ReadAll()
-            .Where(entry => entry.Value.IngressSet != 0 || entry.Value.EgressSet != 0)
             .ToDictionary(entry => entry.Key.Address, entry => (entry.Value.IngressSet != 0, entry.Value.EgressSet != 0));
     }
 

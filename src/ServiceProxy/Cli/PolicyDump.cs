@@ -6,7 +6,7 @@ using ProxyReplacement.ServiceProxy.Policy;
 namespace ProxyReplacement.ServiceProxy.Cli;
 
 /// <summary>
-/// The POLICY part of `dump`: each isolated endpoint (pod, address) with its ingress and egress sets, then each set's
+/// The POLICY part of `dump`: each endpoint of this node (pod, address; "open" in a direction no policy isolates) with its ingress and egress sets, then each set's
 /// entries readable: its port blocks -> class, and per class its peer prefixes -> allow/deny with the rule that decided
 /// (<c>ns/policy ingress[0]</c> when the daemon's <see cref="PolicyNames"/> are there, else the rule id).
 /// </summary>
@@ -52,7 +52,8 @@ public static class PolicyDump
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(contents);
-        text.Append($"\nPOLICY ({contents.Endpoints.Count} isolated endpoints, {contents.Sets.Count} rule sets; a pod without an entry is not isolated)\n");
+        var isolated = contents.Endpoints.Count(e => e.IngressSet != 0 || e.EgressSet != 0);
+        text.Append($"\nPOLICY ({contents.Endpoints.Count} endpoints tracked, {isolated} isolated, {contents.Sets.Count} rule sets; a pod without an entry is neither tracked nor isolated)\n");
         foreach (var endpoint in contents.Endpoints)
             text.Append($"  {endpoint.Pod ?? "(pod unknown)",-30} {endpoint.Address,-15} ingress {Set(endpoint.IngressSet),-8} egress {Set(endpoint.EgressSet)}\n");
         foreach (var set in contents.Sets)

@@ -83,12 +83,13 @@ public static class PolicyCompiler
         var infos = new List<PolicyEndpointInfo>();
         foreach (var pod in inputs.Pods.Values.Where(p => p.NodeName == nodeName && p.TakesPart).OrderBy(p => p.Key))
         {
-            if (PeerSelection.FirstIpv4(pod) is not { } address || !policiesByNamespace.TryGetValue(pod.Key.Namespace, out var local))
+            if (PeerSelection.FirstIpv4(pod) is not { } address)
                 continue;
+            // Every pod of this node gets an entry, {0, 0} when no policy isolates it: the dataplane then tracks its flows
+            // (pr_pol_ct4), so a connection opened before a policy isolates the pod is an established flow the policy keeps.
+            var local = policiesByNamespace.TryGetValue(pod.Key.Namespace, out var inNamespace) ? inNamespace : [];
             var ingress = IdOf(SetOf(pod, PolicyDirection.Ingress, local.Where(p => p.IsolatesIngress && p.PodSelector.Matches(pod.Labels)).ToList()));
             var egress = IdOf(SetOf(pod, PolicyDirection.Egress, local.Where(p => p.IsolatesEgress && p.PodSelector.Matches(pod.Labels)).ToList()));
-            if (ingress == 0 && egress == 0)
-                continue;
             var key = new PolicyEndpointKey4(Prefix4.ToAddress(address));
             if (!endpoints.TryAdd(key, new PolicyEndpoint(ingress, egress)))
                 continue; // two running pods with one address: the first in key order holds it

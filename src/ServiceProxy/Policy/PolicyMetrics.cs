@@ -30,7 +30,7 @@ public sealed class PolicyMetrics
             "Policy map writes refused because the map is full (E2BIG/ENOSPC): raise its size; the rest keeps working."));
         CompileDuration = metrics.Histogram("proxyreplacement_policy_compile_duration_seconds",
             "Time to compile the NetworkPolicies into the policy maps' entries.", ProxyMetrics.SyncDurationBuckets);
-        metrics.ObservableGauge("proxyreplacement_policy_endpoints", "Pods of this node that a NetworkPolicy isolates (entries of pr_pol_ep4 desired).",
+        metrics.ObservableGauge("proxyreplacement_policy_endpoints", "Pods of this node whose flows the policy module tracks, isolated or not (entries of pr_pol_ep4 desired).",
             () => [new Measurement<double>(Endpoints.Value)]);
         metrics.ObservableGauge("proxyreplacement_policy_rule_sets", "Distinct compiled rule sets (set ids) in use.",
             () => [new Measurement<double>(RuleSets.Value)]);

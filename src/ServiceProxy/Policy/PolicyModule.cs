@@ -113,7 +113,7 @@ public sealed partial class PolicyModule
         if (written.MapFull > 0)
             LogMapFull(_logger, written.MapFull);
         if (written.Writes > 0 || written.Problems.Count > 0)
-            LogWritten(_logger, compiled.Endpoints.Count, compiled.Sets.Count, compiled.Ports.Count, compiled.Peers.Count, written.Writes,
+            LogWritten(_logger, compiled.Endpoints.Count, compiled.Endpoints.Values.Count(e => e.IngressSet != 0 || e.EgressSet != 0), compiled.Sets.Count, compiled.Ports.Count, compiled.Peers.Count, written.Writes,
                 written.Problems.Count, compileTime.TotalMilliseconds);
 
         activity?.SetTag("endpoints", compiled.Endpoints.Count);
@@ -170,6 +170,6 @@ public sealed partial class PolicyModule
     [LoggerMessage(Level = LogLevel.Error, Message = "Policy: {Count} entries did not fit (a policy map is full: raise its size); the endpoints whose sets are incomplete keep their previous state")]
     private static partial void LogMapFull(ILogger logger, int count);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Policy: {Endpoints} isolated endpoints, {Sets} rule sets, {Ports} port and {Peers} peer entries ({Writes} writes, {Failed} failed; compiled in {Milliseconds:F1} ms)")]
-    private static partial void LogWritten(ILogger logger, int endpoints, int sets, int ports, int peers, int writes, int failed, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Policy: {Endpoints} endpoints tracked, {Isolated} isolated, {Sets} rule sets, {Ports} port and {Peers} peer entries ({Writes} writes, {Failed} failed; compiled in {Milliseconds:F1} ms)")]
+    private static partial void LogWritten(ILogger logger, int endpoints, int isolated, int sets, int ports, int peers, int writes, int failed, double milliseconds);
 }

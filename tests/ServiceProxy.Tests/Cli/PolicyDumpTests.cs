@@ -25,8 +25,9 @@ public sealed class PolicyDumpTests
 
             Assert.That(text.ToString(), Is.EqualTo("""
 
-                POLICY (1 isolated endpoints, 1 rule sets; a pod without an entry is not isolated)
+                POLICY (2 endpoints tracked, 1 isolated, 1 rule sets; a pod without an entry is neither tracked nor isolated)
                   x/a                            10.0.1.1        ingress set 1    egress open
+                  x/b                            10.0.1.2        ingress open     egress open
                   set 1: tcp 80 -> class 1, tcp 1000-1007 -> class 1, tcp 1008-1009 -> class 1, tcp 1010 -> class 1
                       class 1:
                         10.0.0.0/8         allow x/web ingress[0] (rule 1)
@@ -51,7 +52,11 @@ public sealed class PolicyDumpTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(contents.Endpoints.Single(), Is.EqualTo(new PolicyDump.EndpointRow("10.0.1.2", null, 1, 0)));
+            Assert.That(contents.Endpoints, Is.EquivalentTo(new[]
+            {
+                new PolicyDump.EndpointRow("10.0.1.1", null, 0, 0), // x/a: this node's, tracked, not isolated
+                new PolicyDump.EndpointRow("10.0.1.2", null, 1, 0),
+            }));
             Assert.That(contents.Sets.Single().Ports, Is.Empty, "deny all: no port entry");
         });
     }

@@ -14,13 +14,16 @@ public sealed class PolicyCompilerTests
     private const string A = "10.0.1.1", B = "10.0.1.2", C = "10.0.2.1", YA = "10.0.2.2", Host = "192.168.0.1", Outside = "8.8.8.8";
 
     [Test]
-    public void Without_policies_no_pod_is_isolated_and_the_maps_are_empty()
+    public void Without_policies_no_pod_is_isolated_and_only_this_nodes_pods_are_tracked()
     {
         var world = PolicyWorld.With();
 
         Assert.Multiple(() =>
         {
-            Assert.That(world.Compiled.Endpoints, Is.Empty);
+            // x/a and x/b are this node's pods: tracked ({0, 0}) so that a later policy keeps their established flows;
+            // x/c and y/a are another node's, x/h is on the host network.
+            Assert.That(world.Compiled.Endpoints.Select(e => (e.Key.Address.ToString(), e.Value.IngressSet, e.Value.EgressSet)),
+                Is.EquivalentTo(new[] { (A, 0u, 0u), (B, 0u, 0u) }));
             Assert.That(world.Compiled.Ports, Is.Empty);
             Assert.That(world.Compiled.Peers, Is.Empty);
             Assert.That(world.Allows(A, "in", "tcp", 80, Outside), Is.True);
