@@ -15,12 +15,14 @@ namespace ProxyReplacement.ServiceProxy.Policy;
 /// </summary>
 internal sealed class ClauseBuilder(PeerSelection selection, Action<ObjectKey, string, string> problem)
 {
-    public const byte Tcp = 6, Udp = 17, Sctp = 132;
+    private readonly Dictionary<uint, ResolvedPeers> _peers = [];
 
     public List<Clause> Build(uint ruleId, NetworkPolicy policy, PolicyRule rule, PolicyDirection direction, Pod endpoint)
     {
         var clauses = new List<Clause>();
-        var peers = Peers(policy, rule);
+        // A rule's peers do not depend on the endpoint: resolved once per compile, however many sets use the rule.
+        if (!_peers.TryGetValue(ruleId, out var peers))
+            _peers[ruleId] = peers = Peers(policy, rule);
         if (rule.Ports.Count == 0)
         {
             clauses.Add(new Clause(ruleId, null, peers.Blocks));
