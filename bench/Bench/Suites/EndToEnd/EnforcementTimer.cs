@@ -10,8 +10,9 @@ namespace ProxyReplacement.Bench.Suites.EndToEnd;
 /// replaced), a new TCP connection attempt starts every <see cref="Period"/> from the client namespace, each from a
 /// source port of its own (never one a remembered flow could carry) and given <see cref="AttemptTimeout"/> to connect.
 /// The change is enforced from the first attempt of the final streak of attempts with the new outcome (at least
-/// <see cref="Streak"/> of them, none with the old outcome after); its start, minus the moment the write returned, is the
-/// figure. Resolution: one period.
+/// <see cref="Streak"/> of them, none with the old outcome after); the moment it called connect(), minus the moment the
+/// write returned, is the figure. Resolution: one period (the last attempt with the old outcome started at most that
+/// much earlier).
 /// </summary>
 public static class EnforcementTimer
 {
@@ -34,52 +35,55 @@ public static class EnforcementTimer
         for (var check = 1; ; check++)
         {
             var before = await Task.WhenAll(Enumerable.Range(0, Streak).Select(_ => AttemptAsync(clientNetns, target)));
-            if (before.All(outcome => outcome != reachable))
+            if (before.All(outcome => outcome.Reached != reachable))
                 break;
             if (check == 3)
                 throw new InvalidOperationException($"before the change, connections to {target} were already {(reachable ? "answered" : "dropped")} " +
                     $"in three checks of {Streak} attempts: nothing to time");
         }
 
-        var attempts = new List<(TimeSpan Start, Task<bool> Reached)>();
+        var attempts = new List<Task<(TimeSpan Connect, bool Reached)>>();
         var clock = Stopwatch.StartNew();
         change();
         var written = clock.Elapsed;
         while (clock.Elapsed - written < limit)
         {
             cancellation.ThrowIfCancellationRequested();
-            attempts.Add((clock.Elapsed, AttemptAsync(clientNetns, target)));
+            attempts.Add(AttemptAsync(clientNetns, target, clock));
             await Task.Delay(Period, cancellation);
             if (Settled(attempts, reachable) is null)
                 continue;
             // let the attempts still in flight finish: one of them with the old outcome would start the streak again
-            await Task.WhenAll(attempts.Select(a => a.Reached));
+            await Task.WhenAll(attempts);
             if (Settled(attempts, reachable) is { } first)
-                return attempts[first].Start - written;
+                return attempts[first].Result.Connect - written;
         }
-        await Task.WhenAll(attempts.Select(a => a.Reached));
+        await Task.WhenAll(attempts);
         throw new TimeoutException($"connections to {target} did not become {(reachable ? "answered" : "dropped")} within {limit.TotalSeconds:0} s " +
-            $"of the change ({attempts.Count} attempts, {attempts.Count(a => a.Reached.Result == reachable)} with the new outcome)");
+            $"of the change ({attempts.Count} attempts, {attempts.Count(a => a.Result.Reached == reachable)} with the new outcome)");
     }
 
     /// <summary>
     /// The index of the first attempt of the final streak with the new outcome, once the completed attempts end with at
     /// least <see cref="Streak"/> of them; null before that.
     /// </summary>
-    private static int? Settled(List<(TimeSpan Start, Task<bool> Reached)> attempts, bool reachable)
+    private static int? Settled(List<Task<(TimeSpan Connect, bool Reached)>> attempts, bool reachable)
     {
         // Only a prefix of finished attempts counts: a later one may finish first (answers are quicker than timeouts).
         var done = 0;
-        while (done < attempts.Count && attempts[done].Reached.IsCompleted)
+        while (done < attempts.Count && attempts[done].IsCompleted)
             done++;
         var first = done;
-        while (first > 0 && attempts[first - 1].Reached.Result == reachable)
+        while (first > 0 && attempts[first - 1].Result.Reached == reachable)
             first--;
         return done - first >= Streak ? first : null;
     }
 
-    /// <summary>One connection attempt from a fresh source port: true when it connected within <see cref="AttemptTimeout"/>.</summary>
-    private static async Task<bool> AttemptAsync(string clientNetns, IPEndPoint target)
+    /// <summary>
+    /// One connection attempt from a fresh source port: when (on <paramref name="clock"/>; null: not wanted) it called
+    /// connect(), and whether it connected within <see cref="AttemptTimeout"/>.
+    /// </summary>
+    private static async Task<(TimeSpan Connect, bool Reached)> AttemptAsync(string clientNetns, IPEndPoint target, Stopwatch? clock = null)
     {
         using var socket = NetworkNamespace.Run(clientNetns, () =>
         {
@@ -89,14 +93,15 @@ public static class EnforcementTimer
             return created;
         });
         using var deadline = new CancellationTokenSource(AttemptTimeout);
+        var connect = clock?.Elapsed ?? TimeSpan.Zero;
         try
         {
             await socket.ConnectAsync(target, deadline.Token);
-            return true;
+            return (connect, true);
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException)
         {
-            return false;
+            return (connect, false);
         }
     }
 

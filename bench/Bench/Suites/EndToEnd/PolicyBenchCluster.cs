@@ -15,8 +15,9 @@ namespace ProxyReplacement.Bench.Suites.EndToEnd;
 /// The policy-e2e suite's cluster: the e2e harness's <see cref="ClusterTopology"/> with two nodes and one pod each, the
 /// client pod a0 on node a and the server pod b0 on node b (<c>bench_httpd</c> on <see cref="ServedPort"/> and on
 /// <see cref="OtherPort"/>, pinned to the server CPU), one manifest directory (the Nodes, namespace <c>bench</c> with
-/// both Pods, the policies the suite writes) and the real daemon on both nodes, started per measurement with policy on
-/// (the default) or off (<c>--network-policy=false</c>). Dispose removes all of it.
+/// both Pods, the measured policy allowing the client, whatever else the suite writes) and the real daemon on both
+/// nodes, with policy on (the default) or off (<c>--network-policy=false</c>), as created. Two clusters (one per mode)
+/// can run side by side: every name and address lives in the cluster's own namespaces. Dispose removes all of it.
 /// </summary>
 public sealed class PolicyBenchCluster : IDisposable
 {
@@ -59,7 +60,8 @@ public sealed class PolicyBenchCluster : IDisposable
                 "(run `make build` on a tree that has it); the policy-e2e suite measures it and cannot run without it");
     }
 
-    public static PolicyBenchCluster Create(BenchContext context)
+    /// <summary>Builds the cluster, writes the measured policy (allowing the flow) and starts the daemons with policy on or off.</summary>
+    public static PolicyBenchCluster Create(bool policy, BenchContext context)
     {
         var cluster = new PolicyBenchCluster();
         try
@@ -85,6 +87,8 @@ public sealed class PolicyBenchCluster : IDisposable
                 cluster._servers.Add(server);
                 server.WaitUntilReady(TimeSpan.FromSeconds(20), context.Cancellation);
             }
+            cluster.Write(PolicyFile, PolicyBenchManifests.MeasuredPolicy(ServedPort, OtherPort, "client"));
+            cluster.StartDaemons(policy, context);
             return cluster;
         }
         catch
@@ -120,9 +124,9 @@ public sealed class PolicyBenchCluster : IDisposable
 
     /// <summary>
     /// Stops the running daemons (if any) and starts new ones on both nodes with policy on or off; waits until both hold the
-    /// route to the other's pods and, with policy on, until <paramref name="isolated"/> holds for both nodes' maps.
+    /// route to the other's pods and, with policy on, the measured policy (<see cref="MeasuredPolicyMissing"/>).
     /// </summary>
-    public void StartDaemons(bool policy, Func<PinnedCoreMaps, ClusterNode, string?>? isolated, BenchContext context, TimeSpan? timeout = null)
+    public void StartDaemons(bool policy, BenchContext context, TimeSpan? timeout = null)
     {
         StopDaemons();
         var nodes = new[] { ClientNode, ServerNode };
@@ -146,7 +150,7 @@ public sealed class PolicyBenchCluster : IDisposable
             var other = nodes.Single(n => n != node);
             _daemons[node.Name].WaitUntilProgrammed(maps =>
                 !maps.Routes.TryLookup(new RouteKey4(IPNetwork.Parse(other.PodCidr)), out _) ? $"the route of {other.Name}'s pod CIDR"
-                : policy && isolated is not null ? isolated(maps, node)
+                : policy ? MeasuredPolicyMissing(maps, node)
                 : null, context.Cancellation, timeout);
         }
     }
