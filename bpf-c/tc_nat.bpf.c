@@ -657,7 +657,6 @@ int pr_tc_to_wl(struct __sk_buff *skb)
 	f.tcp_flags = p.tcp_flags;
 	f.to_ep = 1;
 	f.from_host = skb->ingress_ifindex == 0;
-	f.check_peer = p.saddr == pr_hairpin_addr() ? p.daddr : p.saddr;
 	return pr_pol_flow_allowed(&f, ep) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 

@@ -60,10 +60,18 @@ struct pr_pol_flow {
 	__u8 tcp_flags;
 	__u8 to_ep;       /* 1: the packet goes to the endpoint (ingress), 0: it leaves it (egress) */
 	__u8 from_host;   /* to_ep only: the node itself sent it (always allowed) */
-	__be32 check_peer; /* the peer the rules are asked about (the hairpin address stands for the pod itself) */
 	__u8 nat_flow;    /* egress only: a Service flow's first packet; pr_ct4 will track it, nothing to write here */
 	__u8 pad[3];
 };
+
+/*
+ * The peer the rules are asked about: the other end, except that a hairpin packet (a pod reaching itself through a
+ * Service, from pr_config's hairpin address) comes from the pod itself. Read on the check's path only.
+ */
+PR_INLINE __be32 pr_pol_check_peer(const struct pr_pol_flow *f)
+{
+	return f->to_ep && f->peer_addr == pr_hairpin_addr() ? f->ep_addr : f->peer_addr;
+}
 
 /* The policy conntrack key of a flow, and which end of it the endpoint is (1: end a). */
 PR_INLINE int pr_pol_ct_key(struct pr_pol_ct_key4 *key, const struct pr_pol_flow *f)
@@ -146,7 +154,7 @@ static __noinline int pr_pol_flow_allowed(const struct pr_pol_flow *f, const str
 
 	set = f->to_ep ? ep->ingress_set : ep->egress_set;
 	if (set && !f->from_host) {
-		verdict = pr_pol_check(set, f->proto, f->to_ep ? f->ep_port : f->peer_port, f->check_peer);
+		verdict = pr_pol_check(set, f->proto, f->to_ep ? f->ep_port : f->peer_port, pr_pol_check_peer(f));
 		if (verdict != PR_POL_PASS) {
 			if (f->to_ep)
 				pr_count(verdict == PR_POL_DENY_PORT ? PR_CNT_DROP_POLICY_INGRESS_PORT
@@ -202,7 +210,6 @@ PR_INLINE int pr_pol_egress(const struct pr_pkt *p, __be32 peer, __be16 peer_por
 	f.peer_port = peer_port;
 	f.proto = p->proto;
 	f.tcp_flags = p->tcp_flags;
-	f.check_peer = peer;
 	f.nat_flow = nat_flow;
 	return pr_pol_flow_allowed(&f, ep);
 }

@@ -425,6 +425,26 @@ public sealed class PolicyGoldenTests(DataplaneVariant variant)
             (CounterReason.NatReverse, 1), (CounterReason.DropPolicyIngressPeer, 1));
     }
 
+    [TestCase("10.244.1.5/32", TcVerdict.Ok)]
+    [TestCase("10.244.2.0/24", TcVerdict.Shot)]
+    public void APodReachingItselfThroughAServiceIsCheckedAsItselfNotAsTheHairpinAddress(string allowedPeer, int expected)
+    {
+        var self = Client with { Port = 8080 };
+        _maps.Endpoint(Client.Address, IngressSet, 0);
+        _maps.Port(IngressSet, IpProtocol.Tcp, 8080, WebClass);
+        _maps.Peer(IngressSet, WebClass, allowedPeer);
+        _dp.AddService(TcpVip, L4Protocol.Tcp, [self]);
+
+        var hairpinned = _dp.Run(Frames.Tcp(Client, TcpVip, TcpFlags.Syn));
+        var delivered = _dp.RunToPod(hairpinned.Output);
+
+        Assert.That(hairpinned.ReturnValue, Is.EqualTo(TcVerdict.Redirect), "sent back out of the client's own veth");
+        Assert.That(FrameView.Parse(hairpinned.Output).Ip.Source, Is.Not.EqualTo(Client.Address), "from the hairpin address");
+        Assert.That(delivered.ReturnValue, Is.EqualTo(expected));
+        GoldenDataplane.AssertCounters(_dp.Counters(), (CounterReason.NatNewFlow, 1), (CounterReason.NatHairpin, 1),
+            (expected == TcVerdict.Ok ? CounterReason.PolicyIngressAllowed : CounterReason.DropPolicyIngressPeer, 1UL));
+    }
+
     /// <summary>An SCTP packet: the 12-byte common header (ports, verification tag, CRC32c left zero: nothing here checks it).</summary>
     private static byte[] Sctp(System.Net.IPAddress source, ushort sourcePort, System.Net.IPAddress destination, ushort destinationPort)
     {
