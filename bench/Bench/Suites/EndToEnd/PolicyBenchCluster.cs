@@ -206,54 +206,8 @@ public sealed class PolicyBenchCluster : IDisposable
 
     private static string Describe(bool? outcome) => outcome switch { true => "answered", false => "refused", null => "not answered" };
 
-    /// <summary>Each daemon's log and <c>service-proxy dump</c>.</summary>
-    public string Diagnostics()
-    {
-        var text = new StringBuilder();
-        foreach (var (name, daemon) in _daemons)
-        {
-            text.AppendLine(CultureInfo.InvariantCulture, $"===== {name}: log");
-            text.AppendLine(daemon.Output);
-            text.AppendLine(CultureInfo.InvariantCulture, $"===== {name}: service-proxy dump");
-            try
-            {
-                text.AppendLine(IpCommand.InNamespace(Topology.Node(name).Namespace, MemorySuite.DaemonBinary, "dump", "--bpffs-root", daemon.PinRoot));
-            }
-            catch (Exception error)
-            {
-                text.AppendLine(CultureInfo.InvariantCulture, $"(dump failed: {error.Message})");
-            }
-        }
-        return text.ToString();
-    }
+    /// <summary>Each daemon's log and <c>service-proxy dump</c>: what a failing run prints.</summary>
+    public string Diagnostics() => ClusterParts.Diagnostics(_daemons, Topology);
 
-    public void Dispose()
-    {
-        var failures = new List<Exception>();
-        void Attempt(Action step)
-        {
-            try
-            {
-                step();
-            }
-            catch (Exception error)
-            {
-                failures.Add(error);
-            }
-        }
-        foreach (var daemon in _daemons.Values)
-            Attempt(daemon.Dispose);
-        _daemons.Clear();
-        foreach (var server in _servers)
-            Attempt(server.Dispose);
-        _servers.Clear();
-        if (_topology is { } topology)
-            Attempt(topology.Dispose);
-        _topology = null;
-        if (_work is { } work)
-            Attempt(() => work.Delete(recursive: true));
-        _work = null;
-        if (failures.Count > 0)
-            throw new AggregateException("policy bench cluster cleanup failed", failures);
-    }
+    public void Dispose() => ClusterParts.Dispose("policy bench cluster", _daemons, _servers, ref _topology, ref _work);
 }
