@@ -49,6 +49,14 @@ static __noinline int pr_reject(struct __sk_buff *skb, const struct pr_pkt *p, _
 	return pr_reject_udp(skb, p, reason ? reason : PR_CNT_REJECT_UDP_NO_BACKEND);
 }
 
+/* Whether an SCTP packet is addressed to a Service's SCTP port (programmed, though the NAT cannot translate it). */
+PR_INLINE int pr_sctp_frontend(const struct pr_pkt *p)
+{
+	struct pr_nat_fe_key4 fe_key = { .vip = p->daddr, .port = p->dport, .proto = IPPROTO_SCTP };
+
+	return bpf_map_lookup_elem(&pr_nat_fe4, &fe_key) != NULL;
+}
+
 /*
  * Sends a hairpin packet back out of the interface it came in on, to the pod behind it: the
  * Ethernet addresses swap (the pod's MAC becomes the destination). No routing decision, so no
@@ -546,6 +554,10 @@ PR_INLINE int pr_tc_nat(struct __sk_buff *skb, int origin)
 	if (p.proto == IPPROTO_ICMP)
 		return pr_icmp(skb, &p, origin);
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
+		/* SCTP is not translated (its CRC32c covers the ports): a Service's SCTP port is refused, not
+		 * passed on to the VIP, where it would hang. */
+		if (p.proto == IPPROTO_SCTP && pr_sctp_frontend(&p))
+			return pr_icmp_unreach(skb, &p, ICMP_PORT_UNREACH, 0, PR_CNT_REJECT_SCTP_SERVICE);
 		if (origin == PR_LB_INTERNAL && !pr_pol_egress(&p, p.daddr, p.dport, 0))
 			return TC_ACT_SHOT;
 		pr_count(PR_CNT_PASS_NO_SERVICE);

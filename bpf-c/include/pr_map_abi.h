@@ -456,6 +456,7 @@ enum pr_counter {
 	PR_CNT_DROP_POLICY_EGRESS_PEER = 51,  /* from an egress-isolated pod: a rule covers the port, none the destination */
 	PR_CNT_POLICY_INGRESS_ALLOWED = 52,   /* a new flow allowed by an ingress check */
 	PR_CNT_POLICY_EGRESS_ALLOWED = 53,    /* a new flow allowed by an egress check */
+	PR_CNT_REJECT_SCTP_SERVICE = 54,      /* SCTP to a Service's SCTP port: not translated, refused (ICMP port unreachable) */
 	PR_CNT_MAX = 64,                 /* array size; room to grow without an ABI bump */
 };
 

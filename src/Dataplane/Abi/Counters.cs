@@ -59,6 +59,7 @@ public enum CounterReason : uint
     DropPolicyEgressPeer = 51,
     PolicyIngressAllowed = 52,
     PolicyEgressAllowed = 53,
+    RejectSctpService = 54,
 }
 
 public static class Counters

@@ -26,6 +26,11 @@ public static class Frontends
     /// <summary>Appends the port's frontends to <paramref name="into"/>; problems (reported by a full rebuild) to <paramref name="problems"/>.</summary>
     public static void Add(Service service, ServicePort port, FrontendContext context, List<FrontendEntry> into, List<string>? problems)
     {
+        // SCTP frontends are programmed so that the dataplane refuses their traffic (its NAT cannot rewrite an SCTP
+        // port under the CRC32c) instead of passing it on to an address nothing answers.
+        if (port.Protocol == Protocol.Sctp)
+            problems?.Add($"{service.Namespace}/{service.Name}: port {port}: SCTP is not translated by this dataplane; " +
+                          "its traffic is refused (ICMP port unreachable, counter reject_sctp_service)");
         var protocol = DesiredStateBuilder.ToL4(port.Protocol);
         var servicePort = (ushort)port.Port;
         foreach (var ip in service.ClusterIPs)

@@ -65,6 +65,7 @@ public sealed class AbiEnumTests
         ["PR_CNT_DROP_POLICY_EGRESS_PEER"] = CounterReason.DropPolicyEgressPeer,
         ["PR_CNT_POLICY_INGRESS_ALLOWED"] = CounterReason.PolicyIngressAllowed,
         ["PR_CNT_POLICY_EGRESS_ALLOWED"] = CounterReason.PolicyEgressAllowed,
+        ["PR_CNT_REJECT_SCTP_SERVICE"] = CounterReason.RejectSctpService,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()

@@ -6,6 +6,7 @@ public static class IpProtocol
     public const byte Icmp = 1;
     public const byte Tcp = 6;
     public const byte Udp = 17;
+    public const byte Sctp = 132;
 }
 
 public static class EtherType
