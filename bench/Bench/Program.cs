@@ -21,6 +21,7 @@ public static class Program
         new ControlPlaneSuite(),
         new ControlPlaneOursSuite(),
         new EndToEndSuite(),
+        new SocketHookSuite(),
         new NodePortEndToEndSuite(),
         new MultiNodeEndToEndSuite(),
         new PolicyEndToEndSuite(),

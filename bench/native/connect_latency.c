@@ -1,7 +1,14 @@
 /*
  * connect_latency: how long connect() takes, one connection at a time (bench/Bench, suite e2e).
  *
- *   connect_latency ADDRESS PORT (-n COUNT | -d SECONDS) [-w WARMUP]
+ *   connect_latency ADDRESS PORT (-n COUNT | -d SECONDS) [-w WARMUP] [-u | -N] [-k HOLD]
+ *
+ * Modes: by default a blocking TCP connect() (the e2e suite). -u: a UDP socket's connect(), which sends
+ * nothing (the cgroup connect4 hook and the route lookup only: the sock-hook suite's clean measure of the
+ * hook). -N: a non-blocking TCP connect(), timed until it returns EINPROGRESS (the hook, the route lookup
+ * and the SYN's transmission; the handshake is not waited for). -k HOLD: before the timed rounds, open HOLD
+ * sockets of the same kind connected to the target and keep them open until the end (the sockets that come
+ * and go around a connect(): with the hooks, each holds its translation).
  *
  * Each round: socket(), then a blocking connect() timed with CLOCK_MONOTONIC just before and just
  * after it, then close with SO_LINGER 0 (an RST). The timed span is the whole connect() system call:
@@ -30,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,28 +68,48 @@ static double percentile_us(const uint64_t *sorted, size_t count, unsigned per_m
 	return (double)sorted[rank - 1] / 1000.0;
 }
 
-/* One round; returns the connect() duration in ns, or 0 with errno set when a call failed. */
-static uint64_t one_connect(const struct sockaddr_in *target, const char **failed)
+enum mode { MODE_TCP_BLOCKING, MODE_UDP, MODE_TCP_NONBLOCKING };
+
+static enum mode mode = MODE_TCP_BLOCKING;
+
+/* A socket of the mode's kind connected to the target (left open), or -1 with errno set. */
+static int open_connected(const struct sockaddr_in *target, uint64_t *took, const char **failed)
 {
-	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
-	uint64_t start, took;
+	uint64_t start;
 	int fd, rc;
 
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = socket(AF_INET, mode == MODE_UDP ? SOCK_DGRAM : SOCK_STREAM | (mode == MODE_TCP_NONBLOCKING ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0) {
 		*failed = "socket";
-		return 0;
+		return -1;
 	}
 	start = now_ns();
 	rc = connect(fd, (const struct sockaddr *)target, sizeof(*target));
-	took = now_ns() - start;
-	if (rc < 0) {
+	*took = now_ns() - start;
+	if (rc < 0 && !(mode == MODE_TCP_NONBLOCKING && errno == EINPROGRESS)) {
 		int error = errno;
 
 		*failed = "connect";
 		close(fd);
 		errno = error;
+		return -1;
+	}
+	return fd;
+}
+
+/* One round; returns the connect() duration in ns, or 0 with errno set when a call failed. */
+static uint64_t one_connect(const struct sockaddr_in *target, const char **failed)
+{
+	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+	uint64_t took;
+	int fd;
+
+	fd = open_connected(target, &took, failed);
+	if (fd < 0)
 		return 0;
+	if (mode == MODE_UDP) {
+		close(fd);
+		return took > 0 ? took : 1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)) < 0) {
 		int error = errno;
@@ -96,13 +125,13 @@ static uint64_t one_connect(const struct sockaddr_in *target, const char **faile
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: connect_latency IPV4-ADDRESS PORT (-n COUNT | -d SECONDS) [-w WARMUP]\n");
+	fprintf(stderr, "usage: connect_latency IPV4-ADDRESS PORT (-n COUNT | -d SECONDS) [-w WARMUP] [-u | -N] [-k HOLD]\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_in target = { .sin_family = AF_INET };
-	long count = 0, warmup = 100;
+	long count = 0, warmup = 100, hold = 0;
 	double seconds = 0;
 	uint64_t *samples = NULL;
 	size_t used = 0, capacity = 0;
@@ -110,7 +139,7 @@ int main(int argc, char **argv)
 	const char *failed = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:d:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:w:uNk:")) != -1) {
 		switch (opt) {
 		case 'n':
 			count = strtol(optarg, NULL, 10);
@@ -121,17 +150,43 @@ int main(int argc, char **argv)
 		case 'w':
 			warmup = strtol(optarg, NULL, 10);
 			break;
+		case 'u':
+			mode = MODE_UDP;
+			break;
+		case 'N':
+			mode = MODE_TCP_NONBLOCKING;
+			break;
+		case 'k':
+			hold = strtol(optarg, NULL, 10);
+			break;
 		default:
 			usage();
 			return 2;
 		}
 	}
 	if (argc - optind != 2 || inet_pton(AF_INET, argv[optind], &target.sin_addr) != 1 ||
-	    (count > 0) == (seconds > 0) || count < 0 || seconds < 0 || warmup < 0) {
+	    (count > 0) == (seconds > 0) || count < 0 || seconds < 0 || warmup < 0 || hold < 0) {
 		usage();
 		return 2;
 	}
 	target.sin_port = htons((unsigned short)atoi(argv[optind + 1]));
+
+	if (hold > 0) {
+		struct rlimit files = { .rlim_cur = (rlim_t)hold + 1024, .rlim_max = (rlim_t)hold + 1024 };
+		uint64_t ignored;
+
+		if (setrlimit(RLIMIT_NOFILE, &files) < 0) {
+			fprintf(stderr, "connect_latency: cannot allow %ld open files: %s\n", hold + 1024, strerror(errno));
+			return 1;
+		}
+		for (long i = 0; i < hold; i++) {
+			if (open_connected(&target, &ignored, &failed) < 0) { /* left open until exit */
+				fprintf(stderr, "connect_latency: held socket %ld: %s to %s:%s: %s\n", i + 1, failed,
+					argv[optind], argv[optind + 1], strerror(errno));
+				return 1;
+			}
+		}
+	}
 
 	for (long i = 0; i < warmup; i++) {
 		if (one_connect(&target, &failed) == 0) {

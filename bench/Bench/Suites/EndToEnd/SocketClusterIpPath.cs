@@ -48,6 +48,18 @@ public sealed class SocketClusterIpPath : IEndToEndPath
         }
     }
 
+    /// <summary>
+    /// The client command run in the node's client namespace, pinned to the client CPU, from inside the cgroup at
+    /// <paramref name="cgroupPath"/>: the shell writes its own pid into the cgroup, then execs <c>ip netns exec</c> (which
+    /// remounts /sys, so the cgroup file is out of reach after it) and the client: every process of the client is in the
+    /// cgroup from its start.
+    /// </summary>
+    public static IReadOnlyList<string> InCgroup(string cgroupPath, EndToEndNode node, string command, params string[] arguments) =>
+    [
+        "sh", "-c", "procs=$1; shift; echo $$ > \"$procs\" && exec ip \"$@\"", "sh", Path.Combine(cgroupPath, "cgroup.procs"),
+        .. ExternalCommand.InNamespace(node.ClientNamespace, EndToEndNode.ClientCpu, command, arguments),
+    ];
+
     /// <summary>Detaches the hooks first (no new translation), then removes the cgroup (its clients have exited), then the rest.</summary>
     private static void Release(WiredDataplane dataplane, SocketLoadBalancer? socketLb, TestCgroup? cgroup, CgroupAttachment? hooks)
     {
@@ -68,15 +80,9 @@ public sealed class SocketClusterIpPath : IEndToEndPath
     {
         public IPEndPoint Target { get; } = target;
 
-        /// <summary>
-        /// The shell writes its own pid into the cgroup, then execs <c>ip netns exec</c> (which remounts /sys, so the cgroup
-        /// file is out of reach after it) and the pinned client: every process of the client is in the cgroup from its start.
-        /// </summary>
+        /// <summary>The client in the hooks' cgroup (<see cref="InCgroup"/>).</summary>
         public IReadOnlyList<string> ClientCommand(EndToEndNode? node, string command, params string[] arguments) =>
-        [
-            "sh", "-c", "procs=$1; shift; echo $$ > \"$procs\" && exec ip \"$@\"", "sh", Path.Combine(cgroup.Path, "cgroup.procs"),
-            .. ExternalCommand.InNamespace((node ?? throw new ArgumentNullException(nameof(node))).ClientNamespace, EndToEndNode.ClientCpu, command, arguments),
-        ];
+            InCgroup(cgroup.Path, node ?? throw new ArgumentNullException(nameof(node)), command, arguments);
 
         /// <summary>Every connection translated at the socket (one sock_connect each), none NATed by TC, no conntrack entry.</summary>
         public IRunCheck BeginRun() => dataplane.CheckRun("socket path", (moved, connections) =>
