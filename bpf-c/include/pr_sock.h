@@ -63,7 +63,7 @@ PR_INLINE int pr_sock_wanted(__u8 proto)
 	return pr_sock_mode_covers(pr_sock_lb_mode(), proto);
 }
 
-/* `now` for pr_sock_forward4: read bpf_ktime_get_ns() once a frontend was found (the hooks). */
+/* `now` for pr_sock_forward4: read bpf_ktime_get_ns() once an affinity frontend was found (the hooks). */
 #define PR_SOCK_NOW_UNREAD 0
 
 /* Whether the socket lives in the host network namespace (pr_host_netns, written by the daemon). */
@@ -113,7 +113,8 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 			client = PR_AFF_CLIENT_HOST;
 		else
 			host = 0;
-		if (now == PR_SOCK_NOW_UNREAD)
+		/* only affinity reads the clock (kvm-clock costs tens of ns per read in a VM) */
+		if (now == PR_SOCK_NOW_UNREAD && (fe->flags & PR_FE_F_AFFINITY))
 			now = bpf_ktime_get_ns();
 		verdict = pr_lb_choose4(&fe_key, fe, client, host || client != 0, PR_LB_INTERNAL, now, &lb);
 	}
