@@ -53,7 +53,22 @@ public sealed class StartupTimeline
                $"command line, logging, source set-up until {F(At(_daemonStarted))} ms; " +
                $"dataplane load (BPF verification) {F(At(_loadStarted))}-{F(At(_loadEnded))} ms; " +
                $"list and parse {F(At(_sourceStarted))}-{F(At(_sourceSynced))} ms; " +
-               $"first sync {F(At(_syncStarted))}-{F(At(_syncEnded))} ms";
+               $"first sync {F(At(_syncStarted))}-{F(At(_syncEnded))} ms; {RuntimeCosts()}";
+    }
+
+    /// <summary>
+    /// What the runtime itself spent so far, which the stages above do not show: the process's CPU time (all threads; on a
+    /// busy node the stages wait for CPU), the methods the JIT compiled (those ReadyToRun could not precompile: generic
+    /// instantiations over our own value types, mostly) and its time, and the garbage collector's work.
+    /// </summary>
+    private static string RuntimeCosts()
+    {
+        var cpu = Environment.CpuUsage.TotalTime.TotalMilliseconds;
+        var jitMs = System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds;
+        var collections = $"gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"CPU {cpu:F0} ms; JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {jitMs:F0} ms; " +
+            $"GC {collections} collections, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, {GC.GetTotalAllocatedBytes() / (1024.0 * 1024):F0} MiB allocated");
     }
 
     /// <summary>How long the process had run at <paramref name="timestamp"/> (ms), from its start time in /proc/self/stat; 0 if unreadable.</summary>

@@ -35,8 +35,12 @@ public static class ApiResources
         where TModel : class
         where TWire : class, IKubernetesObject
     {
-        var typeInfo = (JsonTypeInfo<TModel>)PackageJson.Options.GetTypeInfo(typeof(TModel));
-        return new ApiResource<TWire>(name, path, element => ItemDecoder.Decode(element, typeInfo, map));
+        // The package's metadata for a model is built by reflection over its whole type graph (V1Pod's is hundreds of
+        // types): at the first decode of that resource, on the reflector's thread beside the dataplane load, not when
+        // the daemon starts, and never for the resources it does not watch (Pods, Namespaces, NetworkPolicies without
+        // --network-policy). BENCHMARKS.md, cold start.
+        var typeInfo = new Lazy<JsonTypeInfo<TModel>>(() => (JsonTypeInfo<TModel>)PackageJson.Options.GetTypeInfo(typeof(TModel)));
+        return new ApiResource<TWire>(name, path, element => ItemDecoder.Decode(element, typeInfo.Value, map));
     }
 }
 

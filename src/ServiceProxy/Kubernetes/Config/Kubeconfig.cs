@@ -101,7 +101,7 @@ public static class Kubeconfig
         K8SConfiguration configuration;
         try
         {
-            configuration = KubernetesClientConfiguration.LoadKubeConfig(new FileInfo(file), useRelativePaths: true);
+            configuration = KubeconfigYaml.Read(file)!; // null (an empty file) is reported below
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
