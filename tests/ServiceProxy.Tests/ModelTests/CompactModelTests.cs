@@ -1,0 +1,75 @@
+using System.Net;
+using ProxyReplacement.ServiceProxy.Model;
+
+namespace ProxyReplacement.ServiceProxy.Tests.ModelTests;
+
+/// <summary>The model's compact forms (memory at 100k Services) keep the list semantics the tracker diffs by.</summary>
+public sealed class CompactModelTests
+{
+    private static readonly IPAddress A = IPAddress.Parse("10.244.0.1"), B = IPAddress.Parse("10.244.0.2");
+
+    [Test]
+    public void Endpoint_addresses_read_like_the_list_they_were_built_from()
+    {
+        var none = new EndpointAddresses([]);
+        var one = new EndpointAddresses([A]);
+        var two = new EndpointAddresses([A, B]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(none.Count, Is.Zero);
+            Assert.That(default(EndpointAddresses), Is.EqualTo(none), "the default is the empty list");
+            Assert.That(one.Count, Is.EqualTo(1));
+            Assert.That(one[0], Is.SameAs(A));
+            Assert.That(two.ToList(), Is.EqualTo(new[] { A, B }));
+            Assert.That(two[1], Is.EqualTo(B));
+            Assert.That(() => one[1], Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(two.ToString(), Is.EqualTo("[10.244.0.1, 10.244.0.2]"), "printed as EquatableList prints");
+        });
+    }
+
+    [Test]
+    public void Endpoint_addresses_compare_by_content_and_order()
+    {
+        var one = new EndpointAddresses([A]);
+        var sameOne = new EndpointAddresses([IPAddress.Parse("10.244.0.1")]);
+        var two = new EndpointAddresses([A, B]);
+        var swapped = new EndpointAddresses([B, A]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(one, Is.EqualTo(sameOne));
+            Assert.That(one.GetHashCode(), Is.EqualTo(sameOne.GetHashCode()));
+            Assert.That(one == sameOne, Is.True);
+            Assert.That(one, Is.Not.EqualTo(two));
+            Assert.That(two, Is.Not.EqualTo(swapped), "order matters: the first address is the one balanced to");
+            Assert.That(two, Is.EqualTo(new EndpointAddresses([A, B])));
+            var conditions = EndpointConditions.Of(null, null, null);
+            Assert.That(new SliceEndpoint(one, conditions), Is.EqualTo(new SliceEndpoint(EquatableList.From(A), new EndpointConditions())),
+                "an endpoint built from a list equals one built compactly");
+            Assert.That(new SliceEndpoint(one, conditions), Is.Not.EqualTo(new SliceEndpoint(two, conditions)));
+        });
+    }
+
+    [Test]
+    public void Endpoint_conditions_are_shared_and_equal_to_new_ones()
+    {
+        bool?[] values = [null, false, true];
+        Assert.Multiple(() =>
+        {
+            foreach (var ready in values)
+                foreach (var serving in values)
+                    foreach (var terminating in values)
+                    {
+                        var shared = EndpointConditions.Of(ready, serving, terminating);
+                        Assert.That(shared, Is.EqualTo(new EndpointConditions(ready, serving, terminating)), $"{ready}/{serving}/{terminating}");
+                        Assert.That(EndpointConditions.Of(ready, serving, terminating), Is.SameAs(shared), "one instance per combination");
+                    }
+        });
+    }
+
+    [Test]
+    public void An_empty_list_is_the_shared_empty_list()
+    {
+        Assert.That(Array.Empty<IPAddress>().ToEquatableList(), Is.SameAs(EquatableList<IPAddress>.Empty));
+        Assert.That(EquatableList.From(A), Is.Not.SameAs(EquatableList<IPAddress>.Empty));
+    }
+}
