@@ -19,7 +19,9 @@ public sealed class CompactModelTests
             Assert.That(none.Count, Is.Zero);
             Assert.That(default(EndpointAddresses), Is.EqualTo(none), "the default is the empty list");
             Assert.That(one.Count, Is.EqualTo(1));
-            Assert.That(one[0], Is.SameAs(A));
+            Assert.That(one[0], Is.EqualTo(A));
+            Assert.That(one[0].AddressFamily, Is.EqualTo(System.Net.Sockets.AddressFamily.InterNetwork));
+            Assert.That(one.Single(), Is.EqualTo(A));
             Assert.That(two.ToList(), Is.EqualTo(new[] { A, B }));
             Assert.That(two[1], Is.EqualTo(B));
             Assert.That(() => one[1], Throws.InstanceOf<ArgumentOutOfRangeException>());
@@ -46,6 +48,24 @@ public sealed class CompactModelTests
             Assert.That(new SliceEndpoint(one, conditions), Is.EqualTo(new SliceEndpoint(EquatableList.From(A), new EndpointConditions())),
                 "an endpoint built from a list equals one built compactly");
             Assert.That(new SliceEndpoint(one, conditions), Is.Not.EqualTo(new SliceEndpoint(two, conditions)));
+        });
+    }
+
+    [Test]
+    public void A_single_IPv6_address_and_mixed_families_read_back_as_written()
+    {
+        var v6 = IPAddress.Parse("fd00::1");
+        var v6Scoped = IPAddress.Parse("fe80::1%2");
+        Assert.Multiple(() =>
+        {
+            Assert.That(new EndpointAddresses([v6])[0], Is.SameAs(v6));
+            Assert.That(new EndpointAddresses([v6Scoped])[0].ScopeId, Is.EqualTo(2));
+            Assert.That(new EndpointAddresses([v6]), Is.Not.EqualTo(new EndpointAddresses([A])));
+            Assert.That(new EndpointAddresses([A, v6]).ToList(), Is.EqualTo(new[] { A, v6 }));
+            Assert.That(new EndpointAddresses([IPAddress.Parse("0.0.0.0")]), Is.Not.EqualTo(new EndpointAddresses([])),
+                "the all-zero IPv4 address is an address");
+            Assert.That(new EndpointAddresses([IPAddress.Parse("0.0.0.0")])[0], Is.EqualTo(IPAddress.Any));
+            Assert.That(new EndpointAddresses([IPAddress.Parse("255.255.255.254")])[0], Is.EqualTo(IPAddress.Parse("255.255.255.254")));
         });
     }
 
