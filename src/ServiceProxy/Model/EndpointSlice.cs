@@ -41,7 +41,7 @@ public sealed record EndpointHints(EquatableList<string> ForZones, EquatableList
 
 /// <summary>One entry of <c>endpoints</c> (named so it does not clash with ASP.NET Core's Endpoint). Consumers balance to the first address (as kube-proxy does).</summary>
 public sealed record SliceEndpoint(
-    EndpointAddresses Addresses,
+    AddressList Addresses,
     EndpointConditions Conditions,
     string? NodeName = null,
     string? Zone = null,

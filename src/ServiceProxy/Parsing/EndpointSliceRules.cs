@@ -101,7 +101,7 @@ internal static class EndpointSliceRules
         }
 
         var conditions = spec.Conditions is { } c ? EndpointConditions.Of(c.Ready, c.Serving, c.Terminating) : EndpointConditions.Of(null, null, null);
-        return new SliceEndpoint(new EndpointAddresses(addresses), conditions, SharedValues.Share(spec.NodeName), SharedValues.Share(spec.Zone),
+        return new SliceEndpoint(new AddressList(addresses), conditions, SharedValues.Share(spec.NodeName), SharedValues.Share(spec.Zone),
             Hints(spec.Hints, $"{path}.hints"));
     }
 }

@@ -66,7 +66,7 @@ internal static class ServiceRules
         int? healthCheckNodePort = spec.HealthCheckNodePort is null or 0 ? null : FieldRules.Port(spec.HealthCheckNodePort, "spec.healthCheckNodePort");
         var ingress = type == ServiceType.LoadBalancer ? Ingress(status) : EquatableList<LoadBalancerIngress>.Empty;
 
-        return new Service(SharedValues.Strings.Share(@namespace), name, labels, type, clusterIPs.ToEquatableList(),
+        return new Service(SharedValues.Strings.Share(@namespace), name, labels, type, new AddressList(clusterIPs),
             SharedValues.ServicePortLists.Share(ports.ToEquatableList()),
             affinity, timeout, internalPolicy, externalPolicy, externalIPs, ingress, sourceRanges, healthCheckNodePort,
             string.IsNullOrEmpty(spec.TrafficDistribution) ? null : spec.TrafficDistribution,

@@ -11,13 +11,13 @@ public sealed class CompactModelTests
     [Test]
     public void Endpoint_addresses_read_like_the_list_they_were_built_from()
     {
-        var none = new EndpointAddresses([]);
-        var one = new EndpointAddresses([A]);
-        var two = new EndpointAddresses([A, B]);
+        var none = new AddressList([]);
+        var one = new AddressList([A]);
+        var two = new AddressList([A, B]);
         Assert.Multiple(() =>
         {
             Assert.That(none.Count, Is.Zero);
-            Assert.That(default(EndpointAddresses), Is.EqualTo(none), "the default is the empty list");
+            Assert.That(default(AddressList), Is.EqualTo(none), "the default is the empty list");
             Assert.That(one.Count, Is.EqualTo(1));
             Assert.That(one[0], Is.EqualTo(A));
             Assert.That(one[0].AddressFamily, Is.EqualTo(System.Net.Sockets.AddressFamily.InterNetwork));
@@ -32,10 +32,10 @@ public sealed class CompactModelTests
     [Test]
     public void Endpoint_addresses_compare_by_content_and_order()
     {
-        var one = new EndpointAddresses([A]);
-        var sameOne = new EndpointAddresses([IPAddress.Parse("10.244.0.1")]);
-        var two = new EndpointAddresses([A, B]);
-        var swapped = new EndpointAddresses([B, A]);
+        var one = new AddressList([A]);
+        var sameOne = new AddressList([IPAddress.Parse("10.244.0.1")]);
+        var two = new AddressList([A, B]);
+        var swapped = new AddressList([B, A]);
         Assert.Multiple(() =>
         {
             Assert.That(one, Is.EqualTo(sameOne));
@@ -43,7 +43,7 @@ public sealed class CompactModelTests
             Assert.That(one == sameOne, Is.True);
             Assert.That(one, Is.Not.EqualTo(two));
             Assert.That(two, Is.Not.EqualTo(swapped), "order matters: the first address is the one balanced to");
-            Assert.That(two, Is.EqualTo(new EndpointAddresses([A, B])));
+            Assert.That(two, Is.EqualTo(new AddressList([A, B])));
             var conditions = EndpointConditions.Of(null, null, null);
             Assert.That(new SliceEndpoint(one, conditions), Is.EqualTo(new SliceEndpoint(EquatableList.From(A), new EndpointConditions())),
                 "an endpoint built from a list equals one built compactly");
@@ -58,14 +58,14 @@ public sealed class CompactModelTests
         var v6Scoped = IPAddress.Parse("fe80::1%2");
         Assert.Multiple(() =>
         {
-            Assert.That(new EndpointAddresses([v6])[0], Is.SameAs(v6));
-            Assert.That(new EndpointAddresses([v6Scoped])[0].ScopeId, Is.EqualTo(2));
-            Assert.That(new EndpointAddresses([v6]), Is.Not.EqualTo(new EndpointAddresses([A])));
-            Assert.That(new EndpointAddresses([A, v6]).ToList(), Is.EqualTo(new[] { A, v6 }));
-            Assert.That(new EndpointAddresses([IPAddress.Parse("0.0.0.0")]), Is.Not.EqualTo(new EndpointAddresses([])),
+            Assert.That(new AddressList([v6])[0], Is.SameAs(v6));
+            Assert.That(new AddressList([v6Scoped])[0].ScopeId, Is.EqualTo(2));
+            Assert.That(new AddressList([v6]), Is.Not.EqualTo(new AddressList([A])));
+            Assert.That(new AddressList([A, v6]).ToList(), Is.EqualTo(new[] { A, v6 }));
+            Assert.That(new AddressList([IPAddress.Parse("0.0.0.0")]), Is.Not.EqualTo(new AddressList([])),
                 "the all-zero IPv4 address is an address");
-            Assert.That(new EndpointAddresses([IPAddress.Parse("0.0.0.0")])[0], Is.EqualTo(IPAddress.Any));
-            Assert.That(new EndpointAddresses([IPAddress.Parse("255.255.255.254")])[0], Is.EqualTo(IPAddress.Parse("255.255.255.254")));
+            Assert.That(new AddressList([IPAddress.Parse("0.0.0.0")])[0], Is.EqualTo(IPAddress.Any));
+            Assert.That(new AddressList([IPAddress.Parse("255.255.255.254")])[0], Is.EqualTo(IPAddress.Parse("255.255.255.254")));
         });
     }
 

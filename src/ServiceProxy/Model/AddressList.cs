@@ -4,13 +4,14 @@ using System.Net;
 namespace ProxyReplacement.ServiceProxy.Model;
 
 /// <summary>
-/// <c>endpoints[].addresses</c>: an immutable list with value equality, like <see cref="EquatableList{T}"/>, held in
-/// 16 bytes. Nearly every endpoint has exactly one address, and in most clusters an IPv4 one: that is held as its 4
-/// bytes, and read back as a new <see cref="IPAddress"/> (a list of one in an <see cref="EquatableList{T}"/> costs a
-/// list object, an array and the address besides: 96 bytes an endpoint, 38 MB at 100k Services × 4 endpoints). A
-/// single IPv6 address is held as its <see cref="IPAddress"/>, two or more in an array that nothing else sees.
+/// A list of addresses (<c>endpoints[].addresses</c>, <c>spec.clusterIPs</c>): immutable, with value equality like
+/// <see cref="EquatableList{T}"/>, held in 16 bytes. Nearly every endpoint and Service has exactly one address, and
+/// in most clusters an IPv4 one: that is held as its 4 bytes, and read back as a new <see cref="IPAddress"/> (a list
+/// of one in an <see cref="EquatableList{T}"/> costs a list object, an array and the address besides: 96 bytes, 38 MB
+/// for the endpoints of 100k Services × 4). A single IPv6 address is held as its <see cref="IPAddress"/>, two or more
+/// (dual stack) in an array that nothing else sees.
 /// </summary>
-public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<EndpointAddresses>
+public readonly struct AddressList : IReadOnlyList<IPAddress>, IEquatable<AddressList>
 {
     // The one IPv4 address's bytes in network order (as IPAddress's Address property holds them), when _store is V4.
     private readonly uint _v4;
@@ -19,7 +20,7 @@ public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<
 
     private static readonly object V4 = new();
 
-    public EndpointAddresses(IEnumerable<IPAddress> addresses)
+    public AddressList(IEnumerable<IPAddress> addresses)
     {
         var array = addresses.ToArray();
         _store = array.Length switch { 0 => null, 1 => array[0], _ => array };
@@ -33,7 +34,7 @@ public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<
     }
 
     /// <summary>So that code written for the list type (tests, generators) builds these unchanged.</summary>
-    public static implicit operator EndpointAddresses(EquatableList<IPAddress> addresses) => new(addresses);
+    public static implicit operator AddressList(EquatableList<IPAddress> addresses) => new(addresses);
 
     public int Count => _store switch { null => 0, IPAddress[] array => array.Length, _ => 1 };
 
@@ -46,7 +47,7 @@ public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<
         _ => throw new ArgumentOutOfRangeException(nameof(index)),
     };
 
-    public bool Equals(EndpointAddresses other)
+    public bool Equals(AddressList other)
     {
         if (ReferenceEquals(_store, V4) || ReferenceEquals(other._store, V4))
             return ReferenceEquals(_store, other._store) && _v4 == other._v4;
@@ -59,7 +60,7 @@ public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<
         return true;
     }
 
-    public override bool Equals(object? obj) => obj is EndpointAddresses other && Equals(other);
+    public override bool Equals(object? obj) => obj is AddressList other && Equals(other);
 
     public override int GetHashCode()
     {
@@ -71,9 +72,9 @@ public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<
         return hash.ToHashCode();
     }
 
-    public static bool operator ==(EndpointAddresses left, EndpointAddresses right) => left.Equals(right);
+    public static bool operator ==(AddressList left, AddressList right) => left.Equals(right);
 
-    public static bool operator !=(EndpointAddresses left, EndpointAddresses right) => !left.Equals(right);
+    public static bool operator !=(AddressList left, AddressList right) => !left.Equals(right);
 
     /// <summary>A struct enumerator, so <c>foreach</c> allocates nothing.</summary>
     public Enumerator GetEnumerator() => new(this);
@@ -82,7 +83,7 @@ public readonly struct EndpointAddresses : IReadOnlyList<IPAddress>, IEquatable<
 
     public override string ToString() => $"[{string.Join(", ", (IEnumerable<IPAddress>)this)}]";
 
-    public struct Enumerator(EndpointAddresses addresses) : IEnumerator<IPAddress>
+    public struct Enumerator(AddressList addresses) : IEnumerator<IPAddress>
     {
         private int _index = -1;
 
