@@ -205,7 +205,10 @@ public sealed partial class ProxyDaemon : IDisposable
         // are garbage only once its frame is gone. Collected while still referenced, they would be promoted to gen 2 and
         // then kept resident until some later full collection (about 30 MB at 100k Services).
         if (outcome == RunOutcome.Ran && _heap.AfterSync(writesApplied))
+        {
             Metrics.HeapReclaims.Increment();
+            LogHeapReclaimed(_logger, GC.GetTotalMemory(forceFullCollection: false) / 1048576.0);
+        }
         return Task.FromResult(outcome);
     }
 
@@ -345,6 +348,9 @@ public sealed partial class ProxyDaemon : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot list the host's addresses: {Reason}; NodePort frontends keep the last ones")]
     private static partial void LogAddressesFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Heap reclaimed after a burst: {HeapMiB:F1} MiB held")]
+    private static partial void LogHeapReclaimed(ILogger logger, double heapMiB);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopped; the dataplane keeps serving from {Root} (run `service-proxy cleanup` to remove it)")]
     private static partial void LogStopped(ILogger logger, string root);
