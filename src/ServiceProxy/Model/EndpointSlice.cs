@@ -15,6 +15,19 @@ public enum AddressType
 /// </summary>
 public sealed record EndpointConditions(bool? Ready = null, bool? Serving = null, bool? Terminating = null)
 {
+    // Each of the 27 combinations once: every endpoint of a large cluster holds one of a handful (400k endpoints
+    // would otherwise hold 400k copies of the same few values, 24 bytes each).
+    private static readonly EndpointConditions[] Shared = [.. Enumerable.Range(0, 27).Select(index =>
+        new EndpointConditions(Trit(index % 3), Trit(index / 3 % 3), Trit(index / 9)))];
+
+    /// <summary>The shared instance of these conditions (equal to <c>new EndpointConditions(...)</c>).</summary>
+    public static EndpointConditions Of(bool? ready, bool? serving, bool? terminating) =>
+        Shared[Index(ready) + 3 * Index(serving) + 9 * Index(terminating)];
+
+    private static bool? Trit(int index) => index switch { 0 => null, 1 => false, _ => true };
+
+    private static int Index(bool? value) => value switch { null => 0, false => 1, true => 2 };
+
     public bool IsReady => Ready ?? true;
     public bool IsServing => Serving ?? true;
     public bool IsTerminating => Terminating ?? false;
@@ -28,7 +41,7 @@ public sealed record EndpointHints(EquatableList<string> ForZones, EquatableList
 
 /// <summary>One entry of <c>endpoints</c> (named so it does not clash with ASP.NET Core's Endpoint). Consumers balance to the first address (as kube-proxy does).</summary>
 public sealed record SliceEndpoint(
-    EquatableList<IPAddress> Addresses,
+    AddressList Addresses,
     EndpointConditions Conditions,
     string? NodeName = null,
     string? Zone = null,

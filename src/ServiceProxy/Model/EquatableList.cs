@@ -17,6 +17,8 @@ public sealed class EquatableList<T> : IReadOnlyList<T>, IEquatable<EquatableLis
 
     private EquatableList(ImmutableArray<T> items) => _items = items;
 
+    internal static EquatableList<T> Of(ImmutableArray<T> items) => items.IsEmpty ? Empty : new(items);
+
     public T this[int index] => _items[index];
     public int Count => _items.Length;
 
@@ -43,7 +45,8 @@ public sealed class EquatableList<T> : IReadOnlyList<T>, IEquatable<EquatableLis
 
 public static class EquatableList
 {
-    public static EquatableList<T> From<T>(params IEnumerable<T> items) => new(items);
+    public static EquatableList<T> From<T>(params IEnumerable<T> items) => items.ToEquatableList();
 
-    public static EquatableList<T> ToEquatableList<T>(this IEnumerable<T> items) => new(items);
+    /// <summary>An empty sequence gives the shared <see cref="EquatableList{T}.Empty"/> (most optional lists of most objects are empty).</summary>
+    public static EquatableList<T> ToEquatableList<T>(this IEnumerable<T> items) => EquatableList<T>.Of(items.ToImmutableArray());
 }

@@ -75,7 +75,7 @@ public sealed record Service(
     string Name,
     Labels Labels,
     ServiceType Type,
-    EquatableList<IPAddress> ClusterIPs,
+    AddressList ClusterIPs,
     EquatableList<ServicePort> Ports,
     SessionAffinity SessionAffinity = SessionAffinity.None,
     int SessionAffinityTimeoutSeconds = Service.DefaultSessionAffinityTimeoutSeconds,

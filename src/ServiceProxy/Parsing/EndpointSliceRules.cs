@@ -38,15 +38,16 @@ internal static class EndpointSliceRules
         {
             var path = $"ports[{i}]";
             var spec = portSpecs[i] ?? throw new ObjectValidationException($"{path}: expected an object");
-            var portName = spec.Name ?? "";
+            var portName = SharedValues.Strings.Share(spec.Name ?? "");
             if (portName.Length > 0)
                 FieldRules.DnsLabel(portName, $"{path}.name");
             var protocol = FieldRules.Protocol(spec.Protocol, $"{path}.protocol");
             int? port = spec.Port is null ? null : FieldRules.Port(spec.Port, $"{path}.port");
-            ports.Add(new EndpointPort(portName, protocol, port));
+            ports.Add(SharedValues.EndpointPorts.Share(new EndpointPort(portName, protocol, port)));
         }
 
-        return new EndpointSlice(@namespace, name, serviceName, addressType, endpoints.ToEquatableList(), ports.ToEquatableList())
+        return new EndpointSlice(SharedValues.Strings.Share(@namespace), name, serviceName, addressType, endpoints.ToEquatableList(),
+            SharedValues.EndpointPortLists.Share(ports.ToEquatableList()))
         {
             LastChangeTriggerTime = new ChangeTriggerTime(
                 annotations?.GetValueOrDefault(EndpointSlice.LastChangeTriggerTimeAnnotation) is { } trigger ? TriggerTime(trigger) : null),
@@ -74,7 +75,7 @@ internal static class EndpointSliceRules
 
         static EquatableList<string> Names(List<NamedHintSpec?>? specs, string path) =>
             (specs ?? []).Select((hint, i) => hint?.Name is { Length: > 0 } name
-                ? name
+                ? SharedValues.Strings.Share(name)
                 : throw new ObjectValidationException($"{path}[{i}].name: required")).ToEquatableList();
     }
 
@@ -99,7 +100,8 @@ internal static class EndpointSliceRules
             }
         }
 
-        var conditions = spec.Conditions is { } c ? new EndpointConditions(c.Ready, c.Serving, c.Terminating) : new EndpointConditions();
-        return new SliceEndpoint(addresses.ToEquatableList(), conditions, spec.NodeName, spec.Zone, Hints(spec.Hints, $"{path}.hints"));
+        var conditions = spec.Conditions is { } c ? EndpointConditions.Of(c.Ready, c.Serving, c.Terminating) : EndpointConditions.Of(null, null, null);
+        return new SliceEndpoint(new AddressList(addresses), conditions, SharedValues.Share(spec.NodeName), SharedValues.Share(spec.Zone),
+            Hints(spec.Hints, $"{path}.hints"));
     }
 }

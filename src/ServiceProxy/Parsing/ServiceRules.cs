@@ -66,7 +66,8 @@ internal static class ServiceRules
         int? healthCheckNodePort = spec.HealthCheckNodePort is null or 0 ? null : FieldRules.Port(spec.HealthCheckNodePort, "spec.healthCheckNodePort");
         var ingress = type == ServiceType.LoadBalancer ? Ingress(status) : EquatableList<LoadBalancerIngress>.Empty;
 
-        return new Service(@namespace, name, labels, type, clusterIPs.ToEquatableList(), ports.ToEquatableList(),
+        return new Service(SharedValues.Strings.Share(@namespace), name, labels, type, new AddressList(clusterIPs),
+            SharedValues.ServicePortLists.Share(ports.ToEquatableList()),
             affinity, timeout, internalPolicy, externalPolicy, externalIPs, ingress, sourceRanges, healthCheckNodePort,
             string.IsNullOrEmpty(spec.TrafficDistribution) ? null : spec.TrafficDistribution,
             annotations?.GetValueOrDefault(Service.ExternalServiceModeAnnotation));
@@ -112,7 +113,7 @@ internal static class ServiceRules
         {
             var path = $"spec.ports[{i}]";
             var spec = specs[i] ?? throw new ObjectValidationException($"{path}: expected an object");
-            var name = spec.Name ?? "";
+            var name = SharedValues.Strings.Share(spec.Name ?? "");
             if (name.Length > 0)
                 FieldRules.DnsLabel(name, $"{path}.name");
             else if (specs.Count > 1)
@@ -123,7 +124,7 @@ internal static class ServiceRules
             {
                 null => TargetPort.FromNumber(port), // Kubernetes defaults targetPort to port
                 { Number: { } number } => TargetPort.FromNumber(FieldRules.Port(number, $"{path}.targetPort")),
-                { Text: var text } => TargetPort.FromName(FieldRules.PortName(text ?? "", $"{path}.targetPort")),
+                { Text: var text } => TargetPort.FromName(SharedValues.Strings.Share(FieldRules.PortName(text ?? "", $"{path}.targetPort"))),
             };
             int? nodePort = spec.NodePort is null or 0 ? null : FieldRules.Port(spec.NodePort, $"{path}.nodePort");
 
@@ -131,7 +132,7 @@ internal static class ServiceRules
                 throw new ObjectValidationException($"{path}.name: duplicate port name '{name}'");
             if (ports.Any(other => other.Port == port && other.Protocol == protocol))
                 throw new ObjectValidationException($"{path}: duplicate port {port}/{protocol}");
-            ports.Add(new ServicePort(name, protocol, port, targetPort, nodePort));
+            ports.Add(SharedValues.ServicePorts.Share(new ServicePort(name, protocol, port, targetPort, nodePort)));
         }
         return ports;
     }

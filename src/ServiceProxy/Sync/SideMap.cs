@@ -10,15 +10,17 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// sit between them (make before break: what a new frontend needs exists before it, what an old one needed goes
 /// after it). Its view of the map is re-read on full resyncs (drift repaired) and kept otherwise.
 /// A failed write is reported and retried by the next full sync.
+/// The view keeps what <paramref name="seen"/> makes of each value (<typeparamref name="TSeen"/>), enough to tell
+/// whether a desired value is already in the map: the value itself (<see cref="SideMap{TKey, TValue}"/>) or, for
+/// large values, a digest (<see cref="ServiceNameDigest"/>: 100k service names are 25 MB as values, 3 MB as digests).
 /// </summary>
-public sealed class SideMap<TKey, TValue>
+public class SideMap<TKey, TValue, TSeen>(IBpfMap<TKey, TValue> map, Func<TValue, TSeen> seen)
     where TKey : unmanaged, IEquatable<TKey>
     where TValue : unmanaged, IEquatable<TValue>
+    where TSeen : IEquatable<TSeen>
 {
-    private readonly IBpfMap<TKey, TValue> _map;
-    private Dictionary<TKey, TValue>? _view;
-
-    public SideMap(IBpfMap<TKey, TValue> map) => _map = map;
+    private readonly IBpfMap<TKey, TValue> _map = map;
+    private protected Dictionary<TKey, TSeen>? _view;
 
     /// <summary>
     /// Writes the desired entries that are missing or differ; <paramref name="reread"/> reads the map first. Returns the
@@ -28,15 +30,16 @@ public sealed class SideMap<TKey, TValue>
     {
         var failed = new List<TKey>();
         if (reread || _view is null)
-            _view = _map.ReadAll().ToDictionary();
+            _view = _map.ReadAll().ToDictionary(entry => entry.Key, entry => seen(entry.Value));
         foreach (var (key, value) in desired)
         {
-            if (_view.TryGetValue(key, out var existing) && existing.Equals(value))
+            var wanted = seen(value);
+            if (_view.TryGetValue(key, out var existing) && existing.Equals(wanted))
                 continue;
             try
             {
                 _map.Update(key, value);
-                _view[key] = value;
+                _view[key] = wanted;
                 Writes++;
             }
             catch (BpfException error)
@@ -102,6 +105,13 @@ public sealed class SideMap<TKey, TValue>
     /// <summary>Writes (updates and deletes) that reached the map so far.</summary>
     public long Writes { get; private set; }
 
+}
+
+/// <summary>A <see cref="SideMap{TKey, TValue, TSeen}"/> whose view holds the values themselves.</summary>
+public sealed class SideMap<TKey, TValue>(IBpfMap<TKey, TValue> map) : SideMap<TKey, TValue, TValue>(map, value => value)
+    where TKey : unmanaged, IEquatable<TKey>
+    where TValue : unmanaged, IEquatable<TValue>
+{
     /// <summary>The entries as last written or read.</summary>
     public IReadOnlyDictionary<TKey, TValue> View => _view ?? new Dictionary<TKey, TValue>();
 }

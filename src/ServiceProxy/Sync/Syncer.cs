@@ -23,7 +23,7 @@ public sealed partial class Syncer
     private readonly ServiceIdAllocator _ids;
     private readonly ILogger _logger;
     private readonly SideMap<LbSourceRangeKey4, LbSourceRangeValue>? _sourceRanges;
-    private readonly SideMap<uint, ServiceName>? _names;
+    private readonly SideMap<uint, ServiceName, ServiceNameDigest>? _names;
 
     private NatMapContents? _view;
     private ServiceSnapshot? _cleanSnapshot;
@@ -43,7 +43,7 @@ public sealed partial class Syncer
         _frontends = frontends;
         _backends = backends;
         _sourceRanges = sourceRanges is null ? null : new SideMap<LbSourceRangeKey4, LbSourceRangeValue>(sourceRanges);
-        _names = names is null ? null : new SideMap<uint, ServiceName>(names);
+        _names = names is null ? null : new SideMap<uint, ServiceName, ServiceNameDigest>(names, ServiceNameDigest.Of);
         _ids = ids ?? new ServiceIdAllocator();
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }

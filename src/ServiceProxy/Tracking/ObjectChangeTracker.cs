@@ -101,6 +101,8 @@ internal sealed class ObjectChangeTracker<T> where T : class
                 _committed[change.Key] = change.Current;
         }
         _pending.Clear();
+        if (changes.Count > 1024)
+            _pending.TrimExcess(); // a bulk load's capacity (3.5 MB of buckets at 100k objects) would otherwise stay for good
         return changes;
     }
 }
