@@ -51,7 +51,7 @@ public sealed class MemorySuite : IBenchSuite
             rows.Add(new ReportRow("daemon RSS, 1 Service", idle));
             foreach (var services in counts.Skip(1))
                 rows.Add(ReportRow.Versus($"daemon RSS, {services:N0} Services × {settings.EndpointsPerService}", new Measurement("MiB", rss[services]),
-                    "1 Service", idle, services == 10_000 ? "≤ 150 MiB at 10k" : null,
+                    "1 Service", idle, services switch { 10_000 => "≤ 100 MiB at 10k", 100_000 => "≤ 200 MiB at 100k", _ => null },
                     $"its BPF maps (sized to fit): {new Measurement("MiB", daemonMaps[services]).Format()} memlock"));
 
             var (total, perMap) = DefaultMapMemory();
