@@ -16,6 +16,7 @@ public static class Program
     private static IReadOnlyList<IBenchSuite> AllSuites() =>
     [
         new PacketSuite(),
+        new NewFlowStepsSuite(),
         new HostPacketSuite(),
         new PolicySuite(),
         new ControlPlaneSuite(),

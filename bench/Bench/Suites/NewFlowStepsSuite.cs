@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Reflection;
+using ProxyReplacement.Bench.Core;
+using ProxyReplacement.Bench.Suites.Packet;
+using ProxyReplacement.Bench.Workload;
+using ProxyReplacement.Dataplane;
+using ProxyReplacement.Dataplane.Abi;
+using ProxyReplacement.Dataplane.Loading;
+using ProxyReplacement.Dataplane.Maps;
+using ProxyReplacement.Dataplane.Programs;
+
+namespace ProxyReplacement.Bench.Suites;
+
+/// <summary>
+/// Where a new flow's cost goes, and which steps grow with the number of Services: the new-flow path of
+/// <c>pr_tc_from_wl</c> cut into cumulative prefixes (bench-only object <c>bpf-c/bench/newflow_steps.bpf.c</c>, on the
+/// core's maps), each timed as the packet suite times new flows (single runs on fresh SYNs to a random Service, in
+/// chunks with the empty program), at the smallest and the largest packet size. A step's cost is the difference between
+/// its prefix and the one before, in the same run. The counters prove each run found its frontend and backend.
+/// </summary>
+public sealed class NewFlowStepsSuite : IBenchSuite
+{
+    private const int Chunk = 1024;
+    private const int EndpointsPerService = 4;
+    private static readonly string[] OwnMaps = ["pr_bench_nf_reached"];
+
+    /// <summary>The prefixes in path order, then the full program; each one's step is the difference with the previous.</summary>
+    private static readonly (string Program, string Step)[] Prefixes =
+    [
+        ("pr_tc_pass", "empty program (the floor)"),
+        ("pr_bench_nf_parse", "parse"),
+        ("pr_bench_nf_ct_miss", "`pr_ct4` lookup (miss)"),
+        ("pr_bench_nf_fe", "`pr_nat_fe4` lookup (frontend)"),
+        ("pr_bench_nf_be", "backend choice: clock, random ordinal, `pr_nat_be4` lookup"),
+        ("pr_bench_nf_pol", "`pr_pol_ep4` lookup (miss: no policy)"),
+        ("pr_bench_nf_ct", "conntrack pair written (two `pr_ct4` LRU inserts)"),
+        ("pr_tc_from_wl", "the rest of `pr_tc_from_wl` (DNAT rewrite, counters)"),
+    ];
+
+    private const int CreatesFrom = 6; // the prefixes from pr_bench_nf_ct on write a conntrack pair
+
+    public string Name => "newflow-steps";
+
+    public IReadOnlyList<ReportSection> Run(BenchContext context)
+    {
+        var settings = context.Settings;
+        var perCase = Math.Max(Chunk, settings.PacketRepeat / 5);
+        var sizes = new[] { settings.PacketServiceCounts.Min(), settings.PacketServiceCounts.Max() }.Distinct().ToArray();
+        var raw = sizes.ToDictionary(s => s, _ => Prefixes.Select(_ => new List<double>()).ToArray());
+        var rows = new List<ReportRow>();
+        var loaded = new List<(int Services, CoreDataplane Core, CompanionObject Bench, PacketCases Cases)>();
+        try
+        {
+            foreach (var services in sizes)
+            {
+                context.Progress($"newflow-steps: {services} Services: loading and programming the maps");
+                var core = ProgrammedMaps.Load(services, EndpointsPerService);
+                loaded.Add((services, core, null!, null!));
+                ProgrammedMaps.Program(core, new SyntheticServices(services, EndpointsPerService));
+                var bench = CompanionObject.Load(core, File.ReadAllBytes(BenchObjectPath), "newflow_steps", OwnMaps.ToHashSet());
+                loaded[^1] = (services, core, bench, new PacketCases(services));
+            }
+            for (var run = 0; run < settings.Runs; run++)
+                foreach (var (services, core, bench, cases) in loaded)
+                {
+                    context.Cancellation.ThrowIfCancellationRequested();
+                    var programs = Prefixes.Select(p => p.Program switch
+                    {
+                        "pr_tc_pass" => core.PassThrough,
+                        "pr_tc_from_wl" => core.FromWorkload,
+                        var name => bench.Program(name),
+                    }).ToArray();
+                    using var reached = bench.PerCpuArray<ulong>("pr_bench_nf_reached");
+                    var medians = TimeOneRun(core, programs, cases, reached, perCase, context.Cancellation);
+                    for (var i = 0; i < Prefixes.Length; i++)
+                        raw[services][i].Add(medians[i]);
+                    context.Progress($"newflow-steps: {services} Services, run {run + 1}/{settings.Runs}: " +
+                        string.Join(", ", medians.Select((m, i) => $"{Prefixes[i].Program} {m:F0}")));
+                }
+        }
+        finally
+        {
+            foreach (var (_, core, bench, _) in loaded)
+            {
+                bench?.Dispose();
+                core.Dispose();
+            }
+        }
+
+        var smallest = sizes[0];
+        foreach (var services in sizes)
+        {
+            var label = services.ToString("N0", CultureInfo.InvariantCulture) + (services == 1 ? " Service" : " Services");
+            for (var i = 1; i < Prefixes.Length; i++)
+            {
+                var step = Step(raw[services], i);
+                var detail = $"prefix `{Prefixes[i].Program}` {new Measurement("ns", raw[services][i]).Format()}";
+                if (services != smallest)
+                    rows.Add(ReportRow.Versus($"{label}: step {Prefixes[i].Step}", step, $"at {smallest:N0}", Step(raw[smallest], i), detail: detail));
+                else
+                    rows.Add(new ReportRow($"{label}: step {Prefixes[i].Step}", step, Detail: detail));
+            }
+        }
+        return [new ReportSection("New-flow cost by step (BPF_PROG_TEST_RUN)", Method(perCase), rows)];
+    }
+
+    /// <summary>Prefix i minus prefix i − 1, per run.</summary>
+    private static Measurement Step(List<double>[] raw, int i) => new("ns", raw[i].Zip(raw[i - 1], (a, b) => a - b).ToArray());
+
+    private static double[] TimeOneRun(CoreDataplane core, BpfProgram[] programs, PacketCases cases, BpfPerCpuArray<ulong> reached, int perCase,
+        CancellationToken cancellation)
+    {
+        var histograms = programs.Select(_ => new DurationHistogram()).ToArray();
+        var before = Enumerable.Range(0, 4).Select(slot => Sum(reached, (uint)slot)).ToArray();
+        core.ResetCounters();
+        var next = 0;
+        for (var done = 0; done < perCase; done += Chunk)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var size = Math.Min(Chunk, perCase - done);
+            if (next + size > cases.NewFlows.Length)
+                next = 0;
+            for (var p = 0; p < programs.Length; p++)
+            {
+                for (var i = 0; i < size; i++)
+                {
+                    var run = ProgramTiming.Run(programs[p], cases.NewFlows[next + i]);
+                    if (run.ReturnValue != 0)
+                        throw new InvalidOperationException($"{Prefixes[p].Program}: returned {run.ReturnValue}, not TC_ACT_OK");
+                    histograms[p].Add(run.DurationNs);
+                }
+                if (p >= CreatesFrom)
+                    cases.ForgetNewFlows(core, next, size); // untimed: the next prefix must find no entry either
+            }
+            next += size;
+        }
+        // every bench prefix parsed; those from fe on found the frontend, from be on the backend; only nf_ct wrote a pair
+        var runs = (ulong)perCase;
+        ulong[] expected = [runs * 6, runs * 4, runs * 3, runs * 1];
+        var got = Enumerable.Range(0, 4).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
+        var newFlows = core.ReadCounters().GetValueOrDefault(CounterReason.NatNewFlow);
+        if (!got.SequenceEqual(expected) || newFlows != runs)
+            throw new InvalidOperationException($"the step counters do not match what was timed: reached [{string.Join(", ", got)}], " +
+                $"expected [{string.Join(", ", expected)}]; nat_new_flow {newFlows}, expected {runs}");
+        return histograms.Select(h => h.Median()).ToArray();
+    }
+
+    private static ulong Sum(BpfPerCpuArray<ulong> array, uint slot) => array.Read(slot).Aggregate(0UL, (a, b) => a + b);
+
+    private static string BenchObjectPath =>
+        Path.Combine(typeof(NewFlowStepsSuite).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepositoryRoot").Value!,
+            "bpf-c", "build", "bench", "newflow_steps.bpf.o");
+
+    private static string Method(int perCase) =>
+        "The new-flow path of `pr_tc_from_wl` cut into cumulative prefixes (bench-only object `bpf-c/bench/newflow_steps.bpf.c`, loaded on " +
+        "the core's maps, each prefix a TC program), and the full program, all run by BPF_PROG_TEST_RUN on the packet suite's new-flow SYNs " +
+        $"(a random Service among N, N × {EndpointsPerService} backends programmed through the Syncer): single runs (repeat 1), {perCase:N0} " +
+        $"per prefix per run, in chunks of {Chunk} with the prefixes taking turns on the same frames; the conntrack pairs a prefix wrote are " +
+        "deleted (untimed) before the next prefix runs the same frames. A step's figure is its prefix's median minus the previous prefix's, " +
+        "per run. The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
+        "backend, and that the full program counted every run as a new flow.";
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * newflow_steps.bpf.c — BENCH ONLY (build/bench/, loaded by proxy-bench's newflow-steps suite on the core's maps,
+ * never by the daemon): the new-flow path of pr_tc_from_wl cut into cumulative prefixes, each a TC program run on
+ * the same SYNs to a ClusterIP, so that the difference between two neighbours is what one step costs:
+ *
+ *   pr_bench_nf_parse:  pr_parse only;
+ *   pr_bench_nf_ct_miss: + the pr_ct4 lookup of the SYN's tuple (a miss);
+ *   pr_bench_nf_fe:     + the pr_nat_fe4 lookup (pr_lb_frontend4);
+ *   pr_bench_nf_be:     + the backend choice (pr_lb_choose4: one pr_nat_be4 lookup, the clock);
+ *   pr_bench_nf_pol:    + the policy endpoint lookup of pr_pol_egress (pr_pol_ep4, a miss: no policy);
+ *   pr_bench_nf_ct:     + the conntrack pair written (pr_ct_create: two inserts into the LRU hash pr_ct4).
+ *
+ * The DNAT rewrite that pr_tc_from_wl adds on top is not repeated here (the full program is timed beside these).
+ * Each counts the furthest step it reached in pr_bench_nf_reached, so that the harness proves every timed run found
+ * its frontend and backend (a miss would make a step look cheap).
+ */
+#include "pr_common.h"
+#include "pr_parse.h"
+#include "pr_conntrack.h"
+#include "pr_lb.h"
+#include "pr_policy.h"
+
+enum { PR_BENCH_NF_PARSED = 0, PR_BENCH_NF_FRONTEND = 1, PR_BENCH_NF_BACKEND = 2, PR_BENCH_NF_CREATED = 3, PR_BENCH_NF_SLOTS };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, PR_BENCH_NF_SLOTS);
+} pr_bench_nf_reached SEC(".maps");
+
+enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT };
+
+PR_INLINE void pr_bench_nf_count(__u32 slot)
+{
+	__u64 *value = bpf_map_lookup_elem(&pr_bench_nf_reached, &slot);
+
+	if (value)
+		*value += 1;
+}
+
+/* Runs the new-flow path up to and including `last`; always TC_ACT_OK, the counters tell how far it got. */
+PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
+{
+	struct pr_pkt p = {};
+	struct pr_ct_key4 key = {};
+	struct pr_nat_fe_key4 fe_key = {};
+	struct pr_lb_result lb = {};
+	struct pr_ct_remote remote = {};
+	struct pr_nat_fe_value *fe;
+	int verdict = PR_LB_NOT_SERVICE;
+	__u64 now;
+
+	if (pr_parse(skb, &p) != PR_PARSE_OK)
+		return TC_ACT_OK;
+	pr_bench_nf_count(PR_BENCH_NF_PARSED);
+	if (last == STEP_PARSE)
+		return TC_ACT_OK;
+	key.src = p.saddr;
+	key.dst = p.daddr;
+	key.sport = p.sport;
+	key.dport = p.dport;
+	key.proto = p.proto;
+	if (bpf_map_lookup_elem(&pr_ct4, &key) || last == STEP_CT_MISS)
+		return TC_ACT_OK;
+	fe_key.vip = p.daddr;
+	fe_key.port = p.dport;
+	fe_key.proto = p.proto;
+	fe = pr_lb_frontend4(&fe_key, &verdict);
+	if (!fe)
+		return TC_ACT_OK;
+	pr_bench_nf_count(PR_BENCH_NF_FRONTEND);
+	if (last == STEP_FE)
+		return TC_ACT_OK;
+	now = bpf_ktime_get_ns();
+	if (pr_lb_choose4(&fe_key, fe, p.saddr, 1, PR_LB_INTERNAL, now, &lb) != PR_LB_CHOSEN)
+		return TC_ACT_OK;
+	pr_bench_nf_count(PR_BENCH_NF_BACKEND);
+	if (last == STEP_BE)
+		return TC_ACT_OK;
+	if (!pr_pol_egress(&p, lb.choice.addr, lb.choice.port, 1) || last == STEP_POL)
+		return TC_ACT_OK;
+	if (pr_ct_create(&key, lb.choice.addr, lb.choice.port, lb.svc_id, pr_ct_tcp_initial(p.proto, p.tcp_flags), 0, now,
+			 &remote) == 0)
+		pr_bench_nf_count(PR_BENCH_NF_CREATED);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int pr_bench_nf_parse(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_PARSE);
+}
+
+SEC("tc")
+int pr_bench_nf_ct_miss(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_CT_MISS);
+}
+
+SEC("tc")
+int pr_bench_nf_fe(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_FE);
+}
+
+SEC("tc")
+int pr_bench_nf_be(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_BE);
+}
+
+SEC("tc")
+int pr_bench_nf_pol(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_POL);
+}
+
+SEC("tc")
+int pr_bench_nf_ct(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_CT);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
