@@ -113,26 +113,27 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         var histograms = programs.Select(_ => new DurationHistogram()).ToArray();
         var before = Enumerable.Range(0, 4).Select(slot => Sum(reached, (uint)slot)).ToArray();
         core.ResetCounters();
-        var next = 0;
-        for (var done = 0; done < perCase; done += Chunk)
+        // Each prefix runs its own frames (its own random Services): had they shared a chunk's frames, a prefix would
+        // find the frontends and backends the previous one had just pulled into the cache.
+        var framesPerPrefix = PacketCases.NewFlowPool / programs.Length;
+        for (var (done, round) = (0, 0); done < perCase; done += Chunk, round++)
         {
             cancellation.ThrowIfCancellationRequested();
             var size = Math.Min(Chunk, perCase - done);
-            if (next + size > cases.NewFlows.Length)
-                next = 0;
+            var offset = round % (framesPerPrefix / Chunk) * Chunk;
             for (var p = 0; p < programs.Length; p++)
             {
+                var first = p * framesPerPrefix + offset;
                 for (var i = 0; i < size; i++)
                 {
-                    var run = ProgramTiming.Run(programs[p], cases.NewFlows[next + i]);
+                    var run = ProgramTiming.Run(programs[p], cases.NewFlows[first + i]);
                     if (run.ReturnValue != 0)
                         throw new InvalidOperationException($"{Prefixes[p].Program}: returned {run.ReturnValue}, not TC_ACT_OK");
                     histograms[p].Add(run.DurationNs);
                 }
                 if (p >= CreatesFrom)
-                    cases.ForgetNewFlows(core, next, size); // untimed: the next prefix must find no entry either
+                    cases.ForgetNewFlows(core, first, size); // untimed: these frames must be new flows again next time
             }
-            next += size;
         }
         // every bench prefix parsed; those from fe on found the frontend, from be on the backend; only nf_ct wrote a pair
         var runs = (ulong)perCase;
@@ -155,8 +156,9 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         "The new-flow path of `pr_tc_from_wl` cut into cumulative prefixes (bench-only object `bpf-c/bench/newflow_steps.bpf.c`, loaded on " +
         "the core's maps, each prefix a TC program), and the full program, all run by BPF_PROG_TEST_RUN on the packet suite's new-flow SYNs " +
         $"(a random Service among N, N × {EndpointsPerService} backends programmed through the Syncer): single runs (repeat 1), {perCase:N0} " +
-        $"per prefix per run, in chunks of {Chunk} with the prefixes taking turns on the same frames; the conntrack pairs a prefix wrote are " +
-        "deleted (untimed) before the next prefix runs the same frames. A step's figure is its prefix's median minus the previous prefix's, " +
+        $"per prefix per run, in chunks of {Chunk} with the prefixes taking turns, each on its own frames (its own random Services: on shared frames a " +
+        "prefix would find what the previous one had just pulled into the cache); the conntrack pairs a prefix wrote are deleted " +
+        "(untimed) after its chunk, so its frames are new flows again the next time. A step's figure is its prefix's median minus the previous prefix's, " +
         "per run. The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
         "backend, and that the full program counted every run as a new flow.";
 }
