@@ -11,6 +11,12 @@
  *   pr_bench_nf_pol:    + the policy endpoint lookup of pr_pol_egress (pr_pol_ep4, a miss: no policy);
  *   pr_bench_nf_ct:     + the conntrack pair written (pr_ct_create: two inserts into the LRU hash pr_ct4).
  *
+ * And beside the chain, the alternative the measurement asks about:
+ *
+ *   pr_bench_nf_be_array: pr_bench_nf_fe + the backend read from an ARRAY indexed by svc_id × stride + ordinal
+ *                         (pr_bench_nf_be_arr, filled by the harness from pr_nat_be4), instead of the pr_nat_be4 hash:
+ *                         what a backend array would cost against pr_bench_nf_be.
+ *
  * The DNAT rewrite that pr_tc_from_wl adds on top is not repeated here (the full program is timed beside these).
  * Each counts the furthest step it reached in pr_bench_nf_reached, so that the harness proves every timed run found
  * its frontend and backend (a miss would make a step look cheap).
@@ -21,7 +27,24 @@
 #include "pr_lb.h"
 #include "pr_policy.h"
 
-enum { PR_BENCH_NF_PARSED = 0, PR_BENCH_NF_FRONTEND = 1, PR_BENCH_NF_BACKEND = 2, PR_BENCH_NF_CREATED = 3, PR_BENCH_NF_SLOTS };
+enum {
+	PR_BENCH_NF_PARSED = 0,
+	PR_BENCH_NF_FRONTEND = 1,
+	PR_BENCH_NF_BACKEND = 2,
+	PR_BENCH_NF_CREATED = 3,
+	PR_BENCH_NF_BACKEND_ARRAY = 4,
+	PR_BENCH_NF_SLOTS
+};
+
+/* The backend array: svc_id × PR_BENCH_NF_STRIDE + ordinal (ids are dense from 1; the bench's Services have 4 backends). */
+#define PR_BENCH_NF_STRIDE 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_nat_be_value4);
+	__uint(max_entries, 1 << 19);
+} pr_bench_nf_be_arr SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -30,7 +53,7 @@ struct {
 	__uint(max_entries, PR_BENCH_NF_SLOTS);
 } pr_bench_nf_reached SEC(".maps");
 
-enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT };
+enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY };
 
 PR_INLINE void pr_bench_nf_count(__u32 slot)
 {
@@ -74,6 +97,14 @@ PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
 	if (last == STEP_FE)
 		return TC_ACT_OK;
 	now = bpf_ktime_get_ns();
+	if (last == STEP_BE_ARRAY) {
+		__u32 index = fe->svc_id * PR_BENCH_NF_STRIDE + (fe->backend_count ? bpf_get_prandom_u32() % fe->backend_count : 0);
+		struct pr_nat_be_value4 *be = bpf_map_lookup_elem(&pr_bench_nf_be_arr, &index);
+
+		if (be && be->addr && now)
+			pr_bench_nf_count(PR_BENCH_NF_BACKEND_ARRAY);
+		return TC_ACT_OK;
+	}
 	if (pr_lb_choose4(&fe_key, fe, p.saddr, 1, PR_LB_INTERNAL, now, &lb) != PR_LB_CHOSEN)
 		return TC_ACT_OK;
 	pr_bench_nf_count(PR_BENCH_NF_BACKEND);
@@ -121,6 +152,12 @@ SEC("tc")
 int pr_bench_nf_ct(struct __sk_buff *skb)
 {
 	return pr_bench_nf(skb, STEP_CT);
+}
+
+SEC("tc")
+int pr_bench_nf_be_array(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_BE_ARRAY);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

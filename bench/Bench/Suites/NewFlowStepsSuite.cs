@@ -22,7 +22,8 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 {
     private const int Chunk = 1024;
     private const int EndpointsPerService = 4;
-    private static readonly string[] OwnMaps = ["pr_bench_nf_reached"];
+    private static readonly string[] OwnMaps = ["pr_bench_nf_reached", "pr_bench_nf_be_arr"];
+    private const uint ArrayStride = 4; // PR_BENCH_NF_STRIDE
 
     /// <summary>The prefixes in path order, then the full program; each one's step is the difference with the previous.</summary>
     private static readonly (string Program, string Step)[] Prefixes =
@@ -35,9 +36,13 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         ("pr_bench_nf_pol", "`pr_pol_ep4` lookup (miss: no policy)"),
         ("pr_bench_nf_ct", "conntrack pair written (two `pr_ct4` LRU inserts)"),
         ("pr_tc_from_wl", "the rest of `pr_tc_from_wl` (DNAT rewrite, counters)"),
+        // not in the chain: pr_bench_nf_fe + the backend from an array; its step is against pr_bench_nf_fe
+        ("pr_bench_nf_be_array", "alternative to the backend choice: the backend from an ARRAY indexed by svc_id × 4 + ordinal, not the `pr_nat_be4` hash"),
     ];
 
-    private const int CreatesFrom = 6; // the prefixes from pr_bench_nf_ct on write a conntrack pair
+    private const int ChainLength = 8;
+    private const int FrontendPrefix = 3;
+    private static readonly HashSet<int> Creates = [6, 7]; // pr_bench_nf_ct and pr_tc_from_wl write a conntrack pair
 
     public string Name => "newflow-steps";
 
@@ -58,6 +63,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
                 loaded.Add((services, core, null!, null!));
                 ProgrammedMaps.Program(core, new SyntheticServices(services, EndpointsPerService));
                 var bench = CompanionObject.Load(core, File.ReadAllBytes(BenchObjectPath), "newflow_steps", OwnMaps.ToHashSet());
+                FillBackendArray(core, bench);
                 loaded[^1] = (services, core, bench, new PacketCases(services));
             }
             for (var run = 0; run < settings.Runs; run++)
@@ -93,10 +99,10 @@ public sealed class NewFlowStepsSuite : IBenchSuite
             var label = services.ToString("N0", CultureInfo.InvariantCulture) + (services == 1 ? " Service" : " Services");
             for (var i = 1; i < Prefixes.Length; i++)
             {
-                var step = Step(raw[services], i);
+                var step = Step(raw[services], i, i < ChainLength ? i - 1 : FrontendPrefix);
                 var detail = $"prefix `{Prefixes[i].Program}` {new Measurement("ns", raw[services][i]).Format()}";
                 if (services != smallest)
-                    rows.Add(ReportRow.Versus($"{label}: step {Prefixes[i].Step}", step, $"at {smallest:N0}", Step(raw[smallest], i), detail: detail));
+                    rows.Add(ReportRow.Versus($"{label}: step {Prefixes[i].Step}", step, $"at {smallest:N0}", Step(raw[smallest], i, i < ChainLength ? i - 1 : FrontendPrefix), detail: detail));
                 else
                     rows.Add(new ReportRow($"{label}: step {Prefixes[i].Step}", step, Detail: detail));
             }
@@ -104,14 +110,25 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         return [new ReportSection("New-flow cost by step (BPF_PROG_TEST_RUN)", Method(perCase), rows)];
     }
 
-    /// <summary>Prefix i minus prefix i − 1, per run.</summary>
-    private static Measurement Step(List<double>[] raw, int i) => new("ns", raw[i].Zip(raw[i - 1], (a, b) => a - b).ToArray());
+    /// <summary>Prefix i minus prefix <paramref name="before"/>, per run.</summary>
+    private static Measurement Step(List<double>[] raw, int i, int before) => new("ns", raw[i].Zip(raw[before], (a, b) => a - b).ToArray());
+
+    /// <summary>Copies every backend of pr_nat_be4 to pr_bench_nf_be_arr[svc_id × stride + ordinal].</summary>
+    private static void FillBackendArray(CoreDataplane core, CompanionObject bench)
+    {
+        using var array = bench.Map<uint, NatBackendValue4>("pr_bench_nf_be_arr");
+        var backends = core.Backends.ReadAll();
+        var keys = backends.Select(pair => pair.Key.ServiceId * ArrayStride + pair.Key.Ordinal).ToArray();
+        if (backends.Any(pair => pair.Key.Ordinal >= ArrayStride) || keys.Any(k => k >= (uint)array.MaxEntries))
+            throw new InvalidOperationException("a backend does not fit the bench's backend array");
+        array.UpdateBatch(keys, backends.Select(pair => pair.Value).ToArray());
+    }
 
     private static double[] TimeOneRun(CoreDataplane core, BpfProgram[] programs, PacketCases cases, BpfPerCpuArray<ulong> reached, int perCase,
         CancellationToken cancellation)
     {
         var histograms = programs.Select(_ => new DurationHistogram()).ToArray();
-        var before = Enumerable.Range(0, 4).Select(slot => Sum(reached, (uint)slot)).ToArray();
+        var before = Enumerable.Range(0, 5).Select(slot => Sum(reached, (uint)slot)).ToArray();
         core.ResetCounters();
         // Each prefix runs its own frames (its own random Services): had they shared a chunk's frames, a prefix would
         // find the frontends and backends the previous one had just pulled into the cache.
@@ -120,7 +137,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         {
             cancellation.ThrowIfCancellationRequested();
             var size = Math.Min(Chunk, perCase - done);
-            var offset = round % (framesPerPrefix / Chunk) * Chunk;
+            var offset = round * Chunk % (framesPerPrefix - Chunk + 1);
             for (var p = 0; p < programs.Length; p++)
             {
                 var first = p * framesPerPrefix + offset;
@@ -131,14 +148,15 @@ public sealed class NewFlowStepsSuite : IBenchSuite
                         throw new InvalidOperationException($"{Prefixes[p].Program}: returned {run.ReturnValue}, not TC_ACT_OK");
                     histograms[p].Add(run.DurationNs);
                 }
-                if (p >= CreatesFrom)
+                if (Creates.Contains(p))
                     cases.ForgetNewFlows(core, first, size); // untimed: these frames must be new flows again next time
             }
         }
-        // every bench prefix parsed; those from fe on found the frontend, from be on the backend; only nf_ct wrote a pair
+        // every bench program parsed; nf_fe, nf_be, nf_pol, nf_ct, nf_be_array found the frontend, nf_be, nf_pol, nf_ct the backend;
+        // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array
         var runs = (ulong)perCase;
-        ulong[] expected = [runs * 6, runs * 4, runs * 3, runs * 1];
-        var got = Enumerable.Range(0, 4).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
+        ulong[] expected = [runs * 7, runs * 5, runs * 3, runs * 1, runs * 1];
+        var got = Enumerable.Range(0, 5).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
         var newFlows = core.ReadCounters().GetValueOrDefault(CounterReason.NatNewFlow);
         if (!got.SequenceEqual(expected) || newFlows != runs)
             throw new InvalidOperationException($"the step counters do not match what was timed: reached [{string.Join(", ", got)}], " +
