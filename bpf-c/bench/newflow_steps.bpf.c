@@ -15,7 +15,11 @@
  *
  *   pr_bench_nf_be_array: pr_bench_nf_fe + the backend read from an ARRAY indexed by svc_id × stride + ordinal
  *                         (pr_bench_nf_be_arr, filled by the harness from pr_nat_be4), instead of the pr_nat_be4 hash:
- *                         what a backend array would cost against pr_bench_nf_be.
+ *                         what a backend array would cost against pr_bench_nf_be;
+ *   pr_bench_nf_direct:   pr_bench_nf_ct_miss + frontend AND backend from one 64-byte entry of an ARRAY indexed by the
+ *                         VIP's offset in the Service CIDR (pr_bench_nf_direct_map, filled by the harness: the frontend
+ *                         value, its port and protocol, its backends inline): one cold cache line for both, against
+ *                         pr_bench_nf_be (two hash lookups). A sketch of the layout, not a design: one port per VIP.
  *
  * The DNAT rewrite that pr_tc_from_wl adds on top is not repeated here (the full program is timed beside these).
  * Each counts the furthest step it reached in pr_bench_nf_reached, so that the harness proves every timed run found
@@ -33,6 +37,7 @@ enum {
 	PR_BENCH_NF_BACKEND = 2,
 	PR_BENCH_NF_CREATED = 3,
 	PR_BENCH_NF_BACKEND_ARRAY = 4,
+	PR_BENCH_NF_DIRECT = 5,
 	PR_BENCH_NF_SLOTS
 };
 
@@ -46,6 +51,25 @@ struct {
 	__uint(max_entries, 1 << 19);
 } pr_bench_nf_be_arr SEC(".maps");
 
+/* The direct entry: 64 bytes, one cache line. */
+#define PR_BENCH_NF_CIDR_BASE 0x0a600000u /* 10.96.0.0, the bench's Service CIDR (/12) */
+#define PR_BENCH_NF_CIDR_SIZE (1u << 20)
+
+struct pr_bench_nf_direct {
+	struct pr_nat_fe_value fe;              /* 24 */
+	__be16 port;                            /* NBO: the frontend's port */
+	__u8 proto;
+	__u8 pad[5];
+	struct pr_nat_be_value4 be[PR_BENCH_NF_STRIDE]; /* 32: ordinals 0..3 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_bench_nf_direct);
+	__uint(max_entries, PR_BENCH_NF_CIDR_SIZE);
+} pr_bench_nf_direct_map SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
@@ -53,7 +77,7 @@ struct {
 	__uint(max_entries, PR_BENCH_NF_SLOTS);
 } pr_bench_nf_reached SEC(".maps");
 
-enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY };
+enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY, STEP_DIRECT };
 
 PR_INLINE void pr_bench_nf_count(__u32 slot)
 {
@@ -87,6 +111,19 @@ PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
 	key.proto = p.proto;
 	if (bpf_map_lookup_elem(&pr_ct4, &key) || last == STEP_CT_MISS)
 		return TC_ACT_OK;
+	if (last == STEP_DIRECT) {
+		__u32 index = bpf_ntohl(p.daddr) - PR_BENCH_NF_CIDR_BASE;
+		struct pr_bench_nf_direct *d = bpf_map_lookup_elem(&pr_bench_nf_direct_map, &index);
+		__u32 count;
+
+		if (!d || d->port != p.dport || d->proto != p.proto)
+			return TC_ACT_OK;
+		count = d->fe.backend_count;
+		now = bpf_ktime_get_ns();
+		if (count && now && d->be[(bpf_get_prandom_u32() % count) & (PR_BENCH_NF_STRIDE - 1)].addr)
+			pr_bench_nf_count(PR_BENCH_NF_DIRECT);
+		return TC_ACT_OK;
+	}
 	fe_key.vip = p.daddr;
 	fe_key.port = p.dport;
 	fe_key.proto = p.proto;
@@ -158,6 +195,12 @@ SEC("tc")
 int pr_bench_nf_be_array(struct __sk_buff *skb)
 {
 	return pr_bench_nf(skb, STEP_BE_ARRAY);
+}
+
+SEC("tc")
+int pr_bench_nf_direct(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_DIRECT);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

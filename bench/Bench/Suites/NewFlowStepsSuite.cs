@@ -22,7 +22,9 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 {
     private const int Chunk = 1024;
     private const int EndpointsPerService = 4;
-    private static readonly string[] OwnMaps = ["pr_bench_nf_reached", "pr_bench_nf_be_arr"];
+    private static readonly string[] OwnMaps = ["pr_bench_nf_reached", "pr_bench_nf_be_arr", "pr_bench_nf_direct_map"];
+    private const uint ServiceCidrBase = 0x0a600000; // PR_BENCH_NF_CIDR_BASE: 10.96.0.0
+    private const uint ServiceCidrSize = 1u << 20;
     private const uint ArrayStride = 4; // PR_BENCH_NF_STRIDE
 
     /// <summary>The prefixes in path order, then the full program; each one's step is the difference with the previous.</summary>
@@ -38,10 +40,16 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         ("pr_tc_from_wl", "the rest of `pr_tc_from_wl` (DNAT rewrite, counters)"),
         // not in the chain: pr_bench_nf_fe + the backend from an array; its step is against pr_bench_nf_fe
         ("pr_bench_nf_be_array", "alternative to the backend choice: the backend from an ARRAY indexed by svc_id × 4 + ordinal, not the `pr_nat_be4` hash"),
+        // not in the chain: pr_bench_nf_ct_miss + frontend and backend from one direct-indexed entry; against pr_bench_nf_ct_miss
+        ("pr_bench_nf_direct", "alternative to frontend lookup + backend choice: one 64-byte ARRAY entry indexed by the VIP's offset in the Service CIDR, backends inline"),
     ];
 
     private const int ChainLength = 8;
+    private const int CtMissPrefix = 2;
     private const int FrontendPrefix = 3;
+
+    /// <summary>The prefix a step is measured against: the previous one in the chain; the alternatives against where they branch off.</summary>
+    private static int BaseOf(int i) => i < ChainLength ? i - 1 : Prefixes[i].Program == "pr_bench_nf_be_array" ? FrontendPrefix : CtMissPrefix;
     private static readonly HashSet<int> Creates = [6, 7]; // pr_bench_nf_ct and pr_tc_from_wl write a conntrack pair
 
     public string Name => "newflow-steps";
@@ -64,6 +72,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
                 ProgrammedMaps.Program(core, new SyntheticServices(services, EndpointsPerService));
                 var bench = CompanionObject.Load(core, File.ReadAllBytes(BenchObjectPath), "newflow_steps", OwnMaps.ToHashSet());
                 FillBackendArray(core, bench);
+                FillDirectEntries(core, bench);
                 loaded[^1] = (services, core, bench, new PacketCases(services));
             }
             for (var run = 0; run < settings.Runs; run++)
@@ -99,10 +108,10 @@ public sealed class NewFlowStepsSuite : IBenchSuite
             var label = services.ToString("N0", CultureInfo.InvariantCulture) + (services == 1 ? " Service" : " Services");
             for (var i = 1; i < Prefixes.Length; i++)
             {
-                var step = Step(raw[services], i, i < ChainLength ? i - 1 : FrontendPrefix);
+                var step = Step(raw[services], i, BaseOf(i));
                 var detail = $"prefix `{Prefixes[i].Program}` {new Measurement("ns", raw[services][i]).Format()}";
                 if (services != smallest)
-                    rows.Add(ReportRow.Versus($"{label}: step {Prefixes[i].Step}", step, $"at {smallest:N0}", Step(raw[smallest], i, i < ChainLength ? i - 1 : FrontendPrefix), detail: detail));
+                    rows.Add(ReportRow.Versus($"{label}: step {Prefixes[i].Step}", step, $"at {smallest:N0}", Step(raw[smallest], i, BaseOf(i)), detail: detail));
                 else
                     rows.Add(new ReportRow($"{label}: step {Prefixes[i].Step}", step, Detail: detail));
             }
@@ -124,11 +133,45 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         array.UpdateBatch(keys, backends.Select(pair => pair.Value).ToArray());
     }
 
+    /// <summary>One entry per frontend at its VIP's offset in the Service CIDR: the frontend value, its port and protocol, its backends.</summary>
+    private static void FillDirectEntries(CoreDataplane core, CompanionObject bench)
+    {
+        using var direct = bench.Map<uint, DirectEntry>("pr_bench_nf_direct_map");
+        var backends = core.Backends.ReadAll().ToDictionary(pair => pair.Key, pair => pair.Value);
+        NatBackendValue4 Backend(uint id, uint ordinal) => backends.GetValueOrDefault(new NatBackendKey(id, ordinal));
+        var keys = new List<uint>();
+        var values = new List<DirectEntry>();
+        foreach (var (key, value) in core.Frontends.ReadAll())
+        {
+            var index = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(key.VipNbo) - ServiceCidrBase;
+            if (index >= ServiceCidrSize || value.BackendCount > ArrayStride)
+                throw new InvalidOperationException($"frontend {key} does not fit the bench's direct table");
+            keys.Add(index);
+            values.Add(new DirectEntry(value, key.PortNbo, key.Protocol, Backend(value.ServiceId, 0), Backend(value.ServiceId, 1),
+                Backend(value.ServiceId, 2), Backend(value.ServiceId, 3)));
+        }
+        direct.UpdateBatch(keys.ToArray(), values.ToArray());
+    }
+
+    /// <summary>struct pr_bench_nf_direct (bench/newflow_steps.bpf.c): 64 bytes, one cache line.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 64)]
+    private readonly struct DirectEntry(NatFrontendValue frontend, ushort portNbo, byte protocol, NatBackendValue4 b0, NatBackendValue4 b1,
+        NatBackendValue4 b2, NatBackendValue4 b3)
+    {
+        [System.Runtime.InteropServices.FieldOffset(0)] public readonly NatFrontendValue Frontend = frontend;
+        [System.Runtime.InteropServices.FieldOffset(24)] public readonly ushort PortNbo = portNbo;
+        [System.Runtime.InteropServices.FieldOffset(26)] public readonly byte Protocol = protocol;
+        [System.Runtime.InteropServices.FieldOffset(32)] public readonly NatBackendValue4 Backend0 = b0;
+        [System.Runtime.InteropServices.FieldOffset(40)] public readonly NatBackendValue4 Backend1 = b1;
+        [System.Runtime.InteropServices.FieldOffset(48)] public readonly NatBackendValue4 Backend2 = b2;
+        [System.Runtime.InteropServices.FieldOffset(56)] public readonly NatBackendValue4 Backend3 = b3;
+    }
+
     private static double[] TimeOneRun(CoreDataplane core, BpfProgram[] programs, PacketCases cases, BpfPerCpuArray<ulong> reached, int perCase,
         CancellationToken cancellation)
     {
         var histograms = programs.Select(_ => new DurationHistogram()).ToArray();
-        var before = Enumerable.Range(0, 5).Select(slot => Sum(reached, (uint)slot)).ToArray();
+        var before = Enumerable.Range(0, 6).Select(slot => Sum(reached, (uint)slot)).ToArray();
         core.ResetCounters();
         // Each prefix runs its own frames (its own random Services): had they shared a chunk's frames, a prefix would
         // find the frontends and backends the previous one had just pulled into the cache.
@@ -153,10 +196,10 @@ public sealed class NewFlowStepsSuite : IBenchSuite
             }
         }
         // every bench program parsed; nf_fe, nf_be, nf_pol, nf_ct, nf_be_array found the frontend, nf_be, nf_pol, nf_ct the backend;
-        // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array
+        // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array; nf_direct its entry
         var runs = (ulong)perCase;
-        ulong[] expected = [runs * 7, runs * 5, runs * 3, runs * 1, runs * 1];
-        var got = Enumerable.Range(0, 5).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
+        ulong[] expected = [runs * 8, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1];
+        var got = Enumerable.Range(0, 6).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
         var newFlows = core.ReadCounters().GetValueOrDefault(CounterReason.NatNewFlow);
         if (!got.SequenceEqual(expected) || newFlows != runs)
             throw new InvalidOperationException($"the step counters do not match what was timed: reached [{string.Join(", ", got)}], " +
