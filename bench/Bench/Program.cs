@@ -6,7 +6,7 @@ using ProxyReplacement.Bench.Suites;
 namespace ProxyReplacement.Bench;
 
 /// <summary>
-/// <c>proxy-bench [--smoke] [--runs N] [--only a,b] [--report FILE] [--cgroup-root DIR]</c>: runs the benchmark suites and
+/// <c>proxy-bench [--smoke] [--runs N] [--only a,b] [--report FILE] [--cgroup-root DIR] [--packet-services N,N,...]</c>: runs the benchmark suites and
 /// writes the Markdown report. Needs root (BPF, network namespaces). Ctrl-C or SIGTERM stops the run
 /// between measurements; every suite then removes what it made before the process exits.
 /// </summary>
@@ -16,6 +16,7 @@ public static class Program
     private static IReadOnlyList<IBenchSuite> AllSuites() =>
     [
         new PacketSuite(),
+        new NewFlowStepsSuite(),
         new HostPacketSuite(),
         new PolicySuite(),
         new ControlPlaneSuite(),
@@ -37,6 +38,7 @@ public static class Program
         int? runs = null;
         string? report = null;
         string? cgroupRoot = null;
+        int[]? packetServices = null;
         HashSet<string>? only = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -58,9 +60,13 @@ public static class Program
                 case "--cgroup-root" when i + 1 < args.Length:
                     cgroupRoot = args[++i];
                     break;
+                case "--packet-services" when i + 1 < args.Length && TryParseCounts(args[i + 1], out var counts):
+                    packetServices = counts;
+                    i++;
+                    break;
                 default:
                     Console.Error.WriteLine($"proxy-bench: unknown or incomplete argument '{args[i]}'");
-                    Console.Error.WriteLine("usage: proxy-bench [--smoke] [--runs N] [--only SUITE,...] [--report FILE] [--cgroup-root DIR]");
+                    Console.Error.WriteLine("usage: proxy-bench [--smoke] [--runs N] [--only SUITE,...] [--report FILE] [--cgroup-root DIR] [--packet-services N,N,...]");
                     return 2;
             }
         }
@@ -68,6 +74,8 @@ public static class Program
             settings = settings with { Runs = r };
         if (cgroupRoot is not null)
             settings = settings with { Cgroup2Root = cgroupRoot };
+        if (packetServices is not null)
+            settings = settings with { PacketServiceCounts = packetServices };
 
         var suites = AllSuites();
         if (only is not null)
@@ -124,5 +132,16 @@ public static class Program
             File.WriteAllText(report, markdown);
         Console.Out.Write(markdown);
         return 0;
+    }
+
+    /// <summary>The Service counts of the packet suites (<c>--packet-services 1,100000</c>): positive integers.</summary>
+    private static bool TryParseCounts(string text, out int[] counts)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        counts = new int[parts.Length];
+        for (var k = 0; k < parts.Length; k++)
+            if (!int.TryParse(parts[k], CultureInfo.InvariantCulture, out counts[k]) || counts[k] <= 0)
+                return false;
+        return parts.Length > 0;
     }
 }

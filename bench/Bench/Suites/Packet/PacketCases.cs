@@ -140,11 +140,14 @@ public sealed class PacketCases
     public void RemoveMirrors(CoreDataplane dataplane) => dataplane.Conntrack.DeleteBatch(_mirrors);
 
     /// <summary>Removes the conntrack pairs the new-flow frames created (untimed, between pool rounds).</summary>
-    public void ForgetNewFlows(CoreDataplane dataplane)
+    public void ForgetNewFlows(CoreDataplane dataplane) => ForgetNewFlows(dataplane, 0, NewFlowPool);
+
+    /// <summary>Removes the conntrack pairs that new-flow frames <paramref name="first"/> .. first + count − 1 created.</summary>
+    public void ForgetNewFlows(CoreDataplane dataplane, int first, int count)
     {
-        var forward = new List<ConntrackKey4>(NewFlowPool);
-        var reverse = new List<ConntrackKey4>(NewFlowPool);
-        foreach (var key in _newFlowKeys)
+        var forward = new List<ConntrackKey4>(count);
+        var reverse = new List<ConntrackKey4>(count);
+        foreach (var key in _newFlowKeys.AsSpan(first, count))
         {
             if (!dataplane.Conntrack.TryLookup(key, out var value))
                 continue;

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * newflow_steps.bpf.c — BENCH ONLY (build/bench/, loaded by proxy-bench's newflow-steps suite on the core's maps,
+ * never by the daemon): the new-flow path of pr_tc_from_wl cut into cumulative prefixes, each a TC program run on
+ * the same SYNs to a ClusterIP, so that the difference between two neighbours is what one step costs:
+ *
+ *   pr_bench_nf_parse:  pr_parse only;
+ *   pr_bench_nf_ct_miss: + the pr_ct4 lookup of the SYN's tuple (a miss);
+ *   pr_bench_nf_fe:     + the pr_nat_fe4 lookup (pr_lb_frontend4);
+ *   pr_bench_nf_be:     + the backend choice (pr_lb_choose4: one pr_nat_be4 lookup, the clock);
+ *   pr_bench_nf_pol:    + the policy endpoint lookup of pr_pol_egress (pr_pol_ep4, a miss: no policy);
+ *   pr_bench_nf_ct:     + the conntrack pair written (pr_ct_create: two inserts into the LRU hash pr_ct4).
+ *
+ * And beside the chain, the alternative the measurement asks about:
+ *
+ *   pr_bench_nf_be_array: pr_bench_nf_fe + the backend read from an ARRAY indexed by svc_id × stride + ordinal
+ *                         (pr_bench_nf_be_arr, filled by the harness from pr_nat_be4), instead of the pr_nat_be4 hash:
+ *                         what a backend array would cost against pr_bench_nf_be;
+ *   pr_bench_nf_direct:   pr_bench_nf_ct_miss + frontend AND backend from one 64-byte entry of an ARRAY indexed by the
+ *                         VIP's offset in the Service CIDR (pr_bench_nf_direct_map, filled by the harness: the frontend
+ *                         value, its port and protocol, its backends inline): one cold cache line for both, against
+ *                         pr_bench_nf_be (two hash lookups). A sketch of the layout, not a design: one port per VIP.
+ *
+ * The DNAT rewrite that pr_tc_from_wl adds on top is not repeated here (the full program is timed beside these).
+ * Each counts the furthest step it reached in pr_bench_nf_reached, so that the harness proves every timed run found
+ * its frontend and backend (a miss would make a step look cheap).
+ */
+#include "pr_common.h"
+#include "pr_parse.h"
+#include "pr_conntrack.h"
+#include "pr_lb.h"
+#include "pr_policy.h"
+
+enum {
+	PR_BENCH_NF_PARSED = 0,
+	PR_BENCH_NF_FRONTEND = 1,
+	PR_BENCH_NF_BACKEND = 2,
+	PR_BENCH_NF_CREATED = 3,
+	PR_BENCH_NF_BACKEND_ARRAY = 4,
+	PR_BENCH_NF_DIRECT = 5,
+	PR_BENCH_NF_SLOTS
+};
+
+/* The backend array: svc_id × PR_BENCH_NF_STRIDE + ordinal (ids are dense from 1; the bench's Services have 4 backends). */
+#define PR_BENCH_NF_STRIDE 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_nat_be_value4);
+	__uint(max_entries, 1 << 19);
+} pr_bench_nf_be_arr SEC(".maps");
+
+/* The direct entry: 64 bytes, one cache line. */
+#define PR_BENCH_NF_CIDR_BASE 0x0a600000u /* 10.96.0.0, the bench's Service CIDR (/12) */
+#define PR_BENCH_NF_CIDR_SIZE (1u << 20)
+
+struct pr_bench_nf_direct {
+	struct pr_nat_fe_value fe;              /* 24 */
+	__be16 port;                            /* NBO: the frontend's port */
+	__u8 proto;
+	__u8 pad[5];
+	struct pr_nat_be_value4 be[PR_BENCH_NF_STRIDE]; /* 32: ordinals 0..3 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_bench_nf_direct);
+	__uint(max_entries, PR_BENCH_NF_CIDR_SIZE);
+} pr_bench_nf_direct_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, PR_BENCH_NF_SLOTS);
+} pr_bench_nf_reached SEC(".maps");
+
+enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY, STEP_DIRECT };
+
+PR_INLINE void pr_bench_nf_count(__u32 slot)
+{
+	__u64 *value = bpf_map_lookup_elem(&pr_bench_nf_reached, &slot);
+
+	if (value)
+		*value += 1;
+}
+
+/* Runs the new-flow path up to and including `last`; always TC_ACT_OK, the counters tell how far it got. */
+PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
+{
+	struct pr_pkt p = {};
+	struct pr_ct_key4 key = {};
+	struct pr_nat_fe_key4 fe_key = {};
+	struct pr_lb_result lb = {};
+	struct pr_ct_remote remote = {};
+	struct pr_nat_fe_value *fe;
+	int verdict = PR_LB_NOT_SERVICE;
+	__u64 now;
+
+	if (pr_parse(skb, &p) != PR_PARSE_OK)
+		return TC_ACT_OK;
+	pr_bench_nf_count(PR_BENCH_NF_PARSED);
+	if (last == STEP_PARSE)
+		return TC_ACT_OK;
+	key.src = p.saddr;
+	key.dst = p.daddr;
+	key.sport = p.sport;
+	key.dport = p.dport;
+	key.proto = p.proto;
+	if (bpf_map_lookup_elem(&pr_ct4, &key) || last == STEP_CT_MISS)
+		return TC_ACT_OK;
+	if (last == STEP_DIRECT) {
+		__u32 index = bpf_ntohl(p.daddr) - PR_BENCH_NF_CIDR_BASE;
+		struct pr_bench_nf_direct *d = bpf_map_lookup_elem(&pr_bench_nf_direct_map, &index);
+		__u32 count;
+
+		if (!d || d->port != p.dport || d->proto != p.proto)
+			return TC_ACT_OK;
+		count = d->fe.backend_count;
+		now = bpf_ktime_get_ns();
+		if (count && now && d->be[(bpf_get_prandom_u32() % count) & (PR_BENCH_NF_STRIDE - 1)].addr)
+			pr_bench_nf_count(PR_BENCH_NF_DIRECT);
+		return TC_ACT_OK;
+	}
+	fe_key.vip = p.daddr;
+	fe_key.port = p.dport;
+	fe_key.proto = p.proto;
+	fe = pr_lb_frontend4(&fe_key, &verdict);
+	if (!fe)
+		return TC_ACT_OK;
+	pr_bench_nf_count(PR_BENCH_NF_FRONTEND);
+	if (last == STEP_FE)
+		return TC_ACT_OK;
+	now = bpf_ktime_get_ns();
+	if (last == STEP_BE_ARRAY) {
+		__u32 index = fe->svc_id * PR_BENCH_NF_STRIDE + (fe->backend_count ? bpf_get_prandom_u32() % fe->backend_count : 0);
+		struct pr_nat_be_value4 *be = bpf_map_lookup_elem(&pr_bench_nf_be_arr, &index);
+
+		if (be && be->addr && now)
+			pr_bench_nf_count(PR_BENCH_NF_BACKEND_ARRAY);
+		return TC_ACT_OK;
+	}
+	if (pr_lb_choose4(&fe_key, fe, p.saddr, 1, PR_LB_INTERNAL, now, &lb) != PR_LB_CHOSEN)
+		return TC_ACT_OK;
+	pr_bench_nf_count(PR_BENCH_NF_BACKEND);
+	if (last == STEP_BE)
+		return TC_ACT_OK;
+	if (!pr_pol_egress(&p, lb.choice.addr, lb.choice.port, 1) || last == STEP_POL)
+		return TC_ACT_OK;
+	if (pr_ct_create(&key, lb.choice.addr, lb.choice.port, lb.svc_id, pr_ct_tcp_initial(p.proto, p.tcp_flags), 0, now,
+			 &remote) == 0)
+		pr_bench_nf_count(PR_BENCH_NF_CREATED);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int pr_bench_nf_parse(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_PARSE);
+}
+
+SEC("tc")
+int pr_bench_nf_ct_miss(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_CT_MISS);
+}
+
+SEC("tc")
+int pr_bench_nf_fe(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_FE);
+}
+
+SEC("tc")
+int pr_bench_nf_be(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_BE);
+}
+
+SEC("tc")
+int pr_bench_nf_pol(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_POL);
+}
+
+SEC("tc")
+int pr_bench_nf_ct(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_CT);
+}
+
+SEC("tc")
+int pr_bench_nf_be_array(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_BE_ARRAY);
+}
+
+SEC("tc")
+int pr_bench_nf_direct(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_DIRECT);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
