@@ -76,12 +76,21 @@ public sealed class ManifestReader
         return reader.Build();
     }
 
-    /// <summary>Reads the <c>*.yaml</c>, <c>*.yml</c> and <c>*.json</c> files of a directory (not its subdirectories) in name order.</summary>
+    /// <summary>
+    /// Whether a file of a manifest directory is read: <c>*.yaml</c>, <c>*.yml</c> and <c>*.json</c>, but not hidden files
+    /// (a leading dot), which editors and atomic writers leave beside the real one (<c>.web.yaml.swp</c>, <c>.tmp.yaml</c>
+    /// before its rename): read, they would duplicate the objects of the file they are about to replace. The kubelet
+    /// ignores them in its static pod directory for the same reason.
+    /// </summary>
+    public static bool IsManifestFile(string fileName) =>
+        !fileName.StartsWith('.') && Path.GetExtension(fileName) is ".yaml" or ".yml" or ".json";
+
+    /// <summary>Reads the manifest files of a directory (<see cref="IsManifestFile"/>; not its subdirectories) in name order.</summary>
     public static ManifestSet LoadDirectory(string directory)
     {
         var reader = new ManifestReader();
         var files = Directory.EnumerateFiles(directory)
-            .Where(path => Path.GetExtension(path) is ".yaml" or ".yml" or ".json")
+            .Where(path => IsManifestFile(Path.GetFileName(path)))
             .Order(StringComparer.Ordinal);
         foreach (var file in files)
             reader.AddFile(file);

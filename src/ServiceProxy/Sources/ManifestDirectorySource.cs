@@ -339,7 +339,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
 
     private IEnumerable<string> ManifestFiles() =>
         Directory.EnumerateFiles(_directory)
-            .Where(path => Path.GetExtension(path) is ".yaml" or ".yml" or ".json")
+            .Where(path => ManifestReader.IsManifestFile(Path.GetFileName(path)))
             .Order(StringComparer.Ordinal);
 
     public void Dispose() => _wakeUp.Dispose();
@@ -347,7 +347,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     private string Fingerprint()
     {
         var files = new DirectoryInfo(_directory).EnumerateFiles()
-            .Where(file => file.Extension is ".yaml" or ".yml" or ".json")
+            .Where(file => ManifestReader.IsManifestFile(file.Name))
             .OrderBy(file => file.Name, StringComparer.Ordinal)
             .Select(file => $"{file.Name}|{file.Length}|{file.LastWriteTimeUtc.Ticks}");
         return string.Join('\n', files);

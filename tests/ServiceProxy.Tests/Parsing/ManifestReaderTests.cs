@@ -277,6 +277,8 @@ public sealed class ManifestReaderTests
             File.WriteAllText(Path.Combine(directory.FullName, "a.json"),
                 """{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "from-a"}, "spec": {"clusterIP": "10.96.0.9", "ports": [{"port": 1}]}}""");
             File.WriteAllText(Path.Combine(directory.FullName, "notes.txt"), "kind: Service\nthis is not a manifest: [");
+            // A writer's temporary file before its rename: read, it would duplicate from-b.
+            File.WriteAllText(Path.Combine(directory.FullName, ".b.yaml.tmp.yaml"), ServiceWith("from-b", "[{port: 80}]"));
 
             var set = ManifestReader.LoadDirectory(directory.FullName);
 
@@ -288,4 +290,14 @@ public sealed class ManifestReaderTests
             directory.Delete(recursive: true);
         }
     }
+
+    [TestCase("web.yaml", true)]
+    [TestCase("web.yml", true)]
+    [TestCase("web.json", true)]
+    [TestCase("web.txt", false)]
+    [TestCase("web.yaml.swp", false)]
+    [TestCase(".web.yaml", false)]
+    [TestCase(".tmp.json", false)]
+    public void Hidden_files_and_other_extensions_are_no_manifests(string name, bool read) =>
+        Assert.That(ManifestReader.IsManifestFile(name), Is.EqualTo(read));
 }
