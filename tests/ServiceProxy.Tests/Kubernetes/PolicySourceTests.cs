@@ -121,11 +121,14 @@ public sealed class PolicySourceTests
     [Test]
     public async Task The_source_is_synced_only_once_the_policy_kinds_are_listed_too()
     {
-        _server.Inject(NetworkPolicies, ApiVerb.List, new Fault.Status(500), times: 3);
+        // The policy list fails until the faults are cleared (a fixed count raced the reflector's short test backoff:
+        // its retries could succeed between the count being seen and the assertion).
+        _server.Inject(NetworkPolicies, ApiVerb.List, new Fault.Status(500), times: 1_000);
         _source = await ApiSourceUnderTest.CreateAsync(_server, networkPolicy: true);
         _source.Start();
         await _source.UntilAsync(() => _server.RequestsFor(NetworkPolicies, ApiVerb.List).Count() >= 2, "the policy list failed at least twice");
         Assert.That(_source.Source.Synced, Is.False, "no first sync without the policies: it would leave isolated pods open");
+        _server.ClearFaults();
         await _source.UntilAsync(() => _source.Source.Synced, "synced once the policies listed");
         Assert.That(_source.Source.PolicyInputs.Policies, Has.Count.EqualTo(1));
     }
