@@ -72,7 +72,10 @@ public sealed class ObservabilityTests : ProxiedNodeFixture
         {
             body = (await NetnsHttp.TryGetAsync(Node.NodeNamespace, ProxiedNode.MetricsEndpoint, "/metrics"))?.Body ?? "";
             programmed = Sample(body, "kubeproxy_network_programming_duration_seconds_count");
-            if (programmed >= 1)
+            // Every series the change moves: a scrape reads the series one after another, so one taken while the change is
+            // being recorded can see some of them moved and not yet the others (failed so in CI, on the sync count).
+            if (programmed >= 1 && Sample(body, "kubeproxy_sync_proxy_rules_duration_seconds_count") >= 2 &&
+                Sample(body, "kubeproxy_sync_proxy_rules_endpoint_changes_total") >= 2)
                 break;
             await Task.Delay(200);
         }
