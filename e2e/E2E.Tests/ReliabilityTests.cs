@@ -84,6 +84,33 @@ public sealed class ReliabilityTests : ProxiedNodeFixture
         });
     }
 
+    [Test]
+    public async Task A_backend_entry_overwritten_behind_the_daemons_back_is_repaired_by_the_periodic_check()
+    {
+        Node.Daemon!.Terminate(TimeSpan.FromSeconds(15));
+        var daemon = Node.StartDaemon("--sync-period", "2s");
+        await Node.WaitUntilReadyAsync(daemon);
+        var backendsPath = PinRoot.PathOf(Node.PinRoot, CoreObjectNames.Backends);
+        using var backends = BpfMap<NatBackendKey, NatBackendValue4>.OpenPinned(backendsPath);
+        var (key, programmed) = backends.ReadAll().First();
+        // What a stray tool or an old daemon might do: the Service's backend now points where nothing answers.
+        backends.Update(key, new NatBackendValue4(IPAddress.Parse("10.244.250.250"), programmed.Port));
+
+        var (repaired, took) = await Poll.UntilAsync(
+            () => Task.FromResult(backends.TryLookup(key, out var now) && now.Equals(programmed) ? "repaired" : null), TimeSpan.FromSeconds(20));
+        var metrics = await NetnsHttp.TryGetAsync(Node.NodeNamespace, ProxiedNode.MetricsEndpoint, "/metrics");
+        var tally = await ServiceClient.TallyAsync(Node.ClientNamespace, Node.Service.Vip, count: 12);
+        await TestContext.Out.WriteLineAsync($"repaired after {took.TotalSeconds:F1} s; then {Describe(tally)}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(repaired, Is.Not.Null, $"the entry was never repaired:\n{daemon.Output}");
+            Assert.That(daemon.Output, Does.Contain("Drift: 1 NAT map entries"), "the drift is logged with what it found");
+            Assert.That(metrics?.Body, Does.Match(@"proxyreplacement_drift_checks_total\{outcome=""drift""\} [1-9]"), "and counted");
+            Assert.That(tally.Keys, Is.SubsetOf(Names(InitialBackends)), "traffic reaches the Service's backends again");
+        });
+    }
+
     /// <summary>Sends until a backend answers (each try waits 300 ms); returns which backend's server got it.</summary>
     private static async Task<int?> AskUntilAnsweredAsync(System.Net.Sockets.Socket client, List<UdpEchoServer> servers, string payload, TimeSpan limit)
     {

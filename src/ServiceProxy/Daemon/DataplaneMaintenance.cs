@@ -81,6 +81,9 @@ public sealed partial class DataplaneMaintenance
             _pressure.Check();
     }
 
+    /// <summary>Counts the maps' entries (<c>proxyreplacement_map_entries</c>, warnings when nearly full); any thread.</summary>
+    public void CheckPressure() => _pressure.Check();
+
     /// <summary>The sweeper, every <see cref="ProxyOptions.ConntrackSweepInterval"/> (not at all when it is zero).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         _options.ConntrackSweepInterval > TimeSpan.Zero

@@ -43,6 +43,8 @@ public sealed partial class ProxyDaemon : IDisposable
     private RoutingModule? _routing;
     private Policy.PolicyModule? _policy;
     private SocketTermination? _sockets;
+    private Action? _trigger;
+    private PeriodicDriftCheck? _drift;
 
     /// <param name="source">Where Services come from (<see cref="ServiceSources.Create"/>); the daemon owns and disposes it.</param>
     public ProxyDaemon(ProxyOptions options, ILoggerFactory loggers, ProxyMetrics metrics, HealthState health, IServiceSource source)
@@ -72,6 +74,7 @@ public sealed partial class ProxyDaemon : IDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var runner = new BoundedFrequencyRunner(RunSync, _options.MinSyncInterval, _options.SyncPeriod,
             logger: _loggers.CreateLogger<BoundedFrequencyRunner>());
+        _trigger = runner.Trigger;
         // Every change that queues a sync stamps kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds.
         void Queue()
         {
@@ -231,20 +234,33 @@ public sealed partial class ProxyDaemon : IDisposable
         var pass = _syncPass;
         var maintenance = _maintenance!;
         pass.Syncer.Context = _frontendContext;
-        _routing?.Sync(full: kind == RunKind.Full); // before the NAT writes: a new node's routes exist before its backends
-        _policy?.Sync(full: kind == RunKind.Full);
-        var (commit, result, elapsed) = pass.Run(full: kind == RunKind.Full,
+        // The periodic run re-reads the small maps itself, but leaves the NAT maps to a drift check beside this thread
+        // (PeriodicDriftCheck): a full resync here only for the first sync, drift found, or a check that cannot be run.
+        _drift ??= new PeriodicDriftCheck(pass.Syncer, () => _trigger?.Invoke(), _options.SyncPeriod, Metrics.DriftChecks,
+            _loggers.CreateLogger<PeriodicDriftCheck>(), beside: maintenance.CheckPressure);
+        var periodic = kind == RunKind.Full;
+        var repair = _drift.TakeVerdict() == DriftVerdict.Repair;
+        var check = periodic && !first && !repair && _drift.MayCheck;
+        var full = repair || periodic && !check;
+        var natKind = full ? RunKind.Full : RunKind.Triggered;
+        _routing?.Sync(full: periodic); // before the NAT writes: a new node's routes exist before its backends
+        _policy?.Sync(full: periodic);
+        var (commit, result, elapsed) = pass.Run(full: full,
             beforeSync: maintenance.BeforeSync,
             alsoInside: committed =>
             {
-                maintenance.AfterSync(committed, kind, pass.Syncer.Context);
-                if (!_cidrsWritten || kind == RunKind.Full)
+                maintenance.AfterSync(committed, natKind, pass.Syncer.Context);
+                if (!_cidrsWritten || periodic)
                     _cidrsWritten = WriteServiceCidrs();
             });
+        if (full)
+            _drift.FullResyncDone();
+        else if (check)
+            _drift.Start(); // after this run's writes, which would overtake it
         // Failed or held-back writes leave the change pending (the next sync retries them); a conflict in the snapshot does not.
         Health.RecordSync(applied: result.Problems.All(problem => problem.Kind == SyncProblemKind.Conflict));
-        if (result.Applied.Count > 0 || result.Problems.Count > 0 || kind == RunKind.Full)
-            LogSynced(_logger, kind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
+        if (result.Applied.Count > 0 || result.Problems.Count > 0 || full)
+            LogSynced(_logger, natKind, commit.Snapshot.Services.Count, result.Applied.Count, result.Problems.Count, elapsed.TotalMilliseconds);
         if (first && Startup.FirstSyncEnded())
             LogStartup(_logger, Startup.Summary());
         _healthChecks?.Update(ServiceHealthChecks.Desired(commit.Snapshot, (_source as INodeSource)?.NodeName ?? _options.HostnameOverride));

@@ -32,6 +32,13 @@ public sealed class MetricCounter
     }
 }
 
+/// <summary>The outcomes of the periodic drift checks (<c>proxyreplacement_drift_checks_total{outcome}</c>).</summary>
+public sealed record DriftCheckCounters(MetricCounter Clean, MetricCounter Drift, MetricCounter Superseded, MetricCounter Failed)
+{
+    /// <summary>Counters exported by nobody (tests).</summary>
+    public DriftCheckCounters() : this(new MetricCounter(), new MetricCounter(), new MetricCounter(), new MetricCounter()) { }
+}
+
 /// <summary>A value that goes up and down, read by an <see cref="ObservableGauge{T}"/> when metrics are collected.</summary>
 public sealed class MetricGauge
 {
@@ -110,6 +117,14 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
         _syncPaths = Counter("proxyreplacement_sync_path_total",
             "Syncs by how their writes were built: incremental (only the changed Services), or a rebuild of everything and why.", "path", "reason");
         SyncProblems = new MetricCounter(Counter("proxyreplacement_sync_problems_total", "Failed or deferred map writes (retried by the next sync)."));
+        var drift = Counter("proxyreplacement_drift_checks_total",
+            "Periodic checks of the maps against the last sync, run beside the sync loop, by outcome: clean, drift (a full " +
+            "resync repaired it), superseded (a sync wrote meanwhile: not conclusive), failed.", "outcome");
+        DriftChecks = new DriftCheckCounters(
+            new MetricCounter(drift, new KeyValuePair<string, object?>("outcome", "clean")),
+            new MetricCounter(drift, new KeyValuePair<string, object?>("outcome", "drift")),
+            new MetricCounter(drift, new KeyValuePair<string, object?>("outcome", "superseded")),
+            new MetricCounter(drift, new KeyValuePair<string, object?>("outcome", "failed")));
         HeapReclaims = new MetricCounter(Counter("proxyreplacement_heap_reclaims_total",
             "Compacting collections after large syncs (memory given back after a burst)."));
         ManifestErrors = new MetricCounter(Counter("proxyreplacement_manifest_errors_total", "Malformed manifest objects reported."));
@@ -154,6 +169,7 @@ public sealed class ProxyMetrics : IInstrumentLabels, IDisposable
     public MetricCounter SyncWrites { get; }
     public MetricCounter SyncProblems { get; }
     public MetricCounter HeapReclaims { get; }
+    public DriftCheckCounters DriftChecks { get; }
     public MetricCounter ManifestErrors { get; }
     public MetricGauge ManifestObjectsSkipped { get; }
     public MetricCounter SourceErrors { get; }

@@ -28,8 +28,17 @@ public sealed partial class MapPressureMonitor
         _logger = logger;
     }
 
-    /// <summary>Counts every map; returns the names of the maps at or above <see cref="WarningRatio"/>.</summary>
+    /// <summary>
+    /// Counts every map; returns the names of the maps at or above <see cref="WarningRatio"/>. One caller at a time: the
+    /// sync thread at a full resync, or the periodic drift check beside it.
+    /// </summary>
     public IReadOnlyList<string> Check()
+    {
+        lock (_warned)
+            return CheckUnderLock();
+    }
+
+    private List<string> CheckUnderLock()
     {
         var full = new List<string>();
         foreach (var map in _maps)

@@ -75,6 +75,16 @@ public sealed class ServiceIdAllocator
             Release(key);
     }
 
+    /// <summary>An independent copy (a drift check builds with it off the sync thread, so it must not touch the live ids).</summary>
+    public ServiceIdAllocator Clone()
+    {
+        var copy = new ServiceIdAllocator { _next = _next };
+        copy.EnsureCapacity(_ids.Count);
+        foreach (var (key, id) in _ids)
+            copy.Assign(key, id);
+        return copy;
+    }
+
     private void Assign(ServicePortKey key, uint id)
     {
         _ids[key] = id;

@@ -102,6 +102,28 @@ public class SideMap<TKey, TValue, TSeen>(IBpfMap<TKey, TValue> map, Func<TValue
         }
     }
 
+    /// <summary>
+    /// How many entries of the map, read now, differ from <paramref name="desired"/> (missing, different or extra). Reads
+    /// the map and nothing else: safe beside the sync thread (<see cref="DriftCheck"/>).
+    /// </summary>
+    public int Differences(IReadOnlyDictionary<TKey, TValue> desired)
+    {
+        var differences = 0;
+        var both = 0;
+        foreach (var (key, value) in _map.ReadAll())
+        {
+            if (!desired.TryGetValue(key, out var wanted))
+            {
+                differences++; // extra
+                continue;
+            }
+            both++;
+            if (!seen(wanted).Equals(seen(value)))
+                differences++; // different
+        }
+        return differences + desired.Count - both; // + missing
+    }
+
     /// <summary>Writes (updates and deletes) that reached the map so far.</summary>
     public long Writes { get; private set; }
 

@@ -31,6 +31,8 @@ public sealed partial class Syncer
     private RebuildReason _uncleanReason = RebuildReason.FullResync;
     private readonly long[] _rebuilds = new long[Enum.GetValues<RebuildReason>().Length];
     private FrontendContext _context = FrontendContext.None;
+    private long _generation;
+    private long _sideWritesSeen;
 
     public Syncer(
         IBpfMap<NatFrontendKey4, NatFrontendValue> frontends,
@@ -67,6 +69,18 @@ public sealed partial class Syncer
             _uncleanReason = RebuildReason.ContextChanged;
         }
     }
+
+    /// <summary>
+    /// A check of the maps against the last clean sync, to run off the sync thread (<see cref="DriftCheck"/>); null when
+    /// the last sync was not clean (a problem, a new context, or none yet): then only a full resync will do.
+    /// </summary>
+    public DriftCheck? StartDriftCheck() =>
+        _cleanSnapshot is null || _view is null
+            ? null
+            : new DriftCheck(_generation, _cleanSnapshot, _ids.Clone(), _context, _frontends, _backends, _sourceRanges, _names);
+
+    /// <summary>Whether no sync has written since <paramref name="check"/> was made, so that its report describes the maps as they are.</summary>
+    public bool IsCurrent(DriftCheck check) => check.Generation == _generation;
 
     /// <summary>How the last sync built its writes (incrementally, or a rebuild and why).</summary>
     public SyncPath LastPath { get; private set; }
@@ -213,6 +227,11 @@ public sealed partial class Syncer
             (_cleanSnapshot, _cleanProblems) = (snapshot, problems);
         else
             _uncleanReason = RebuildReason.AfterProblems;
+        // Any write (or a failed one, which may have half happened) makes a drift check made before it stale.
+        var sideWrites = (_names?.Writes ?? 0) + (_sourceRanges?.Writes ?? 0);
+        if (result.Applied.Count > 0 || sideWrites != _sideWritesSeen || result.Problems.Any(problem => problem.Kind != SyncProblemKind.Conflict))
+            _generation++;
+        _sideWritesSeen = sideWrites;
         LogSynced(_logger, result.Applied.Count, result.Problems.Count, fullResync);
         return result;
     }

@@ -23,6 +23,27 @@ public sealed class ServiceIdAllocatorTests
     }
 
     [Test]
+    public void A_clone_has_the_same_ids_and_continues_where_the_original_would_but_changes_it_not()
+    {
+        var ids = new ServiceIdAllocator();
+        var a = ids.GetOrAllocate(Port("a"));
+        var b = ids.GetOrAllocate(Port("b"));
+        ids.Release(Port("b"));
+
+        var clone = ids.Clone();
+        var next = clone.GetOrAllocate(Port("c"));
+        clone.Release(Port("a"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(next, Is.EqualTo(ids.GetOrAllocate(Port("c"))), "the clone hands out what the original would next");
+            Assert.That(next, Is.Not.EqualTo(b), "nor does it hand a released id out again right away");
+            Assert.That(ids.TryGet(Port("a"), out var kept) && kept == a, Is.True, "releasing in the clone leaves the original's id");
+            Assert.That(clone.TryGet(Port("a"), out _), Is.False);
+        });
+    }
+
+    [Test]
     public void A_released_id_is_not_handed_out_again_right_away()
     {
         var ids = new ServiceIdAllocator();
