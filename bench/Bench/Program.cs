@@ -39,6 +39,7 @@ public static class Program
         string? report = null;
         string? cgroupRoot = null;
         int[]? packetServices = null;
+        int[]? latencyServices = null;
         HashSet<string>? only = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -64,9 +65,13 @@ public static class Program
                     packetServices = counts;
                     i++;
                     break;
+                case "--latency-services" when i + 1 < args.Length && TryParseCounts(args[i + 1], out var sizes):
+                    latencyServices = sizes;
+                    i++;
+                    break;
                 default:
                     Console.Error.WriteLine($"proxy-bench: unknown or incomplete argument '{args[i]}'");
-                    Console.Error.WriteLine("usage: proxy-bench [--smoke] [--runs N] [--only SUITE,...] [--report FILE] [--cgroup-root DIR] [--packet-services N,N,...]");
+                    Console.Error.WriteLine("usage: proxy-bench [--smoke] [--runs N] [--only SUITE,...] [--report FILE] [--cgroup-root DIR] [--packet-services N,N,...] [--latency-services N,N,...]");
                     return 2;
             }
         }
@@ -76,6 +81,8 @@ public static class Program
             settings = settings with { Cgroup2Root = cgroupRoot };
         if (packetServices is not null)
             settings = settings with { PacketServiceCounts = packetServices };
+        if (latencyServices is not null)
+            settings = settings with { LatencyServiceCounts = latencyServices };
 
         var suites = AllSuites();
         if (only is not null)

@@ -21,6 +21,16 @@
  *                         value, its port and protocol, its backends inline): one cold cache line for both, against
  *                         pr_bench_nf_be (two hash lookups). A sketch of the layout, not a design: one port per VIP.
  *
+ * Two ways to make that entry safe to rewrite while packets read it (an ARRAY update copies the value in place, so a
+ * reader could see half of an old entry and half of a new one), each timed against pr_bench_nf_ct_miss too:
+ *
+ *   pr_bench_nf_direct_locked: the same entry with a bpf_spin_lock in it, read under the lock (the control plane
+ *                         writes with BPF_F_LOCK): one level, 64 bytes per address of the Service CIDR;
+ *   pr_bench_nf_two_level: copy on write: a 4-byte slot number per address of the Service CIDR
+ *                         (pr_bench_nf_slot_of), then the 64-byte entry in a dense ARRAY of slots (pr_bench_nf_slots),
+ *                         never rewritten while a slot number points at it: a new entry goes to a free slot, then the
+ *                         4-byte slot number flips. Two cold lines, no lock, 4 bytes per address.
+ *
  * The DNAT rewrite that pr_tc_from_wl adds on top is not repeated here (the full program is timed beside these).
  * Each counts the furthest step it reached in pr_bench_nf_reached, so that the harness proves every timed run found
  * its frontend and backend (a miss would make a step look cheap).
@@ -38,6 +48,8 @@ enum {
 	PR_BENCH_NF_CREATED = 3,
 	PR_BENCH_NF_BACKEND_ARRAY = 4,
 	PR_BENCH_NF_DIRECT = 5,
+	PR_BENCH_NF_DIRECT_LOCKED = 6,
+	PR_BENCH_NF_TWO_LEVEL = 7,
 	PR_BENCH_NF_SLOTS
 };
 
@@ -70,6 +82,40 @@ struct {
 	__uint(max_entries, PR_BENCH_NF_CIDR_SIZE);
 } pr_bench_nf_direct_map SEC(".maps");
 
+/* The direct entry with a lock: the frontend value, port and protocol, 4 backends, still 64 bytes. */
+struct pr_bench_nf_locked {
+	struct bpf_spin_lock lock;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+	struct pr_nat_fe_value fe;              /* 24, at 8 */
+	struct pr_nat_be_value4 be[PR_BENCH_NF_STRIDE]; /* 32, at 32 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_bench_nf_locked);
+	__uint(max_entries, PR_BENCH_NF_CIDR_SIZE);
+} pr_bench_nf_locked_map SEC(".maps");
+
+/* Copy on write: the slot of each address of the Service CIDR (0 = none), then the slots (the unlocked 64-byte entry). */
+#define PR_BENCH_NF_SLOT_COUNT (1u << 18)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, PR_BENCH_NF_CIDR_SIZE);
+} pr_bench_nf_slot_of SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_bench_nf_direct);
+	__uint(max_entries, PR_BENCH_NF_SLOT_COUNT);
+} pr_bench_nf_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
@@ -77,7 +123,42 @@ struct {
 	__uint(max_entries, PR_BENCH_NF_SLOTS);
 } pr_bench_nf_reached SEC(".maps");
 
-enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY, STEP_DIRECT };
+enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY, STEP_DIRECT, STEP_DIRECT_LOCKED, STEP_TWO_LEVEL };
+
+/* The entry of an address under the lock: backend `pick` (random) copied out, as the real path would copy what it needs. */
+PR_INLINE int pr_bench_nf_locked_read(const struct pr_pkt *p, __u32 index)
+{
+	struct pr_bench_nf_locked *d = bpf_map_lookup_elem(&pr_bench_nf_locked_map, &index);
+	__u32 pick = bpf_get_prandom_u32();
+	__be32 addr = 0;
+	__u32 count;
+
+	if (!d)
+		return 0;
+	bpf_spin_lock(&d->lock);
+	count = d->fe.backend_count;
+	if (d->port == p->dport && d->proto == p->proto && count)
+		addr = d->be[(pick % count) & (PR_BENCH_NF_STRIDE - 1)].addr;
+	bpf_spin_unlock(&d->lock);
+	return addr != 0;
+}
+
+/* Copy on write: the address's slot number, then the slot's entry (immutable while it is pointed at). */
+PR_INLINE int pr_bench_nf_two_level_read(const struct pr_pkt *p, __u32 index)
+{
+	__u32 *slot = bpf_map_lookup_elem(&pr_bench_nf_slot_of, &index);
+	struct pr_bench_nf_direct *d;
+	__u32 number, count;
+
+	if (!slot || !*slot)
+		return 0;
+	number = *slot;
+	d = bpf_map_lookup_elem(&pr_bench_nf_slots, &number);
+	if (!d || d->port != p->dport || d->proto != p->proto)
+		return 0;
+	count = d->fe.backend_count;
+	return count && d->be[(bpf_get_prandom_u32() % count) & (PR_BENCH_NF_STRIDE - 1)].addr;
+}
 
 PR_INLINE void pr_bench_nf_count(__u32 slot)
 {
@@ -122,6 +203,16 @@ PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
 		now = bpf_ktime_get_ns();
 		if (count && now && d->be[(bpf_get_prandom_u32() % count) & (PR_BENCH_NF_STRIDE - 1)].addr)
 			pr_bench_nf_count(PR_BENCH_NF_DIRECT);
+		return TC_ACT_OK;
+	}
+	if (last == STEP_DIRECT_LOCKED || last == STEP_TWO_LEVEL) {
+		__u32 index = bpf_ntohl(p.daddr) - PR_BENCH_NF_CIDR_BASE;
+
+		if (index >= PR_BENCH_NF_CIDR_SIZE)
+			return TC_ACT_OK;
+		now = bpf_ktime_get_ns();
+		if (last == STEP_DIRECT_LOCKED ? pr_bench_nf_locked_read(&p, index) : pr_bench_nf_two_level_read(&p, index))
+			pr_bench_nf_count(last == STEP_DIRECT_LOCKED ? PR_BENCH_NF_DIRECT_LOCKED : PR_BENCH_NF_TWO_LEVEL);
 		return TC_ACT_OK;
 	}
 	fe_key.vip = p.daddr;
@@ -201,6 +292,18 @@ SEC("tc")
 int pr_bench_nf_direct(struct __sk_buff *skb)
 {
 	return pr_bench_nf(skb, STEP_DIRECT);
+}
+
+SEC("tc")
+int pr_bench_nf_direct_locked(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_DIRECT_LOCKED);
+}
+
+SEC("tc")
+int pr_bench_nf_two_level(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_TWO_LEVEL);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -290,7 +290,7 @@ public sealed class ChurnSoakSuite : IBenchSuite
         var topRank = Math.Max(1, (int)syncsPerPeriod - (int)Math.Ceiling(0.99 * syncsPerPeriod) + 1);
         var common = !first
             ? "As the soak above (same Services, mix, seed, rate, sampling, sync figures and end check), through another source."
-            : $"The real daemon (`bin/service-proxy run`, the published build, default sync intervals: at most one sync a second, a full resync every 30 s) " +
+            : $"The real daemon (`bin/service-proxy run`, the published build, default sync intervals: a sync at most every 1 ms; every 30 s a drift check beside the sync loop, which turns into a full resync on drift, or when changes have overtaken every check for two periods) " +
               $"in a scratch network namespace with a private bpffs, programming {settings.Services:N0} ClusterIP Services × {settings.EndpointsPerService} endpoints " +
               $"(one EndpointSlice each), then taking {settings.ChangesPerSecond} changes a second for {Duration(settings.Duration)}, published in " +
               $"{TicksPerSecond} batches a second. The mix (seeded, the same every run): {mix}. Endpoint changes and readiness flips pick a random present Service; " +

@@ -22,7 +22,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 {
     private const int Chunk = 1024;
     private const int EndpointsPerService = 4;
-    private static readonly string[] OwnMaps = ["pr_bench_nf_reached", "pr_bench_nf_be_arr", "pr_bench_nf_direct_map"];
+    private static readonly string[] OwnMaps = ["pr_bench_nf_reached", "pr_bench_nf_be_arr", "pr_bench_nf_direct_map", "pr_bench_nf_locked_map", "pr_bench_nf_slot_of", "pr_bench_nf_slots"];
     private const uint ServiceCidrBase = 0x0a600000; // PR_BENCH_NF_CIDR_BASE: 10.96.0.0
     private const uint ServiceCidrSize = 1u << 20;
     private const uint ArrayStride = 4; // PR_BENCH_NF_STRIDE
@@ -42,6 +42,9 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         ("pr_bench_nf_be_array", "alternative to the backend choice: the backend from an ARRAY indexed by svc_id × 4 + ordinal, not the `pr_nat_be4` hash"),
         // not in the chain: pr_bench_nf_ct_miss + frontend and backend from one direct-indexed entry; against pr_bench_nf_ct_miss
         ("pr_bench_nf_direct", "alternative to frontend lookup + backend choice: one 64-byte ARRAY entry indexed by the VIP's offset in the Service CIDR, backends inline"),
+        // the two ways to make that entry safe to rewrite under traffic; both against pr_bench_nf_ct_miss
+        ("pr_bench_nf_direct_locked", "the same, read under a `bpf_spin_lock` in the entry (updates in place, 64 bytes per address)"),
+        ("pr_bench_nf_two_level", "copy on write: a 4-byte slot number per address, then the 64-byte entry in a dense slot ARRAY (two lines, no lock)"),
     ];
 
     private const int ChainLength = 8;
@@ -50,6 +53,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 
     /// <summary>The prefix a step is measured against: the previous one in the chain; the alternatives against where they branch off.</summary>
     private static int BaseOf(int i) => i < ChainLength ? i - 1 : Prefixes[i].Program == "pr_bench_nf_be_array" ? FrontendPrefix : CtMissPrefix;
+    private const int ReachedSlots = 8; // PR_BENCH_NF_SLOTS
     private static readonly HashSet<int> Creates = [6, 7]; // pr_bench_nf_ct and pr_tc_from_wl write a conntrack pair
 
     public string Name => "newflow-steps";
@@ -72,7 +76,8 @@ public sealed class NewFlowStepsSuite : IBenchSuite
                 ProgrammedMaps.Program(core, new SyntheticServices(services, EndpointsPerService));
                 var bench = CompanionObject.Load(core, File.ReadAllBytes(BenchObjectPath), "newflow_steps", OwnMaps.ToHashSet());
                 FillBackendArray(core, bench);
-                FillDirectEntries(core, bench);
+                var (indexes, entries) = FillDirectEntries(core, bench);
+                FillSafeEntries(bench, indexes, entries);
                 loaded[^1] = (services, core, bench, new PacketCases(services));
             }
             for (var run = 0; run < settings.Runs; run++)
@@ -134,7 +139,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
     }
 
     /// <summary>One entry per frontend at its VIP's offset in the Service CIDR: the frontend value, its port and protocol, its backends.</summary>
-    private static void FillDirectEntries(CoreDataplane core, CompanionObject bench)
+    private static (uint[] Indexes, DirectEntry[] Entries) FillDirectEntries(CoreDataplane core, CompanionObject bench)
     {
         using var direct = bench.Map<uint, DirectEntry>("pr_bench_nf_direct_map");
         var backends = core.Backends.ReadAll().ToDictionary(pair => pair.Key, pair => pair.Value);
@@ -151,6 +156,37 @@ public sealed class NewFlowStepsSuite : IBenchSuite
                 Backend(value.ServiceId, 2), Backend(value.ServiceId, 3)));
         }
         direct.UpdateBatch(keys.ToArray(), values.ToArray());
+        return (keys.ToArray(), values.ToArray());
+    }
+
+    /// <summary>
+    /// The same entries in the locked layout (struct pr_bench_nf_locked, the lock word left zero: the kernel never copies it),
+    /// and copy on write: slot numbers 1..N per address in pr_bench_nf_slot_of, the entries in pr_bench_nf_slots.
+    /// </summary>
+    private static void FillSafeEntries(CompanionObject bench, uint[] keys, DirectEntry[] entries)
+    {
+        using var locked = bench.Map<uint, LockedEntry>("pr_bench_nf_locked_map");
+        using var slotOf = bench.Map<uint, uint>("pr_bench_nf_slot_of");
+        using var slots = bench.Map<uint, DirectEntry>("pr_bench_nf_slots");
+        if (entries.Length >= slots.MaxEntries)
+            throw new InvalidOperationException($"{entries.Length} frontends do not fit the bench's {slots.MaxEntries} slots");
+        var numbers = Enumerable.Range(1, entries.Length).Select(n => (uint)n).ToArray();
+        locked.UpdateBatch(keys, entries.Select(e => new LockedEntry(e)).ToArray());
+        slots.UpdateBatch(numbers, entries);
+        slotOf.UpdateBatch(keys, numbers);
+    }
+
+    /// <summary>struct pr_bench_nf_locked (bench/newflow_steps.bpf.c): the lock, port, protocol, frontend, 4 backends; 64 bytes.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 64)]
+    private readonly struct LockedEntry(DirectEntry e)
+    {
+        [System.Runtime.InteropServices.FieldOffset(4)] public readonly ushort PortNbo = e.PortNbo;
+        [System.Runtime.InteropServices.FieldOffset(6)] public readonly byte Protocol = e.Protocol;
+        [System.Runtime.InteropServices.FieldOffset(8)] public readonly NatFrontendValue Frontend = e.Frontend;
+        [System.Runtime.InteropServices.FieldOffset(32)] public readonly NatBackendValue4 Backend0 = e.Backend0;
+        [System.Runtime.InteropServices.FieldOffset(40)] public readonly NatBackendValue4 Backend1 = e.Backend1;
+        [System.Runtime.InteropServices.FieldOffset(48)] public readonly NatBackendValue4 Backend2 = e.Backend2;
+        [System.Runtime.InteropServices.FieldOffset(56)] public readonly NatBackendValue4 Backend3 = e.Backend3;
     }
 
     /// <summary>struct pr_bench_nf_direct (bench/newflow_steps.bpf.c): 64 bytes, one cache line.</summary>
@@ -171,7 +207,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         CancellationToken cancellation)
     {
         var histograms = programs.Select(_ => new DurationHistogram()).ToArray();
-        var before = Enumerable.Range(0, 6).Select(slot => Sum(reached, (uint)slot)).ToArray();
+        var before = Enumerable.Range(0, ReachedSlots).Select(slot => Sum(reached, (uint)slot)).ToArray();
         core.ResetCounters();
         // Each prefix runs its own frames (its own random Services): had they shared a chunk's frames, a prefix would
         // find the frontends and backends the previous one had just pulled into the cache.
@@ -196,10 +232,11 @@ public sealed class NewFlowStepsSuite : IBenchSuite
             }
         }
         // every bench program parsed; nf_fe, nf_be, nf_pol, nf_ct, nf_be_array found the frontend, nf_be, nf_pol, nf_ct the backend;
-        // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array; nf_direct its entry
+        // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array; nf_direct,
+        // nf_direct_locked and nf_two_level each their entry
         var runs = (ulong)perCase;
-        ulong[] expected = [runs * 8, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1];
-        var got = Enumerable.Range(0, 6).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
+        ulong[] expected = [runs * 10, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1];
+        var got = Enumerable.Range(0, ReachedSlots).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
         var newFlows = core.ReadCounters().GetValueOrDefault(CounterReason.NatNewFlow);
         if (!got.SequenceEqual(expected) || newFlows != runs)
             throw new InvalidOperationException($"the step counters do not match what was timed: reached [{string.Join(", ", got)}], " +

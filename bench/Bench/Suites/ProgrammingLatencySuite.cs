@@ -45,8 +45,12 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
 
     private sealed record Daemon(string Label, string Binary, bool Ours);
 
-    /// <summary>One change: when it was made, and when its endpoints (or a later change's) were in the map and reached by a new connection.</summary>
-    private sealed record ChangeSample(bool Burst, double MapMs, double PacketMs);
+    /// <summary>
+    /// One change: when it was made, and when its endpoints (or a later change's) were in the map and reached by a new connection.
+    /// Beside it, for telling a slow change's cause: the harness's own GC pauses while the change (or its burst) was in flight (the
+    /// fake API server and the map poller run in this process) and the daemon's gen1/gen2 collections over the same span.
+    /// </summary>
+    private sealed record ChangeSample(bool Burst, double MapMs, double PacketMs, double HarnessGcPauseMs, int DaemonGen1, int DaemonGen2);
 
     private sealed record ColdStart(double TotalMs, IReadOnlyDictionary<string, double> Stages);
 
@@ -91,8 +95,11 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
                             var (start, changes) = RunDaemon(daemon, source, cluster, measured, manifests, kubeconfig, certificates, context);
                             Add(cold, (daemon.Label, source), start);
                             Add(samples, (daemon.Label, source), changes);
+                            var slowest = changes.MaxBy(c => c.MapMs)!;
                             context.Progress($"latency{daemon.Label}: {size} Services, {source}, run {run + 1}: cold start {start.TotalMs:F0} ms; " +
-                                $"map p50 {Percentile(changes.Select(c => c.MapMs), 0.5):F1} ms, max {changes.Max(c => c.MapMs):F1} ms; " +
+                                $"map p50 {Percentile(changes.Select(c => c.MapMs), 0.5):F1} ms, max {slowest.MapMs:F1} ms " +
+                                $"({(slowest.Burst ? "burst" : "single")}; harness GC pauses {slowest.HarnessGcPauseMs:F1} ms, daemon gen1/gen2 collections " +
+                                $"{slowest.DaemonGen1}/{slowest.DaemonGen2} meanwhile); " +
                                 $"first packet p50 {Percentile(changes.Select(c => c.PacketMs), 0.5):F1} ms, max {changes.Max(c => c.PacketMs):F1} ms");
                         }
                     var baselineChanges = RunIptables(cluster, measured, work.FullName, context);
@@ -245,20 +252,33 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
                     WriteMeasured(cluster, measured, measuredFile, generation);
                 made.Add((generation, at));
             }
+            var collections = (Gen1: 0.0, Gen2: 0.0);
+            var pausedBefore = TimeSpan.Zero;
+            void Begin()
+            {
+                collections = DaemonCollections(node);
+                pausedBefore = GC.GetTotalPauseDuration();
+            }
             void Settle(List<(int Generation, long At)> made, bool burst)
             {
+                var settled = new List<(double MapMs, double PacketMs)>();
                 foreach (var (changeGeneration, at) in made)
                 {
                     var map = poller.WaitFor(changeGeneration, generation, at, ChangeTimeout, process);
                     var packet = node.WaitFor(changeGeneration, generation, at, ChangeTimeout, process);
-                    changes.Add(new ChangeSample(burst, Stopwatch.GetElapsedTime(at, map).TotalMilliseconds, Stopwatch.GetElapsedTime(at, packet).TotalMilliseconds));
+                    settled.Add((Stopwatch.GetElapsedTime(at, map).TotalMilliseconds, Stopwatch.GetElapsedTime(at, packet).TotalMilliseconds));
                 }
+                var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds;
+                var after = DaemonCollections(node);
+                foreach (var (mapMs, packetMs) in settled)
+                    changes.Add(new ChangeSample(burst, mapMs, packetMs, paused, Delta(collections.Gen1, after.Gen1), Delta(collections.Gen2, after.Gen2)));
             }
             if (!measure)
                 return (start, changes);
             for (var i = 0; i < settings.LatencySingleChanges; i++)
             {
                 Quiet(random, context);
+                Begin();
                 var made = new List<(int, long)>();
                 Change(burst: false, made);
                 Settle(made, burst: false);
@@ -266,6 +286,7 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
             for (var b = 0; b < settings.LatencyBursts; b++)
             {
                 Quiet(random, context);
+                Begin();
                 var made = new List<(int, long)>();
                 for (var i = 0; i < settings.LatencyBurstLength; i++)
                 {
@@ -286,6 +307,22 @@ public sealed partial class ProgrammingLatencySuite : IBenchSuite
             File.Delete(measuredFile);
         }
     }
+
+    /// <summary>The daemon's gen1 and gen2 collection counts so far (its /metrics in the node's namespace), NaN when it does not answer.</summary>
+    private static (double Gen1, double Gen2) DaemonCollections(LatencyNode node)
+    {
+        var response = NetnsHttp.TryGetAsync(node.NodeNamespace, DaemonMetrics, "/metrics", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+        if (response is not { Status: 200 })
+            return (double.NaN, double.NaN);
+        var metrics = Churn.MetricsText.Parse(response.Body);
+        return (metrics.Value("dotnet_collection_count_total", "generation=\"1\"") ?? double.NaN,
+                metrics.Value("dotnet_collection_count_total", "generation=\"2\"") ?? double.NaN);
+    }
+
+    /// <summary>How many collections happened between two counts; -1 when either scrape failed.</summary>
+    private static int Delta(double before, double after) => double.IsNaN(before) || double.IsNaN(after) ? -1 : (int)(after - before);
+
+    private static readonly IPEndPoint DaemonMetrics = new(IPAddress.Loopback, 10249);
 
     /// <summary>A quiet 1.0–1.4 s before a single change or a burst (longer than the old 1 s minimum interval).</summary>
     private static void Quiet(Random random, BenchContext context) =>
