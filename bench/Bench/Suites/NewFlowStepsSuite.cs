@@ -257,6 +257,9 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         $"per prefix per run, in chunks of {Chunk} with the prefixes taking turns, each on its own frames (its own random Services: on shared frames a " +
         "prefix would find what the previous one had just pulled into the cache); the conntrack pairs a prefix wrote are deleted " +
         "(untimed) after its chunk, so its frames are new flows again the next time. A step's figure is its prefix's median minus the previous prefix's, " +
-        "per run. The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
-        "backend, and that the full program counted every run as a new flow.";
+        "per run. Beside the chain, alternatives to the two hash lookups, each against the prefix it branches off: the backend from an ARRAY " +
+        "(after the hash frontend); frontend and backends from one 64-byte ARRAY entry at the VIP's offset in the Service CIDR (after the " +
+        "conntrack miss), as is, read under a `bpf_spin_lock` in the entry, and copy on write (a slot number per address, then the entry in a " +
+        "slot ARRAY). The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
+        "backend, every alternative its entries, and that the full program counted every run as a new flow.";
 }
