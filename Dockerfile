@@ -12,8 +12,7 @@
 
 # Debian 12 with clang 14 and libbpf 1.1 headers: the toolchain the objects are built and tested with.
 ARG BPF_BUILDER_IMAGE=debian:bookworm
-# The .NET 10 SDK; its runtime (dotnet host, Microsoft.NETCore.App, Microsoft.AspNetCore.App) goes into the
-# runtime stage, so the daemon runs on exactly the runtime it was published with.
+# The .NET 10 SDK; the publish carries the runtime it was built with (self-contained), so the daemon runs on exactly it.
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 # Debian 12 slim, not runtime-deps:10.0 (Ubuntu 24.04 since .NET 10): libbpf 1.1, the library version the
 # daemon's interop is tested against, and the same distribution the BPF stage compiles against.
@@ -37,15 +36,11 @@ COPY src/ServiceProxy/ServiceProxy.csproj src/ServiceProxy/
 RUN dotnet restore src/ServiceProxy/ServiceProxy.csproj -p:ReadyToRunRestore=true
 COPY src/ src/
 COPY --from=bpf /src/bpf-c/build/*.bpf.o bpf-c/build/
-# SkipBpfBuild: embed the objects of the bpf stage instead of running make (no clang here). The publish is ReadyToRun
-# (ServiceProxy.csproj): ahead-of-time code for a fast cold start.
-# Then the runtime the SDK runs on, without the SDK: the host (dotnet, host/fxr) and the two shared frameworks.
+# SkipBpfBuild: embed the objects of the bpf stage instead of running make (no clang here). The publish is self-contained,
+# trimmed and one composite ReadyToRun image (ServiceProxy.csproj): the runtime and the part of the framework the daemon
+# uses travel in /app, compiled ahead of time with it, for a fast cold start; no shared runtime is copied.
 RUN dotnet publish src/ServiceProxy/ServiceProxy.csproj -c Release --no-restore -p:SkipBpfBuild=true -p:ReadyToRunRestore=true -o /app \
- && rm -f /app/*.pdb \
- && root=$(dirname "$(readlink -f "$(command -v dotnet)")") \
- && mkdir -p /dotnet/shared \
- && cp -a "$root/dotnet" "$root/host" /dotnet/ \
- && cp -a "$root/shared/Microsoft.NETCore.App" "$root/shared/Microsoft.AspNetCore.App" /dotnet/shared/
+ && rm -f /app/*.pdb /app/*.dbg
 
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG RUNTIME_IMAGE
@@ -65,11 +60,9 @@ LABEL org.opencontainers.image.title="proxy-replacement" \
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libbpf1 libssl3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
-COPY --from=publish /dotnet/ /usr/share/dotnet/
 COPY --from=publish /app/ /app/
-RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet && ln -s /app/service-proxy /usr/bin/service-proxy
-ENV DOTNET_ROOT=/usr/share/dotnet \
-    DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+RUN ln -s /app/service-proxy /usr/bin/service-proxy
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1
 # The healthz (/healthz, /readyz) and metrics ports, kube-proxy's.
 EXPOSE 10256 10249

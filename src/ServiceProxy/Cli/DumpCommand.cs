@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using ProxyReplacement.Dataplane;
@@ -28,6 +29,7 @@ public static class DumpCommand
         return $"external traffic: {Set(externalLocal, "eTP")}; internal traffic: {Set(internalLocal, "iTP")}";
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection-based JSON over this assembly's own types, which the trimmed publish keeps whole (TrimmerRootAssembly in ServiceProxy.csproj, reflection enabled there)")]
     public static string Render(PinnedCoreMaps maps, bool json, string? pinRoot = null)
     {
         var now = Monotonic.NowNs();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,6 +17,7 @@ namespace ProxyReplacement.ServiceProxy.Parsing;
 /// </summary>
 internal static class YamlAsJson
 {
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Serializes a JsonNode tree, whose converter System.Text.Json always keeps; the model type is decoded through the package's own type info")]
     public static TModel Decode<TModel>(YamlMappingNode root) where TModel : class
     {
         var typeInfo = (JsonTypeInfo<TModel>)PackageJson.Options.GetTypeInfo(typeof(TModel));

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -30,6 +31,7 @@ public sealed record PolicyNames(
 
     public string? Pod(string address) => Endpoints.GetValueOrDefault(address);
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection-based JSON over this assembly's own types, which the trimmed publish keeps whole (TrimmerRootAssembly in ServiceProxy.csproj, reflection enabled there)")]
     public void Write(string path)
     {
         System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
@@ -39,6 +41,7 @@ public sealed record PolicyNames(
     }
 
     /// <summary>The names at <paramref name="path"/>, or null when there are none (no daemon wrote them, or unreadable).</summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection-based JSON over this assembly's own types, which the trimmed publish keeps whole (TrimmerRootAssembly in ServiceProxy.csproj, reflection enabled there)")]
     public static PolicyNames? Read(string path)
     {
         try

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using ProxyReplacement.ServiceProxy.Daemon;
@@ -28,6 +29,7 @@ public static class ExplanationRenderer
         return text.ToString();
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection-based JSON over this assembly's own types, which the trimmed publish keeps whole (TrimmerRootAssembly in ServiceProxy.csproj, reflection enabled there)")]
     public static string Json(Explanation explanation)
     {
         ArgumentNullException.ThrowIfNull(explanation);
