@@ -98,7 +98,7 @@ public sealed class CompactModelTests
     {
         var one = new AddressList([A]);
         var ready = EndpointConditions.Of(true, null, null);
-        var hints = new EndpointHints(EquatableList.From("z1"), EquatableList<string>.Empty);
+        var hints = new EndpointHints(EquatableList.From<string>(["z1"]), EquatableList<string>.Empty);
         var endpoint = new SliceEndpoint(one, ready, "node-a", "z1", hints);
         Assert.Multiple(() =>
         {
@@ -108,7 +108,7 @@ public sealed class CompactModelTests
             Assert.That(endpoint.Zone, Is.EqualTo("z1"));
             Assert.That(endpoint.Hints, Is.EqualTo(hints));
             var same = new SliceEndpoint(new AddressList([IPAddress.Parse("10.244.0.1")]), EndpointConditions.Of(true, null, null), new string("node-a"),
-                "z1", new EndpointHints(EquatableList.From("z1"), EquatableList<string>.Empty));
+                "z1", new EndpointHints(EquatableList.From<string>(["z1"]), EquatableList<string>.Empty));
             Assert.That(same, Is.EqualTo(endpoint));
             Assert.That(same.GetHashCode(), Is.EqualTo(endpoint.GetHashCode()));
             Assert.That(same.NodeName, Is.SameAs(endpoint.NodeName), "equal traits are one shared instance");
