@@ -9,7 +9,7 @@ namespace ProxyReplacement.ServiceProxy.Daemon;
 /// costs a pause of tens of milliseconds on the sync thread and keeps RSS close to what is really held.
 /// A periodic full resync is such a burst too, though it writes nothing: it re-reads both maps and rebuilds the whole
 /// desired state, and what it allocated survives its many gen-0 collections into gen 2, where it stays until a full
-/// collection (measured: at 100k Services the first resync took the daemon from 191 to 343 MiB for good). So a sync that
+/// collection (measured: at 100k Services the first resync took the daemon from 191 to 345 MiB for good). So a sync that
 /// allocated at least as much as the heap held after the last reclaim (and at least <see cref="MinAllocatedBurstBytes"/>)
 /// counts as a burst as well.
 /// </summary>
