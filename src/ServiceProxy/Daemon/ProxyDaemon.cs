@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
@@ -203,14 +204,17 @@ public sealed partial class ProxyDaemon : IDisposable
 
     private Task<RunOutcome> RunSync(RunKind kind, CancellationToken cancellationToken)
     {
+        var allocatedBefore = GC.GetTotalAllocatedBytes();
         var (outcome, writesApplied) = SyncOnce(kind);
+        var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
         // Here, not inside SyncOnce: the pass's commit and result (500k writes and 200k changes after a 100k-Service load)
         // are garbage only once its frame is gone. Collected while still referenced, they would be promoted to gen 2 and
         // then kept resident until some later full collection (about 30 MB at 100k Services).
-        if (outcome == RunOutcome.Ran && _heap.AfterSync(writesApplied))
+        var reclaimStarted = Stopwatch.GetTimestamp();
+        if (outcome == RunOutcome.Ran && _heap.AfterSync(writesApplied, allocated))
         {
             Metrics.HeapReclaims.Increment();
-            LogHeapReclaimed(_logger, GC.GetTotalMemory(forceFullCollection: false) / 1048576.0);
+            LogHeapReclaimed(_logger, _heap.HeldAfterReclaim / 1048576.0, allocated / 1048576.0, Stopwatch.GetElapsedTime(reclaimStarted).TotalMilliseconds);
         }
         return Task.FromResult(outcome);
     }
@@ -365,8 +369,8 @@ public sealed partial class ProxyDaemon : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot list the host's addresses: {Reason}; NodePort frontends keep the last ones")]
     private static partial void LogAddressesFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Heap reclaimed after a burst: {HeapMiB:F1} MiB held")]
-    private static partial void LogHeapReclaimed(ILogger logger, double heapMiB);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Heap reclaimed after a burst: {HeapMiB:F1} MiB held (the sync allocated {AllocatedMiB:F1} MiB; collected in {Milliseconds:F1} ms)")]
+    private static partial void LogHeapReclaimed(ILogger logger, double heapMiB, double allocatedMiB, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopped; the dataplane keeps serving from {Root} (run `service-proxy cleanup` to remove it)")]
     private static partial void LogStopped(ILogger logger, string root);

@@ -39,13 +39,47 @@ public sealed record EndpointConditions(bool? Ready = null, bool? Serving = null
 /// </summary>
 public sealed record EndpointHints(EquatableList<string> ForZones, EquatableList<string> ForNodes);
 
-/// <summary>One entry of <c>endpoints</c> (named so it does not clash with ASP.NET Core's Endpoint). Consumers balance to the first address (as kube-proxy does).</summary>
-public sealed record SliceEndpoint(
-    AddressList Addresses,
-    EndpointConditions Conditions,
-    string? NodeName = null,
-    string? Zone = null,
-    EndpointHints? Hints = null);
+/// <summary>
+/// One entry of <c>endpoints</c> (named so it does not clash with ASP.NET Core's Endpoint). Consumers balance to the
+/// first address (as kube-proxy does). A 24-byte value held inline in its slice's list: the addresses, and everything
+/// else in one shared <see cref="EndpointTraits"/> (the endpoints of one node mostly differ in their addresses alone).
+/// As an object with four fields of its own an endpoint took 64 bytes plus its reference in the list: 28 MB for the
+/// endpoints of 100k Services × 4, against 10 MB now. Equality is by value, as before.
+/// </summary>
+public readonly record struct SliceEndpoint
+{
+    // Null only in default(SliceEndpoint), which no parser produces: it reads as an endpoint with no conditions written.
+    private readonly EndpointTraits? _traits;
+
+    public SliceEndpoint(AddressList Addresses, EndpointConditions Conditions, string? NodeName = null, string? Zone = null,
+        EndpointHints? Hints = null)
+    {
+        ArgumentNullException.ThrowIfNull(Conditions);
+        this.Addresses = Addresses;
+        _traits = EndpointTraits.Of(Conditions, NodeName, Zone, Hints);
+    }
+
+    public AddressList Addresses { get; }
+    public EndpointConditions Conditions => _traits?.Conditions ?? EndpointConditions.Of(null, null, null);
+    public string? NodeName => _traits?.NodeName;
+    public string? Zone => _traits?.Zone;
+    public EndpointHints? Hints => _traits?.Hints;
+}
+
+/// <summary>
+/// What an endpoint holds besides its addresses. Shared: <see cref="Of"/> returns one instance per distinct value while
+/// the pool has room (a cluster's endpoints repeat a few thousand combinations of node, zone and conditions at most);
+/// beyond <see cref="PoolCapacity"/> distinct values a new one is its own instance, still correct, just not shared.
+/// </summary>
+internal sealed record EndpointTraits(EndpointConditions Conditions, string? NodeName, string? Zone, EndpointHints? Hints)
+{
+    public const int PoolCapacity = 65_536;
+
+    private static readonly Parsing.ValuePool<EndpointTraits> Pool = new(PoolCapacity);
+
+    public static EndpointTraits Of(EndpointConditions conditions, string? nodeName, string? zone, EndpointHints? hints) =>
+        Pool.Share(new EndpointTraits(conditions, nodeName, zone, hints));
+}
 
 /// <summary>One entry of <c>ports</c>. <see cref="Port"/> null means "all ports" in the API; we skip those.</summary>
 public sealed record EndpointPort(string Name, Protocol Protocol, int? Port);
@@ -81,7 +115,11 @@ public sealed record EndpointSlice(
 /// </summary>
 public readonly struct ChangeTriggerTime(DateTimeOffset? value) : IEquatable<ChangeTriggerTime>
 {
-    public DateTimeOffset? Value { get; } = value;
+    // The instant as UTC ticks, 0 = none: 8 bytes on every slice, where a DateTimeOffset? took 24 (1.6 MB at 100k slices).
+    // Only the instant is kept: it is compared with the clock, the offset it was written with does not matter.
+    private readonly long _utcTicks = value?.UtcTicks ?? 0;
+
+    public DateTimeOffset? Value => _utcTicks == 0 ? null : new DateTimeOffset(_utcTicks, TimeSpan.Zero);
 
     public bool Equals(ChangeTriggerTime other) => true;
 

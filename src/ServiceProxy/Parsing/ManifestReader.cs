@@ -61,12 +61,32 @@ public sealed class ManifestReader
 
     public void AddFile(string path) => Add(File.ReadAllText(path), path);
 
-    public ManifestSet Build() => new(_services.ToList(), _slices.ToList(), _diagnostics.ToList(), _nodes.ToList())
+    public ManifestSet Build() => new(_services.ToList(), SlicesSharingServiceNames(), _diagnostics.ToList(), _nodes.ToList())
     {
         Pods = _pods.ToList(),
         Namespaces = _namespaces.ToList(),
         NetworkPolicies = _policies.ToList(),
     };
+
+    /// <summary>
+    /// The slices, each naming its Service with the Service's own name string when that Service was read here too (a
+    /// Service and its slices mostly share a file): the label value is an equal string of its own otherwise, about 30
+    /// bytes per slice (3 MB at 100k Services). Equality is unchanged.
+    /// </summary>
+    private List<EndpointSlice> SlicesSharingServiceNames()
+    {
+        if (_services.Count == 0)
+            return _slices.ToList();
+        var names = new Dictionary<ObjectKey, string>(_services.Count);
+        foreach (var service in _services)
+            names.TryAdd(service.Key, service.Name);
+        var slices = new List<EndpointSlice>(_slices.Count);
+        foreach (var slice in _slices)
+            slices.Add(names.TryGetValue(slice.ServiceKey, out var name) && !ReferenceEquals(name, slice.ServiceName)
+                ? slice with { ServiceName = name }
+                : slice);
+        return slices;
+    }
 
     /// <summary>Reads one string of manifests.</summary>
     public static ManifestSet Parse(string text, string filePath, bool policyKinds = true)

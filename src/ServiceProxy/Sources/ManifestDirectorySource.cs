@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using ProxyReplacement.ServiceProxy.Daemon;
 using ProxyReplacement.ServiceProxy.Parsing;
@@ -29,8 +28,8 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     private Dictionary<string, (long Length, long WriteTicks, ManifestSet Set)> _parsedByFile = new(StringComparer.Ordinal);
     /// <summary>What the last complete pass saw: the files in order, how many times each key was defined, the duplicates it reported.</summary>
     private List<string>? _files;
-    private Dictionary<Model.ObjectKey, int> _serviceDefinitions = [];
-    private Dictionary<Model.ObjectKey, int> _sliceDefinitions = [];
+    private DefinitionCounts _serviceDefinitions = new();
+    private DefinitionCounts _sliceDefinitions = new();
     private List<ManifestDiagnostic> _duplicates = [];
     private string? _lastFingerprint;
     private volatile bool _synced;
@@ -143,8 +142,8 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
         var slices = new List<Model.EndpointSlice>();
         var diagnostics = new List<ManifestDiagnostic>();
         var duplicates = new List<ManifestDiagnostic>();
-        var serviceDefinitions = new Dictionary<Model.ObjectKey, int>();
-        var sliceDefinitions = new Dictionary<Model.ObjectKey, int>();
+        var serviceDefinitions = new DefinitionCounts(files.Sum(file => file.Set.Services.Count));
+        var sliceDefinitions = new DefinitionCounts(files.Sum(file => file.Set.EndpointSlices.Count));
         var nodes = ImmutableSortedDictionary.CreateBuilder<string, Model.Node>(StringComparer.Ordinal);
         var lastGood = new Dictionary<string, ManifestSet>(StringComparer.Ordinal);
         foreach (var (path, parsedSet, _) in files)
@@ -159,12 +158,12 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
             }
             lastGood[path] = set;
             foreach (var service in set.Services)
-                if (Define(serviceDefinitions, service.Key))
+                if (serviceDefinitions.Define(service.Key))
                     services.Add(service);
                 else
                     duplicates.Add(new ManifestDiagnostic(path, 0, null, "Service", service.Key.ToString(), "duplicate of an object in an earlier file; skipped"));
             foreach (var slice in set.EndpointSlices)
-                if (Define(sliceDefinitions, slice.Key))
+                if (sliceDefinitions.Define(slice.Key))
                     slices.Add(slice);
                 else
                     duplicates.Add(new ManifestDiagnostic(path, 0, null, "EndpointSlice", slice.Key.ToString(), "duplicate of an object in an earlier file; skipped"));
@@ -192,13 +191,6 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
         var anyChange = tracker.ReplaceAll(services, slices);
         var nodesChanged = PublishNodes(nodes.ToImmutable());
         return (anyChange, nodesChanged, new Counts(services.Count, slices.Count, nodes.Count, diagnostics.Count));
-    }
-
-    /// <summary>Counts a definition of <paramref name="key"/>; true for its first.</summary>
-    private static bool Define(Dictionary<Model.ObjectKey, int> definitions, Model.ObjectKey key)
-    {
-        ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(definitions, key, out _);
-        return ++count == 1;
     }
 
     /// <summary>
@@ -234,7 +226,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
             foreach (var service in set.Services)
             {
                 anyChange |= tracker.UpsertService(service);
-                _serviceDefinitions[service.Key] = 1;
+                _serviceDefinitions.SetOnce(service.Key);
             }
             var slices = set.EndpointSlices.Select(s => s.Key).ToHashSet();
             foreach (var slice in old.EndpointSlices.Where(slice => !slices.Contains(slice.Key)))
@@ -245,7 +237,7 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
             foreach (var slice in set.EndpointSlices)
             {
                 anyChange |= tracker.UpsertEndpointSlice(slice);
-                _sliceDefinitions[slice.Key] = 1;
+                _sliceDefinitions.SetOnce(slice.Key);
             }
             _lastGoodByFile[path] = set;
         }
@@ -259,16 +251,16 @@ public sealed partial class ManifestDirectorySource : IServiceSource, INodeSourc
     /// Whether keys <paramref name="before"/> (the file's last objects) and <paramref name="after"/> (its new ones) belong to this
     /// file alone, once each: defined by no other file before, and claimed now by no other changed file (<paramref name="claimed"/>).
     /// </summary>
-    private static bool OwnedByItAlone(IEnumerable<Model.ObjectKey> before, IEnumerable<Model.ObjectKey> after, Dictionary<Model.ObjectKey, int> definitions,
+    private static bool OwnedByItAlone(IEnumerable<Model.ObjectKey> before, IEnumerable<Model.ObjectKey> after, DefinitionCounts definitions,
         HashSet<Model.ObjectKey> claimed)
     {
         var old = new HashSet<Model.ObjectKey>();
         foreach (var key in before)
-            if (!old.Add(key) || definitions.GetValueOrDefault(key) != 1)
+            if (!old.Add(key) || definitions.CountOf(key) != 1)
                 return false;
         var seen = new HashSet<Model.ObjectKey>();
         foreach (var key in after)
-            if (!seen.Add(key) || !claimed.Add(key) || (!old.Contains(key) && definitions.ContainsKey(key)))
+            if (!seen.Add(key) || !claimed.Add(key) || (!old.Contains(key) && definitions.Contains(key)))
                 return false;
         return true;
     }

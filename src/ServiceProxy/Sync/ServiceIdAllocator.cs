@@ -5,18 +5,21 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// key prefix). Ids count up from 1 and are not handed out again soon after release: conntrack and
 /// affinity entries still carry the old id for a while. After a restart the ids are adopted back
 /// from the frontend map (<see cref="TryAdopt"/>), so a restart rewrites nothing.
+/// The reverse direction is a set of the ids in use, not a map back to the owners: nothing on the sync path asks who
+/// owns an id (a rebuild carries its own owners), and a 32-byte key per id was 5 MB at 100k service ports.
 /// </summary>
 public sealed class ServiceIdAllocator
 {
     private readonly Dictionary<ServicePortKey, uint> _ids = [];
-    private readonly Dictionary<uint, ServicePortKey> _owners = [];
+    private readonly HashSet<uint> _taken = [];
     private uint _next = 1;
 
     public IReadOnlyDictionary<ServicePortKey, uint> Assignments => _ids;
 
     public bool TryGet(ServicePortKey key, out uint id) => _ids.TryGetValue(key, out id);
 
-    public bool TryGetOwner(uint id, out ServicePortKey owner) => _owners.TryGetValue(id, out owner);
+    /// <summary>Whether some service port holds <paramref name="id"/>.</summary>
+    public bool IsTaken(uint id) => _taken.Contains(id);
 
     /// <summary>
     /// Takes over an id found in the dataplane for <paramref name="key"/>. False when the key has
@@ -24,7 +27,7 @@ public sealed class ServiceIdAllocator
     /// </summary>
     public bool TryAdopt(ServicePortKey key, uint id)
     {
-        if (id == 0 || _ids.ContainsKey(key) || _owners.ContainsKey(id))
+        if (id == 0 || _ids.ContainsKey(key) || _taken.Contains(id))
             return false;
         Assign(key, id);
         if (id >= _next)
@@ -45,7 +48,7 @@ public sealed class ServiceIdAllocator
         {
             var candidate = _next;
             _next = _next == uint.MaxValue ? 1 : _next + 1;
-            if (_owners.ContainsKey(candidate) || takenElsewhere?.Invoke(candidate) == true)
+            if (_taken.Contains(candidate) || takenElsewhere?.Invoke(candidate) == true)
                 continue;
             Assign(key, candidate);
             return candidate;
@@ -57,14 +60,14 @@ public sealed class ServiceIdAllocator
     public void EnsureCapacity(int count)
     {
         _ids.EnsureCapacity(count);
-        _owners.EnsureCapacity(count);
+        _taken.EnsureCapacity(count);
     }
 
     public bool Release(ServicePortKey key)
     {
         if (!_ids.Remove(key, out var id))
             return false;
-        _owners.Remove(id);
+        _taken.Remove(id);
         return true;
     }
 
@@ -88,6 +91,6 @@ public sealed class ServiceIdAllocator
     private void Assign(ServicePortKey key, uint id)
     {
         _ids[key] = id;
-        _owners[id] = key;
+        _taken.Add(id);
     }
 }

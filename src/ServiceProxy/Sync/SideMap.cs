@@ -31,6 +31,9 @@ public class SideMap<TKey, TValue, TSeen>(IBpfMap<TKey, TValue> map, Func<TValue
         var failed = new List<TKey>();
         if (reread || _view is null)
             _view = _map.ReadAll().ToDictionary(entry => entry.Key, entry => seen(entry.Value));
+        // Room for every desired entry at once: grown by doubling as a first sync adds them, the view of 100k names kept
+        // half its entries' worth of slack (1.8 MB).
+        _view.EnsureCapacity(desired.Count);
         foreach (var (key, value) in desired)
         {
             var wanted = seen(value);

@@ -45,4 +45,25 @@ public sealed class HeapReclaimerTests
             Assert.That(small, Is.False);
         });
     }
+
+    [Test]
+    public void A_sync_that_allocated_as_much_as_the_heap_held_is_a_burst_though_it_wrote_nothing()
+    {
+        // A periodic full resync re-reads the maps and rebuilds everything: its garbage would otherwise stay in gen 2.
+        var reclaimer = new HeapReclaimer(largeSyncWrites: 100);
+        reclaimer.AfterSync(0);
+        var held = reclaimer.HeldAfterReclaim;
+        Assert.That(held, Is.GreaterThan(0), "the heap held after the first reclaim");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reclaimer.IsBurst(0, bytesAllocated: HeapReclaimer.MinAllocatedBurstBytes - 1), Is.False,
+                "below the floor: a small cluster's resync is not worth a pause");
+            var atLeast = Math.Max(held, HeapReclaimer.MinAllocatedBurstBytes);
+            Assert.That(reclaimer.IsBurst(0, bytesAllocated: atLeast), Is.True, "as much as the heap held, and above the floor");
+            if (held > HeapReclaimer.MinAllocatedBurstBytes)
+                Assert.That(reclaimer.IsBurst(0, bytesAllocated: held - 1), Is.False, "less than the heap held");
+        });
+    }
 }
+

@@ -92,4 +92,82 @@ public sealed class CompactModelTests
         Assert.That(Array.Empty<IPAddress>().ToEquatableList(), Is.SameAs(EquatableList<IPAddress>.Empty));
         Assert.That(EquatableList.From(A), Is.Not.SameAs(EquatableList<IPAddress>.Empty));
     }
+
+    [Test]
+    public void Endpoints_compare_by_every_field_though_their_traits_are_shared()
+    {
+        var one = new AddressList([A]);
+        var ready = EndpointConditions.Of(true, null, null);
+        var hints = new EndpointHints(EquatableList.From<string>(["z1"]), EquatableList<string>.Empty);
+        var endpoint = new SliceEndpoint(one, ready, "node-a", "z1", hints);
+        Assert.Multiple(() =>
+        {
+            Assert.That(endpoint.Addresses, Is.EqualTo(one));
+            Assert.That(endpoint.Conditions, Is.SameAs(ready));
+            Assert.That(endpoint.NodeName, Is.EqualTo("node-a"));
+            Assert.That(endpoint.Zone, Is.EqualTo("z1"));
+            Assert.That(endpoint.Hints, Is.EqualTo(hints));
+            var same = new SliceEndpoint(new AddressList([IPAddress.Parse("10.244.0.1")]), EndpointConditions.Of(true, null, null), new string("node-a"),
+                "z1", new EndpointHints(EquatableList.From<string>(["z1"]), EquatableList<string>.Empty));
+            Assert.That(same, Is.EqualTo(endpoint));
+            Assert.That(same.GetHashCode(), Is.EqualTo(endpoint.GetHashCode()));
+            Assert.That(same.NodeName, Is.SameAs(endpoint.NodeName), "equal traits are one shared instance");
+            Assert.That(new SliceEndpoint(one, ready, "node-b", "z1", hints), Is.Not.EqualTo(endpoint), "node");
+            Assert.That(new SliceEndpoint(one, ready, "node-a", "z2", hints), Is.Not.EqualTo(endpoint), "zone");
+            Assert.That(new SliceEndpoint(one, ready, "node-a", "z1"), Is.Not.EqualTo(endpoint), "hints");
+            Assert.That(new SliceEndpoint(one, EndpointConditions.Of(false, null, null), "node-a", "z1", hints), Is.Not.EqualTo(endpoint), "conditions");
+            Assert.That(new SliceEndpoint(new AddressList([B]), ready, "node-a", "z1", hints), Is.Not.EqualTo(endpoint), "address");
+            Assert.That(default(SliceEndpoint).Conditions.IsReady, Is.True, "the default endpoint reads as one with no conditions written");
+            Assert.That(default(SliceEndpoint).NodeName, Is.Null);
+        });
+    }
+
+    [Test]
+    public void Services_compare_by_every_field_though_their_defaults_are_shared()
+    {
+        var service = Support.Objects.Service("web", "10.96.0.1");
+        var same = Support.Objects.Service("web", "10.96.0.1");
+        Assert.Multiple(() =>
+        {
+            Assert.That(same, Is.EqualTo(service));
+            Assert.That(same.GetHashCode(), Is.EqualTo(service.GetHashCode()));
+            Assert.That(service.SessionAffinityTimeoutSeconds, Is.EqualTo(Service.DefaultSessionAffinityTimeoutSeconds));
+            Assert.That(service.ExternalIPs, Is.SameAs(EquatableList<IPAddress>.Empty));
+            Assert.That(service.HealthCheckNodePort, Is.Null);
+
+            var external = service with { ExternalIPs = EquatableList.From(A) };
+            Assert.That(external.ExternalIPs, Is.EqualTo(new[] { A }));
+            Assert.That(external, Is.Not.EqualTo(service));
+            Assert.That(external with { ExternalIPs = EquatableList<IPAddress>.Empty }, Is.EqualTo(service), "back to the defaults");
+            Assert.That(service with { ExternalTrafficPolicy = TrafficPolicy.Local }, Is.Not.EqualTo(service));
+            Assert.That(service with { HealthCheckNodePort = 31000 }, Is.Not.EqualTo(service));
+            Assert.That((service with { HealthCheckNodePort = 31000 }).HealthCheckNodePort, Is.EqualTo(31000));
+            Assert.That(service with { TrafficDistribution = "PreferClose" }, Is.Not.EqualTo(service));
+            Assert.That(service with { ExternalServiceMode = "dsr" }, Is.Not.EqualTo(service));
+            Assert.That(service with { SessionAffinity = SessionAffinity.ClientIP }, Is.Not.EqualTo(service));
+            Assert.That(service with { Type = ServiceType.NodePort }, Is.Not.EqualTo(service));
+            Assert.That((service with { Type = ServiceType.NodePort }).ExternalIPs, Is.SameAs(service.ExternalIPs), "the other fields are kept");
+            var full = new Service("apps", "lb", Labels.Empty, ServiceType.LoadBalancer, new AddressList([A]), EquatableList<ServicePort>.Empty,
+                SessionAffinity.ClientIP, 60, TrafficPolicy.Local, TrafficPolicy.Local, EquatableList.From(B),
+                EquatableList.From(new LoadBalancerIngress(B)), EquatableList.From(IPNetwork.Parse("10.0.0.0/8")), 30100, "PreferClose", "tunnel");
+            Assert.That((full.SessionAffinity, full.SessionAffinityTimeoutSeconds, full.InternalTrafficPolicy, full.ExternalTrafficPolicy),
+                Is.EqualTo((SessionAffinity.ClientIP, 60, TrafficPolicy.Local, TrafficPolicy.Local)));
+            Assert.That((full.HealthCheckNodePort, full.TrafficDistribution, full.ExternalServiceMode), Is.EqualTo(((int?)30100, "PreferClose", "tunnel")));
+            Assert.That(full.LoadBalancerIngress.Single().Ip, Is.EqualTo(B));
+            Assert.That(full.LoadBalancerSourceRanges.Single(), Is.EqualTo(IPNetwork.Parse("10.0.0.0/8")));
+        });
+    }
+
+    [Test]
+    public void A_trigger_time_keeps_its_instant()
+    {
+        var written = new DateTimeOffset(2026, 12, 6, 20, 0, 0, TimeSpan.FromHours(2));
+        Assert.Multiple(() =>
+        {
+            Assert.That(new ChangeTriggerTime(written).Value, Is.EqualTo(written), "the same instant");
+            Assert.That(new ChangeTriggerTime(written).Value!.Value.UtcDateTime, Is.EqualTo(written.UtcDateTime));
+            Assert.That(new ChangeTriggerTime(null).Value, Is.Null);
+            Assert.That(default(ChangeTriggerTime).Value, Is.Null);
+        });
+    }
 }

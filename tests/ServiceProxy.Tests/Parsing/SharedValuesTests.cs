@@ -41,6 +41,8 @@ public sealed class SharedValuesTests
             Assert.That(slice.Endpoints[1].Zone, Is.SameAs(slice.Endpoints[0].Zone));
             Assert.That(slice.Endpoints[1].Conditions, Is.SameAs(slice.Endpoints[0].Conditions));
             Assert.That(slice.Ports[0].Name, Is.SameAs(one.Ports[0].Name));
+            Assert.That(slice.ServiceName, Is.SameAs(one.Name), "a slice read beside its Service names it with the Service's string");
+            Assert.That(slice.ServiceKey, Is.EqualTo(one.Key));
         });
     }
 

@@ -93,8 +93,9 @@ public sealed class ServiceIdAllocatorTests
         Assert.Multiple(() =>
         {
             Assert.That(ids.Assignments.Keys, Is.EqualTo(new[] { Port("keep") }));
-            Assert.That(ids.TryGetOwner(drop, out _), Is.False);
-            Assert.That(ids.TryGetOwner(keep, out var owner) && owner == Port("keep"), Is.True);
+            Assert.That(ids.IsTaken(drop), Is.False);
+            Assert.That(ids.IsTaken(keep), Is.True);
+            Assert.That(ids.Assignments[Port("keep")], Is.EqualTo(keep));
         });
     }
 }
