@@ -7,8 +7,9 @@ namespace ProxyReplacement.ServiceProxy.Daemon;
 /// later, so the daemon's resident size after programming 10k Services would be about twice its live
 /// data. A node agent is idle between bursts: one compacting, decommitting collection right after a burst
 /// costs a pause of tens of milliseconds on the sync thread and keeps RSS close to what is really held.
-/// A periodic full resync is such a burst too, though it writes nothing: it re-reads both maps and rebuilds the whole
-/// desired state, and what it allocated survives its many gen-0 collections into gen 2, where it stays until a full
+/// A periodic resync is such a burst too, though it writes nothing: it re-reads both maps and rebuilds the whole
+/// desired state (now in the drift check beside the sync thread, whose allocation the daemon adds to the run that takes
+/// its verdict: <see cref="PeriodicDriftCheck.TakeCheckAllocation"/>), and what it allocated survives its many gen-0 collections into gen 2, where it stays until a full
 /// collection (measured: at 100k Services the first resync took the daemon from 191 to 345 MiB for good). So a sync that
 /// allocated at least as much as the heap held after the last reclaim (and at least <see cref="MinAllocatedBurstBytes"/>)
 /// counts as a burst as well.

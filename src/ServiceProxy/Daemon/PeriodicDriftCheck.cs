@@ -30,6 +30,7 @@ public sealed partial class PeriodicDriftCheck(Syncer syncer, Action trigger, Ti
     private Task<(DriftCheck Check, DriftReport Report)>? _running;
     private DateTimeOffset _lastVerified = (time ?? TimeProvider.System).GetUtcNow();
     private bool _repair;
+    private long _checkAllocation;
 
     /// <summary>Whether a check is in flight.</summary>
     public bool Running => _running is not null;
@@ -55,6 +56,7 @@ public sealed partial class PeriodicDriftCheck(Syncer syncer, Action trigger, Ti
             else
             {
                 var (check, report) = done.Result;
+                _checkAllocation += report.AllocatedBytes;
                 if (!syncer.IsCurrent(check))
                     counters.Superseded.Increment();
                 else if (report.Drifted)
@@ -96,6 +98,17 @@ public sealed partial class PeriodicDriftCheck(Syncer syncer, Action trigger, Ti
         });
         // Once it has ended (so that the run it triggers finds it completed), the sync thread takes the verdict.
         _running.ContinueWith(_ => trigger(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// What the checks whose verdicts were taken since the last call allocated (once): their garbage is the periodic resync's,
+    /// for the daemon's heap reclaim (<see cref="HeapReclaimer"/>) to weigh as if the sync thread had allocated it.
+    /// </summary>
+    public long TakeCheckAllocation()
+    {
+        var allocated = _checkAllocation;
+        _checkAllocation = 0;
+        return allocated;
     }
 
     /// <summary>After a full resync on the sync thread: the maps were re-read and repaired.</summary>

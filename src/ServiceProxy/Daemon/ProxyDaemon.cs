@@ -204,9 +204,11 @@ public sealed partial class ProxyDaemon : IDisposable
 
     private Task<RunOutcome> RunSync(RunKind kind, CancellationToken cancellationToken)
     {
-        var allocatedBefore = GC.GetTotalAllocatedBytes();
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         var (outcome, writesApplied) = SyncOnce(kind);
-        var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
+        // This thread's allocation (the drift check's thread allocates beside it), plus what a drift check whose verdict this
+        // run took allocated: its garbage (both maps read, the desired state rebuilt) is the periodic resync's, moved off-thread.
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore + (_drift?.TakeCheckAllocation() ?? 0);
         // Here, not inside SyncOnce: the pass's commit and result (500k writes and 200k changes after a 100k-Service load)
         // are garbage only once its frame is gone. Collected while still referenced, they would be promoted to gen 2 and
         // then kept resident until some later full collection (about 30 MB at 100k Services).

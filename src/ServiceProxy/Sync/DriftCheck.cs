@@ -6,7 +6,7 @@ using ProxyReplacement.ServiceProxy.Model;
 namespace ProxyReplacement.ServiceProxy.Sync;
 
 /// <summary>What a <see cref="DriftCheck"/> found: how many NAT and side-map entries differ from the last clean sync's desired state.</summary>
-public sealed record DriftReport(int NatDifferences, int SideDifferences, int Services, TimeSpan Elapsed)
+public sealed record DriftReport(int NatDifferences, int SideDifferences, int Services, TimeSpan Elapsed, long AllocatedBytes = 0)
 {
     public bool Drifted => NatDifferences > 0 || SideDifferences > 0;
 }
@@ -53,6 +53,7 @@ public sealed class DriftCheck
     public DriftReport Run()
     {
         var started = Stopwatch.GetTimestamp();
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         var current = NatMapContents.Read(_frontends, _backends);
         var desired = DesiredStateBuilder.Build(_snapshot, _ids, current, _context);
         var nat = MapDiff.Compute(desired.Maps, current).Count;
@@ -63,6 +64,7 @@ public sealed class DriftCheck
             side += _sourceRanges?.Differences(entries.SourceRanges) ?? 0;
             side += _names?.Differences(entries.Names) ?? 0;
         }
-        return new DriftReport(nat, side, _snapshot.Services.Count, Stopwatch.GetElapsedTime(started));
+        return new DriftReport(nat, side, _snapshot.Services.Count, Stopwatch.GetElapsedTime(started),
+            GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
     }
 }

@@ -59,6 +59,8 @@ public sealed class PeriodicDriftCheckTests
             Assert.That(rig.Counters.Drift.Value + rig.Counters.Superseded.Value + rig.Counters.Failed.Value, Is.Zero);
             Assert.That(rig.BesideRuns, Is.EqualTo(1), "the map-fill count runs beside the check");
             Assert.That(rig.Drift.Running, Is.False);
+            Assert.That(rig.Drift.TakeCheckAllocation(), Is.GreaterThan(0), "what the check allocated goes to the heap reclaim's reckoning");
+            Assert.That(rig.Drift.TakeCheckAllocation(), Is.Zero, "once");
         });
     }
 
