@@ -45,6 +45,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         // the two ways to make that entry safe to rewrite under traffic; both against pr_bench_nf_ct_miss
         ("pr_bench_nf_direct_locked", "the same, read under a `bpf_spin_lock` in the entry (updates in place, 64 bytes per address)"),
         ("pr_bench_nf_two_level", "copy on write: a 4-byte slot number per address, then the 64-byte entry in a dense slot ARRAY (two lines, no lock)"),
+        ("pr_bench_nf_direct_sum", "the sketch's entry checked by a checksum over its fields before use (one line read, no write, no lock)"),
     ];
 
     private const int ChainLength = 8;
@@ -53,7 +54,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 
     /// <summary>The prefix a step is measured against: the previous one in the chain; the alternatives against where they branch off.</summary>
     private static int BaseOf(int i) => i < ChainLength ? i - 1 : Prefixes[i].Program == "pr_bench_nf_be_array" ? FrontendPrefix : CtMissPrefix;
-    private const int ReachedSlots = 8; // PR_BENCH_NF_SLOTS
+    private const int ReachedSlots = 9; // PR_BENCH_NF_SLOTS
     private static readonly HashSet<int> Creates = [6, 7]; // pr_bench_nf_ct and pr_tc_from_wl write a conntrack pair
 
     public string Name => "newflow-steps";
@@ -152,8 +153,8 @@ public sealed class NewFlowStepsSuite : IBenchSuite
             if (index >= ServiceCidrSize || value.BackendCount > ArrayStride)
                 throw new InvalidOperationException($"frontend {key} does not fit the bench's direct table");
             keys.Add(index);
-            values.Add(new DirectEntry(value, key.PortNbo, key.Protocol, Backend(value.ServiceId, 0), Backend(value.ServiceId, 1),
-                Backend(value.ServiceId, 2), Backend(value.ServiceId, 3)));
+            values.Add(DirectEntry.Sealed(new DirectEntry(value, key.PortNbo, key.Protocol, 0, Backend(value.ServiceId, 0),
+                Backend(value.ServiceId, 1), Backend(value.ServiceId, 2), Backend(value.ServiceId, 3))));
         }
         direct.UpdateBatch(keys.ToArray(), values.ToArray());
         return (keys.ToArray(), values.ToArray());
@@ -191,16 +192,28 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 
     /// <summary>struct pr_bench_nf_direct (bench/newflow_steps.bpf.c): 64 bytes, one cache line.</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 64)]
-    private readonly struct DirectEntry(NatFrontendValue frontend, ushort portNbo, byte protocol, NatBackendValue4 b0, NatBackendValue4 b1,
-        NatBackendValue4 b2, NatBackendValue4 b3)
+    private readonly struct DirectEntry(NatFrontendValue frontend, ushort portNbo, byte protocol, uint checksum, NatBackendValue4 b0,
+        NatBackendValue4 b1, NatBackendValue4 b2, NatBackendValue4 b3)
     {
         [System.Runtime.InteropServices.FieldOffset(0)] public readonly NatFrontendValue Frontend = frontend;
         [System.Runtime.InteropServices.FieldOffset(24)] public readonly ushort PortNbo = portNbo;
         [System.Runtime.InteropServices.FieldOffset(26)] public readonly byte Protocol = protocol;
+        [System.Runtime.InteropServices.FieldOffset(28)] public readonly uint Checksum = checksum;
         [System.Runtime.InteropServices.FieldOffset(32)] public readonly NatBackendValue4 Backend0 = b0;
         [System.Runtime.InteropServices.FieldOffset(40)] public readonly NatBackendValue4 Backend1 = b1;
         [System.Runtime.InteropServices.FieldOffset(48)] public readonly NatBackendValue4 Backend2 = b2;
         [System.Runtime.InteropServices.FieldOffset(56)] public readonly NatBackendValue4 Backend3 = b3;
+
+        /// <summary>The entry with its checksum: FNV-1a over its 32-bit words but the checksum's own (pr_bench_nf_checksum).</summary>
+        public static DirectEntry Sealed(DirectEntry entry)
+        {
+            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<DirectEntry, uint>(new ReadOnlySpan<DirectEntry>(in entry));
+            var hash = 2166136261u;
+            for (var i = 0; i < words.Length; i++)
+                if (i != 7)
+                    hash = (hash ^ words[i]) * 16777619u;
+            return new DirectEntry(entry.Frontend, entry.PortNbo, entry.Protocol, hash, entry.Backend0, entry.Backend1, entry.Backend2, entry.Backend3);
+        }
     }
 
     private static double[] TimeOneRun(CoreDataplane core, BpfProgram[] programs, PacketCases cases, BpfPerCpuArray<ulong> reached, int perCase,
@@ -233,9 +246,9 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         }
         // every bench program parsed; nf_fe, nf_be, nf_pol, nf_ct, nf_be_array found the frontend, nf_be, nf_pol, nf_ct the backend;
         // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array; nf_direct,
-        // nf_direct_locked and nf_two_level each their entry
+        // nf_direct_locked, nf_two_level and nf_direct_sum each their entry
         var runs = (ulong)perCase;
-        ulong[] expected = [runs * 10, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1];
+        ulong[] expected = [runs * 11, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1];
         var got = Enumerable.Range(0, ReachedSlots).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
         var newFlows = core.ReadCounters().GetValueOrDefault(CounterReason.NatNewFlow);
         if (!got.SequenceEqual(expected) || newFlows != runs)
@@ -259,7 +272,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         "(untimed) after its chunk, so its frames are new flows again the next time. A step's figure is its prefix's median minus the previous prefix's, " +
         "per run. Beside the chain, alternatives to the two hash lookups, each against the prefix it branches off: the backend from an ARRAY " +
         "(after the hash frontend); frontend and backends from one 64-byte ARRAY entry at the VIP's offset in the Service CIDR (after the " +
-        "conntrack miss), as is, read under a `bpf_spin_lock` in the entry, and copy on write (a slot number per address, then the entry in a " +
-        "slot ARRAY). The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
+        "conntrack miss), as is, read under a `bpf_spin_lock` in the entry, copy on write (a slot number per address, then the entry in a " +
+        "slot ARRAY), and checked by a checksum over its fields. The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
         "backend, every alternative its entries, and that the full program counted every run as a new flow.";
 }
