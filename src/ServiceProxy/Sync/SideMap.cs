@@ -121,7 +121,7 @@ public class SideMap<TKey, TValue, TSeen>(IBpfMap<TKey, TValue> map, Func<TValue
                 continue;
             }
             both++;
-            if (!seen(wanted).Equals(seen(value)))
+            if (!wanted.Equals(value)) // the map holds whole values: no need for the view's projection
                 differences++; // different
         }
         return differences + desired.Count - both; // + missing
