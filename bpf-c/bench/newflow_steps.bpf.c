@@ -33,6 +33,12 @@
  *   pr_bench_nf_direct_sum: the sketch's entry with a checksum over its other 15 words (the harness writes it with the
  *                         entry), verified before use: a torn read would fail it and fall back to the hash path. One cold
  *                         line, no write, no lock.
+ *   pr_bench_nf_direct_copy: the same copy of the entry to the stack as pr_bench_nf_direct_sum, used without the
+ *                         checksum: splits what the check costs from what the whole-line copy costs.
+ *   pr_bench_nf_direct_seq: a seqlock reader of the sketch's entry: its 32-bit word 7 read before and after the fields it
+ *                         needs (volatile loads, which x86 keeps in order), the entry used only when both reads agree. A
+ *                         writer through a memory-mapped array would make the word odd, write, then make it even again; the
+ *                         harness writes no lock, so the parity test is left out (one AND on a loaded word).
  *
  * The DNAT rewrite that pr_tc_from_wl adds on top is not repeated here (the full program is timed beside these).
  * Each counts the furthest step it reached in pr_bench_nf_reached, so that the harness proves every timed run found
@@ -54,6 +60,8 @@ enum {
 	PR_BENCH_NF_DIRECT_LOCKED = 6,
 	PR_BENCH_NF_TWO_LEVEL = 7,
 	PR_BENCH_NF_DIRECT_SUM = 8,
+	PR_BENCH_NF_DIRECT_COPY = 9,
+	PR_BENCH_NF_DIRECT_SEQ = 10,
 	PR_BENCH_NF_SLOTS
 };
 
@@ -128,7 +136,7 @@ struct {
 	__uint(max_entries, PR_BENCH_NF_SLOTS);
 } pr_bench_nf_reached SEC(".maps");
 
-enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY, STEP_DIRECT, STEP_DIRECT_LOCKED, STEP_TWO_LEVEL, STEP_DIRECT_SUM };
+enum { STEP_PARSE = 0, STEP_CT_MISS, STEP_FE, STEP_BE, STEP_POL, STEP_CT, STEP_BE_ARRAY, STEP_DIRECT, STEP_DIRECT_LOCKED, STEP_TWO_LEVEL, STEP_DIRECT_SUM, STEP_DIRECT_COPY, STEP_DIRECT_SEQ };
 
 /* FNV-1a over the entry's 32-bit words, word 7 (the sum itself) left out; the harness computes the same. */
 PR_INLINE __u32 pr_bench_nf_checksum(const struct pr_bench_nf_direct *d)
@@ -145,8 +153,9 @@ PR_INLINE __u32 pr_bench_nf_checksum(const struct pr_bench_nf_direct *d)
 	return h;
 }
 
-/* The sketch's entry, used only when its checksum holds (copied out first, so the check and the use see the same bytes). */
-PR_INLINE int pr_bench_nf_direct_sum_read(const struct pr_pkt *p, __u32 index)
+/* The sketch's entry, used only when its checksum holds (copied out first, so the check and the use see the same bytes);
+ * with check 0 the same copy used unchecked. */
+PR_INLINE int pr_bench_nf_direct_sum_read(const struct pr_pkt *p, __u32 index, int check)
 {
 	struct pr_bench_nf_direct *d = bpf_map_lookup_elem(&pr_bench_nf_direct_map, &index);
 	struct pr_bench_nf_direct copy;
@@ -155,10 +164,29 @@ PR_INLINE int pr_bench_nf_direct_sum_read(const struct pr_pkt *p, __u32 index)
 	if (!d)
 		return 0;
 	__builtin_memcpy(&copy, d, sizeof(copy));
-	if (pr_bench_nf_checksum(&copy) != copy.sum || copy.port != p->dport || copy.proto != p->proto)
+	if ((check && pr_bench_nf_checksum(&copy) != copy.sum) || copy.port != p->dport || copy.proto != p->proto)
 		return 0;
 	count = copy.fe.backend_count;
 	return count && copy.be[(bpf_get_prandom_u32() % count) & (PR_BENCH_NF_STRIDE - 1)].addr;
+}
+
+/* The sketch's entry between two reads of its sequence word: only the fields used, no copy of the line. */
+PR_INLINE int pr_bench_nf_direct_seq_read(const struct pr_pkt *p, __u32 index)
+{
+	struct pr_bench_nf_direct *d = bpf_map_lookup_elem(&pr_bench_nf_direct_map, &index);
+	__u32 before, count;
+	__be32 addr;
+
+	if (!d)
+		return 0;
+	before = *(volatile __u32 *)&d->sum;
+	if (*(volatile __be16 *)&d->port != p->dport || *(volatile __u8 *)&d->proto != p->proto)
+		return 0;
+	count = *(volatile __u32 *)&d->fe.backend_count;
+	if (!count)
+		return 0;
+	addr = *(volatile __be32 *)&d->be[(bpf_get_prandom_u32() % count) & (PR_BENCH_NF_STRIDE - 1)].addr;
+	return *(volatile __u32 *)&d->sum == before && addr;
 }
 
 /* The entry of an address under the lock: backend `pick` (random) copied out, as the real path would copy what it needs. */
@@ -241,14 +269,22 @@ PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
 			pr_bench_nf_count(PR_BENCH_NF_DIRECT);
 		return TC_ACT_OK;
 	}
-	if (last == STEP_DIRECT_SUM) {
+	if (last == STEP_DIRECT_SEQ) {
 		__u32 index = bpf_ntohl(p.daddr) - PR_BENCH_NF_CIDR_BASE;
 
 		if (index >= PR_BENCH_NF_CIDR_SIZE)
 			return TC_ACT_OK;
-		now = bpf_ktime_get_ns();
-		if (now && pr_bench_nf_direct_sum_read(&p, index))
-			pr_bench_nf_count(PR_BENCH_NF_DIRECT_SUM);
+		if (pr_bench_nf_direct_seq_read(&p, index) && bpf_ktime_get_ns())
+			pr_bench_nf_count(PR_BENCH_NF_DIRECT_SEQ);
+		return TC_ACT_OK;
+	}
+	if (last == STEP_DIRECT_SUM || last == STEP_DIRECT_COPY) {
+		__u32 index = bpf_ntohl(p.daddr) - PR_BENCH_NF_CIDR_BASE;
+
+		if (index >= PR_BENCH_NF_CIDR_SIZE)
+			return TC_ACT_OK;
+		if (pr_bench_nf_direct_sum_read(&p, index, last == STEP_DIRECT_SUM) && bpf_ktime_get_ns())
+			pr_bench_nf_count(last == STEP_DIRECT_SUM ? PR_BENCH_NF_DIRECT_SUM : PR_BENCH_NF_DIRECT_COPY);
 		return TC_ACT_OK;
 	}
 	if (last == STEP_DIRECT_LOCKED || last == STEP_TWO_LEVEL) {
@@ -256,8 +292,8 @@ PR_INLINE int pr_bench_nf(struct __sk_buff *skb, int last)
 
 		if (index >= PR_BENCH_NF_CIDR_SIZE)
 			return TC_ACT_OK;
-		now = bpf_ktime_get_ns();
-		if (last == STEP_DIRECT_LOCKED ? pr_bench_nf_locked_read(&p, index) : pr_bench_nf_two_level_read(&p, index))
+		if ((last == STEP_DIRECT_LOCKED ? pr_bench_nf_locked_read(&p, index) : pr_bench_nf_two_level_read(&p, index)) &&
+		    bpf_ktime_get_ns())
 			pr_bench_nf_count(last == STEP_DIRECT_LOCKED ? PR_BENCH_NF_DIRECT_LOCKED : PR_BENCH_NF_TWO_LEVEL);
 		return TC_ACT_OK;
 	}
@@ -356,6 +392,18 @@ SEC("tc")
 int pr_bench_nf_direct_sum(struct __sk_buff *skb)
 {
 	return pr_bench_nf(skb, STEP_DIRECT_SUM);
+}
+
+SEC("tc")
+int pr_bench_nf_direct_copy(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_DIRECT_COPY);
+}
+
+SEC("tc")
+int pr_bench_nf_direct_seq(struct __sk_buff *skb)
+{
+	return pr_bench_nf(skb, STEP_DIRECT_SEQ);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -46,6 +46,8 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         ("pr_bench_nf_direct_locked", "the same, read under a `bpf_spin_lock` in the entry (updates in place, 64 bytes per address)"),
         ("pr_bench_nf_two_level", "copy on write: a 4-byte slot number per address, then the 64-byte entry in a dense slot ARRAY (two lines, no lock)"),
         ("pr_bench_nf_direct_sum", "the sketch's entry checked by a checksum over its fields before use (one line read, no write, no lock)"),
+        ("pr_bench_nf_direct_copy", "the same copy of the entry to the stack, used without the checksum (what the copy costs without the check)"),
+        ("pr_bench_nf_direct_seq", "seqlock reader: the entry's sequence word read before and after the fields used (volatile loads), no copy, no lock"),
     ];
 
     private const int ChainLength = 8;
@@ -54,7 +56,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
 
     /// <summary>The prefix a step is measured against: the previous one in the chain; the alternatives against where they branch off.</summary>
     private static int BaseOf(int i) => i < ChainLength ? i - 1 : Prefixes[i].Program == "pr_bench_nf_be_array" ? FrontendPrefix : CtMissPrefix;
-    private const int ReachedSlots = 9; // PR_BENCH_NF_SLOTS
+    private const int ReachedSlots = 11; // PR_BENCH_NF_SLOTS
     private static readonly HashSet<int> Creates = [6, 7]; // pr_bench_nf_ct and pr_tc_from_wl write a conntrack pair
 
     public string Name => "newflow-steps";
@@ -246,9 +248,9 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         }
         // every bench program parsed; nf_fe, nf_be, nf_pol, nf_ct, nf_be_array found the frontend, nf_be, nf_pol, nf_ct the backend;
         // only nf_ct wrote a pair; nf_be_array found the frontend too, and its backend in the array; nf_direct,
-        // nf_direct_locked, nf_two_level and nf_direct_sum each their entry
+        // nf_direct_locked, nf_two_level, nf_direct_sum, nf_direct_copy and nf_direct_seq each their entry
         var runs = (ulong)perCase;
-        ulong[] expected = [runs * 11, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1];
+        ulong[] expected = [runs * 13, runs * 5, runs * 3, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1, runs * 1];
         var got = Enumerable.Range(0, ReachedSlots).Select(slot => Sum(reached, (uint)slot) - before[slot]).ToArray();
         var newFlows = core.ReadCounters().GetValueOrDefault(CounterReason.NatNewFlow);
         if (!got.SequenceEqual(expected) || newFlows != runs)
@@ -273,6 +275,6 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         "per run. Beside the chain, alternatives to the two hash lookups, each against the prefix it branches off: the backend from an ARRAY " +
         "(after the hash frontend); frontend and backends from one 64-byte ARRAY entry at the VIP's offset in the Service CIDR (after the " +
         "conntrack miss), as is, read under a `bpf_spin_lock` in the entry, copy on write (a slot number per address, then the entry in a " +
-        "slot ARRAY), and checked by a checksum over its fields. The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
+        "slot ARRAY), checked by a checksum over its fields, copied whole to the stack as the checksummed form does but used unchecked, and read as a seqlock reader would (its sequence word before and after the fields it uses). The counters must show that every run of a prefix from the frontend step on found its frontend, from the backend step on its " +
         "backend, every alternative its entries, and that the full program counted every run as a new flow.";
 }
