@@ -490,6 +490,7 @@ enum pr_counter {
 	PR_CNT_POLICY_INGRESS_ALLOWED = 52,   /* a new flow allowed by an ingress check */
 	PR_CNT_POLICY_EGRESS_ALLOWED = 53,    /* a new flow allowed by an egress check */
 	PR_CNT_REJECT_SCTP_SERVICE = 54,      /* SCTP to a Service's SCTP port: not translated, refused (ICMP port unreachable) */
+	PR_CNT_NAT_DIRECT = 55,               /* a new flow (or connect) balanced from its pr_nat_direct4 slot, not the hash maps */
 	PR_CNT_MAX = 64,                 /* array size; room to grow without an ABI bump */
 };
 
