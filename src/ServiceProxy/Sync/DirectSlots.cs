@@ -32,20 +32,21 @@ public static class DirectSlots
         value.BackendCount is >= 1 and <= NatDirectEntry4.MaxBackends;
 
     /// <summary>The desired slots of the whole desired state.</summary>
-    public static Dictionary<uint, NatDirectEntry4> Compute(NatMapContents desired, uint mask) =>
+    public static DirectSlotSet Compute(NatMapContents desired, uint mask) =>
         Compute(desired.Frontends, desired.Backends.GetValueOrDefault, desired.Backends.ContainsKey, mask, only: null);
 
     /// <summary>
-    /// The winners of the slots of <paramref name="frontends"/> (all of them, or only the slots in <paramref name="only"/>:
-    /// each recomputed from every frontend given, since a slot's winner changes when another frontend on it goes away).
+    /// The winners of the slots of <paramref name="frontends"/> (all of them, or only the slots in <paramref name="only"/>),
+    /// each decided among every qualifying frontend given for it.
     /// </summary>
-    /// <param name="frontends">Every desired frontend (the candidates of a slot are all the frontends on it).</param>
+    /// <param name="frontends">The desired frontends (all of them, or at least every candidate of the slots computed).</param>
     /// <param name="backendOf">A desired backend's value.</param>
     /// <param name="hasBackend">Whether a backend key is desired.</param>
-    public static Dictionary<uint, NatDirectEntry4> Compute(IEnumerable<KeyValuePair<NatFrontendKey4, NatFrontendValue>> frontends,
+    public static DirectSlotSet Compute(IEnumerable<KeyValuePair<NatFrontendKey4, NatFrontendValue>> frontends,
         Func<NatBackendKey, NatBackendValue4> backendOf, Func<NatBackendKey, bool> hasBackend, uint mask, IReadOnlySet<uint>? only)
     {
         var winners = new Dictionary<uint, (ulong Order, NatFrontendKey4 Key, NatFrontendValue Value)>();
+        Dictionary<uint, List<NatFrontendKey4>>? shared = null;
         foreach (var (key, value) in frontends)
         {
             if (!QualifiesByValue(value))
@@ -53,23 +54,60 @@ public static class DirectSlots
             var slot = SlotOf(key, mask);
             if (only is not null && !only.Contains(slot))
                 continue;
-            var order = MapOrder.Frontend(key);
-            if (winners.TryGetValue(slot, out var holder) && holder.Order <= order)
-                continue;
             if (!AllBackendsDesired(value, hasBackend))
                 continue;
+            var order = MapOrder.Frontend(key);
+            if (winners.TryGetValue(slot, out var holder))
+            {
+                // A slot several qualify for: all of them are kept, for the incremental pass that removes its holder.
+                shared ??= [];
+                if (!shared.TryGetValue(slot, out var contenders))
+                    shared[slot] = contenders = [holder.Key];
+                contenders.Add(key);
+                if (holder.Order <= order)
+                    continue;
+            }
             winners[slot] = (order, key, value);
         }
-        var slots = new Dictionary<uint, NatDirectEntry4>(winners.Count);
+        var entries = new Dictionary<uint, NatDirectEntry4>(winners.Count);
         var backends = new List<NatBackendValue4>(NatDirectEntry4.MaxBackends);
         foreach (var (slot, (_, key, value)) in winners)
         {
             backends.Clear();
             for (uint ordinal = 0; ordinal < value.BackendCount; ordinal++)
                 backends.Add(backendOf(new NatBackendKey(value.ServiceId, ordinal)));
-            slots[slot] = new NatDirectEntry4(key, value.ServiceId, backends);
+            entries[slot] = new NatDirectEntry4(key, value.ServiceId, backends);
         }
-        return slots;
+        var contended = new Dictionary<uint, NatFrontendKey4[]>(shared?.Count ?? 0);
+        foreach (var (slot, contenders) in shared ?? [])
+            contended[slot] = [.. contenders.OrderBy(MapOrder.Frontend)];
+        return new DirectSlotSet(entries, contended);
+    }
+
+    /// <summary>
+    /// An incremental pass's slots: those of the frontends it touched, each decided among the touched frontends on it (as
+    /// the pass leaves them) and the slot's qualifying frontends of the last sync that it did not touch (still qualifying:
+    /// their values and backends are unchanged). Costs what the change touches, not the cluster: the last sync's
+    /// qualifying frontends of a slot are its holder, or <see cref="DirectSlotSet.Contended"/>'s list where there were several.
+    /// </summary>
+    /// <param name="touchedKeys">Every frontend key the pass touched (old and new).</param>
+    /// <param name="before">A slot's qualifying frontends at the last sync.</param>
+    /// <param name="frontendOf">A frontend's value as the pass leaves it (null: none).</param>
+    public static DirectSlotSet Recompute(IReadOnlyCollection<NatFrontendKey4> touchedKeys, Func<uint, IEnumerable<NatFrontendKey4>> before,
+        Func<NatFrontendKey4, NatFrontendValue?> frontendOf, Func<NatBackendKey, NatBackendValue4> backendOf, Func<NatBackendKey, bool> hasBackend,
+        uint mask)
+    {
+        var slots = SlotsOf(touchedKeys, mask);
+        var touched = touchedKeys as IReadOnlySet<NatFrontendKey4> ?? touchedKeys.ToHashSet();
+        var candidates = new List<KeyValuePair<NatFrontendKey4, NatFrontendValue>>();
+        foreach (var key in touchedKeys)
+            if (frontendOf(key) is { } value)
+                candidates.Add(new(key, value));
+        foreach (var slot in slots)
+            foreach (var key in before(slot))
+                if (!touched.Contains(key) && frontendOf(key) is { } value)
+                    candidates.Add(new(key, value));
+        return Compute(candidates, backendOf, hasBackend, mask, slots);
     }
 
     /// <summary>The slots the frontends at <paramref name="keys"/> sit on.</summary>
@@ -93,3 +131,8 @@ public static class DirectSlots
         return true;
     }
 }
+
+/// <summary>The desired slots (<see cref="DirectSlots"/>).</summary>
+/// <param name="Entries">Each slot someone wins, with the winner's entry.</param>
+/// <param name="Contended">The slots several frontends qualify for, with all of them, the winner first.</param>
+public sealed record DirectSlotSet(Dictionary<uint, NatDirectEntry4> Entries, Dictionary<uint, NatFrontendKey4[]> Contended);

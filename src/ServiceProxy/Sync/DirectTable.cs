@@ -33,6 +33,7 @@ public sealed class DirectTable
 {
     private readonly IBpfMap<uint, NatDirectEntry4> _map;
     private Dictionary<uint, NatDirectEntry4>? _view;
+    private Dictionary<uint, NatFrontendKey4[]> _contended = [];
 
     public DirectTable(IBpfMap<uint, NatDirectEntry4> map)
     {
@@ -55,15 +56,34 @@ public sealed class DirectTable
     public int Used => _view?.Count ?? 0;
 
     /// <summary>
+    /// A slot's qualifying frontends at the last sync (its holder, or all of them where several qualified): what an
+    /// incremental pass decides the slot among, with the frontends it touched (<see cref="DirectSlots.Recompute"/>).
+    /// </summary>
+    public IEnumerable<NatFrontendKey4> Before(uint slot) =>
+        _contended.TryGetValue(slot, out var contenders) ? contenders
+        : _view is not null && _view.TryGetValue(slot, out var entry) ? [entry.Frontend]
+        : [];
+
+    /// <summary>
     /// The writes that bring the map to <paramref name="desired"/>: every slot, or only those in <paramref name="only"/>
     /// (an incremental pass; <paramref name="desired"/> then holds the winners of those slots). <paramref name="reread"/>
-    /// reads the map first (drift repaired).
+    /// reads the map first (drift repaired). Also keeps the contended slots' candidates for <see cref="Before"/>.
     /// </summary>
-    public DirectPlan Plan(IReadOnlyDictionary<uint, NatDirectEntry4> desired, IReadOnlySet<uint>? only, bool reread)
+    public DirectPlan Plan(DirectSlotSet desiredSet, IReadOnlySet<uint>? only, bool reread)
     {
         if (reread || _view is null)
             _view = NonEmpty(_map.ReadAll());
         var view = _view;
+        var desired = desiredSet.Entries;
+        if (only is null)
+            _contended = desiredSet.Contended;
+        else
+        {
+            foreach (var slot in only)
+                _contended.Remove(slot);
+            foreach (var (slot, contenders) in desiredSet.Contended)
+                _contended[slot] = contenders;
+        }
         var zeroFirst = new List<uint>();
         var writeAfter = new List<KeyValuePair<uint, NatDirectEntry4>>();
         foreach (var slot in only ?? view.Keys.Union(desired.Keys).ToHashSet())

@@ -72,7 +72,7 @@ public sealed class DriftCheck
             side += _names?.Differences(entries.Names) ?? 0;
         }
         // The slots follow from the desired NAT entries; the table's view is the sync thread's, so only the map is read.
-        var direct = _direct?.Differences(DirectSlots.Compute(desired.Maps, _direct.Mask)) ?? 0;
+        var direct = _direct?.Differences(DirectSlots.Compute(desired.Maps, _direct.Mask).Entries) ?? 0;
         return new DriftReport(nat, side, _snapshot.Services.Count, Stopwatch.GetElapsedTime(started),
             GC.GetAllocatedBytesForCurrentThread() - allocatedBefore, direct);
     }

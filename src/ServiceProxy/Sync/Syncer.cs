@@ -170,12 +170,12 @@ public sealed partial class Syncer
             (writes, owners, conflicts, problems) = (partial.Writes, partial.Owners, partial.Problems, cleanProblems);
             if (_direct is not null)
             {
-                // Only the slots of the frontends this pass touches can change, each recomputed from every frontend as the
-                // pass leaves them (read before the writes change the view).
-                var only = DirectSlots.SlotsOf(partial.FrontendKeys, _direct.Mask);
+                // Only the slots of the frontends this pass touches can change, each decided among those and the slot's
+                // other qualifying frontends of the last sync (read before the writes change the view).
                 var written = new WrittenNatContents(view, partial.Writes);
-                var slots = DirectSlots.Compute(written.Frontends, written.BackendOf, written.HasBackend, _direct.Mask, only);
-                direct = _direct.Plan(slots, only, reread: false);
+                var slots = DirectSlots.Recompute(partial.FrontendKeys, _direct.Before, written.FrontendOf, written.BackendOf, written.HasBackend,
+                    _direct.Mask);
+                direct = _direct.Plan(slots, DirectSlots.SlotsOf(partial.FrontendKeys, _direct.Mask), reread: false);
             }
             // As below, for the ranges of the Services this pass rebuilt.
             if (delta is not null && _sourceRanges?.AddAndChange(delta.SourceRanges, reread: false, sideProblems) is { Count: > 0 } failedRanges)

@@ -5,8 +5,8 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// <summary>
 /// The NAT maps as a pass's writes will leave them, without copying the view: the view with the pass's upserts in and
 /// its deletes out. What an incremental pass desires of the whole maps (the writes are the changed Services' diff against
-/// a view that holds the last clean desired state), for the fast path's slots (<see cref="DirectSlots"/>), which depend on
-/// every frontend on a slot, changed or not. Read it before the writes are applied: applying them changes the view.
+/// a view that holds the last clean desired state), for the fast path's slots (<see cref="DirectSlots.Recompute"/>), which
+/// depend on every frontend on a slot, changed or not. Read it before the writes are applied: applying them changes the view.
 /// </summary>
 internal sealed class WrittenNatContents
 {
@@ -37,19 +37,9 @@ internal sealed class WrittenNatContents
         }
     }
 
-    /// <summary>The frontends as the writes leave them.</summary>
-    public IEnumerable<KeyValuePair<NatFrontendKey4, NatFrontendValue>> Frontends
-    {
-        get
-        {
-            foreach (var pair in _view.Frontends)
-                if (!_frontends.ContainsKey(pair.Key))
-                    yield return pair;
-            foreach (var (key, value) in _frontends)
-                if (value is { } written)
-                    yield return new(key, written);
-        }
-    }
+    /// <summary>A frontend's value as the writes leave it; null when there is none.</summary>
+    public NatFrontendValue? FrontendOf(NatFrontendKey4 key) =>
+        _frontends.TryGetValue(key, out var written) ? written : _view.Frontends.TryGetValue(key, out var value) ? value : null;
 
     public bool HasBackend(NatBackendKey key) =>
         _backends.TryGetValue(key, out var written) ? written is not null : _view.Backends.ContainsKey(key);
