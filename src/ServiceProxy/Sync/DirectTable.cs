@@ -31,6 +31,12 @@ public sealed record DirectPlan(IReadOnlyList<uint> ZeroFirst, IReadOnlyList<Key
 /// </summary>
 public sealed class DirectTable
 {
+    /// <summary>Writes from which a half goes to the kernel in batches (fewer are written one by one).</summary>
+    private const int BatchFrom = 16;
+
+    /// <summary>Slots per <c>BPF_MAP_UPDATE_BATCH</c> call.</summary>
+    private const int BatchSize = 4096;
+
     private readonly IBpfMap<uint, NatDirectEntry4> _map;
     private Dictionary<uint, NatDirectEntry4>? _view;
     private Dictionary<uint, NatFrontendKey4[]> _contended = [];
@@ -101,17 +107,44 @@ public sealed class DirectTable
     }
 
     /// <summary>The first half: empties the slots whose frontend must no longer be served from them.</summary>
-    public void ZeroFirst(DirectPlan plan, List<SyncProblem> problems)
-    {
-        foreach (var slot in plan.ZeroFirst)
-            Write(slot, default, problems);
-    }
+    public void ZeroFirst(DirectPlan plan, List<SyncProblem> problems) =>
+        WriteAll(plan.ZeroFirst.Select(slot => new KeyValuePair<uint, NatDirectEntry4>(slot, default)).ToList(), problems);
 
     /// <summary>The second half, between the NAT writes' make and break halves: the new and changed copies.</summary>
-    public void WriteAfterMake(DirectPlan plan, List<SyncProblem> problems)
+    public void WriteAfterMake(DirectPlan plan, List<SyncProblem> problems) => WriteAll(plan.WriteAfterMake, problems);
+
+    /// <summary>
+    /// Runs of writes go to the kernel as batches (a first sync fills a slot per ClusterIP); a failed batch is redone slot
+    /// by slot, so each failure is reported, and kept out of the view, as a single write's would be.
+    /// </summary>
+    private void WriteAll(IReadOnlyList<KeyValuePair<uint, NatDirectEntry4>> writes, List<SyncProblem> problems)
     {
-        foreach (var (slot, entry) in plan.WriteAfterMake)
-            Write(slot, entry, problems);
+        if (writes.Count < BatchFrom)
+        {
+            foreach (var (slot, entry) in writes)
+                Write(slot, entry, problems);
+            return;
+        }
+        for (var start = 0; start < writes.Count; start += BatchSize)
+        {
+            var count = Math.Min(BatchSize, writes.Count - start);
+            var slots = new uint[count];
+            var entries = new NatDirectEntry4[count];
+            for (var i = 0; i < count; i++)
+                (slots[i], entries[i]) = writes[start + i];
+            try
+            {
+                _map.UpdateBatch(slots, entries);
+            }
+            catch (BpfException)
+            {
+                for (var i = 0; i < count; i++)
+                    Write(slots[i], entries[i], problems);
+                continue;
+            }
+            for (var i = 0; i < count; i++)
+                Record(slots[i], entries[i]);
+        }
     }
 
     /// <summary>
@@ -132,17 +165,22 @@ public sealed class DirectTable
         try
         {
             _map.Update(slot, entry);
-            if (entry.Equals(default(NatDirectEntry4)))
-                _view!.Remove(slot);
-            else
-                _view![slot] = entry;
-            Writes++;
+            Record(slot, entry);
         }
         catch (BpfException error)
         {
             var what = entry.Equals(default(NatDirectEntry4)) ? "emptying" : $"writing {entry} to";
             problems.Add(new SyncProblem(SyncProblemKind.WriteFailed, $"{_map.Name}: {what} slot {slot}: {error.Message}", Error: error));
         }
+    }
+
+    private void Record(uint slot, NatDirectEntry4 entry)
+    {
+        if (entry.Equals(default(NatDirectEntry4)))
+            _view!.Remove(slot);
+        else
+            _view![slot] = entry;
+        Writes++;
     }
 
     private static Dictionary<uint, NatDirectEntry4> NonEmpty(IReadOnlyList<KeyValuePair<uint, NatDirectEntry4>> slots)

@@ -154,6 +154,26 @@ public sealed class DirectTableSyncTests
     }
 
     [Test]
+    public void Many_slots_go_in_batches_and_a_slot_the_map_refuses_is_the_one_problem()
+    {
+        var maps = new NatMapsUnderTest(directSlots: 64);
+        var syncer = maps.NewSyncer();
+        var services = Enumerable.Range(1, 40).Select(i => Service($"s{i}", $"10.96.0.{i}")).ToList();
+        var slices = Enumerable.Range(1, 40).Select(i => Slice($"s{i}-1", $"s{i}", $"10.244.0.{i}")).ToList();
+        maps.Direct.FailWrite = slot => slot == 17;
+
+        var result = syncer.Sync(ServiceSnapshot.Create(services, slices));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Problems.Select(p => p.Reason).ToList(), Has.Count.EqualTo(1).And.All.StartsWith("pr_nat_direct4: writing 10.96.0.17:80/tcp"));
+            Assert.That(maps.DirectSlotsHeld().Keys, Is.EquivalentTo(Enumerable.Range(1, 40).Where(i => i != 17).Select(i => (uint)i)));
+            Assert.That(syncer.Direct!.Used, Is.EqualTo(39), "the view holds what reached the map");
+            Assert.That(DirectSlotsModel.OrderViolations(maps), Is.Empty);
+        });
+    }
+
+    [Test]
     public void Slots_changed_behind_the_syncers_back_are_drift_that_a_full_resync_repairs()
     {
         var (maps, syncer, tracker) = Programmed([Service("web", "10.96.0.1")], [Slice("web-1", "web", "10.244.0.1")]);
