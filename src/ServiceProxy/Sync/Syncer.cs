@@ -223,7 +223,7 @@ public sealed partial class Syncer
                 // A frontend whose update failed may still check its ranges: those stay until it no longer does.
                 var checking = view.Frontends.Values.Where(value => value.Flags.HasFlag(FrontendFlags.SourceRanges))
                     .Select(value => value.ServiceId).ToHashSet();
-                var withRanges = side.SourceRanges.Keys.Select(range => range.ServiceId).ToHashSet();
+                var withRanges = WrittenRangeIds(side.SourceRanges.Keys);
                 _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems,
                     stillNeeded: range => checking.Contains(range.ServiceId) && !withRanges.Contains(range.ServiceId));
                 _names?.AddAndChange(side.Names, fullResync, sideProblems);
@@ -236,7 +236,7 @@ public sealed partial class Syncer
                 foreach (var key in partial!.FrontendKeys)
                     if (view.Frontends.TryGetValue(key, out var value) && value.Flags.HasFlag(FrontendFlags.SourceRanges))
                         checking.Add(value.ServiceId);
-                var withRanges = delta.SourceRanges.Keys.Select(range => range.ServiceId).ToHashSet();
+                var withRanges = WrittenRangeIds(delta.SourceRanges.Keys);
                 _sourceRanges?.Delete(delta.StaleSourceRanges, sideProblems,
                     stillNeeded: range => checking.Contains(range.ServiceId) && !withRanges.Contains(range.ServiceId));
                 _names?.AddAndChange(delta.Names, reread: false, sideProblems);
@@ -262,6 +262,23 @@ public sealed partial class Syncer
         _sideWritesSeen = sideWrites;
         LogSynced(_logger, result.Applied.Count, result.Problems.Count, fullResync);
         return result;
+    }
+
+    /// <summary>
+    /// The ids with a desired source range that is in the map: a frontend of such an id still finds one of its ranges when
+    /// the others go. A desired range whose write failed does not count (its id's old ranges must then stay while a
+    /// frontend checks them: deleting them would drop every client).
+    /// </summary>
+    private HashSet<uint> WrittenRangeIds(IEnumerable<LbSourceRangeKey4> desired)
+    {
+        var ids = new HashSet<uint>();
+        if (_sourceRanges is null)
+            return ids;
+        var written = _sourceRanges.View;
+        foreach (var range in desired)
+            if (written.ContainsKey(range))
+                ids.Add(range.ServiceId);
+        return ids;
     }
 
     private static List<MapWrite> HoldBackSourceRangeFrontends(IReadOnlyList<MapWrite> writes, HashSet<uint> ids, List<SyncProblem> problems)

@@ -221,6 +221,28 @@ public sealed class SyncerProperties
         Assert.That(maps.Violations, Is.Empty, "no frontend may check source ranges that are not there");
     }
 
+    /// <summary>
+    /// Bug (found by <see cref="Failed_writes_keep_every_source_range_frontend_with_its_ranges"/>): when a LoadBalancer
+    /// Service's ranges change and the write of the new range fails, the Syncer deleted the old range all the same (the id
+    /// "had desired ranges"), leaving its frontend checking ranges that are not there: every client dropped.
+    /// </summary>
+    [Test]
+    public void A_failed_write_of_a_new_source_range_keeps_the_old_one_its_frontend_checks()
+    {
+        var maps = new NatMapsUnderTest();
+        var syncer = maps.NewSyncer();
+        Assert.That(syncer.Sync(ServiceSnapshot.Create([LoadBalancer("203.0.113.0/24")], [LbSlice])).Succeeded, Is.True);
+        maps.SourceRanges.FailWrite = range => range.Range.ToString() == "198.51.100.0/24";
+
+        var result = syncer.Sync(ServiceSnapshot.Create([LoadBalancer("198.51.100.0/24")], [LbSlice]), fullResync: false);
+
+        Assert.That(result.Problems.Any(p => p.Kind == SyncProblemKind.WriteFailed), Is.True, "the new range's write failed");
+        Assert.That(maps.Violations, Is.Empty, "no frontend may check source ranges that are not there");
+        maps.SourceRanges.FailWrite = null;
+        Assert.That(syncer.Sync(ServiceSnapshot.Create([LoadBalancer("198.51.100.0/24")], [LbSlice]), fullResync: false).Succeeded, Is.True);
+        Assert.That(maps.SourceRanges.Inner.ReadAll().Select(e => e.Key.Range.ToString()), Is.EqualTo(new[] { "198.51.100.0/24" }), "the next sync finishes");
+    }
+
     private static void Run(Scenario scenario, bool natInvariantOnly = false)
     {
         // Two fast-path slots: the ClusterIPs .1 and .3 share one, .2 and .4 the other, beside the ports of one VIP.
