@@ -40,6 +40,18 @@ public sealed class ClusterIpTests : ProxiedNodeFixture
             foreach (var address in Node.BackendAddresses(InitialBackends))
                 Assert.That(dump, Does.Contain(address.ToString()));
         });
+        // The ClusterIP fast path: --direct-table-size auto on the default 10.96.0.0/12 is 262,144 slots (the cap), and
+        // 10.96.0.10 (0x0A60000A) sits in slot 0x0A60000A & 0x3FFFF = 10 (the 0x60 is bits 21-22, above the mask).
+        using var json = JsonDocument.Parse(dump);
+        var fastPath = json.RootElement.GetProperty("fastPath");
+        var frontend = json.RootElement.GetProperty("frontends").EnumerateArray()
+            .Single(fe => fe.GetProperty("frontend").GetString() == $"{Node.Service.Vip.Address}:{Node.Service.Vip.Port}/tcp");
+        Assert.Multiple(() =>
+        {
+            Assert.That(fastPath.GetProperty("slots").GetInt32(), Is.EqualTo(262144));
+            Assert.That(fastPath.GetProperty("used").GetInt32(), Is.EqualTo(1));
+            Assert.That(frontend.GetProperty("fastPathSlot").GetUInt32(), Is.EqualTo(10u));
+        });
     }
 
     [Test]
