@@ -169,8 +169,13 @@ public sealed class DirectTable
         }
         catch (BpfException error)
         {
-            var what = entry.Equals(default(NatDirectEntry4)) ? "emptying" : $"writing {entry} to";
+            var emptying = entry.Equals(default(NatDirectEntry4));
+            var what = emptying ? "emptying" : $"writing {entry} to";
             problems.Add(new SyncProblem(SyncProblemKind.WriteFailed, $"{_map.Name}: {what} slot {slot}: {error.Message}", Error: error));
+            // The slot still holds the old copy, perhaps of backends the break half is about to delete (and their flows
+            // purged): emptied, it sends new flows to the hash lookups, which are right.
+            if (!emptying && _view!.ContainsKey(slot))
+                Write(slot, default, problems);
         }
     }
 

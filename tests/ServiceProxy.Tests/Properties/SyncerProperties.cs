@@ -298,7 +298,7 @@ public sealed class SyncerProperties
             maps.SourceRanges.FailWrite = null;
             maps.Direct.FailWrite = null;
             Check(Violations().Count == 0, () => $"after step {s}: make-before-break violated:\n  {string.Join("\n  ", Violations().Take(10))}");
-            CheckDirectOrder($"step {s}");
+            CheckDirectOrder($"step {s}", result.Problems);
 
             // After faults, syncs without faults must repair what failed: an incremental one, then (drift needs it) a full one.
             for (var retry = 0; retry < 2 && !result.Succeeded && result.Problems.Any(p => p.Kind != SyncProblemKind.Conflict); retry++)
@@ -307,7 +307,7 @@ public sealed class SyncerProperties
                 maps.ClearLog();
                 result = syncer.Sync(tracker.Commit(), fullResync: retry == 1);
                 Check(Violations().Count == 0, () => $"after step {s} retry {retry}: make-before-break violated:\n  {string.Join("\n  ", Violations().Take(10))}");
-                CheckDirectOrder($"step {s} retry {retry}");
+                CheckDirectOrder($"step {s} retry {retry}", result.Problems);
             }
             Check(result.Problems.All(p => p.Kind == SyncProblemKind.Conflict),
                 () => $"after step {s}: problems left after the retries:\n  {string.Join("\n  ", result.Problems)}");
@@ -324,9 +324,9 @@ public sealed class SyncerProperties
                       $"expected\n  {string.Join("\n  ", expectedSlots.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}"))}\nmaps:\n  {string.Join("\n  ", maps.Dump())}");
         }
 
-        void CheckDirectOrder(string label)
+        void CheckDirectOrder(string label, IReadOnlyList<SyncProblem> problems)
         {
-            var wrong = DirectSlotsModel.OrderViolations(maps);
+            var wrong = DirectSlotsModel.OrderViolations(maps, problems);
             Check(wrong.Count == 0, () => $"after {label}: fast-path writes out of order:\n  {string.Join("\n  ", wrong)}\nNAT writes:\n  {string.Join("\n  ", maps.WriteLog)}");
         }
 

@@ -41,10 +41,14 @@ public static class DirectSlotsModel
 
     /// <summary>
     /// Where the fast-path writes of one sync broke the order (empty when none did): every slot emptied before the first NAT
-    /// write, every entry written after the last NAT upsert and before the first NAT delete.
+    /// write, every entry written after the last NAT upsert and before the first NAT delete. One exception: a slot whose
+    /// new copy could not be written (a <paramref name="problems"/> entry says so) may be emptied in the copy's place,
+    /// before the first NAT delete.
     /// </summary>
-    public static List<string> OrderViolations(NatMapsUnderTest maps)
+    public static List<string> OrderViolations(NatMapsUnderTest maps, IEnumerable<ProxyReplacement.ServiceProxy.Sync.SyncProblem>? problems = null)
     {
+        var failedCopies = (problems ?? []).Select(p => System.Text.RegularExpressions.Regex.Match(p.Reason, @"^pr_nat_direct4: writing .* to slot (\d+):"))
+            .Where(m => m.Success).Select(m => uint.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
         var log = maps.WriteLog;
         static bool IsNat(string w) => w.StartsWith("+fe ", StringComparison.Ordinal) || w.StartsWith("+be ", StringComparison.Ordinal) || IsNatDelete(w);
         static bool IsNatDelete(string w) => w.StartsWith("-fe ", StringComparison.Ordinal) || w.StartsWith("-be ", StringComparison.Ordinal);
@@ -54,7 +58,8 @@ public static class DirectSlotsModel
         var violations = new List<string>();
         foreach (var write in maps.DirectLog)
         {
-            if (write.Empties && firstNat >= 0 && write.NatWritesBefore > firstNat)
+            if (write.Empties && firstNat >= 0 && write.NatWritesBefore > firstNat &&
+                !(failedCopies.Contains(write.Slot) && (firstDelete < 0 || write.NatWritesBefore <= firstDelete)))
                 violations.Add($"'{write}' after the NAT write '{log[firstNat]}'");
             if (!write.Empties && write.NatWritesBefore <= lastUpsert)
                 violations.Add($"'{write}' before the NAT upsert '{log[lastUpsert]}'");

@@ -154,6 +154,29 @@ public sealed class DirectTableSyncTests
     }
 
     [Test]
+    public void A_slot_whose_new_copy_cannot_be_written_is_emptied_before_the_backend_it_still_holds_is_deleted()
+    {
+        var (maps, syncer, tracker) = Programmed([Service("web", "10.96.0.1")], [Slice("web-1", "web", "10.244.0.1", "10.244.0.2")]);
+        var refusals = 0;
+        maps.Direct.FailWrite = slot => slot == 1 && refusals++ == 0; // the new copy only
+
+        tracker.UpsertEndpointSlice(Slice("web-1", "web", "10.244.0.1"));
+        var result = syncer.Sync(tracker.Commit(), fullResync: false);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Problems.Select(p => p.Kind), Is.EqualTo(new[] { SyncProblemKind.WriteFailed }));
+            Assert.That(maps.DirectLog.Select(w => (w.NatWritesBefore, w.ToString())), Is.EqualTo(new[] { (1, "-slot 1") }),
+                "emptied where the copy should have gone: before '-be svc=1 #1'");
+            Assert.That(maps.WriteLog[1], Is.EqualTo("-be svc=1 #1"));
+            Assert.That(maps.DirectSlotsHeld(), Is.Empty);
+        });
+        maps.Direct.FailWrite = null;
+        syncer.Sync(tracker.Commit(), fullResync: false);
+        Assert.That(maps.DirectSlotsHeld()[1].GetBackends(), Is.EqualTo(new[] { Be("10.244.0.1") }), "the next sync writes it");
+    }
+
+    [Test]
     public void Many_slots_go_in_batches_and_a_slot_the_map_refuses_is_the_one_problem()
     {
         var maps = new NatMapsUnderTest(directSlots: 64);
