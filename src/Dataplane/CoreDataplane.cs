@@ -95,7 +95,8 @@ public sealed class CoreDataplane : IDisposable
         // Both builds declare the same maps: whichever loads adopts (or creates) the same pins.
         var (loaded, variant) = VariantLoader.Load(options.Variant, CoreObjectNames.ObjectFile,
             v => BpfObjectLoader.Load(new BpfObjectSpec(
-                EmbeddedObjects.Read(DataplaneVariants.ObjectFile(CoreObjectNames.ObjectFile, v)), "tc_nat", maxEntries, options.PinRoot)),
+                EmbeddedObjects.Read(DataplaneVariants.ObjectFile(CoreObjectNames.ObjectFile, v)), "tc_nat", maxEntries, options.PinRoot,
+                DerivedMaps: DerivedMaps)),
             VariantProbe.WhyTcCompat);
         try
         {
@@ -199,6 +200,19 @@ public sealed class CoreDataplane : IDisposable
 
     /// <summary>Pinned maps of another size that this load replaced by maps of the configured size, entries copied.</summary>
     public IReadOnlyList<ResizedMap> ResizedMaps => _object.Resized;
+
+    /// <summary>
+    /// Maps whose contents the Syncer derives from the others and rewrites in full: a pin of another size is replaced by an
+    /// empty map of the configured size (<see cref="RecreatedMaps"/>), not migrated or refused. The fast path's slots are
+    /// a ClusterIP's low bits under the table's mask, so entries of the old size would sit in the wrong slots.
+    /// </summary>
+    private static readonly IReadOnlySet<string> DerivedMaps = new HashSet<string>(StringComparer.Ordinal) { CoreObjectNames.Direct };
+
+    /// <summary>
+    /// Derived maps pinned at another size that this load replaced by empty maps of the configured size (the first sync fills
+    /// them). The old map lives on while programs attached before this load still use it, until they are replaced.
+    /// </summary>
+    public IReadOnlyList<ResizedMap> RecreatedMaps => _object.Recreated;
 
     /// <summary>
     /// After the programs attached before this load were replaced (TC and socket hooks): copies into each resized map

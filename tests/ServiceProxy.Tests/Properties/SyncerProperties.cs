@@ -223,7 +223,8 @@ public sealed class SyncerProperties
 
     private static void Run(Scenario scenario, bool natInvariantOnly = false)
     {
-        var maps = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192);
+        // Two fast-path slots: the ClusterIPs .1 and .3 share one, .2 and .4 the other, beside the ports of one VIP.
+        var maps = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192, directSlots: 2);
         var tracker = new ChangeTracker();
         var syncer = maps.NewSyncer();
         var context = scenario.Start;
@@ -266,19 +267,25 @@ public sealed class SyncerProperties
                 maps.Frontends.FailWrite = _ => random.Next(100) < step.FaultPercent;
                 maps.Backends.FailWrite = _ => random.Next(100) < step.FaultPercent;
                 maps.SourceRanges.FailWrite = _ => random.Next(100) < step.FaultPercent;
+                maps.Direct.FailWrite = _ => random.Next(100) < step.FaultPercent;
             }
+            maps.ClearLog();
             var result = syncer.Sync(tracker.Commit(), step.FullResync);
             maps.Frontends.FailWrite = null;
             maps.Backends.FailWrite = null;
             maps.SourceRanges.FailWrite = null;
+            maps.Direct.FailWrite = null;
             Check(Violations().Count == 0, () => $"after step {s}: make-before-break violated:\n  {string.Join("\n  ", Violations().Take(10))}");
+            CheckDirectOrder($"step {s}");
 
             // After faults, syncs without faults must repair what failed: an incremental one, then (drift needs it) a full one.
             for (var retry = 0; retry < 2 && !result.Succeeded && result.Problems.Any(p => p.Kind != SyncProblemKind.Conflict); retry++)
             {
                 Check(faulty, () => $"after step {s}: problems without any fault:\n  {string.Join("\n  ", result.Problems)}");
+                maps.ClearLog();
                 result = syncer.Sync(tracker.Commit(), fullResync: retry == 1);
                 Check(Violations().Count == 0, () => $"after step {s} retry {retry}: make-before-break violated:\n  {string.Join("\n  ", Violations().Take(10))}");
+                CheckDirectOrder($"step {s} retry {retry}");
             }
             Check(result.Problems.All(p => p.Kind == SyncProblemKind.Conflict),
                 () => $"after step {s}: problems left after the retries:\n  {string.Join("\n  ", result.Problems)}");
@@ -287,6 +294,18 @@ public sealed class SyncerProperties
             var differences = SyncerModel.Differences(expected, maps.Frontends.Inner.ReadAll(), maps.Backends.Inner.ReadAll());
             Check(differences.Count == 0, () => $"after step {s}: the maps differ from the model:\n  {string.Join("\n  ", differences)}\n" +
                                                  $"maps:\n  {string.Join("\n  ", maps.Dump())}");
+            // The NAT maps are the model's now: the fast path must hold the slots they call for.
+            var slots = maps.DirectSlotsHeld();
+            var expectedSlots = DirectSlotsModel.Expected(maps);
+            Check(slots.Count == expectedSlots.Count && expectedSlots.All(pair => slots.TryGetValue(pair.Key, out var held) && held.Equals(pair.Value)),
+                () => $"after step {s}: the fast path holds\n  {string.Join("\n  ", slots.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}"))}\n" +
+                      $"expected\n  {string.Join("\n  ", expectedSlots.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}"))}\nmaps:\n  {string.Join("\n  ", maps.Dump())}");
+        }
+
+        void CheckDirectOrder(string label)
+        {
+            var wrong = DirectSlotsModel.OrderViolations(maps);
+            Check(wrong.Count == 0, () => $"after {label}: fast-path writes out of order:\n  {string.Join("\n  ", wrong)}\nNAT writes:\n  {string.Join("\n  ", maps.WriteLog)}");
         }
 
         List<string> Violations() => natInvariantOnly
