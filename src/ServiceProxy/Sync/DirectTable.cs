@@ -72,30 +72,30 @@ public sealed class DirectTable
 
     /// <summary>
     /// The writes that bring the map to <paramref name="desired"/>: every slot, or only those in <paramref name="only"/>
-    /// (an incremental pass; <paramref name="desired"/> then holds the winners of those slots). <paramref name="reread"/>
+    /// (an incremental pass; <paramref name="desired"/> then holds the winners and candidates of those slots). <paramref name="reread"/>
     /// reads the map first (drift repaired). Also keeps the contended slots' candidates for <see cref="Before"/>.
     /// </summary>
-    public DirectPlan Plan(DirectSlotSet desiredSet, IReadOnlySet<uint>? only, bool reread)
+    public DirectPlan Plan(DirectSlotSet desired, IReadOnlySet<uint>? only, bool reread)
     {
         if (reread || _view is null)
             _view = NonEmpty(_map.ReadAll());
         var view = _view;
-        var desired = desiredSet.Entries;
         if (only is null)
-            _contended = desiredSet.Contended;
+            _contended = desired.Contended;
         else
         {
             foreach (var slot in only)
                 _contended.Remove(slot);
-            foreach (var (slot, contenders) in desiredSet.Contended)
+            foreach (var (slot, contenders) in desired.Contended)
                 _contended[slot] = contenders;
         }
+        var entries = desired.Entries;
         var zeroFirst = new List<uint>();
         var writeAfter = new List<KeyValuePair<uint, NatDirectEntry4>>();
-        foreach (var slot in only ?? view.Keys.Union(desired.Keys).ToHashSet())
+        foreach (var slot in only ?? view.Keys.Union(entries.Keys).ToHashSet())
         {
             var holds = view.TryGetValue(slot, out var current);
-            var wants = desired.TryGetValue(slot, out var wanted);
+            var wants = entries.TryGetValue(slot, out var wanted);
             if (holds && (!wants || !DirectSlots.SameFrontend(current, wanted)))
                 zeroFirst.Add(slot);
             if (wants && (!holds || !current.Equals(wanted)))
