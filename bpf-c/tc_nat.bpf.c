@@ -342,8 +342,14 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 	struct pr_tunnel_cfg cfg = {};
 	int verdict = PR_LB_NOT_SERVICE;
 	__u8 ct_flags = 0;
+	__u8 kind = PR_FE_CLUSTER_IP;
 	__u64 now = 0;
 
+	/* a pod's flow to a plain ClusterIP: its slot in pr_nat_direct4, else the hash lookups below */
+	if (origin == PR_LB_INTERNAL && pr_lb_direct4(&fe_key, &lb)) {
+		verdict = PR_LB_CHOSEN;
+		goto chosen;
+	}
 	fe = pr_lb_frontend4(&fe_key, &verdict);
 	if (fe && origin == PR_LB_EXTERNAL && p->proto == IPPROTO_TCP &&
 	    (p->tcp_flags & (PR_TCP_SYN | PR_TCP_ACK)) != PR_TCP_SYN) {
@@ -351,6 +357,7 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		return TC_ACT_OK;
 	}
 	if (fe) {
+		kind = fe->kind;
 		now = bpf_ktime_get_ns();
 		/* A 0.0.0.0 source is no client (the kernel drops it as a martian after us), and 0.0.0.0 is
 		 * the host netns's affinity identity (PR_AFF_CLIENT_HOST): it must not reach pr_aff4 from a pod. */
@@ -380,6 +387,7 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		pr_count(PR_CNT_PASS_NO_SERVICE);
 		return TC_ACT_OK;
 	}
+chosen:
 	/* NetworkPolicy applies to the chosen backend, before anything is remembered (a denied flow leaves no entry) */
 	if (origin == PR_LB_INTERNAL && !pr_pol_egress(p, lb.choice.addr, lb.choice.port, 1))
 		return TC_ACT_SHOT;
@@ -387,7 +395,7 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		pr_count(PR_CNT_AFFINITY_HIT);
 		ct_flags |= PR_CT_F_AFFINITY;
 	}
-	if (fe->kind == PR_FE_NODE_PORT)
+	if (kind == PR_FE_NODE_PORT)
 		ct_flags |= PR_CT_F_LOCAL_VIP;
 	if (origin == PR_LB_INTERNAL && lb.choice.addr == p->saddr) {
 		pr_count(PR_CNT_NAT_HAIRPIN);
@@ -404,7 +412,7 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		if (backend_node) {
 			pr_tunnel_config(&cfg);
 			if (cfg.node_addr) {
-				__u32 mode = host_network ? PR_EXT_MODE_SNAT : pr_ext_mode(fe->flags, cfg.ext_mode);
+				__u32 mode = host_network ? PR_EXT_MODE_SNAT : pr_ext_mode(lb.fe_flags, cfg.ext_mode);
 
 				if (mode == PR_EXT_MODE_SNAT) {
 					if (pr_snat_port(p->proto, cfg.node_addr, lb.choice.addr, lb.choice.port, &cfg,
@@ -424,6 +432,8 @@ PR_INLINE int pr_new_flow(struct __sk_buff *skb, const struct pr_pkt *p, const s
 		}
 	}
 
+	if (!now) /* the fast path reads the clock only here, after its slot */
+		now = bpf_ktime_get_ns();
 	if (pr_ct_create(key, lb.choice.addr, lb.choice.port, lb.svc_id, pr_ct_tcp_initial(p->proto, p->tcp_flags),
 			 ct_flags, now, &remote) < 0)
 		pr_count(PR_CNT_CT_CREATE_FAILED); /* still serve the packet; the next one retries */

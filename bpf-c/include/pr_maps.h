@@ -28,6 +28,14 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } pr_nat_be4 SEC(".maps");
 
+/* The ClusterIP fast path (pr_map_abi.h): sized by the control plane to a power of two, pr_config.direct_mask4 + 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pr_nat_direct4);
+	__uint(max_entries, 1);
+} pr_nat_direct4 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct pr_aff_key4);

@@ -100,6 +100,9 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 	int verdict = PR_LB_NOT_SERVICE;
 	int host = 0;
 
+	/* a plain ClusterIP: its slot in pr_nat_direct4 (no affinity, so no client identity needed), else the hash path */
+	if (pr_lb_direct4(&fe_key, &lb))
+		goto chosen;
 	fe = pr_lb_frontend4(&fe_key, &verdict);
 	/* ClientIP affinity needs the client as Kubernetes sees it. A pod socket is its pod's address,
 	 * which only a bound socket knows here (else the TC path, which sees it, balances it). A host
@@ -146,6 +149,7 @@ PR_INLINE int pr_sock_forward4(struct pr_sock_req *req, __u64 now, __u32 counter
 		pr_count(PR_CNT_SOCK_REFUSE_NO_BACKEND);
 		return PR_SOCK_REFUSE;
 	}
+chosen:
 	if (lb.choice.from_affinity)
 		pr_count(PR_CNT_SOCK_AFFINITY_HIT);
 	if (host && (lb.fe_flags & PR_FE_F_AFFINITY))

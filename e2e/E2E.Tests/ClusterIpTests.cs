@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
+using ProxyReplacement.Dataplane.Abi;
 using ProxyReplacement.E2E.Tests.Support;
 
 namespace ProxyReplacement.E2E.Tests;
@@ -39,6 +40,18 @@ public sealed class ClusterIpTests : ProxiedNodeFixture
             Assert.That(dump, Does.Contain(Node.Service.Vip.Address.ToString()));
             foreach (var address in Node.BackendAddresses(InitialBackends))
                 Assert.That(dump, Does.Contain(address.ToString()));
+        });
+        // The ClusterIP fast path: --direct-table-size auto on the default 10.96.0.0/12 is 262,144 slots (the cap), and
+        // 10.96.0.10 (0x0A60000A) sits in slot 0x0A60000A & 0x3FFFF = 10 (the 0x60 is bits 21-22, above the mask).
+        using var json = JsonDocument.Parse(dump);
+        var fastPath = json.RootElement.GetProperty("fastPath");
+        var frontend = json.RootElement.GetProperty("frontends").EnumerateArray()
+            .Single(fe => fe.GetProperty("frontend").GetString() == $"{Node.Service.Vip.Address}:{Node.Service.Vip.Port}/tcp");
+        Assert.Multiple(() =>
+        {
+            Assert.That(fastPath.GetProperty("slots").GetInt32(), Is.EqualTo(262144));
+            Assert.That(fastPath.GetProperty("used").GetInt32(), Is.EqualTo(1));
+            Assert.That(frontend.GetProperty("fastPathSlot").GetUInt32(), Is.EqualTo(10u));
         });
     }
 
@@ -86,6 +99,42 @@ public sealed class ClusterIpTests : ProxiedNodeFixture
         Assert.That(later, Has.All.Matches<ServiceClient.ConnectOutcome>(o =>
                 !o.TimedOut && o.Error is SocketError.ConnectionRefused or SocketError.ConnectionReset && o.Elapsed < TimeSpan.FromSeconds(2)),
             "every new connection is refused or reset within 2 s");
+    }
+
+    [Test]
+    public async Task New_connections_take_the_fast_path_slot_which_follows_the_endpoints()
+    {
+        var vip = Node.Service.Vip;
+        var slot = PinnedNatMaps.DirectSlot(Node.PinRoot, vip.Address);
+        Assert.That(slot, Is.Not.Null, "the daemon's defaults turn the ClusterIP fast path on");
+        Assert.Multiple(() =>
+        {
+            Assert.That(slot!.Value.IsSealed, Is.True, $"slot {slot}");
+            Assert.That(slot.Value.Frontend, Is.EqualTo(new NatFrontendKey4(vip.Address, (ushort)vip.Port, L4Protocol.Tcp)));
+            Assert.That(slot.Value.GetBackends().Select(b => b.Address), Is.EquivalentTo(Node.BackendAddresses(InitialBackends)));
+        });
+
+        var before = Node.Counters();
+        var tally = await ServiceClient.TallyAsync(Node.ClientNamespace, vip, count: 30);
+        var after = Node.Counters();
+        await TestContext.Out.WriteLineAsync($"30 connections: {Describe(tally)}; nat_direct +{after[CounterReason.NatDirect] - before[CounterReason.NatDirect]}, " +
+                                             $"nat_new_flow +{after[CounterReason.NatNewFlow] - before[CounterReason.NatNewFlow]}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(tally.Keys, Is.EquivalentTo(Names(InitialBackends)));
+            Assert.That(after[CounterReason.NatDirect] - before[CounterReason.NatDirect], Is.GreaterThanOrEqualTo(30UL),
+                "every new connection was balanced from the slot");
+        });
+
+        // one backend left: the slot is rewritten before the others' backends go, and only that one answers
+        var scaledDown = await ApplyEndpointsAndWaitAsync([2], "scale 3 -> 1");
+        var shrunk = PinnedNatMaps.DirectSlot(Node.PinRoot, vip.Address);
+        Assert.Multiple(() =>
+        {
+            Assert.That(scaledDown.Keys, Is.EquivalentTo(Names(2)));
+            Assert.That(shrunk?.GetBackends().Select(b => b.Address), Is.EquivalentTo(Node.BackendAddresses([2])));
+            Assert.That(shrunk?.IsSealed, Is.True);
+        });
     }
 
     /// <summary>

@@ -29,6 +29,7 @@ public sealed class CoreDataplane : IDisposable
         {
             Frontends = Track(opened, new BpfMap<NatFrontendKey4, NatFrontendValue>(CoreObjectNames.Frontends, loaded.DuplicateMapFd(CoreObjectNames.Frontends)));
             Backends = Track(opened, new BpfMap<NatBackendKey, NatBackendValue4>(CoreObjectNames.Backends, loaded.DuplicateMapFd(CoreObjectNames.Backends)));
+            Direct = Track(opened, new BpfMap<uint, NatDirectEntry4>(CoreObjectNames.Direct, loaded.DuplicateMapFd(CoreObjectNames.Direct)));
             Affinity = Track(opened, new BpfMap<AffinityKey4, AffinityValue4>(CoreObjectNames.Affinity, loaded.DuplicateMapFd(CoreObjectNames.Affinity)));
             Conntrack = Track(opened, new BpfMap<ConntrackKey4, ConntrackValue4>(CoreObjectNames.Conntrack, loaded.DuplicateMapFd(CoreObjectNames.Conntrack)));
             ServiceCidrs = Track(opened, new BpfMap<ServiceCidrKey4, ServiceCidrValue>(CoreObjectNames.ServiceCidrs, loaded.DuplicateMapFd(CoreObjectNames.ServiceCidrs)));
@@ -78,6 +79,7 @@ public sealed class CoreDataplane : IDisposable
         {
             [CoreObjectNames.Frontends] = Positive(sizes.Frontends, nameof(sizes.Frontends)),
             [CoreObjectNames.Backends] = Positive(sizes.Backends, nameof(sizes.Backends)),
+            [CoreObjectNames.Direct] = PowerOfTwo(sizes.DirectSlots, nameof(sizes.DirectSlots)),
             [CoreObjectNames.Affinity] = Positive(sizes.Affinity, nameof(sizes.Affinity)),
             [CoreObjectNames.Conntrack] = Positive(sizes.Conntrack, nameof(sizes.Conntrack)),
             [CoreObjectNames.SocketReverse] = Positive(sizes.SocketReverse, nameof(sizes.SocketReverse)),
@@ -93,7 +95,8 @@ public sealed class CoreDataplane : IDisposable
         // Both builds declare the same maps: whichever loads adopts (or creates) the same pins.
         var (loaded, variant) = VariantLoader.Load(options.Variant, CoreObjectNames.ObjectFile,
             v => BpfObjectLoader.Load(new BpfObjectSpec(
-                EmbeddedObjects.Read(DataplaneVariants.ObjectFile(CoreObjectNames.ObjectFile, v)), "tc_nat", maxEntries, options.PinRoot)),
+                EmbeddedObjects.Read(DataplaneVariants.ObjectFile(CoreObjectNames.ObjectFile, v)), "tc_nat", maxEntries, options.PinRoot,
+                DerivedMaps: DerivedMaps)),
             VariantProbe.WhyTcCompat);
         try
         {
@@ -102,6 +105,11 @@ public sealed class CoreDataplane : IDisposable
             // died between pinning and this line), gets the defaults stamped with our ABI version.
             if (!loaded.AdoptedMaps.Contains(CoreObjectNames.Config) || dataplane.ReadConfig().AbiVersion == 0)
                 dataplane.WriteConfig(DataplaneConfig.Default);
+            // The fast path's mask follows the table this load sized. This also migrates the pins of an adoptable older ABI
+            // (DataplaneConfig.AdoptableAbiVersions): their settings kept, the config stamped as ours from here on.
+            var config = dataplane.ReadConfig();
+            if (config.AbiVersion != DataplaneConfig.CurrentAbiVersion || config.DirectMask4 != dataplane.DirectMask)
+                dataplane.WriteConfig(config.WithDirectMask(dataplane.DirectMask));
             return dataplane;
         }
         catch
@@ -166,6 +174,12 @@ public sealed class CoreDataplane : IDisposable
     /// <summary>pr_lb_src4 (LPM trie): (service id, source prefix) allowed by loadBalancerSourceRanges.</summary>
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
 
+    /// <summary>pr_nat_direct4 (ARRAY): the ClusterIP fast path, slot ntohl(vip) &amp; <see cref="DirectMask"/> -> a sealed frontend and its backends.</summary>
+    public BpfMap<uint, NatDirectEntry4> Direct { get; }
+
+    /// <summary><c>pr_config.direct_mask4</c> for this load: <see cref="Direct"/>'s slots - 1.</summary>
+    public uint DirectMask => (uint)Direct.MaxEntries - 1;
+
     /// <summary>pr_svc_names: service id -> namespace/name/port, for dump and explain (no program reads it).</summary>
     public BpfMap<uint, ServiceName> ServiceNames { get; }
 
@@ -186,6 +200,19 @@ public sealed class CoreDataplane : IDisposable
 
     /// <summary>Pinned maps of another size that this load replaced by maps of the configured size, entries copied.</summary>
     public IReadOnlyList<ResizedMap> ResizedMaps => _object.Resized;
+
+    /// <summary>
+    /// Maps whose contents the Syncer derives from the others and rewrites in full: a pin of another size is replaced by an
+    /// empty map of the configured size (<see cref="RecreatedMaps"/>), not migrated or refused. The fast path's slots are
+    /// a ClusterIP's low bits under the table's mask, so entries of the old size would sit in the wrong slots.
+    /// </summary>
+    private static readonly IReadOnlySet<string> DerivedMaps = new HashSet<string>(StringComparer.Ordinal) { CoreObjectNames.Direct };
+
+    /// <summary>
+    /// Derived maps pinned at another size that this load replaced by empty maps of the configured size (the first sync fills
+    /// them). The old map lives on while programs attached before this load still use it, until they are replaced.
+    /// </summary>
+    public IReadOnlyList<ResizedMap> RecreatedMaps => _object.Recreated;
 
     /// <summary>
     /// After the programs attached before this load were replaced (TC and socket hooks): copies into each resized map
@@ -248,6 +275,7 @@ public sealed class CoreDataplane : IDisposable
         _disposed = true;
         Frontends.Dispose();
         Backends.Dispose();
+        Direct.Dispose();
         Affinity.Dispose();
         Conntrack.Dispose();
         ServiceCidrs.Dispose();
@@ -274,6 +302,14 @@ public sealed class CoreDataplane : IDisposable
     private static uint Positive(int size, string name)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, $"{nameof(CoreMapSizes)}.{name}");
+        return (uint)size;
+    }
+
+    /// <summary>A size that is a power of two (1 included), for a table indexed by masked bits.</summary>
+    private static uint PowerOfTwo(int size, string name)
+    {
+        if (size < 1 || !System.Numerics.BitOperations.IsPow2(size))
+            throw new ArgumentOutOfRangeException($"{nameof(CoreMapSizes)}.{name}", size, "must be a power of two (1, 2, 4, ...)");
         return (uint)size;
     }
 }

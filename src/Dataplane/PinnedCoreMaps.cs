@@ -26,6 +26,9 @@ public sealed class PinnedCoreMaps : IDisposable
         var hostNetns = PinRoot.PathOf(root, CoreObjectNames.HostNetns);
         HostNetns = File.Exists(hostNetns) ? BpfMap<uint, HostNetns>.OpenPinned(hostNetns) : null;
         LbSourceRanges = BpfMap<LbSourceRangeKey4, LbSourceRangeValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.LbSourceRanges));
+        // Pins from before ABI 5 (adopted by a newer daemon, which adds it) have no pr_nat_direct4.
+        var direct = PinRoot.PathOf(root, CoreObjectNames.Direct);
+        Direct = File.Exists(direct) ? BpfMap<uint, NatDirectEntry4>.OpenPinned(direct) : null;
         ServiceNames = BpfMap<uint, ServiceName>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.ServiceNames));
         Routes = BpfMap<RouteKey4, RouteValue>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.Routes));
         PolicyEndpoints = BpfMap<PolicyEndpointKey4, PolicyEndpoint>.OpenPinned(PinRoot.PathOf(root, CoreObjectNames.PolicyEndpoints));
@@ -44,6 +47,9 @@ public sealed class PinnedCoreMaps : IDisposable
     public BpfMap<uint, DataplaneConfig> Config { get; }
     public BpfMap<uint, HostNetns>? HostNetns { get; }
     public BpfMap<LbSourceRangeKey4, LbSourceRangeValue> LbSourceRanges { get; }
+
+    /// <summary>pr_nat_direct4, the ClusterIP fast path; null when not pinned (ABI 4 pins).</summary>
+    public BpfMap<uint, NatDirectEntry4>? Direct { get; }
     public BpfMap<uint, ServiceName> ServiceNames { get; }
     public BpfMap<RouteKey4, RouteValue> Routes { get; }
     public BpfMap<PolicyEndpointKey4, PolicyEndpoint> PolicyEndpoints { get; }
@@ -82,6 +88,7 @@ public sealed class PinnedCoreMaps : IDisposable
         Config.Dispose();
         HostNetns?.Dispose();
         LbSourceRanges.Dispose();
+        Direct?.Dispose();
         ServiceNames.Dispose();
         Routes.Dispose();
         PolicyEndpoints.Dispose();

@@ -37,7 +37,7 @@ public sealed class NewFlowStepsSuite : IBenchSuite
         ("pr_bench_nf_be", "backend choice: clock, random ordinal, `pr_nat_be4` lookup"),
         ("pr_bench_nf_pol", "`pr_pol_ep4` lookup (miss: no policy)"),
         ("pr_bench_nf_ct", "conntrack pair written (two `pr_ct4` LRU inserts)"),
-        ("pr_tc_from_wl", "the rest of `pr_tc_from_wl` (DNAT rewrite, counters)"),
+        ("pr_tc_from_wl", "the rest of `pr_tc_from_wl` (DNAT rewrite, counters; it takes the ClusterIP fast path, so this step is negative by what the slot saves over the two hash lookups)"),
         // not in the chain: pr_bench_nf_fe + the backend from an array; its step is against pr_bench_nf_fe
         ("pr_bench_nf_be_array", "alternative to the backend choice: the backend from an ARRAY indexed by svc_id × 4 + ordinal, not the `pr_nat_be4` hash"),
         // not in the chain: pr_bench_nf_ct_miss + frontend and backend from one direct-indexed entry; against pr_bench_nf_ct_miss

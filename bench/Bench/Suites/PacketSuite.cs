@@ -214,6 +214,8 @@ public sealed class PacketSuite : IBenchSuite
     private static void VerifyCounters(IReadOnlyDictionary<CounterReason, ulong> counters, Dictionary<PacketCase, long> counts)
     {
         var expected = Expected.ToDictionary(pair => pair.Value, pair => (ulong)counts[pair.Key]);
+        // every synthetic Service is a plain ClusterIP with 4 backends: each new flow is balanced from its fast-path slot
+        expected[CounterReason.NatDirect] = (ulong)counts[PacketCase.NewFlow];
         var wrong = counters
             .Where(pair => pair.Value != expected.GetValueOrDefault(pair.Key))
             .Select(pair => $"{pair.Key}={pair.Value} (expected {expected.GetValueOrDefault(pair.Key)})")
@@ -262,7 +264,9 @@ public sealed class PacketSuite : IBenchSuite
         $"{PacketCases.NewFlowPool:N0} distinct 5-tuples whose conntrack pairs are deleted (untimed) before the pool is reused, so each " +
         $"new-flow run really creates a pair and the table stays far from full; established and reply frames belong to " +
         $"{PacketCases.FlowCount:N0} flows opened beforehand (SYN, then the backend's SYN-ACK). After every run the per-reason counters " +
-        "(`pr_counters`) must have moved by exactly the number of runs of each case (new_flow, established, reverse, pass_no_service) " +
+        "(`pr_counters`) must have moved by exactly the number of runs of each case (new_flow, established, reverse, pass_no_service), " +
+        "nat_direct by the number of new flows (each is balanced from its ClusterIP fast-path slot, `pr_nat_direct4`, as the daemon's " +
+        "defaults make it: the Syncer writes the slots, sized as `--direct-table-size auto` for 10.96.0.0/12, 262,144), " +
         "and nothing else (no drop, expiry or failed insert), otherwise the run fails.\n\n" +
         "Single runs on fresh frames are *cold-ish*: the syscall, skb allocation and copy between two runs evict much of what the " +
         "program touches, which the tiny empty program hardly feels. The **(hot)** rows time back-to-back repeats in one call where " +

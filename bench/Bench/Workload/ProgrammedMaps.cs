@@ -20,6 +20,9 @@ public static class ProgrammedMaps
     /// Map sizes that hold <paramref name="services"/> × <paramref name="endpointsPerService"/> (never below the defaults),
     /// and <paramref name="extraFrontends"/> more frontends (NodePorts) beside one per Service.
     /// </summary>
+    /// <summary><c>--direct-table-size auto</c> for 10.96.0.0/12: 2^20 addresses, capped at 262,144 slots.</summary>
+    public const int DirectSlotsOfDefaultCidr = 262_144;
+
     public static CoreMapSizes SizesFor(int services, int endpointsPerService, int extraFrontends = 0)
     {
         var defaults = new CoreMapSizes();
@@ -27,6 +30,8 @@ public static class ProgrammedMaps
         {
             Frontends = Math.Max(defaults.Frontends, services + extraFrontends + 1024),
             Backends = Math.Max(defaults.Backends, services * endpointsPerService + 4096),
+            // the daemon's default for the synthetic Services' CIDR (10.96.0.0/12): its addresses, capped at 2^18
+            DirectSlots = DirectSlotsOfDefaultCidr,
         };
     }
 
@@ -44,8 +49,8 @@ public static class ProgrammedMaps
     {
         var tracker = new ChangeTracker();
         var syncer = sideMaps
-            ? new Syncer(dataplane.Frontends, dataplane.Backends, sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames)
-            : new Syncer(dataplane.Frontends, dataplane.Backends);
+            ? new Syncer(dataplane.Frontends, dataplane.Backends, sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames, direct: dataplane.Direct)
+            : new Syncer(dataplane.Frontends, dataplane.Backends, direct: dataplane.Direct); // the ClusterIP fast path, on by default in the daemon
         if (context is not null)
             syncer.Context = context;
         tracker.ReplaceAll(services, slices);

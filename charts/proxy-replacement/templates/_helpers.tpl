@@ -85,6 +85,7 @@ extraConfig wins over the dedicated values.
   "affinityMapSize" (int .Values.maps.affinity)
   "conntrackMapSize" (int .Values.maps.conntrack)
   "socketReverseMapSize" (int .Values.maps.socketReverse)
+  "directTableSize" (ternary .Values.maps.directTable (int .Values.maps.directTable) (kindIs "string" .Values.maps.directTable))
   "externalServiceMode" .Values.externalServiceMode
   "tunnelPort" (int .Values.tunnel.port)
   "tunnelVni" (int .Values.tunnel.vni)

@@ -32,6 +32,23 @@ internal static class PinnedNatMaps
         return CounterTotals.Sum(counters);
     }
 
+    /// <summary>
+    /// The slot of <paramref name="vip"/> in <c>pr_nat_direct4</c> (the ClusterIP fast path) under the mask the daemon
+    /// wrote to <c>pr_config</c>, or null when the table is off or the map missing.
+    /// </summary>
+    public static NatDirectEntry4? DirectSlot(string pinRoot, IPAddress vip)
+    {
+        var path = PinRoot.PathOf(pinRoot, CoreObjectNames.Direct);
+        if (!File.Exists(path))
+            return null;
+        using var config = BpfMap<uint, DataplaneConfig>.OpenPinned(PinRoot.PathOf(pinRoot, CoreObjectNames.Config));
+        if (!config.TryLookup(0, out var settings) || settings.DirectMask4 == 0)
+            return null;
+        using var slots = BpfMap<uint, NatDirectEntry4>.OpenPinned(path);
+        var slot = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(vip.GetAddressBytes()) & settings.DirectMask4;
+        return slots.TryLookup(slot, out var entry) ? entry : null;
+    }
+
     /// <summary>A snapshot for before/after comparisons: kernel map ids and every frontend and backend entry, one line each.</summary>
     public static NatMapsSnapshot Snapshot(string pinRoot)
     {

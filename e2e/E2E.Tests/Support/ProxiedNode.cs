@@ -97,6 +97,9 @@ internal sealed class ProxiedNode : IDisposable
 
     public IEnumerable<IPAddress> BackendAddresses(params int[] indexes) => indexes.Select(i => Topology.Backends[i].Address);
 
+    /// <summary>The dataplane counters summed over the CPUs, read from the daemon's pins.</summary>
+    public IReadOnlyDictionary<ProxyReplacement.Dataplane.Abi.CounterReason, ulong> Counters() => PinnedNatMaps.Counters(PinRoot);
+
     /// <summary>The work directory of this node (removed with it): kubeconfigs and other files a test needs.</summary>
     public string WorkDirectory => _workDirectory!;
 

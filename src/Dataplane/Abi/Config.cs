@@ -8,7 +8,7 @@ namespace ProxyReplacement.Dataplane.Abi;
 /// struct pr_config { __u32 abi_version; __u32 flags; __u32 tcp_syn_timeout_s;
 ///                    __u32 tcp_established_timeout_s; __u32 tcp_closing_timeout_s;
 ///                    __u32 udp_timeout_s; __u32 generic_timeout_s; __u32 sock_lb_mode;
-///                    __be32 hairpin_addr; __u32 pad;
+///                    __be32 hairpin_addr; __u32 direct_mask4;
 ///                    __u32 ext_mode; __be32 node_addr4; __be16 tunnel_port; __u16 tunnel_mtu; __u32 tunnel_vni;
 ///                    __u16 snat_port_min; __u16 snat_port_max; __u32 pad2; __u8 node_addr6[16]; };
 /// </code>
@@ -19,7 +19,11 @@ namespace ProxyReplacement.Dataplane.Abi;
 public readonly record struct DataplaneConfig
 {
     /// <summary><c>PR_ABI_VERSION</c> of bpf-c/include/pr_map_abi.h.</summary>
-    public const uint CurrentAbiVersion = 4;
+    public const uint CurrentAbiVersion = 5;
+
+    /// <summary>The ABI versions whose pins this build adopts as they are (re-stamped on the first config write): 4 lacks only
+    /// what ABI 5 added, the new <c>pr_nat_direct4</c> map (created empty, filled by the Syncer) and <c>direct_mask4</c> in former padding.</summary>
+    public static readonly IReadOnlySet<uint> AdoptableAbiVersions = new HashSet<uint> { 4, CurrentAbiVersion };
 
     /// <summary><c>PR_DEFAULT_HAIRPIN_ADDR_HBO</c>: 169.254.7.1, the hairpin source when none is configured.</summary>
     public static readonly System.Net.IPAddress DefaultHairpinAddress = System.Net.IPAddress.Parse("169.254.7.1");
@@ -33,7 +37,7 @@ public readonly record struct DataplaneConfig
     [FieldOffset(24)] public readonly uint GenericTimeoutSeconds;
     [FieldOffset(28)] public readonly SocketLbMode SocketLbMode;
     [FieldOffset(32)] public readonly uint HairpinAddressNbo;
-    [FieldOffset(36)] private readonly uint _pad;
+    [FieldOffset(36)] public readonly uint DirectMask4;
     [FieldOffset(40)] public readonly ExternalServiceMode ExternalMode;
     [FieldOffset(44)] public readonly uint NodeAddressNbo;
     [FieldOffset(48)] public readonly ushort TunnelPortNbo;
@@ -52,10 +56,11 @@ public readonly record struct DataplaneConfig
     }
 
     private DataplaneConfig(uint tcpSynTimeoutSeconds, uint tcpEstablishedTimeoutSeconds, uint tcpClosingTimeoutSeconds,
-        uint udpTimeoutSeconds, uint genericTimeoutSeconds, SocketLbMode socketLbMode, uint hairpinAddressNbo, MultiNodeConfig multiNode)
+        uint udpTimeoutSeconds, uint genericTimeoutSeconds, SocketLbMode socketLbMode, uint hairpinAddressNbo, MultiNodeConfig multiNode,
+        uint directMask4 = 0)
     {
         HairpinAddressNbo = hairpinAddressNbo;
-        _pad = 0;
+        DirectMask4 = directMask4;
         _pad2 = 0;
         _nodeAddress6 = default;
         ExternalMode = multiNode.Mode;
@@ -78,17 +83,25 @@ public readonly record struct DataplaneConfig
     /// <summary>This configuration with another connect-time balancing mode.</summary>
     public DataplaneConfig WithSocketLbMode(SocketLbMode mode) =>
         new(TcpSynTimeoutSeconds, TcpEstablishedTimeoutSeconds, TcpClosingTimeoutSeconds, UdpTimeoutSeconds, GenericTimeoutSeconds, mode,
-            HairpinAddressNbo, MultiNode);
+            HairpinAddressNbo, MultiNode, DirectMask4);
 
     /// <summary>This configuration with another hairpin source address (an IPv4 address; 0.0.0.0: the default).</summary>
     public DataplaneConfig WithHairpinAddress(System.Net.IPAddress address) =>
         new(TcpSynTimeoutSeconds, TcpEstablishedTimeoutSeconds, TcpClosingTimeoutSeconds, UdpTimeoutSeconds, GenericTimeoutSeconds, SocketLbMode,
-            Ipv4.ToNbo(address), MultiNode);
+            Ipv4.ToNbo(address), MultiNode, DirectMask4);
 
     /// <summary>This configuration with other many-node settings (external service mode, node address, tunnel, SNAT ports).</summary>
     public DataplaneConfig WithMultiNode(MultiNodeConfig multiNode) =>
         new(TcpSynTimeoutSeconds, TcpEstablishedTimeoutSeconds, TcpClosingTimeoutSeconds, UdpTimeoutSeconds, GenericTimeoutSeconds, SocketLbMode,
-            HairpinAddressNbo, multiNode);
+            HairpinAddressNbo, multiNode, DirectMask4);
+
+    /// <summary>
+    /// This configuration with the ClusterIP fast path's mask: <c>pr_nat_direct4</c>'s size - 1 (a power of two; 0 turns
+    /// the table off: every VIP then maps to slot 0, which the control plane leaves empty).
+    /// </summary>
+    public DataplaneConfig WithDirectMask(uint mask) =>
+        new(TcpSynTimeoutSeconds, TcpEstablishedTimeoutSeconds, TcpClosingTimeoutSeconds, UdpTimeoutSeconds, GenericTimeoutSeconds, SocketLbMode,
+            HairpinAddressNbo, MultiNode, mask);
 
     /// <summary>The many-node fields as written (zeros are the dataplane's defaults, see <see cref="MultiNodeConfig"/>).</summary>
     public MultiNodeConfig MultiNode =>

@@ -60,6 +60,7 @@ public enum CounterReason : uint
     PolicyIngressAllowed = 52,
     PolicyEgressAllowed = 53,
     RejectSctpService = 54,
+    NatDirect = 55,
 }
 
 public static class Counters

@@ -18,8 +18,14 @@ namespace ProxyReplacement.Dataplane.Loading;
 /// With <paramref name="SharedMapFds"/>: the maps the object creates for itself (unpinned, gone with the object),
 /// e.g. the doomed-target map of sock_destroy.bpf.o.
 /// </param>
+/// <param name="DerivedMaps">
+/// Maps whose contents the control plane derives and rewrites in full (the ClusterIP fast path, <c>pr_nat_direct4</c>): a
+/// pinned one whose max_entries differs from the wanted size is replaced by a new, empty map at that size
+/// (<see cref="LoadedBpfObject.Recreated"/>) instead of being migrated or refused: its entries would be of the old
+/// size's slots.
+/// </param>
 internal sealed record BpfObjectSpec(byte[] Elf, string ObjectName, IReadOnlyDictionary<string, uint> MaxEntries, string? PinRoot,
-    IReadOnlyDictionary<string, int>? SharedMapFds = null, IReadOnlySet<string>? OwnMaps = null);
+    IReadOnlyDictionary<string, int>? SharedMapFds = null, IReadOnlySet<string>? OwnMaps = null, IReadOnlySet<string>? DerivedMaps = null);
 
 /// <summary>
 /// Opens, sizes, adopts pinned maps, loads and pins. The flow:
@@ -30,6 +36,8 @@ internal sealed record BpfObjectSpec(byte[] Elf, string ObjectName, IReadOnlyDic
 /// programs will use the pinned map, entries and all); different: throw
 /// <see cref="MapLayoutMismatchException"/> and touch nothing.</item>
 /// <item>bpf_object__load (libbpf prints the verifier log on failure; it ends up in the exception).</item>
+/// <item>A derived map (<see cref="BpfObjectSpec.DerivedMaps"/>) pinned at another size: created anew, empty, and pinned in
+/// place of the old one after the load, like a resized map but with nothing copied.</item>
 /// <item>Pin the maps that were created rather than adopted. If pinning fails, the pins made by
 /// this load are removed again so that a failed start leaves no half-pinned set.</item>
 /// </list>
@@ -57,13 +65,15 @@ internal static unsafe class BpfObjectLoader
             var adopted = new HashSet<string>(StringComparer.Ordinal);
             // Pinned maps of another size only: migrated into the new map after the load (MapResize).
             var resizing = new Dictionary<string, (BpfFdHandle Old, BpfMapLayout Layout)>(StringComparer.Ordinal);
+            // Derived maps pinned at another size: recreated empty (their old size's entries are of no use).
+            var recreating = new Dictionary<string, BpfMapLayout>(StringComparer.Ordinal);
             if (spec.PinRoot is not null && spec.SharedMapFds is null)
             {
                 PinRoot.Prepare(spec.PinRoot);
                 try
                 {
                     foreach (var (name, map) in maps)
-                        if (PinRoot.IsPinnable(name) && AdoptPinned(spec.PinRoot, name, map, resizing))
+                        if (PinRoot.IsPinnable(name) && AdoptPinned(spec.PinRoot, name, map, resizing, spec.DerivedMaps?.Contains(name) == true ? recreating : null))
                             adopted.Add(name);
                 }
                 catch
@@ -89,7 +99,7 @@ internal static unsafe class BpfObjectLoader
                     var (copied, notCopied) = MapResize.Copy(old.Fd, LibBpf.bpf_map__fd(maps[name]), layout, onlyMissing: false, name);
                     resized.Add(new ResizedMap(name, layout.MaxEntries, LibBpf.bpf_map__max_entries(maps[name]), copied, notCopied));
                 }
-                foreach (var name in resizing.Keys)
+                foreach (var name in resizing.Keys.Concat(recreating.Keys))
                     MapResize.Repin(maps[name], PinRoot.PathOf(spec.PinRoot!, name), name);
             }
             catch
@@ -101,10 +111,12 @@ internal static unsafe class BpfObjectLoader
 
             var pinned = spec.PinRoot is null || spec.SharedMapFds is not null
                 ? new HashSet<string>()
-                : PinCreated(spec.PinRoot, maps, adopted.Union(resizing.Keys).ToHashSet(StringComparer.Ordinal));
+                : PinCreated(spec.PinRoot, maps, adopted.Union(resizing.Keys).Union(recreating.Keys).ToHashSet(StringComparer.Ordinal));
             return new LoadedBpfObject(obj, maps, adopted, pinned)
             {
                 Resized = resized,
+                Recreated = recreating.Select(pair => new ResizedMap(pair.Key, pair.Value.MaxEntries, LibBpf.bpf_map__max_entries(maps[pair.Key]), 0, 0))
+                    .ToList(),
                 ResizeSources = resizing.ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal),
             };
         }
@@ -151,7 +163,9 @@ internal static unsafe class BpfObjectLoader
         }
     }
 
-    private static bool AdoptPinned(string root, string name, nint map, Dictionary<string, (BpfFdHandle Old, BpfMapLayout Layout)> resizing)
+    /// <param name="recreating">For a derived map: where a pin of another size only is recorded (to be replaced by an empty map).</param>
+    private static bool AdoptPinned(string root, string name, nint map, Dictionary<string, (BpfFdHandle Old, BpfMapLayout Layout)> resizing,
+        Dictionary<string, BpfMapLayout>? recreating)
     {
         var path = PinRoot.PathOf(root, name);
         if (!File.Exists(path))
@@ -167,6 +181,12 @@ internal static unsafe class BpfObjectLoader
                 Errno.EINVAL);
         var (actual, _, _) = BpfObjectInfo.Map(fd, path);
         var wanted = WantedLayout(map);
+        if (recreating is not null && actual.MaxEntries != wanted.MaxEntries && actual with { MaxEntries = wanted.MaxEntries } == wanted)
+        {
+            // libbpf creates the map at the new size; the old one is closed here and lives on only while old programs use it.
+            recreating[name] = actual;
+            return false;
+        }
         if (MapResize.CanMigrate(actual, wanted))
         {
             // Let libbpf create the map at the new size; its entries are copied in after the load.

@@ -8,6 +8,7 @@ public static class CoreObjectNames
 
     public const string Frontends = "pr_nat_fe4";
     public const string Backends = "pr_nat_be4";
+    public const string Direct = "pr_nat_direct4";
     public const string Affinity = "pr_aff4";
     public const string Conntrack = "pr_ct4";
     public const string ServiceCidrs = "pr_svc_cidr4";

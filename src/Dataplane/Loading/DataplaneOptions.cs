@@ -12,7 +12,8 @@ namespace ProxyReplacement.Dataplane;
 /// <param name="PolicyConntrack">pr_pol_ct4 (LRU): one entry per flow of a pod that has a policy endpoint entry.</param>
 public sealed record CoreMapSizes(int Frontends = 65536, int Backends = 262144, int Affinity = 65536, int Conntrack = 262144,
     int SocketReverse = 65536, int LbSourceRanges = 4096, int Routes = 16384,
-    int PolicyEndpoints = 16384, int PolicyPorts = 65536, int PolicyPeers = 262144, int PolicyConntrack = 65536);
+    int PolicyEndpoints = 16384, int PolicyPorts = 65536, int PolicyPeers = 262144, int PolicyConntrack = 65536,
+    int DirectSlots = 65536);
 
 /// <summary>How <see cref="CoreDataplane.Load"/> loads the core object.</summary>
 public sealed record DataplaneOptions

@@ -25,6 +25,12 @@ internal sealed class LoadedBpfObject : IDisposable
     /// <summary>Pinned maps of another size that this load replaced, with what was copied (<see cref="MapResize"/>).</summary>
     public IReadOnlyList<ResizedMap> Resized { get; init; } = [];
 
+    /// <summary>
+    /// Derived maps (<see cref="BpfObjectSpec.DerivedMaps"/>) pinned at another size that this load replaced by an empty map
+    /// at the new size (nothing copied: <see cref="ResizedMap.Copied"/> is 0).
+    /// </summary>
+    public IReadOnlyList<ResizedMap> Recreated { get; init; } = [];
+
     /// <summary>The old maps of <see cref="Resized"/>, kept open until <see cref="FinishResize"/>.</summary>
     internal Dictionary<string, (BpfFdHandle Old, Maps.BpfMapLayout Layout)> ResizeSources { get; init; } = new();
 

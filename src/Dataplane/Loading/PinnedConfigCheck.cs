@@ -33,7 +33,7 @@ internal static unsafe class PinnedConfigCheck
         if (rc < 0)
             throw new BpfException($"reading the pinned config {path}", -rc);
         var pinnedVersion = BitConverter.ToUInt32(value, 0);
-        if (pinnedVersion != 0 && pinnedVersion != DataplaneConfig.CurrentAbiVersion)
+        if (pinnedVersion != 0 && !DataplaneConfig.AdoptableAbiVersions.Contains(pinnedVersion))
             throw new PinnedAbiVersionMismatchException(path, pinnedVersion, DataplaneConfig.CurrentAbiVersion);
     }
 }

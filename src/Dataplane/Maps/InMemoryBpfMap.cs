@@ -3,6 +3,8 @@ namespace ProxyReplacement.Dataplane.Maps;
 /// <summary>
 /// A map held in process memory with the semantics of a BPF hash map the control plane relies
 /// on: capacity limit (E2BIG when full), NOEXIST/EXIST update modes. For tests and dry runs.
+/// <see cref="Array"/> makes one with the semantics of a BPF ARRAY instead: every slot exists from the start (zero),
+/// an index beyond the size is E2BIG, a delete is EINVAL (an array cannot delete; "removing" is writing zero).
 /// </summary>
 public sealed class InMemoryBpfMap<TKey, TValue> : IBpfMap<TKey, TValue>
     where TKey : unmanaged, IEquatable<TKey>
@@ -10,6 +12,7 @@ public sealed class InMemoryBpfMap<TKey, TValue> : IBpfMap<TKey, TValue>
 {
     private readonly Dictionary<TKey, TValue> _entries = new();
     private readonly Lock _gate = new();
+    private readonly bool _isArray;
 
     public InMemoryBpfMap(string name, int maxEntries)
     {
@@ -17,6 +20,18 @@ public sealed class InMemoryBpfMap<TKey, TValue> : IBpfMap<TKey, TValue>
         Name = name;
         MaxEntries = maxEntries;
     }
+
+    private InMemoryBpfMap(string name, int slots, bool isArray) : this(name, slots)
+    {
+        if (typeof(TKey) != typeof(uint))
+            throw new ArgumentException($"an array is indexed by a u32 key, not {typeof(TKey).Name}");
+        _isArray = isArray;
+        for (var i = 0u; i < slots; i++)
+            _entries[(TKey)(object)i] = default;
+    }
+
+    /// <summary>A BPF ARRAY of <paramref name="slots"/> zero entries (<typeparamref name="TKey"/> must be <see cref="uint"/>).</summary>
+    public static InMemoryBpfMap<TKey, TValue> Array(string name, int slots) => new(name, slots, isArray: true);
 
     public string Name { get; }
     public int MaxEntries { get; }
@@ -36,6 +51,8 @@ public sealed class InMemoryBpfMap<TKey, TValue> : IBpfMap<TKey, TValue>
         lock (_gate)
         {
             var exists = _entries.ContainsKey(key);
+            if (_isArray && !exists)
+                throw new BpfException($"update of array {Name} failed: index {key} beyond its {MaxEntries} slots", Errno.E2BIG);
             if (mode == MapUpdateMode.NoExist && exists)
                 throw new BpfException($"update of map {Name} failed: key exists", Errno.EEXIST);
             if (mode == MapUpdateMode.Exist && !exists)
@@ -48,6 +65,8 @@ public sealed class InMemoryBpfMap<TKey, TValue> : IBpfMap<TKey, TValue>
 
     public bool Delete(in TKey key)
     {
+        if (_isArray)
+            throw new BpfException($"delete from array {Name}: an array's slots cannot be deleted", Errno.EINVAL);
         lock (_gate) return _entries.Remove(key);
     }
 

@@ -44,6 +44,7 @@ public static class DumpCommand
         var routes = RoutesDump.Read(maps.Routes);
         var policy = PolicyDump.Read(maps.PolicyEndpoints, maps.PolicyPorts, maps.PolicyPeers, pinRoot is null ? null : Policy.PolicyNames.Read(Policy.PolicyNames.PathFor(pinRoot)));
         var externalTraffic = ExternalTrafficDump.Read(maps.ReadConfig());
+        var fastPath = FastPathDump.Read(maps.Direct, maps.ReadConfig());
         var names = maps.ServiceNames.ReadAll().ToDictionary(e => e.Key, e => e.Value);
         var sourceRanges = maps.LbSourceRanges.ReadAll().ToLookup(e => e.Key.ServiceId, e => e.Key.Range);
         var nodeAddresses = frontends.Where(fe => fe.Value.Kind == FrontendKind.NodePort).Select(fe => fe.Key.Vip)
@@ -65,6 +66,7 @@ public static class DumpCommand
             sets = SetsText(fe.Value),
             affinityTimeoutSeconds = fe.Value.Flags.HasFlag(FrontendFlags.Affinity) ? (uint?)fe.Value.AffinityTimeoutSeconds : null,
             externalMode = ExternalTrafficDump.FrontendMode(fe.Value), // null: the node's mode (externalTraffic.mode)
+            fastPathSlot = fastPath?.SlotOf(fe.Key), // null: new flows take the hash lookups
             backends = backends[fe.Value.ServiceId].OrderBy(b => b.Key.Ordinal)
                 .Select(b => new
                 {
@@ -123,6 +125,7 @@ public static class DumpCommand
                         }),
                     }),
                 },
+                fastPath = fastPath is null ? null : new { slots = fastPath.Slots, mask = fastPath.Mask, used = fastPath.Used, unusable = fastPath.Unusable },
                 conntrack = conntrackRows,
                 affinity = affinityRows,
                 externalTraffic = externalTraffic is { } x
@@ -153,12 +156,14 @@ public static class DumpCommand
             var serviceText = fe.service is null ? $"svc {fe.serviceId}" : $"{fe.service}{(fe.port is { Length: > 0 } p ? ":" + p : "")} (svc {fe.serviceId})";
             var rangesText = fe.sourceRanges is null ? "" : $"  source ranges {string.Join(",", fe.sourceRanges)}";
             var modeText = fe.externalMode is { } mode ? $"  mode={mode}" : "";
-            text.Append($"  {fe.frontend,-26} {fe.kind,-12} {serviceText}  backends {fe.backendCount}{affinityText}{rangesText}{modeText}{reject}\n");
+            var fastText = fe.fastPathSlot is null ? "" : "  fast path";
+            text.Append($"  {fe.frontend,-26} {fe.kind,-12} {serviceText}  backends {fe.backendCount}{affinityText}{rangesText}{modeText}{fastText}{reject}\n");
             if (fe.sets is { } sets)
                 text.Append($"      {sets}\n");
             foreach (var be in fe.backends)
                 text.Append($"      #{be.ordinal,-3} {be.address}{(be.counted ? "" : "  (beyond count: being removed)")}\n");
         }
+        FastPathDump.AppendText(text, fastPath);
         text.Append($"\nNODEPORT ADDRESSES ({nodeAddresses.Count})\n");
         if (nodeAddresses.Count > 0)
             text.Append($"  {string.Join(", ", nodeAddresses)}\n");

@@ -51,7 +51,7 @@ public sealed record ConntrackTimeouts
     /// </summary>
     public DataplaneConfig ApplyTo(DataplaneConfig current) =>
         new DataplaneConfig(Seconds(TcpSyn), Seconds(TcpEstablished), Seconds(TcpClosing), Seconds(Udp), Seconds(Generic), current.SocketLbMode,
-            current.HairpinAddressNbo).WithMultiNode(current.MultiNode);
+            current.HairpinAddressNbo).WithMultiNode(current.MultiNode).WithDirectMask(current.DirectMask4);
 
     /// <summary>The timeouts a <c>pr_config</c> entry makes the dataplane apply (zero fields: the <c>PR_DEFAULT_*</c>).</summary>
     public static ConntrackTimeouts FromConfig(DataplaneConfig config)

@@ -62,7 +62,7 @@ public sealed partial class PeriodicDriftCheck(Syncer syncer, Action trigger, Ti
                 else if (report.Drifted)
                 {
                     counters.Drift.Increment();
-                    LogDrift(logger, report.NatDifferences, report.SideDifferences, report.Elapsed.TotalMilliseconds);
+                    LogDrift(logger, report.NatDifferences, report.SideDifferences, report.DirectDifferences, report.Elapsed.TotalMilliseconds);
                     _repair = true;
                 }
                 else
@@ -118,8 +118,8 @@ public sealed partial class PeriodicDriftCheck(Syncer syncer, Action trigger, Ti
         _lastVerified = _time.GetUtcNow();
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Drift: {Nat} NAT map entries and {Side} side-map entries differ from what the last sync wrote (found in {Milliseconds:F0} ms); repairing with a full resync")]
-    private static partial void LogDrift(ILogger logger, int nat, int side, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drift: {Nat} NAT map entries, {Side} side-map entries and {Direct} fast-path slots differ from what the last sync wrote (found in {Milliseconds:F0} ms); repairing with a full resync")]
+    private static partial void LogDrift(ILogger logger, int nat, int side, int direct, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Drift check: the maps hold the last sync's {Services} services ({Milliseconds:F0} ms)")]
     private static partial void LogClean(ILogger logger, int services, double milliseconds);

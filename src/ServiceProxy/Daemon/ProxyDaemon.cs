@@ -142,7 +142,7 @@ public sealed partial class ProxyDaemon : IDisposable
     {
         Startup.LoadStarted();
         var loading = System.Diagnostics.Stopwatch.StartNew();
-        var dataplane = CoreDataplane.Load(new DataplaneOptions { PinRoot = _options.BpffsRoot, Sizes = _options.MapSizes });
+        var dataplane = CoreDataplane.Load(new DataplaneOptions { PinRoot = _options.BpffsRoot, Sizes = _options.LoadedMapSizes });
         LogLoaded(_logger, dataplane.Variant.ToString(), _options.BpffsRoot,
             dataplane.AdoptedMaps.Count == 0 ? "none (fresh start)" : string.Join(", ", dataplane.AdoptedMaps.Order(StringComparer.Ordinal)),
             loading.Elapsed.TotalMilliseconds);
@@ -185,6 +185,8 @@ public sealed partial class ProxyDaemon : IDisposable
         var hostAttacher = new InterfaceAttacher(_options.HostInterfaces, dataplane.FromHost,
             _loggers.CreateLogger<InterfaceAttacher>(), Metrics, Metrics.AttachedHostInterfaces);
         _dataplane = dataplane;
+        foreach (var recreated in dataplane.RecreatedMaps)
+            LogRecreated(_logger, recreated.Name, recreated.OldMaxEntries, recreated.NewMaxEntries);
         UpdateFrontendContext();
         if (dataplane.ResizedMaps.Count > 0)
         {
@@ -196,8 +198,10 @@ public sealed partial class ProxyDaemon : IDisposable
                 LogResized(_logger, resized.Name, resized.OldMaxEntries, resized.NewMaxEntries, resized.Copied + resized.CaughtUp, resized.NotCopied);
         }
         // Last: the sync loop starts once this is set.
+        // The fast path off (--direct-table-size 0): its one-slot map stays empty, pr_config's mask 0 tells the programs.
         _syncPass = new SyncPass(_tracker, new Syncer(dataplane.Frontends, dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
-            sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames), Metrics);
+            sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames,
+            direct: _options.DirectTableSlots > 0 ? dataplane.Direct : null), Metrics);
         Startup.LoadEnded();
         return (attacher, hostAttacher);
     }
@@ -355,6 +359,9 @@ public sealed partial class ProxyDaemon : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Map {Map} resized from {Old} to {New} entries: {Copied} entries migrated, {Lost} did not fit")]
     private static partial void LogResized(ILogger logger, string map, uint old, uint @new, int copied, int lost);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Map {Map} was pinned with {Old} entries, {New} are configured: recreated empty at the new size (the sync refills it)")]
+    private static partial void LogRecreated(ILogger logger, string map, uint old, uint @new);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Source: {Source}; node {Node}")]
     private static partial void LogSource(ILogger logger, string source, string node);

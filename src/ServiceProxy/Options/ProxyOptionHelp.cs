@@ -56,6 +56,8 @@ public static class ProxyOptionHelp
         ["affinity-map-size"] = new("N", $"Entries of the session affinity map (LRU) [default: {Sizes.Affinity}]"),
         ["conntrack-map-size"] = new("N", $"Entries of the conntrack map (LRU) [default: {Sizes.Conntrack}]"),
         ["socket-reverse-map-size"] = new("N", $"Sockets translated at connect/sendmsg remembered for their replies (LRU) [default: {Sizes.SocketReverse}]"),
+        ["direct-table-size"] = new("N|auto", "Slots of the ClusterIP fast path (pr_nat_direct4, 64 bytes each): a power of two, 0 = off; " +
+            $"auto = one per address of the first Service CIDR, at most {DirectTableSize.AutoCap} [default: auto]"),
         ["conntrack-tcp-timeout-syn"] = new("DURATION", "Idle timeout of a TCP flow in its handshake [default: 60s]"),
         ["conntrack-tcp-timeout-established"] = new("DURATION", "Idle timeout of an established TCP flow [default: 24h]"),
         ["conntrack-tcp-timeout-close"] = new("DURATION", "Idle timeout of a closed TCP flow (FIN both ways, or RST); a SNATed flow closed by FINs keeps at least 70s, its backend's TIME_WAIT [default: 10s]"),

@@ -81,7 +81,17 @@ public sealed record ProxyOptions
     /// <summary>Maximum time between full resyncs that repair drift (kube-proxy <c>syncPeriod</c>).</summary>
     public TimeSpan SyncPeriod { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The map sizes of <c>--*-map-size</c>; what the daemon loads is <see cref="LoadedMapSizes"/>.</summary>
     public CoreMapSizes MapSizes { get; init; } = new();
+
+    /// <summary><c>--direct-table-size</c> (<see cref="Options.DirectTableSize"/>): null for <c>auto</c>, else the slots (0: off).</summary>
+    public int? DirectTableSize { get; init; }
+
+    /// <summary>The fast path's slots: the option, or for <c>auto</c> the first Service CIDR's addresses (capped); 0: off.</summary>
+    public int DirectTableSlots => DirectTableSize ?? Options.DirectTableSize.Auto(ServiceCidrs);
+
+    /// <summary>The sizes the daemon loads the maps with: <see cref="MapSizes"/> and the fast path's slots (1 when it is off: the map must exist).</summary>
+    public CoreMapSizes LoadedMapSizes => MapSizes with { DirectSlots = Math.Max(1, DirectTableSlots) };
 
     /// <summary>Idle timeouts of conntrack entries, written into pr_config at start (<c>--conntrack-*-timeout</c>).</summary>
     public Conntrack.ConntrackTimeouts ConntrackTimeouts { get; init; } = new();

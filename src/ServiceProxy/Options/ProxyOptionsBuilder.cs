@@ -46,6 +46,7 @@ public static class ProxyOptionsBuilder
         ["affinity-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Affinity = MapSize(n, v) } },
         ["conntrack-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { Conntrack = MapSize(n, v) } },
         ["socket-reverse-map-size"] = (o, n, v) => o with { MapSizes = o.MapSizes with { SocketReverse = MapSize(n, v) } },
+        ["direct-table-size"] = (o, n, v) => o with { DirectTableSize = Options.DirectTableSize.Parse(n, v) },
         ["network-policy"] = (o, n, v) => o with { NetworkPolicy = Bool(n, v) },
         ["cleanup"] = (o, n, v) => o with { Cleanup = Bool(n, v) },
         ["logging-format"] = (o, n, v) => o with { LoggingFormat = Logging(n, v) },

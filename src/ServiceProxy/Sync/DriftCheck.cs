@@ -5,10 +5,14 @@ using ProxyReplacement.ServiceProxy.Model;
 
 namespace ProxyReplacement.ServiceProxy.Sync;
 
-/// <summary>What a <see cref="DriftCheck"/> found: how many NAT and side-map entries differ from the last clean sync's desired state.</summary>
-public sealed record DriftReport(int NatDifferences, int SideDifferences, int Services, TimeSpan Elapsed, long AllocatedBytes = 0)
+/// <summary>
+/// What a <see cref="DriftCheck"/> found: how many NAT and side-map entries, and fast-path slots (<see cref="DirectTable"/>),
+/// differ from the last clean sync's desired state.
+/// </summary>
+public sealed record DriftReport(int NatDifferences, int SideDifferences, int Services, TimeSpan Elapsed, long AllocatedBytes = 0,
+    int DirectDifferences = 0)
 {
-    public bool Drifted => NatDifferences > 0 || SideDifferences > 0;
+    public bool Drifted => NatDifferences > 0 || SideDifferences > 0 || DirectDifferences > 0;
 }
 
 /// <summary>
@@ -31,11 +35,14 @@ public sealed class DriftCheck
     private readonly IBpfMap<NatBackendKey, NatBackendValue4> _backends;
     private readonly SideMap<LbSourceRangeKey4, LbSourceRangeValue>? _sourceRanges;
     private readonly SideMap<uint, ServiceName, ServiceNameDigest>? _names;
+    private readonly DirectTable? _direct;
 
     internal DriftCheck(long generation, ServiceSnapshot snapshot, ServiceIdAllocator ids, FrontendContext context,
         IBpfMap<NatFrontendKey4, NatFrontendValue> frontends, IBpfMap<NatBackendKey, NatBackendValue4> backends,
-        SideMap<LbSourceRangeKey4, LbSourceRangeValue>? sourceRanges, SideMap<uint, ServiceName, ServiceNameDigest>? names)
+        SideMap<LbSourceRangeKey4, LbSourceRangeValue>? sourceRanges, SideMap<uint, ServiceName, ServiceNameDigest>? names,
+        DirectTable? direct = null)
     {
+        _direct = direct;
         Generation = generation;
         _snapshot = snapshot;
         _ids = ids;
@@ -64,7 +71,9 @@ public sealed class DriftCheck
             side += _sourceRanges?.Differences(entries.SourceRanges) ?? 0;
             side += _names?.Differences(entries.Names) ?? 0;
         }
+        // The slots follow from the desired NAT entries; the table's view is the sync thread's, so only the map is read.
+        var direct = _direct?.Differences(DirectSlots.Compute(desired.Maps, _direct.Mask).Entries) ?? 0;
         return new DriftReport(nat, side, _snapshot.Services.Count, Stopwatch.GetElapsedTime(started),
-            GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+            GC.GetAllocatedBytesForCurrentThread() - allocatedBefore, direct);
     }
 }

@@ -14,7 +14,9 @@ namespace ProxyReplacement.ServiceProxy.Sync;
 /// A full sync re-reads the maps first, so entries changed behind our back are repaired; an
 /// incremental sync trusts the view kept from the previous one. A failed write is reported and
 /// the rest continue, guarded so that no frontend ever counts a backend that is not there; the
-/// differences left behind are retried by the next sync.
+/// differences left behind are retried by the next sync. With a fast-path table (<see cref="DirectTable"/>) it also keeps
+/// <c>pr_nat_direct4</c> equal to the slots of the desired state (<see cref="DirectSlots"/>), its writes placed around
+/// the NAT writes (emptied slots before them, new copies between their make and break halves).
 /// </summary>
 public sealed partial class Syncer
 {
@@ -24,6 +26,7 @@ public sealed partial class Syncer
     private readonly ILogger _logger;
     private readonly SideMap<LbSourceRangeKey4, LbSourceRangeValue>? _sourceRanges;
     private readonly SideMap<uint, ServiceName, ServiceNameDigest>? _names;
+    private readonly DirectTable? _direct;
 
     private NatMapContents? _view;
     private ServiceSnapshot? _cleanSnapshot;
@@ -40,8 +43,10 @@ public sealed partial class Syncer
         ServiceIdAllocator? ids = null,
         ILogger<Syncer>? logger = null,
         IBpfMap<LbSourceRangeKey4, LbSourceRangeValue>? sourceRanges = null,
-        IBpfMap<uint, ServiceName>? names = null)
+        IBpfMap<uint, ServiceName>? names = null,
+        IBpfMap<uint, NatDirectEntry4>? direct = null)
     {
+        _direct = direct is null ? null : new DirectTable(direct);
         _frontends = frontends;
         _backends = backends;
         _sourceRanges = sourceRanges is null ? null : new SideMap<LbSourceRangeKey4, LbSourceRangeValue>(sourceRanges);
@@ -51,6 +56,9 @@ public sealed partial class Syncer
     }
 
     public ServiceIdAllocator Ids => _ids;
+
+    /// <summary>The fast-path table this Syncer keeps (null: the table is off, nothing written to it).</summary>
+    public DirectTable? Direct => _direct;
 
     /// <summary>
     /// The node addresses and NodePort range the frontends are built with. Set it before a sync; a change makes the
@@ -77,7 +85,7 @@ public sealed partial class Syncer
     public DriftCheck? StartDriftCheck() =>
         _cleanSnapshot is null || _view is null
             ? null
-            : new DriftCheck(_generation, _cleanSnapshot, _ids.Clone(), _context, _frontends, _backends, _sourceRanges, _names);
+            : new DriftCheck(_generation, _cleanSnapshot, _ids.Clone(), _context, _frontends, _backends, _sourceRanges, _names, _direct);
 
     /// <summary>Whether no sync has written since <paramref name="check"/> was made, so that its report describes the maps as they are.</summary>
     public bool IsCurrent(DriftCheck check) => check.Generation == _generation;
@@ -156,9 +164,19 @@ public sealed partial class Syncer
         var sideProblems = new List<SyncProblem>();
         SideEntries? side = null;
         var delta = partial?.Side;
+        var direct = DirectPlan.None;
         if (partial is not null)
         {
             (writes, owners, conflicts, problems) = (partial.Writes, partial.Owners, partial.Problems, cleanProblems);
+            if (_direct is not null)
+            {
+                // Only the slots of the frontends this pass touches can change, each decided among those and the slot's
+                // other qualifying frontends of the last sync (read before the writes change the view).
+                var written = new WrittenNatContents(view, partial.Writes);
+                var slots = DirectSlots.Recompute(partial.FrontendKeys, _direct.Before, written.FrontendOf, written.BackendOf, written.HasBackend,
+                    _direct.Mask);
+                direct = _direct.Plan(slots, DirectSlots.SlotsOf(partial.FrontendKeys, _direct.Mask), reread: false);
+            }
             // As below, for the ranges of the Services this pass rebuilt.
             if (delta is not null && _sourceRanges?.AddAndChange(delta.SourceRanges, reread: false, sideProblems) is { Count: > 0 } failedRanges)
                 writes = HoldBackSourceRangeFrontends(writes, failedRanges.Select(range => range.ServiceId).ToHashSet(), sideProblems);
@@ -176,6 +194,8 @@ public sealed partial class Syncer
             using (var diff = ProxyActivitySources.Sync.StartActivity("diff"))
             {
                 (writes, owners, conflicts, problems) = (MapDiff.Compute(desired.Maps, view), desired.Owners, desired.Problems, desired.Index);
+                if (_direct is not null)
+                    direct = _direct.Plan(DirectSlots.Compute(desired.Maps, _direct.Mask), only: null, reread: fullResync);
                 diff?.SetTag("writes", writes.Count);
             }
             side = SideEntries.Of(snapshot, desired.Owners);
@@ -189,13 +209,21 @@ public sealed partial class Syncer
         SyncResult result;
         using (var apply = ProxyActivitySources.Sync.StartActivity("apply"))
         {
-            result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids, partial?.FrontendKeys);
+            // The fast path's slots around the NAT writes (see DirectTable): a slot whose frontend goes, stops qualifying or
+            // loses the slot is emptied before any of them, so no new flow takes a copy the hash path no longer serves that
+            // way; new copies are written once their backends and frontends are in and before the break half deletes
+            // stale backends (and the conntrack of removed ones is purged after the sync), so no shrunk backend set is
+            // read from a stale slot after its removed backends were purged.
+            _direct?.ZeroFirst(direct, sideProblems);
+            Action? betweenHalves = _direct is null ? null : () => _direct.WriteAfterMake(direct, sideProblems);
+            result = new WriteApplier(_frontends, _backends, view, owners, _logger).Apply(writes, conflicts, partial?.Ids, partial?.FrontendKeys,
+                betweenHalves);
             if (side is not null)
             {
                 // A frontend whose update failed may still check its ranges: those stay until it no longer does.
                 var checking = view.Frontends.Values.Where(value => value.Flags.HasFlag(FrontendFlags.SourceRanges))
                     .Select(value => value.ServiceId).ToHashSet();
-                var withRanges = side.SourceRanges.Keys.Select(range => range.ServiceId).ToHashSet();
+                var withRanges = WrittenRangeIds(side.SourceRanges.Keys);
                 _sourceRanges?.DeleteOthers(side.SourceRanges, sideProblems,
                     stillNeeded: range => checking.Contains(range.ServiceId) && !withRanges.Contains(range.ServiceId));
                 _names?.AddAndChange(side.Names, fullResync, sideProblems);
@@ -208,7 +236,7 @@ public sealed partial class Syncer
                 foreach (var key in partial!.FrontendKeys)
                     if (view.Frontends.TryGetValue(key, out var value) && value.Flags.HasFlag(FrontendFlags.SourceRanges))
                         checking.Add(value.ServiceId);
-                var withRanges = delta.SourceRanges.Keys.Select(range => range.ServiceId).ToHashSet();
+                var withRanges = WrittenRangeIds(delta.SourceRanges.Keys);
                 _sourceRanges?.Delete(delta.StaleSourceRanges, sideProblems,
                     stillNeeded: range => checking.Contains(range.ServiceId) && !withRanges.Contains(range.ServiceId));
                 _names?.AddAndChange(delta.Names, reread: false, sideProblems);
@@ -228,12 +256,29 @@ public sealed partial class Syncer
         else
             _uncleanReason = RebuildReason.AfterProblems;
         // Any write (or a failed one, which may have half happened) makes a drift check made before it stale.
-        var sideWrites = (_names?.Writes ?? 0) + (_sourceRanges?.Writes ?? 0);
+        var sideWrites = (_names?.Writes ?? 0) + (_sourceRanges?.Writes ?? 0) + (_direct?.Writes ?? 0);
         if (result.Applied.Count > 0 || sideWrites != _sideWritesSeen || result.Problems.Any(problem => problem.Kind != SyncProblemKind.Conflict))
             _generation++;
         _sideWritesSeen = sideWrites;
         LogSynced(_logger, result.Applied.Count, result.Problems.Count, fullResync);
         return result;
+    }
+
+    /// <summary>
+    /// The ids with a desired source range that is in the map: a frontend of such an id still finds one of its ranges when
+    /// the others go. A desired range whose write failed does not count (its id's old ranges must then stay while a
+    /// frontend checks them: deleting them would drop every client).
+    /// </summary>
+    private HashSet<uint> WrittenRangeIds(IEnumerable<LbSourceRangeKey4> desired)
+    {
+        var ids = new HashSet<uint>();
+        if (_sourceRanges is null)
+            return ids;
+        var written = _sourceRanges.View;
+        foreach (var range in desired)
+            if (written.ContainsKey(range))
+                ids.Add(range.ServiceId);
+        return ids;
     }
 
     private static List<MapWrite> HoldBackSourceRangeFrontends(IReadOnlyList<MapWrite> writes, HashSet<uint> ids, List<SyncProblem> problems)

@@ -40,8 +40,10 @@ internal sealed partial class WriteApplier
     /// <param name="onlyIds">When only some Services were rebuilt: the ids whose frontends can count a deleted backend.</param>
     /// <param name="onlyFrontends">With <paramref name="onlyIds"/>: the frontend keys where those ids' frontends can be (so the
     /// check looks at those, not at every frontend).</param>
+    /// <param name="betweenHalves">Called once, after the make half (backend and frontend upserts) and before the break half
+    /// (frontend and backend deletes): where the fast path's new copies go (<see cref="DirectTable"/>).</param>
     public SyncResult Apply(IReadOnlyList<MapWrite> writes, IReadOnlyList<string> conflicts, IReadOnlySet<uint>? onlyIds,
-        IReadOnlyCollection<NatFrontendKey4>? onlyFrontends = null)
+        IReadOnlyCollection<NatFrontendKey4>? onlyFrontends = null, Action? betweenHalves = null)
     {
         _applied.Capacity = writes.Count;
         foreach (var conflict in conflicts)
@@ -50,6 +52,11 @@ internal sealed partial class WriteApplier
 
         for (var i = 0; i < writes.Count;)
         {
+            if (betweenHalves is not null && writes[i] is DeleteFrontend or DeleteBackend)
+            {
+                betweenHalves();
+                betweenHalves = null;
+            }
             switch (writes[i])
             {
                 case UpsertBackend:
@@ -81,6 +88,7 @@ internal sealed partial class WriteApplier
                     throw new InvalidOperationException($"unknown map write {writes[i]}");
             }
         }
+        betweenHalves?.Invoke(); // no break half
         return new SyncResult(_applied, _problems);
     }
 

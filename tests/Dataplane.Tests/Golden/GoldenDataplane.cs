@@ -39,8 +39,10 @@ public sealed class GoldenDataplane : IDisposable
         Clear(Dataplane.PolicyPorts);
         Clear(Dataplane.PolicyPeers);
         Clear(Dataplane.PolicyConntrack);
+        ClearSlots(Dataplane.Direct);
         Dataplane.ResetCounters();
-        Dataplane.WriteConfig(DataplaneConfig.Default);
+        // the fast path on, as every load leaves it: with no slot written every flow takes the hash lookups
+        Dataplane.WriteConfig(DataplaneConfig.Default.WithDirectMask(Dataplane.DirectMask));
         Dataplane.SetHostNetnsCookie(0);
     }
 
@@ -94,7 +96,28 @@ public sealed class GoldenDataplane : IDisposable
         Assert.That(actual, Is.EquivalentTo(expected.ToDictionary(e => e.Reason, e => e.Count)),
             () => "counters: " + string.Join(", ", actual.Select(pair => $"{pair.Key}={pair.Value}")));
 
+    /// <summary>Writes <paramref name="vip"/>'s slot in pr_nat_direct4 (the ClusterIP fast path) as the Syncer would seal it.</summary>
+    public NatDirectEntry4 WriteSlot(Endpoint vip, L4Protocol protocol, IReadOnlyList<Endpoint> backends, uint serviceId = Topology.ServiceId)
+    {
+        var entry = new NatDirectEntry4(Topology.FrontendKey(vip, protocol), serviceId,
+            backends.Select(b => new NatBackendValue4(b.Address, b.Port)).ToList());
+        Dataplane.Direct.Update(SlotOf(vip), entry);
+        return entry;
+    }
+
+    /// <summary>The slot of a VIP: its host-order address's low bits under the mask this load wrote.</summary>
+    public uint SlotOf(Endpoint vip) =>
+        System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(vip.Address.GetAddressBytes()) & Dataplane.DirectMask;
+
     public void Dispose() => Dataplane.Dispose();
+
+    /// <summary>An ARRAY has no delete: every slot that holds something is written back to zero (the empty slot).</summary>
+    private static void ClearSlots(BpfMap<uint, NatDirectEntry4> slots)
+    {
+        foreach (var (slot, entry) in slots.ReadAll())
+            if (entry != default)
+                slots.Update(slot, default);
+    }
 
     private static void Clear<TKey, TValue>(BpfMap<TKey, TValue> map)
         where TKey : unmanaged, IEquatable<TKey> where TValue : unmanaged

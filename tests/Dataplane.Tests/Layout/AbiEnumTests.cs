@@ -66,6 +66,7 @@ public sealed class AbiEnumTests
         ["PR_CNT_POLICY_INGRESS_ALLOWED"] = CounterReason.PolicyIngressAllowed,
         ["PR_CNT_POLICY_EGRESS_ALLOWED"] = CounterReason.PolicyEgressAllowed,
         ["PR_CNT_REJECT_SCTP_SERVICE"] = CounterReason.RejectSctpService,
+        ["PR_CNT_NAT_DIRECT"] = CounterReason.NatDirect,
     };
 
     private static readonly Dictionary<string, SocketLbMode> SocketLbModes = new()

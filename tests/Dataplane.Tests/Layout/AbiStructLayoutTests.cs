@@ -24,6 +24,9 @@ public sealed class AbiStructLayoutTests
             [("svc_id", "ServiceId"), ("ordinal", "Ordinal")]),
         ("pr_nat_be_value4", typeof(NatBackendValue4),
             [("addr", "AddressNbo"), ("port", "PortNbo"), ("flags", "Flags"), ("pad", "_pad")]),
+        ("pr_nat_direct4", typeof(NatDirectEntry4),
+            [("check", "Check"), ("vip", "VipNbo"), ("port", "PortNbo"), ("proto", "Protocol"), ("backend_count", "BackendCount"),
+             ("svc_id", "ServiceId"), ("be", "_backends")]),
         ("pr_aff_key4", typeof(AffinityKey4),
             [("fe", "Frontend"), ("client", "ClientNbo")]),
         ("pr_aff_value4", typeof(AffinityValue4),
@@ -45,7 +48,7 @@ public sealed class AbiStructLayoutTests
             [("abi_version", "AbiVersion"), ("flags", "Flags"), ("tcp_syn_timeout_s", "TcpSynTimeoutSeconds"),
              ("tcp_established_timeout_s", "TcpEstablishedTimeoutSeconds"), ("tcp_closing_timeout_s", "TcpClosingTimeoutSeconds"),
              ("udp_timeout_s", "UdpTimeoutSeconds"), ("generic_timeout_s", "GenericTimeoutSeconds"), ("sock_lb_mode", "SocketLbMode"),
-             ("hairpin_addr", "HairpinAddressNbo"), ("pad", "_pad"), ("ext_mode", "ExternalMode"), ("node_addr4", "NodeAddressNbo"),
+             ("hairpin_addr", "HairpinAddressNbo"), ("direct_mask4", "DirectMask4"), ("ext_mode", "ExternalMode"), ("node_addr4", "NodeAddressNbo"),
              ("tunnel_port", "TunnelPortNbo"), ("tunnel_mtu", "TunnelMtu"), ("tunnel_vni", "TunnelVni"), ("snat_port_min", "SnatPortMin"),
              ("snat_port_max", "SnatPortMax"), ("pad2", "_pad2"), ("node_addr6", "_nodeAddress6")]),
         ("pr_route_key4", typeof(RouteKey4),
@@ -165,7 +168,7 @@ public sealed class AbiStructLayoutTests
     public void EveryAbiStructOfTheAssemblyIsInTheTable()
     {
         var mirrors = typeof(DataplaneConfig).Assembly.GetTypes()
-            .Where(t => t.Namespace == typeof(DataplaneConfig).Namespace && t.IsValueType && !t.IsEnum
+            .Where(t => t.Namespace == typeof(DataplaneConfig).Namespace && t.IsValueType && !t.IsEnum && !t.IsNested
                         && t.StructLayoutAttribute?.Value == LayoutKind.Explicit)
             .ToList();
         Assert.That(mirrors, Is.Not.Empty);

@@ -54,7 +54,7 @@ public sealed class PinningTests
         using var dataplane = LoadPinned();
         Assert.That(dataplane.AdoptedMaps, Is.Empty);
         Assert.That(Directory.EnumerateFileSystemEntries(PinRootPath).Select(Path.GetFileName), Is.EquivalentTo(CoreMaps));
-        Assert.That(dataplane.ReadConfig(), Is.EqualTo(DataplaneConfig.Default));
+        Assert.That(dataplane.ReadConfig(), Is.EqualTo(DataplaneConfig.Default.WithDirectMask(dataplane.DirectMask)), "the defaults, and the fast path's mask of this load");
     }
 
     [Test]
@@ -88,7 +88,7 @@ public sealed class PinningTests
             Assert.That(second.Backends.ReadAll(), Has.Count.EqualTo(1));
             Assert.That(second.Affinity.TryLookup(aff, out var a) ? a : default, Is.EqualTo(affValue));
             Assert.That(second.Conntrack.TryLookup(ct, out var c) ? c : default, Is.EqualTo(ctValue));
-            Assert.That(second.ReadConfig(), Is.EqualTo(config), "an adopted config is not overwritten");
+            Assert.That(second.ReadConfig(), Is.EqualTo(config.WithDirectMask(second.DirectMask)), "an adopted config is not overwritten (but for the fast path's mask)");
             Assert.That(second.ReadCounters()[CounterReason.NatNewFlow], Is.EqualTo(3UL * (ulong)second.CounterMap.PossibleCpus));
         });
     }
@@ -239,7 +239,7 @@ public sealed class PinningTests
 
         using var second = LoadPinned();
         Assert.That(second.AdoptedMaps, Does.Contain(CoreObjectNames.Config));
-        Assert.That(second.ReadConfig(), Is.EqualTo(DataplaneConfig.Default));
+        Assert.That(second.ReadConfig(), Is.EqualTo(DataplaneConfig.Default.WithDirectMask(second.DirectMask)));
     }
 
     [Test]

@@ -156,6 +156,7 @@ public sealed class ProxyMetricsTests
     [TestCase("IcmpErrorTranslated", "icmp_error_translated")]
     [TestCase("DropNatFailed", "drop_nat_failed")]
     [TestCase("Nat", "nat")]
+    [TestCase(nameof(CounterReason.NatDirect), "nat_direct")] // the fast path's new flows (ABI 5)
     public void Snake_case_splits_at_capitals(string pascal, string expected)
     {
         Assert.That(ProxyMetrics.SnakeCase(pascal), Is.EqualTo(expected));

@@ -50,6 +50,8 @@ public sealed class ProxyOptionsBuilderTests
             Assert.That(options.HostInterfaces.Patterns, Is.EqualTo(new[] { "eth*", "ens*", "enp*" }));
             Assert.That(options.ServiceCidrs, Is.EqualTo(new[] { new Ipv4Cidr(IPAddress.Parse("10.96.0.0"), 12) }));
             Assert.That(options.MapSizes, Is.EqualTo(new CoreMapSizes()));
+            // --direct-table-size auto: one slot per address of 10.96.0.0/12 (1,048,576), capped at 262,144 (16 MiB).
+            Assert.That((options.DirectTableSize, options.DirectTableSlots, options.LoadedMapSizes.DirectSlots), Is.EqualTo(((int?)null, 262144, 262144)));
             Assert.That(options.ManifestDir, Is.Null);
             Assert.That(options.CgroupPath, Is.Null);
             Assert.That(options.SocketLbMode, Is.EqualTo(SocketLbMode.Tcp), "Calico's default: connect-time balancing for TCP");
@@ -177,6 +179,7 @@ public sealed class ProxyOptionsBuilderTests
         ("affinity-map-size", "16", o => o.MapSizes.Affinity.ToString(), "16"),
         ("conntrack-map-size", "67108864", o => o.MapSizes.Conntrack.ToString(), "67108864"),
         ("socket-reverse-map-size", "4096", o => o.MapSizes.SocketReverse.ToString(), "4096"),
+        ("direct-table-size", "4096", o => o.DirectTableSize?.ToString() ?? "auto", "4096"),
         ("network-policy", "false", o => o.NetworkPolicy.ToString(), "False"),
         ("cleanup", "true", o => o.Cleanup.ToString(), "True"),
         ("source", "kubernetes", o => o.Source.ToString(), "Kubernetes"),
@@ -232,6 +235,44 @@ public sealed class ProxyOptionsBuilderTests
 
         Assert.That(read(options), Is.EqualTo(Resolve(expected)));
         Assert.That(read(new ProxyOptions()), Is.Not.EqualTo(Resolve(expected)), "the case must differ from the default");
+    }
+
+    [TestCase("10.96.0.0/12", 262144)] // 1,048,576 addresses: capped
+    [TestCase("10.96.0.0/14", 262144)] // exactly the cap
+    [TestCase("10.96.0.0/16", 65536)]
+    [TestCase("10.96.0.0/16,10.0.0.0/8", 65536)] // the first CIDR
+    [TestCase("10.96.0.0/24", 256)]
+    [TestCase("10.96.0.7/31", 2)]
+    [TestCase("10.96.0.7/32", 0)] // one address: a table of one slot would be off anyway
+    [TestCase("", 0)] // no Service CIDR
+    public void Auto_sizes_the_fast_path_to_the_first_Service_CIDR(string cidrs, int slots)
+    {
+        var options = Build("--service-cidrs", cidrs, "--direct-table-size", "auto");
+
+        Assert.That((options.DirectTableSlots, options.LoadedMapSizes.DirectSlots), Is.EqualTo((slots, Math.Max(1, slots))));
+    }
+
+    [TestCase("0", 0, 1)] // off: the map still exists, with one slot (mask 0)
+    [TestCase("2", 2, 2)]
+    [TestCase("1048576", 1048576, 1048576)]
+    public void An_explicit_fast_path_size_wins_over_the_Service_CIDR(string value, int slots, int mapSlots)
+    {
+        var options = Build("--service-cidrs", "10.96.0.0/16", "--direct-table-size", value);
+
+        Assert.That((options.DirectTableSlots, options.LoadedMapSizes.DirectSlots), Is.EqualTo((slots, mapSlots)));
+    }
+
+    [TestCase("1000", "1000 is not a power of two (a slot is a ClusterIP's low bits); the nearest are 512 and 1024")]
+    [TestCase("1", "1 slot is a mask of 0, which the dataplane reads as off; use 0")]
+    [TestCase("2097152", "'2097152' is not a table size; accepted: auto, 0 (off) or a power of two from 2 to 1048576")]
+    [TestCase("-4", "'-4' is not a table size")]
+    [TestCase("big", "'big' is not a table size")]
+    public void A_fast_path_size_that_is_not_a_power_of_two_is_refused_with_the_reason(string value, string message)
+    {
+        var error = Rejects("--direct-table-size", value);
+
+        Assert.That(error.Option, Is.EqualTo("--direct-table-size"));
+        Assert.That(error.Message, Does.Contain(message));
     }
 
     [TestCase("0s")]

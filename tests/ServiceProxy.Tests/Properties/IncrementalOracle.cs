@@ -39,14 +39,16 @@ internal static class IncrementalOracle
 {
     public static OracleTally Run(Scenario scenario, bool drift)
     {
-        var incremental = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192);
-        var reference = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192);
+        // Two fast-path slots, so that VIPs share them (see SyncerProperties.Run).
+        var incremental = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192, directSlots: 2);
+        var reference = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192, directSlots: 2);
         var tracker = new ChangeTracker();
         var syncer = incremental.NewSyncer();
         var rebuilder = reference.NewSyncer();
         syncer.Context = rebuilder.Context = scenario.Start;
         var random = new Random(scenario.Seed);
         var tally = OracleTally.Zero;
+        var everDrifted = false; // until a full resync repairs it, drift may leave slots the NAT maps no longer call for
 
         for (var s = 0; s < scenario.Steps.Count; s++)
         {
@@ -72,6 +74,7 @@ internal static class IncrementalOracle
             if (step.Context is { } context)
                 syncer.Context = rebuilder.Context = context;
             var drifted = drift && random.Next(3) == 0 && Drift(random, incremental, reference);
+            everDrifted = !step.FullResync && (everDrifted || drifted);
 
             var commit = tracker.Commit();
             var serviceChanged = commit.ChangedServices.Any(key =>
@@ -90,6 +93,12 @@ internal static class IncrementalOracle
             Same(incremental.Dump(), reference.Dump(), $"{label}: maps");
             Same(Names(incremental), Names(reference), $"{label}: service names");
             Same(RangeWrites(incremental), RangeWrites(reference), $"{label}: source-range writes");
+            Same(incremental.DirectLog.Select(write => write.ToString()), reference.DirectLog.Select(write => write.ToString()), $"{label}: fast-path writes");
+            Same(DirectSlotLines(incremental), DirectSlotLines(reference), $"{label}: fast-path slots");
+            Same(DirectSlotsModel.OrderViolations(incremental), [], $"{label}: fast-path write order");
+            if (!everDrifted)
+                Same(DirectSlotLines(incremental), DirectSlotsModel.Expected(incremental).OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}"),
+                    $"{label}: fast-path slots against the model");
             Same(syncer.Ids.Assignments.OrderBy(pair => pair.Value).Select(pair => $"{pair.Value} {pair.Key}"),
                 rebuilder.Ids.Assignments.OrderBy(pair => pair.Value).Select(pair => $"{pair.Value} {pair.Key}"), $"{label}: ids");
             Check(incremental.Violations.Count == 0, () => $"{label}: make-before-break violated:\n  {string.Join("\n  ", incremental.Violations.Take(10))}");
@@ -115,6 +124,9 @@ internal static class IncrementalOracle
         }
     }
 
+    private static IEnumerable<string> DirectSlotLines(NatMapsUnderTest maps) =>
+        maps.DirectSlotsHeld().OrderBy(pair => pair.Key).Select(pair => $"{pair.Key}: {pair.Value}");
+
     private static IEnumerable<string> Names(NatMapsUnderTest maps) =>
         maps.Names.ReadAll().OrderBy(pair => pair.Key).Select(pair => $"{pair.Key} {pair.Value}");
 
@@ -128,7 +140,7 @@ internal static class IncrementalOracle
     /// <summary>
     /// Changes the same entries of every map set behind the Syncers' backs (as read in the first): a stray backend beyond
     /// a count, another backend value, a frontend gone, a frontend of an id nobody owns (count 0), other affinity on a
-    /// frontend, a stray source range, a stray or missing name. None makes a frontend count a missing backend or check
+    /// frontend, a stray source range, a stray or missing name, a fast-path slot emptied or holding a stray copy. None makes a frontend count a missing backend or check
     /// ranges that are not there. False when there was nothing to change.
     /// </summary>
     private static bool Drift(Random random, params NatMapsUnderTest[] all)
@@ -137,7 +149,7 @@ internal static class IncrementalOracle
         var backends = first.Backends.Inner.ReadAll();
         var frontends = first.Frontends.Inner.ReadAll();
         var names = first.Names.ReadAll();
-        switch (random.Next(7))
+        switch (random.Next(8))
         {
             case 0 when backends.Count > 0:
             {
@@ -196,6 +208,17 @@ internal static class IncrementalOracle
                 else
                     foreach (var maps in all)
                         maps.Names.Update(900, new ServiceName("stray", "stray", "", L4Protocol.Tcp));
+                return true;
+            }
+            case 7:
+            {
+                // A fast-path slot emptied, or given a copy of a frontend nobody serves.
+                var slot = (uint)random.Next(first.Direct.MaxEntries);
+                var entry = random.Next(2) == 0 ? default
+                    : new NatDirectEntry4(new NatFrontendKey4(StrayVips[random.Next(StrayVips.Length)], 80, L4Protocol.Tcp), 800,
+                        [new NatBackendValue4(IPAddress.Parse("10.244.9.1"), 8080)]);
+                foreach (var maps in all)
+                    maps.Direct.Inner.Update(slot, entry);
                 return true;
             }
             default:

@@ -221,9 +221,32 @@ public sealed class SyncerProperties
         Assert.That(maps.Violations, Is.Empty, "no frontend may check source ranges that are not there");
     }
 
+    /// <summary>
+    /// Bug (found by <see cref="Failed_writes_keep_every_source_range_frontend_with_its_ranges"/>): when a LoadBalancer
+    /// Service's ranges change and the write of the new range fails, the Syncer deleted the old range all the same (the id
+    /// "had desired ranges"), leaving its frontend checking ranges that are not there: every client dropped.
+    /// </summary>
+    [Test]
+    public void A_failed_write_of_a_new_source_range_keeps_the_old_one_its_frontend_checks()
+    {
+        var maps = new NatMapsUnderTest();
+        var syncer = maps.NewSyncer();
+        Assert.That(syncer.Sync(ServiceSnapshot.Create([LoadBalancer("203.0.113.0/24")], [LbSlice])).Succeeded, Is.True);
+        maps.SourceRanges.FailWrite = range => range.Range.ToString() == "198.51.100.0/24";
+
+        var result = syncer.Sync(ServiceSnapshot.Create([LoadBalancer("198.51.100.0/24")], [LbSlice]), fullResync: false);
+
+        Assert.That(result.Problems.Any(p => p.Kind == SyncProblemKind.WriteFailed), Is.True, "the new range's write failed");
+        Assert.That(maps.Violations, Is.Empty, "no frontend may check source ranges that are not there");
+        maps.SourceRanges.FailWrite = null;
+        Assert.That(syncer.Sync(ServiceSnapshot.Create([LoadBalancer("198.51.100.0/24")], [LbSlice]), fullResync: false).Succeeded, Is.True);
+        Assert.That(maps.SourceRanges.Inner.ReadAll().Select(e => e.Key.Range.ToString()), Is.EqualTo(new[] { "198.51.100.0/24" }), "the next sync finishes");
+    }
+
     private static void Run(Scenario scenario, bool natInvariantOnly = false)
     {
-        var maps = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192);
+        // Two fast-path slots: the ClusterIPs .1 and .3 share one, .2 and .4 the other, beside the ports of one VIP.
+        var maps = new NatMapsUnderTest(maxFrontends: 4096, maxBackends: 8192, directSlots: 2);
         var tracker = new ChangeTracker();
         var syncer = maps.NewSyncer();
         var context = scenario.Start;
@@ -266,19 +289,25 @@ public sealed class SyncerProperties
                 maps.Frontends.FailWrite = _ => random.Next(100) < step.FaultPercent;
                 maps.Backends.FailWrite = _ => random.Next(100) < step.FaultPercent;
                 maps.SourceRanges.FailWrite = _ => random.Next(100) < step.FaultPercent;
+                maps.Direct.FailWrite = _ => random.Next(100) < step.FaultPercent;
             }
+            maps.ClearLog();
             var result = syncer.Sync(tracker.Commit(), step.FullResync);
             maps.Frontends.FailWrite = null;
             maps.Backends.FailWrite = null;
             maps.SourceRanges.FailWrite = null;
+            maps.Direct.FailWrite = null;
             Check(Violations().Count == 0, () => $"after step {s}: make-before-break violated:\n  {string.Join("\n  ", Violations().Take(10))}");
+            CheckDirectOrder($"step {s}", result.Problems);
 
             // After faults, syncs without faults must repair what failed: an incremental one, then (drift needs it) a full one.
             for (var retry = 0; retry < 2 && !result.Succeeded && result.Problems.Any(p => p.Kind != SyncProblemKind.Conflict); retry++)
             {
                 Check(faulty, () => $"after step {s}: problems without any fault:\n  {string.Join("\n  ", result.Problems)}");
+                maps.ClearLog();
                 result = syncer.Sync(tracker.Commit(), fullResync: retry == 1);
                 Check(Violations().Count == 0, () => $"after step {s} retry {retry}: make-before-break violated:\n  {string.Join("\n  ", Violations().Take(10))}");
+                CheckDirectOrder($"step {s} retry {retry}", result.Problems);
             }
             Check(result.Problems.All(p => p.Kind == SyncProblemKind.Conflict),
                 () => $"after step {s}: problems left after the retries:\n  {string.Join("\n  ", result.Problems)}");
@@ -287,6 +316,18 @@ public sealed class SyncerProperties
             var differences = SyncerModel.Differences(expected, maps.Frontends.Inner.ReadAll(), maps.Backends.Inner.ReadAll());
             Check(differences.Count == 0, () => $"after step {s}: the maps differ from the model:\n  {string.Join("\n  ", differences)}\n" +
                                                  $"maps:\n  {string.Join("\n  ", maps.Dump())}");
+            // The NAT maps are the model's now: the fast path must hold the slots they call for.
+            var slots = maps.DirectSlotsHeld();
+            var expectedSlots = DirectSlotsModel.Expected(maps);
+            Check(slots.Count == expectedSlots.Count && expectedSlots.All(pair => slots.TryGetValue(pair.Key, out var held) && held.Equals(pair.Value)),
+                () => $"after step {s}: the fast path holds\n  {string.Join("\n  ", slots.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}"))}\n" +
+                      $"expected\n  {string.Join("\n  ", expectedSlots.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}"))}\nmaps:\n  {string.Join("\n  ", maps.Dump())}");
+        }
+
+        void CheckDirectOrder(string label, IReadOnlyList<SyncProblem> problems)
+        {
+            var wrong = DirectSlotsModel.OrderViolations(maps, problems);
+            Check(wrong.Count == 0, () => $"after {label}: fast-path writes out of order:\n  {string.Join("\n  ", wrong)}\nNAT writes:\n  {string.Join("\n  ", maps.WriteLog)}");
         }
 
         List<string> Violations() => natInvariantOnly

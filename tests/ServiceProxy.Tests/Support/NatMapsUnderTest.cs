@@ -9,11 +9,15 @@ namespace ProxyReplacement.ServiceProxy.Tests.Support;
 /// A frontend and a backend map in memory, observed: every write is logged in the canonical
 /// one-line form, and after every write the make-before-break invariant is checked (each
 /// frontend's ordinals [0, count) are all present in the backend map). Violations are collected.
+/// The fast-path table (an ARRAY of <c>directSlots</c>) is observed apart: its writes go to <see cref="DirectLog"/>, each
+/// with its place among the NAT writes, so the golden write logs of the NAT maps stay as they are.
 /// </summary>
 public sealed class NatMapsUnderTest
 {
-    public NatMapsUnderTest(int maxFrontends = 1024, int maxBackends = 4096)
+    public NatMapsUnderTest(int maxFrontends = 1024, int maxBackends = 4096, int directSlots = 4)
     {
+        Direct = new ObservedMap<uint, NatDirectEntry4>(InMemoryBpfMap<uint, NatDirectEntry4>.Array("pr_nat_direct4", directSlots));
+        Direct.AfterWrite = (slot, entry) => DirectLog.Add(new DirectWrite(WriteLog.Count, slot, entry ?? default));
         Frontends = new ObservedMap<NatFrontendKey4, NatFrontendValue>(new InMemoryBpfMap<NatFrontendKey4, NatFrontendValue>("pr_nat_fe4", maxFrontends));
         Backends = new ObservedMap<NatBackendKey, NatBackendValue4>(new InMemoryBpfMap<NatBackendKey, NatBackendValue4>("pr_nat_be4", maxBackends));
         SourceRanges = new ObservedMap<LbSourceRangeKey4, LbSourceRangeValue>(new InMemoryBpfMap<LbSourceRangeKey4, LbSourceRangeValue>("pr_lb_src4", 256));
@@ -32,6 +36,23 @@ public sealed class NatMapsUnderTest
     public ObservedMap<LbSourceRangeKey4, LbSourceRangeValue> SourceRanges { get; }
 
     public InMemoryBpfMap<uint, ServiceName> Names { get; }
+
+    /// <summary>pr_nat_direct4, the ClusterIP fast path (an ARRAY: every slot exists, an empty one is zero).</summary>
+    public ObservedMap<uint, NatDirectEntry4> Direct { get; }
+
+    /// <summary>One write to <see cref="Direct"/>: after <paramref name="NatWritesBefore"/> entries of <see cref="WriteLog"/>.</summary>
+    public readonly record struct DirectWrite(int NatWritesBefore, uint Slot, NatDirectEntry4 Entry)
+    {
+        public bool Empties => Entry.Equals(default(NatDirectEntry4));
+        public override string ToString() => Empties ? $"-slot {Slot}" : $"+slot {Slot} {Entry}";
+    }
+
+    /// <summary>Every write to <see cref="Direct"/> since the last <see cref="ClearLog"/>, in order.</summary>
+    public List<DirectWrite> DirectLog { get; } = [];
+
+    /// <summary>The non-empty slots of <see cref="Direct"/> by slot.</summary>
+    public Dictionary<uint, NatDirectEntry4> DirectSlotsHeld() =>
+        Direct.Inner.ReadAll().Where(e => !e.Value.Equals(default(NatDirectEntry4))).ToDictionary(e => e.Key, e => e.Value);
 
     /// <summary>pr_routes4, the routing module's map (written by a <see cref="RouteWriter"/>, not the Syncer).</summary>
     public ObservedMap<RouteKey4, RouteValue> Routes { get; }
@@ -52,10 +73,14 @@ public sealed class NatMapsUnderTest
             .Concat(RouteDump.Lines(Routes.Inner.ReadAll()))
             .ToList();
 
-    /// <summary>A Syncer on these maps, the side maps included.</summary>
-    public Syncer NewSyncer() => new(Frontends, Backends, sourceRanges: SourceRanges, names: Names);
+    /// <summary>A Syncer on these maps, the side maps and the fast-path table included.</summary>
+    public Syncer NewSyncer() => new(Frontends, Backends, sourceRanges: SourceRanges, names: Names, direct: Direct);
 
-    public void ClearLog() => WriteLog.Clear();
+    public void ClearLog()
+    {
+        WriteLog.Clear();
+        DirectLog.Clear();
+    }
 
     private void Record(string write)
     {

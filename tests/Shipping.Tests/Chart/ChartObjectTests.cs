@@ -127,6 +127,30 @@ public sealed class ChartObjectTests
         }
     }
 
+    [TestCase(null, null)]
+    [TestCase("0", 0)]
+    [TestCase("1048576", 1048576)] // a large number stays an integer in the config (not 1.048576e+06)
+    public void The_fast_path_table_size_reaches_the_daemons_config(string? set, int? expected)
+    {
+        var args = new List<string> { "--set", $"k8sServiceHost={Scenarios.ApiHost}" };
+        if (set is not null)
+            args.AddRange(["--set", $"maps.directTable={set}"]);
+        var chart = ChartRenderer.Render([.. args]);
+        var config = StrictKubernetes.Parse<V1ConfigMap>(chart.Single("ConfigMap").Object).Data["config.yaml"];
+        var file = Path.Combine(TestContext.CurrentContext.WorkDirectory, $"prt-config-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, config);
+        try
+        {
+            var options = ServiceProxy.Options.ProxyOptionsBuilder.ApplyConfigFile(new ServiceProxy.Options.ProxyOptions(), file);
+
+            Assert.That(options.DirectTableSize, Is.EqualTo(expected), config);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Test]
     public void Rendering_without_the_API_server_address_fails_and_says_why()
     {

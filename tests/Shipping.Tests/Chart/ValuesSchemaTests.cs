@@ -11,6 +11,10 @@ public sealed class ValuesSchemaTests
     [TestCase("socketLB.mode=sometimes", "/socketLB/mode")]
     [TestCase("maps.conntrack=8", "/maps/conntrack")]
     [TestCase("maps.frontends=67108865", "/maps/frontends")]
+    [TestCase("maps.directTable=1000", "/maps/directTable")] // not a power of two
+    [TestCase("maps.directTable=1", "/maps/directTable")] // one slot: the mask 0 means off; 0 says so
+    [TestCase("maps.directTable=2097152", "/maps/directTable")]
+    [TestCase("maps.directTable=big", "/maps/directTable")]
     [TestCase("serviceCidrs={10.96.0.0/33}", "/serviceCidrs/0")]
     [TestCase("serviceCidrs={10.96.0.0}", "/serviceCidrs/0")]
     [TestCase("healthz.port=70000", "/healthz/port")]
@@ -81,6 +85,8 @@ public sealed class ValuesSchemaTests
             Assert.That((int)values["maps"]!["affinity"]!, Is.EqualTo(sizes.Affinity));
             Assert.That((int)values["maps"]!["conntrack"]!, Is.EqualTo(sizes.Conntrack));
             Assert.That((int)values["maps"]!["socketReverse"]!, Is.EqualTo(sizes.SocketReverse));
+            Assert.That((string)values["maps"]!["directTable"]!, Is.EqualTo("auto"));
+            Assert.That(daemon.DirectTableSize, Is.Null, "the daemon's default is auto too");
             Assert.That(ProxyOptionsBuilder.Duration("minInterval", (string)values["sync"]!["minInterval"]!), Is.EqualTo(daemon.MinSyncInterval));
             Assert.That(ProxyOptionsBuilder.Duration("period", (string)values["sync"]!["period"]!), Is.EqualTo(daemon.SyncPeriod));
             Assert.That(ProxyOptionsBuilder.Duration("apiTimeout", (string)values["apiTimeout"]!), Is.EqualTo(daemon.ApiTimeout));
