@@ -33,30 +33,43 @@ public sealed class ManifestReader
     /// <summary>Reads every document of <paramref name="text"/>; <paramref name="filePath"/> labels diagnostics.</summary>
     public void Add(string text, string filePath)
     {
-        var stream = new YamlStream();
+        // One document's node tree at a time (OneDocumentParser says why), all from one parser over the whole text.
+        var parser = new Parser(new StringReader(text));
+        var index = 0;
         try
         {
-            stream.Load(new StringReader(text));
+            for (; OneDocumentParser.HasDocument(parser); index++)
+            {
+                var stream = new YamlStream();
+                stream.Load(new OneDocumentParser(parser));
+                AddRoot(stream.Documents[0].RootNode, filePath, index);
+            }
         }
         catch (YamlException error)
         {
-            // YamlStream keeps the documents it finished before the broken one: those still load.
-            _diagnostics.Add(new ManifestDiagnostic(filePath, stream.Documents.Count, null, null, null,
+            // The documents before the broken one were read; the parser cannot resume after it.
+            _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null,
                 $"YAML syntax error at line {error.Start.Line}, column {error.Start.Column}: {error.Message}"));
         }
-
-        for (var index = 0; index < stream.Documents.Count; index++)
+        catch (InvalidOperationException error) when (error.TargetSite?.DeclaringType?.Namespace?.StartsWith("YamlDotNet", StringComparison.Ordinal) == true)
         {
-            var root = stream.Documents[index].RootNode;
-            if (YamlNodes.IsNull(root))
-                continue; // an empty document ("---" with nothing after it)
-            if (root is not YamlMappingNode mapping)
-            {
-                _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null, "the document is not an object"));
-                continue;
-            }
-            AddDocument(mapping, filePath, index);
+            // YamlDotNet's scanner fails this way on some broken input (an unclosed flow sequence followed by more
+            // lines, "c: [x\nd: 3"), without a position: the same report, with the line the parser had reached.
+            var line = parser.Current?.Start.Line is { } reached and > 0 ? $"line {reached} or after" : "an unknown line";
+            _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null, $"YAML syntax error at {line}: the parser gave up ({error.Message})"));
         }
+    }
+
+    private void AddRoot(YamlNode root, string filePath, int index)
+    {
+        if (YamlNodes.IsNull(root))
+            return; // an empty document ("---" with nothing after it)
+        if (root is not YamlMappingNode mapping)
+        {
+            _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null, "the document is not an object"));
+            return;
+        }
+        AddDocument(mapping, filePath, index);
     }
 
     public void AddFile(string path) => Add(File.ReadAllText(path), path);

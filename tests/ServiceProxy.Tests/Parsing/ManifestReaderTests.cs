@@ -219,6 +219,23 @@ public sealed class ManifestReaderTests
     }
 
     [Test]
+    public void Input_on_which_the_yaml_parser_itself_fails_is_a_syntax_error_not_a_crash()
+    {
+        // YamlDotNet's scanner throws InvalidOperationException, not a YamlException, on this one
+        var text = ServiceWith("before", "[{port: 80}]") + "\n---\nc: [unclosed\nd: 3\n";
+
+        var set = ManifestReader.Parse(text, "odd.yaml");
+
+        Assert.That(set.Services.Select(s => s.Name), Is.EqualTo(new[] { "before" }));
+        var diagnostic = set.Diagnostics.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(diagnostic.DocumentIndex, Is.EqualTo(1));
+            Assert.That(diagnostic.Reason, Does.StartWith("YAML syntax error at "));
+        });
+    }
+
+    [Test]
     public void A_duplicate_object_is_reported_and_the_first_wins()
     {
         var text = ServiceWith("dup", "[{port: 80}]") + "\n---\n" + ServiceWith("dup", "[{port: 81}]");
