@@ -70,7 +70,7 @@ public static class OurControlPlane
         var pausedBefore = GC.GetTotalPauseDuration();
         var clock = Stopwatch.StartNew();
         var tracker = new ChangeTracker();
-        var syncer = new Syncer(dataplane.Frontends, dataplane.Backends, direct: dataplane.Direct); // the daemon's default: the fast-path slots too
+        var syncer = new Syncer(dataplane.Frontends, dataplane.Backends, direct: dataplane.Direct, directStartsEmpty: true); // the daemon's default: the fast-path slots too
         tracker.ReplaceAll(services, slices);
         var replaced = clock.Elapsed.TotalMilliseconds;
         var commit = tracker.Commit();

@@ -49,8 +49,9 @@ public static class ProgrammedMaps
     {
         var tracker = new ChangeTracker();
         var syncer = sideMaps
-            ? new Syncer(dataplane.Frontends, dataplane.Backends, sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames, direct: dataplane.Direct)
-            : new Syncer(dataplane.Frontends, dataplane.Backends, direct: dataplane.Direct); // the ClusterIP fast path, on by default in the daemon
+            ? new Syncer(dataplane.Frontends, dataplane.Backends, sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames, direct: dataplane.Direct,
+                directStartsEmpty: true)
+            : new Syncer(dataplane.Frontends, dataplane.Backends, direct: dataplane.Direct, directStartsEmpty: true); // the fast path, as the daemon's defaults
         if (context is not null)
             syncer.Context = context;
         tracker.ReplaceAll(services, slices);

@@ -201,7 +201,8 @@ public sealed partial class ProxyDaemon : IDisposable
         // The fast path off (--direct-table-size 0): its one-slot map stays empty, pr_config's mask 0 tells the programs.
         _syncPass = new SyncPass(_tracker, new Syncer(dataplane.Frontends, dataplane.Backends, logger: _loggers.CreateLogger<Syncer>(),
             sourceRanges: dataplane.LbSourceRanges, names: dataplane.ServiceNames,
-            direct: _options.DirectTableSlots > 0 ? dataplane.Direct : null), Metrics);
+            direct: _options.DirectTableSlots > 0 ? dataplane.Direct : null,
+            directStartsEmpty: !dataplane.AdoptedMaps.Contains(CoreObjectNames.Direct)), Metrics);
         Startup.LoadEnded();
         return (attacher, hostAttacher);
     }

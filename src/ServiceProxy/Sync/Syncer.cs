@@ -44,9 +44,10 @@ public sealed partial class Syncer
         ILogger<Syncer>? logger = null,
         IBpfMap<LbSourceRangeKey4, LbSourceRangeValue>? sourceRanges = null,
         IBpfMap<uint, ServiceName>? names = null,
-        IBpfMap<uint, NatDirectEntry4>? direct = null)
+        IBpfMap<uint, NatDirectEntry4>? direct = null,
+        bool directStartsEmpty = false)
     {
-        _direct = direct is null ? null : new DirectTable(direct);
+        _direct = direct is null ? null : new DirectTable(direct, directStartsEmpty);
         _frontends = frontends;
         _backends = backends;
         _sourceRanges = sourceRanges is null ? null : new SideMap<LbSourceRangeKey4, LbSourceRangeValue>(sourceRanges);

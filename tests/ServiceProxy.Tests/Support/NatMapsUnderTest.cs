@@ -74,7 +74,8 @@ public sealed class NatMapsUnderTest
             .ToList();
 
     /// <summary>A Syncer on these maps, the side maps and the fast-path table included.</summary>
-    public Syncer NewSyncer() => new(Frontends, Backends, sourceRanges: SourceRanges, names: Names, direct: Direct);
+    public Syncer NewSyncer(bool directStartsEmpty = false) =>
+        new(Frontends, Backends, sourceRanges: SourceRanges, names: Names, direct: Direct, directStartsEmpty: directStartsEmpty);
 
     public void ClearLog()
     {

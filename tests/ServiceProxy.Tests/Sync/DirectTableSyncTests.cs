@@ -51,6 +51,31 @@ public sealed class DirectTableSyncTests
     }
 
     [Test]
+    public void A_table_this_load_created_is_not_read_by_the_first_sync_but_by_every_full_resync_after_it()
+    {
+        // a slot holding something the model does not want: what only an adopted (pinned) table could hold
+        var maps = new NatMapsUnderTest(directSlots: 4);
+        var stray = new NatDirectEntry4(Fe("10.96.0.2"), 9, [Be("10.244.9.9")]);
+        maps.Direct.Inner.Update(2, stray);
+        var syncer = maps.NewSyncer(directStartsEmpty: true);
+        var tracker = new ChangeTracker();
+        tracker.ReplaceAll([Service("web", "10.96.0.1")], [Slice("web-1", "web", "10.244.0.1")]);
+
+        syncer.Sync(tracker.Commit(), fullResync: true);
+        var afterFirst = maps.DirectSlotsHeld();
+        syncer.Sync(tracker.Commit(), fullResync: true);
+        var afterSecond = maps.DirectSlotsHeld();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterFirst.GetValueOrDefault(2u), Is.EqualTo(stray), "the first sync took the table for empty, as this load made it");
+            Assert.That(afterFirst.ContainsKey(1u), Is.True, "and wrote the slot it wants");
+            Assert.That(afterSecond.ContainsKey(2u), Is.False, "the next full resync reads the table and empties what nobody wants");
+            Assert.That(afterSecond.ContainsKey(1u), Is.True);
+        });
+    }
+
+    [Test]
     public void When_a_backend_goes_the_slot_gets_the_smaller_set_before_the_backend_is_deleted()
     {
         var (maps, syncer, tracker) = Programmed([Service("web", "10.96.0.1")], [Slice("web-1", "web", "10.244.0.1", "10.244.0.2")]);
