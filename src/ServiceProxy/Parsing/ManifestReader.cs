@@ -35,28 +35,34 @@ public sealed class ManifestReader
     {
         // One document's node tree at a time (OneDocumentParser says why), all from one parser over the whole text.
         var parser = new Parser(new StringReader(text));
-        var index = 0;
-        try
+        for (var index = 0; ; index++)
         {
-            for (; OneDocumentParser.HasDocument(parser); index++)
+            YamlNode root;
+            try
             {
+                if (!OneDocumentParser.HasDocument(parser))
+                    return;
                 var stream = new YamlStream();
                 stream.Load(new OneDocumentParser(parser));
-                AddRoot(stream.Documents[0].RootNode, filePath, index);
+                root = stream.Documents[0].RootNode;
             }
-        }
-        catch (YamlException error)
-        {
-            // The documents before the broken one were read; the parser cannot resume after it.
-            _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null,
-                $"YAML syntax error at line {error.Start.Line}, column {error.Start.Column}: {error.Message}"));
-        }
-        catch (InvalidOperationException error) when (error.TargetSite?.DeclaringType?.Namespace?.StartsWith("YamlDotNet", StringComparison.Ordinal) == true)
-        {
-            // YamlDotNet's scanner fails this way on some broken input (an unclosed flow sequence followed by more
-            // lines, "c: [x\nd: 3"), without a position: the same report, with the line the parser had reached.
-            var line = parser.Current?.Start.Line is { } reached and > 0 ? $"line {reached} or after" : "an unknown line";
-            _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null, $"YAML syntax error at {line}: the parser gave up ({error.Message})"));
+            catch (YamlException error)
+            {
+                // The documents before the broken one were read; the parser cannot resume after it.
+                _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null,
+                    $"YAML syntax error at line {error.Start.Line}, column {error.Start.Column}: {error.Message}"));
+                return;
+            }
+            catch (InvalidOperationException error)
+            {
+                // Only YamlDotNet runs in this try. Its scanner fails this way on some broken input (an unclosed flow
+                // sequence followed by more lines, "c: [x\nd: 3"), without a position: the same report, with the line the
+                // parser had reached.
+                var line = parser.Current?.Start.Line is { } reached and > 0 ? $"line {reached} or after" : "an unknown line";
+                _diagnostics.Add(new ManifestDiagnostic(filePath, index, null, null, null, $"YAML syntax error at {line}: the parser gave up ({error.Message})"));
+                return;
+            }
+            AddRoot(root, filePath, index);
         }
     }
 
