@@ -110,14 +110,21 @@ public sealed unsafe class BpfMap<TKey, TValue> : IBpfMap<TKey, TValue>, IDispos
     /// this map type, else by walking the keys. Not atomic: entries the kernel adds or removes meanwhile may or may
     /// not appear.
     /// </summary>
-    public IReadOnlyList<KeyValuePair<TKey, TValue>> ReadAll() => ReadAllBatched() ?? ReadAllByKeys();
+    public IReadOnlyList<KeyValuePair<TKey, TValue>> ReadAll() => ReadAllBatched(keep: null) ?? ReadAllByKeys();
+
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<TKey, TValue>> ReadWhere(Func<TKey, TValue, bool> keep)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        return ReadAllBatched(keep) ?? ReadAllByKeys().Where(entry => keep(entry.Key, entry.Value)).ToList();
+    }
 
     /// <summary>
     /// Null for maps other than (LRU) hash maps and arrays (per-CPU arrays and LPM tries are walked) and when a hash bucket
     /// does not fit a batch or the kernel has no batch lookup. An array's cursor is its next index (the kernel's generic
     /// batch): walking pr_nat_direct4's 262,144 slots key by key took 1.3 s (two syscalls a slot), too slow for every full resync.
     /// </summary>
-    private List<KeyValuePair<TKey, TValue>>? ReadAllBatched()
+    private List<KeyValuePair<TKey, TValue>>? ReadAllBatched(Func<TKey, TValue, bool>? keep)
     {
         if (Layout.Type is not (BpfMapType.Hash or BpfMapType.LruHash or BpfMapType.Array))
             return null;
@@ -145,7 +152,8 @@ public sealed unsafe class BpfMap<TKey, TValue> : IBpfMap<TKey, TValue>, IDispos
                     throw new BpfException($"batch lookup in map {Name}", -rc);
                 }
                 for (var i = 0; i < count; i++)
-                    entries.Add(new KeyValuePair<TKey, TValue>(keys[i], values[i]));
+                    if (keep is null || keep(keys[i], values[i]))
+                        entries.Add(new KeyValuePair<TKey, TValue>(keys[i], values[i]));
                 if (rc == -Errno.ENOENT)
                     return entries; // the end
                 if (count == 0)

@@ -34,6 +34,13 @@ public interface IBpfMap<TKey, TValue>
     /// <summary>A snapshot of every entry (order unspecified).</summary>
     IReadOnlyList<KeyValuePair<TKey, TValue>> ReadAll();
 
+    /// <summary>
+    /// The entries of a snapshot that <paramref name="keep"/> accepts, without holding the others: an array's empty slots
+    /// (pr_nat_direct4's 262,144, mostly zero) are read and dropped batch by batch instead of kept in one 18 MB list.
+    /// </summary>
+    IReadOnlyList<KeyValuePair<TKey, TValue>> ReadWhere(Func<TKey, TValue, bool> keep) =>
+        ReadAll().Where(entry => keep(entry.Key, entry.Value)).ToList();
+
     /// <summary>Writes many entries; real maps use BPF_MAP_UPDATE_BATCH where the kernel has it.</summary>
     void UpdateBatch(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
     {

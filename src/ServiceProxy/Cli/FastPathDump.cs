@@ -33,10 +33,8 @@ public static class FastPathDump
         var mask = config?.DirectMask4 ?? 0;
         var holders = new Dictionary<NatFrontendKey4, uint>();
         var unusable = 0;
-        foreach (var (slot, entry) in direct.ReadAll())
+        foreach (var (slot, entry) in direct.ReadWhere(static (_, entry) => !entry.Equals(default(NatDirectEntry4))))
         {
-            if (entry.Equals(default(NatDirectEntry4)))
-                continue;
             if (mask == 0 || !entry.IsSealed || DirectSlots.SlotOf(entry.Frontend, mask) != slot)
                 unusable++;
             else

@@ -88,7 +88,7 @@ public sealed class DirectTable
     public DirectPlan Plan(DirectSlotSet desired, IReadOnlySet<uint>? only, bool reread)
     {
         if ((reread && !_knownEmpty) || _view is null)
-            _view = NonEmpty(_map.ReadAll());
+            _view = ReadNonEmpty();
         _knownEmpty = false; // once: from the first sync on, a full resync reads what is there (drift repaired)
         var view = _view;
         if (only is null)
@@ -164,9 +164,14 @@ public sealed class DirectTable
     /// </summary>
     public int Differences(IReadOnlyDictionary<uint, NatDirectEntry4> desired)
     {
+        // Only the map's non-empty slots are read out: a desired slot missing from them is empty in the map.
+        var held = ReadNonEmpty();
         var differences = 0;
-        foreach (var (slot, entry) in _map.ReadAll())
+        foreach (var (slot, entry) in held)
             if (!entry.Equals(desired.GetValueOrDefault(slot)))
+                differences++;
+        foreach (var (slot, entry) in desired)
+            if (!held.ContainsKey(slot) && !entry.Equals(default(NatDirectEntry4)))
                 differences++;
         return differences;
     }
@@ -199,12 +204,12 @@ public sealed class DirectTable
         Writes++;
     }
 
-    private static Dictionary<uint, NatDirectEntry4> NonEmpty(IReadOnlyList<KeyValuePair<uint, NatDirectEntry4>> slots)
+    /// <summary>The map's slots that hold something (an ARRAY has every slot; the empty ones are dropped as they are read).</summary>
+    private Dictionary<uint, NatDirectEntry4> ReadNonEmpty()
     {
         var view = new Dictionary<uint, NatDirectEntry4>();
-        foreach (var (slot, entry) in slots)
-            if (!entry.Equals(default(NatDirectEntry4)))
-                view[slot] = entry;
+        foreach (var (slot, entry) in _map.ReadWhere(static (_, entry) => !entry.Equals(default(NatDirectEntry4))))
+            view[slot] = entry;
         return view;
     }
 }

@@ -125,6 +125,26 @@ public sealed class BpfMapTests
     }
 
     [Test]
+    public void ReadWhereKeepsOnlyTheAcceptedSlotsOfAnArrayLargerThanOneBatch()
+    {
+        const int slots = 16384;
+        using var large = CoreDataplane.Load(new DataplaneOptions { Sizes = new CoreMapSizes(Frontends: 16, Backends: 16, Affinity: 16, Conntrack: 16, DirectSlots: slots) });
+        var written = new uint[] { 0, 4095, 4096, 9000, 16383 }.ToDictionary(slot => slot, slot => new NatDirectEntry4(
+            new NatFrontendKey4(IPAddress.Parse($"10.96.{slot / 256}.{slot % 256}"), 80, L4Protocol.Tcp), slot + 1, [Backend((int)(slot % 200) + 1)]));
+        foreach (var (slot, entry) in written)
+            large.Direct.Update(slot, entry);
+
+        var held = large.Direct.ReadWhere((_, entry) => !entry.Equals(default(NatDirectEntry4)));
+        var odd = large.Direct.ReadWhere((slot, _) => slot % 2 == 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(held.ToDictionary(e => e.Key, e => e.Value), Is.EquivalentTo(written), "the written slots, each once, no empty one");
+            Assert.That(odd.Select(e => e.Key), Is.EqualTo(Enumerable.Range(0, slots).Where(i => i % 2 == 1).Select(i => (uint)i)), "the predicate sees each key");
+        });
+    }
+
+    [Test]
     public void ReadAllOfAnEmptyMapIsEmpty() => Assert.That(Dataplane.Conntrack.ReadAll(), Is.Empty);
 
     [Test]
