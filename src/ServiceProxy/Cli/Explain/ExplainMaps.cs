@@ -18,12 +18,13 @@ public sealed record ExplainMaps(
     ulong? HostNetnsCookie,
     IBpfMap<LbSourceRangeKey4, LbSourceRangeValue>? SourceRanges = null,
     IBpfMap<uint, ServiceName>? Names = null,
-    IBpfMap<RouteKey4, RouteValue>? Routes = null)
+    IBpfMap<RouteKey4, RouteValue>? Routes = null,
+    IBpfMap<uint, NatDirectEntry4>? Direct = null)
 {
     public static ExplainMaps Of(PinnedCoreMaps maps)
     {
         ArgumentNullException.ThrowIfNull(maps);
         return new(maps.Frontends, maps.Backends, maps.Affinity, maps.Conntrack, maps.ServiceCidrs, maps.ReadConfig(), maps.ReadHostNetnsCookie(),
-            maps.LbSourceRanges, maps.ServiceNames, maps.Routes);
+            maps.LbSourceRanges, maps.ServiceNames, maps.Routes, maps.Direct);
     }
 }

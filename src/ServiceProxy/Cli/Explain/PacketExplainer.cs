@@ -127,6 +127,8 @@ public static class PacketExplainer
             trace.Step("conntrack", "a packet from any other source port starts a new flow:");
 
         var (frontend, cidr) = ReadFrontend(trace.Maps, request.FrontendKey);
+        if (request.From == TrafficOrigin.Pod)
+            FastPathStep(trace, frontend); // pr_new_flow tries the slot for pods' flows only
         if (frontend is null)
             return NoFrontend(trace, cidr, refuse: false);
         Describe(trace, frontend);
@@ -151,6 +153,7 @@ public static class PacketExplainer
         trace.Step("mode", $"socket LB mode {Name(mode)} translates {Proto(request)}");
 
         var (frontend, cidr) = ReadFrontend(trace.Maps, request.FrontendKey);
+        FastPathStep(trace, frontend);
         if (frontend is null)
             return NoFrontend(trace, cidr, refuse: true);
         Describe(trace, frontend);
@@ -274,7 +277,7 @@ public static class PacketExplainer
 
         var hairpin = !socket && request.From == TrafficOrigin.Pod;
         string AfterChoice(NatBackendValue4 backend) => socket
-            ? $"connect() goes straight to {backend}: no conntrack entry, no per-packet NAT; replies and getpeername() show {request.DestinationText[..request.DestinationText.LastIndexOf('/')]} (pr_sk_rev4)"
+            ? $"connect() goes straight to {backend}: no conntrack entry, no per-packet NAT; replies and getpeername() show {request.DestinationText[..request.DestinationText.LastIndexOf('/')]} (kept in the socket's storage, pr_sk_store4)"
             : $"DNAT to {backend}; a conntrack pair is created, so the flow's later packets follow it" +
               (hairpin && backend.Address.Equals(request.Source)
                   ? $"; the backend is the client itself: hairpin, the source becomes {trace.Maps.Config?.HairpinAddress ?? DataplaneConfig.DefaultHairpinAddress} and the packet goes straight back out of the veth (nat_hairpin)"
@@ -363,6 +366,55 @@ public static class PacketExplainer
                 : $"{route.Backend}: on this node ({route.Prefix} {route.Owner})");
         var text = routes.Count == 1 ? $"pr_routes4: {lines.Single()}" : "pr_routes4:\n" + string.Join('\n', lines);
         trace.Step("route", text);
+    }
+
+    /// <summary>
+    /// <c>pr_lb_direct4</c>, which new flows from pods and the socket hooks try before the frontend lookup: the slot of the
+    /// destination (ntohl(vip) &amp; pr_config.direct_mask4) when it holds a sealed copy of exactly this frontend, else null
+    /// (the table off or not pinned, an empty slot, another frontend's, or a copy whose check fails).
+    /// </summary>
+    public static (uint Slot, NatDirectEntry4 Entry)? FastPathSlot(ExplainMaps maps, NatFrontendKey4 key)
+    {
+        ArgumentNullException.ThrowIfNull(maps);
+        var mask = maps.Config?.DirectMask4 ?? 0;
+        if (maps.Direct is null || mask == 0)
+            return null;
+        var slot = Sync.DirectSlots.SlotOf(key, mask);
+        return maps.Direct.TryLookup(slot, out var entry) && entry.IsSealed && entry.Frontend.Equals(key) ? (slot, entry) : null;
+    }
+
+    /// <summary>
+    /// The fast path, when the destination's slot holds it: the programs then choose among the slot's copy and never read
+    /// the frontend and backend entries the steps below describe. The daemon writes the copy from those entries, so it says
+    /// whether they still agree; a copy that does not (drift) is what new flows follow until a sync or the drift check
+    /// rewrites it.
+    /// </summary>
+    private static void FastPathStep(Trace trace, FrontendInfo? frontend)
+    {
+        if (FastPathSlot(trace.Maps, trace.Request.FrontendKey) is not var (slot, entry))
+            return;
+        var backends = entry.GetBackends();
+        var copy = $"slot {slot} of pr_nat_direct4 holds {entry.Frontend} (service id {entry.ServiceId}) and {backends.Length} " +
+                   $"backend{(backends.Length == 1 ? "" : "s")}: {string.Join(", ", backends)}";
+        string verdict;
+        if (frontend is null)
+            verdict = "but pr_nat_fe4 has no such frontend (drift): new flows still take a backend from the slot until a sync or the drift check empties it";
+        else if (SameAsHashPath(trace.Maps, frontend, entry, backends))
+            verdict = "new flows take one of these at random (nat_direct) without the frontend and backend lookups below, which hold the same";
+        else
+            verdict = "but the entries below differ from it (drift): new flows take a backend from the slot, not from them, until a sync or the drift check rewrites it";
+        trace.Step("fast path", $"{copy}; {verdict}");
+    }
+
+    /// <summary>Whether the slot's copy is what the daemon would write from the hash entries: the service id and the cluster set in ordinal order.</summary>
+    private static bool SameAsHashPath(ExplainMaps maps, FrontendInfo frontend, NatDirectEntry4 entry, NatBackendValue4[] backends)
+    {
+        if (entry.ServiceId != frontend.Value.ServiceId || frontend.Value.BackendCount != backends.Length)
+            return false;
+        for (var i = 0; i < backends.Length; i++)
+            if (!maps.Backends.TryLookup(new NatBackendKey(entry.ServiceId, (uint)i), out var backend) || !backend.Equals(backends[i]))
+                return false;
+        return true;
     }
 
     private static string Ordinal(uint ordinal) =>

@@ -18,12 +18,26 @@ public sealed class FakeDataplane
     public InMemoryBpfMap<LbSourceRangeKey4, LbSourceRangeValue> SourceRanges { get; } = new("pr_lb_src4", 16);
     public InMemoryBpfMap<uint, ServiceName> Names { get; } = new("pr_svc_names", 16);
     public InMemoryBpfMap<RouteKey4, RouteValue> Routes { get; } = new("pr_routes4", 16);
+    /// <summary>pr_nat_direct4 with 16 slots; used only once <see cref="Config"/> holds its mask (<see cref="DirectSlot"/>).</summary>
+    public InMemoryBpfMap<uint, NatDirectEntry4> Direct { get; } = new("pr_nat_direct4", 16);
     public DataplaneConfig? Config { get; set; } = DataplaneConfig.Default.WithSocketLbMode(SocketLbMode.Tcp);
     public ulong? HostNetnsCookie { get; set; } = 4096;
 
     public FakeDataplane() => ServiceCidrs.Update(new ServiceCidrKey4(IPAddress.Parse("10.96.0.0"), 12), default);
 
-    public ExplainMaps Maps => new(Frontends, Backends, Affinity, Conntrack, ServiceCidrs, Config, HostNetnsCookie, SourceRanges, Names, Routes);
+    public ExplainMaps Maps => new(Frontends, Backends, Affinity, Conntrack, ServiceCidrs, Config, HostNetnsCookie, SourceRanges, Names, Routes, Direct);
+
+    /// <summary>
+    /// A fast-path slot as the Syncer writes it: at the VIP's host-order low 4 bits (the table's mask, now in pr_config),
+    /// a sealed copy of the frontend, the id and these backends.
+    /// </summary>
+    public uint DirectSlot(NatFrontendKey4 key, uint id, string[] backends)
+    {
+        Config = (Config ?? DataplaneConfig.Default).WithDirectMask(15);
+        var slot = ProxyReplacement.ServiceProxy.Sync.DirectSlots.SlotOf(key, 15);
+        Direct.Update(slot, new NatDirectEntry4(key, id, backends.Select(b => IPEndPoint.Parse(b)).Select(e => new NatBackendValue4(e.Address, (ushort)e.Port)).ToList()));
+        return slot;
+    }
 
     /// <summary>A pr_routes4 entry as the routing module writes it.</summary>
     public void Route(string prefix, RouteFlags flags, string? node) =>

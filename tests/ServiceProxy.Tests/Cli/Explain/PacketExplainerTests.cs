@@ -223,7 +223,7 @@ public sealed class PacketExplainerTests
                   #0 10.0.3.1:8443: eligible, in the cluster set
                   #1 10.0.3.2:8443: eligible, in the cluster set
              6. affinity: the affinity entry of the host holds: 10.0.3.1:8443 (#0), idle 5 s of 600 s
-            result: translate: connect() goes straight to 10.0.3.1:8443: no conntrack entry, no per-packet NAT; replies and getpeername() show 10.96.0.20:443 (pr_sk_rev4) (chosen by the affinity entry: sock_affinity_hit) (counter sock_connect)
+            result: translate: connect() goes straight to 10.0.3.1:8443: no conntrack entry, no per-packet NAT; replies and getpeername() show 10.96.0.20:443 (kept in the socket's storage, pr_sk_store4) (chosen by the affinity entry: sock_affinity_hit) (counter sock_connect)
             """));
     }
 
@@ -361,5 +361,97 @@ public sealed class PacketExplainerTests
             Assert.That(ExplainRequest.TryParseDestination(text, out _, out var actual), Is.EqualTo(parses));
             Assert.That(actual, Is.EqualTo(problem));
         });
+    }
+
+    // ---- the ClusterIP fast path (pr_lb_direct4: tried before the frontend lookup, by pods' new flows and the socket hooks) ----
+
+    private static ExplainStep? FastPath(Explanation explanation) => explanation.Steps.SingleOrDefault(step => step.Name == "fast path");
+
+    [Test]
+    public void A_pod_flow_to_a_ClusterIP_held_in_its_slot_is_said_to_take_the_slot_before_the_frontend_lookup()
+    {
+        var slot = _dataplane.DirectSlot(Web, 1, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+
+        var explanation = _dataplane.Explain("pod", "10.0.0.5", "10.96.0.10:80/tcp");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(slot, Is.EqualTo(10u), "10.96.0.10 & 15");
+            Assert.That(FastPath(explanation)?.Text, Is.EqualTo(
+                "slot 10 of pr_nat_direct4 holds 10.96.0.10:80/tcp (service id 1) and 2 backends: 10.0.1.1:8080, 10.0.1.2:8080; " +
+                "new flows take one of these at random (nat_direct) without the frontend and backend lookups below, which hold the same"));
+            Assert.That(explanation.Steps.Select(step => step.Name).ToList(), Is.EqualTo(new[] { "packet", "conntrack", "fast path", "frontend", "backends", "choice" }));
+            Assert.That(explanation.Verdict, Is.EqualTo(ExplainVerdict.Translate));
+            Assert.That(string.Join(' ', explanation.Choices), Is.EqualTo("10.0.1.1:8080 10.0.1.2:8080"));
+        });
+    }
+
+    [Test]
+    public void A_slot_whose_copy_differs_from_the_hash_entries_is_called_drift_and_named_as_what_new_flows_follow()
+    {
+        _dataplane.DirectSlot(Web, 1, ["10.0.1.1:8080"]);
+
+        var step = FastPath(_dataplane.Explain("pod", "10.0.0.5", "10.96.0.10:80/tcp"));
+
+        Assert.That(step?.Text, Is.EqualTo(
+            "slot 10 of pr_nat_direct4 holds 10.96.0.10:80/tcp (service id 1) and 1 backend: 10.0.1.1:8080; " +
+            "but the entries below differ from it (drift): new flows take a backend from the slot, not from them, until a sync or the drift check rewrites it"));
+    }
+
+    [Test]
+    public void A_slot_of_a_frontend_the_hash_map_lacks_is_still_reported_before_the_reject()
+    {
+        var gone = FakeDataplane.Key("10.96.1.11", 80);
+        _dataplane.DirectSlot(gone, 9, ["10.0.9.1:80"]);
+
+        var explanation = _dataplane.Explain("pod", "10.0.0.5", "10.96.1.11:80/tcp");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(FastPath(explanation)?.Text, Does.EndWith(
+                "but pr_nat_fe4 has no such frontend (drift): new flows still take a backend from the slot until a sync or the drift check empties it"));
+            Assert.That(explanation.Verdict, Is.EqualTo(ExplainVerdict.Reject), "the rest mirrors the hash path");
+        });
+    }
+
+    [Test]
+    public void The_socket_hooks_try_the_slot_too()
+    {
+        _dataplane.DirectSlot(Web, 1, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+
+        var explanation = _dataplane.Explain("host", "0.0.0.0", "10.96.0.10:80/tcp");
+
+        Assert.That(FastPath(explanation)?.Text, Does.StartWith("slot 10 of pr_nat_direct4 holds 10.96.0.10:80/tcp"));
+    }
+
+    [TestCase("external", "203.0.113.9", "10.96.0.10:80/tcp", TestName = "Traffic from outside the node never takes the slot")]
+    [TestCase("pod", "10.0.0.5", "10.96.0.10:81/tcp", TestName = "A slot holding another port of the VIP is not this frontend's")]
+    [TestCase("pod", "10.0.0.5", "10.96.0.26:80/tcp", TestName = "A slot holding another VIP with the same low bits is not this frontend's")]
+    public void No_fast_path_step(string from, string source, string destination)
+    {
+        _dataplane.DirectSlot(Web, 1, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+
+        Assert.That(FastPath(_dataplane.Explain(from, source, destination)), Is.Null);
+    }
+
+    [Test]
+    public void A_table_switched_off_is_not_read()
+    {
+        _dataplane.DirectSlot(Web, 1, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+        _dataplane.Config = _dataplane.Config!.Value.WithDirectMask(0);
+
+        Assert.That(FastPath(_dataplane.Explain("pod", "10.0.0.5", "10.96.0.10:80/tcp")), Is.Null);
+    }
+
+    [Test]
+    public void A_copy_whose_check_fails_is_refused_as_the_programs_refuse_it()
+    {
+        var slot = _dataplane.DirectSlot(Web, 1, ["10.0.1.1:8080", "10.0.1.2:8080"]);
+        Assert.That(_dataplane.Direct.TryLookup(slot, out var sealedEntry), Is.True);
+        var torn = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { sealedEntry }.AsSpan()).ToArray();
+        torn[20] ^= 1; // a backend byte written after the check was computed
+        _dataplane.Direct.Update(slot, System.Runtime.InteropServices.MemoryMarshal.Read<NatDirectEntry4>(torn));
+
+        Assert.That(FastPath(_dataplane.Explain("pod", "10.0.0.5", "10.96.0.10:80/tcp")), Is.Null);
     }
 }
