@@ -121,9 +121,14 @@ public sealed class ChangeTracker
     {
         lock (_gate)
         {
-            var triggerTimes = _triggerTimes;
-            if (triggerTimes.Count > 0)
+            // The commit takes the list and the tracker starts a new one; an empty list is not handed out, because the
+            // watch threads go on adding to the tracker's list while the sync thread enumerates the commit's.
+            IReadOnlyList<DateTimeOffset> triggerTimes = [];
+            if (_triggerTimes.Count > 0)
+            {
+                triggerTimes = _triggerTimes;
                 _triggerTimes = [];
+            }
             if (!_services.HasPending && !_slices.HasPending)
                 return new TrackerCommit(_snapshot, new HashSet<ObjectKey>(), _snapshot);
 

@@ -120,4 +120,26 @@ public sealed class ChangeTrackerTests
 
         Assert.That(tracker.Commit().ChangedServices.Select(key => key.Name), Is.EquivalentTo(new[] { "new", "old" }));
     }
+
+    [Test]
+    public void A_commit_without_trigger_times_does_not_share_the_list_later_changes_add_to()
+    {
+        // Found by the API churn soak: a commit with changes but no trigger time was handed the tracker's own (empty)
+        // list, so a slice arriving on a watch thread while the sync thread enumerated it threw "Collection was modified".
+        var tracker = new ChangeTracker();
+        tracker.UpsertService(Service("web", "10.96.0.1"));
+        var first = tracker.Commit();
+        var later = DateTimeOffset.UtcNow.AddMinutes(1);
+
+        using var enumerating = first.TriggerTimes.GetEnumerator();
+        tracker.UpsertEndpointSlice(Slice("web-1", "web", "10.0.0.1") with { LastChangeTriggerTime = new ChangeTriggerTime(later) });
+        var second = tracker.Commit();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => enumerating.MoveNext(), Throws.Nothing);
+            Assert.That(first.TriggerTimes, Is.Empty);
+            Assert.That(second.TriggerTimes, Is.EqualTo(new[] { later }));
+        });
+    }
 }
