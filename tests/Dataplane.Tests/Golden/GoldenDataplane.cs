@@ -39,6 +39,7 @@ public sealed class GoldenDataplane : IDisposable
         Clear(Dataplane.PolicyPorts);
         Clear(Dataplane.PolicyPeers);
         Clear(Dataplane.PolicyConntrack);
+        Clear(Dataplane.SocketReverse);
         ClearSlots(Dataplane.Direct);
         Dataplane.ResetCounters();
         // the fast path on, as every load leaves it: with no slot written every flow takes the hash lookups
@@ -114,9 +115,8 @@ public sealed class GoldenDataplane : IDisposable
     /// <summary>An ARRAY has no delete: every slot that holds something is written back to zero (the empty slot).</summary>
     private static void ClearSlots(BpfMap<uint, NatDirectEntry4> slots)
     {
-        foreach (var (slot, entry) in slots.ReadAll())
-            if (entry != default)
-                slots.Update(slot, default);
+        foreach (var (slot, _) in slots.ReadWhere(static (_, entry) => entry != default))
+            slots.Update(slot, default);
     }
 
     private static void Clear<TKey, TValue>(BpfMap<TKey, TValue> map)

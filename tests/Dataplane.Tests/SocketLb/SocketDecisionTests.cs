@@ -43,9 +43,7 @@ public sealed class SocketDecisionTests
     [SetUp]
     public void Reset()
     {
-        _dp.Reset();
-        foreach (var entry in _dp.Dataplane.SocketReverse.ReadAll())
-            _dp.Dataplane.SocketReverse.Delete(entry.Key);
+        _dp.Reset(); // pr_sk_rev4 included
         _dp.AddService(TcpVip, L4Protocol.Tcp, [BackendA]);
         _dp.AddService(UdpVip, L4Protocol.Udp, [UdpBackendA], serviceId: 8);
         _dp.Dataplane.ServiceCidrs.Update(new ServiceCidrKey4(IPAddress.Parse("10.96.0.0"), 12), default);

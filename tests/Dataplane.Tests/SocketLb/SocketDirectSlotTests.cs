@@ -36,9 +36,7 @@ public sealed class SocketDirectSlotTests
     [SetUp]
     public void Reset()
     {
-        _dp.Reset();
-        foreach (var entry in _dp.Dataplane.SocketReverse.ReadAll())
-            _dp.Dataplane.SocketReverse.Delete(entry.Key);
+        _dp.Reset(); // pr_sk_rev4 included
         _dp.AddService(TcpVip, L4Protocol.Tcp, [BackendA]);
         _dp.Dataplane.SetSocketLbMode(SocketLbMode.Tcp);
     }
